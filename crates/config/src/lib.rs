@@ -1,0 +1,1 @@
+//! Herald configuration (being written).

@@ -1,0 +1,77 @@
+//! The event payload (contract §8.1) and its rendering.
+//!
+//! An event's payload is the same for every webhook that receives it and for every attempt, but for `SendAttempts`,
+//! which comes first. So it is serialised once, without `SendAttempts` (its *tail*), stored once per event, and each
+//! attempt's exact bytes are `{"SendAttempts":N,` + tail: no re-serialisation per attempt, and the bytes in the
+//! logs are the bytes that were sent.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::change::Entity;
+
+/// The fields of a payload but `SendAttempts`, in the seed's order.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventBody<'a> {
+    pub event_id: &'a str,
+    pub entity_id: Option<&'a str>,
+    pub customer_id: &'a str,
+    pub event_time: &'a str,
+    pub topic_id: &'a str,
+    pub new: Option<&'a Entity>,
+    pub old: Option<&'a Entity>,
+    pub diff: Option<&'a Map<String, Value>>,
+}
+
+impl EventBody<'_> {
+    /// The payload without its leading `{` and without `SendAttempts`: `"eventId":"…",…}`.
+    pub fn render_tail(&self) -> String {
+        // Serialising a struct of strings and JSON values cannot fail.
+        let mut text = serde_json::to_string(self).unwrap_or_else(|_| String::from("{}"));
+        text.remove(0);
+        text
+    }
+}
+
+/// The exact bytes of attempt number `attempt` of a payload whose tail is `tail`.
+pub fn with_attempt(tail: &[u8], attempt: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(tail.len() + 24);
+    out.extend_from_slice(b"{\"SendAttempts\":");
+    out.extend_from_slice(attempt.to_string().as_bytes());
+    if tail != b"}" {
+        out.push(b',');
+    }
+    out.extend_from_slice(tail);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn attempt_number_comes_first_and_the_rest_is_unchanged() {
+        let new = json!({"id": "RPT1", "b": 1, "a": 2}).as_object().cloned().unwrap();
+        let body = EventBody {
+            event_id: "e1",
+            entity_id: Some("RPT1"),
+            customer_id: "RPT",
+            event_time: "2020-05-13T09:33:16.8811358Z",
+            topic_id: "contacts.created",
+            new: Some(&new),
+            old: None,
+            diff: None,
+        };
+        let tail = body.render_tail();
+        let bytes = with_attempt(tail.as_bytes(), 3);
+        let text = String::from_utf8(bytes).unwrap();
+        assert_eq!(
+            text,
+            r#"{"SendAttempts":3,"eventId":"e1","entityId":"RPT1","customerId":"RPT","eventTime":"2020-05-13T09:33:16.8811358Z","topicId":"contacts.created","new":{"id":"RPT1","b":1,"a":2},"old":null,"diff":null}"#
+        );
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["SendAttempts"], 3);
+    }
+}

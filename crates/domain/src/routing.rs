@@ -1,0 +1,219 @@
+//! Which webhooks receive an event (contract §8.2), and the in-memory routing table built from the store.
+//!
+//! A webhook receives an event when all hold: it is active (deleted webhooks are never in the table); its topics hold
+//! the event's topic; its application holds the topic's scope; and for the customer: the event's customer is `SBOX`
+//! and the webhook lists `SBOX`, or the customer has a current installation of the application and the webhook's
+//! customer list is empty or lists it. `application.*` events go only to the application concerned, whatever its
+//! installation state, and still honour a non-empty customer list. An eTag-only modification goes only to webhooks
+//! that asked for them (`ignoreEtagOnlyChanges: false`).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::{ApplicationId, Topic, WebhookId, SANDBOX_CUSTOMER};
+
+/// What routing needs to know of a webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteWebhook {
+    pub id: WebhookId,
+    pub application_id: ApplicationId,
+    pub topic_ids: Vec<String>,
+    /// Empty: every installed customer but the sandbox.
+    pub customer_ids: Vec<String>,
+    pub active: bool,
+    pub ignore_etag_only_changes: bool,
+}
+
+/// What routing needs to know of an event.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteEvent<'a> {
+    pub topic: &'a Topic,
+    pub customer_id: &'a str,
+    /// A `.modified` event whose only differences are `_eTag` and `modified`.
+    pub etag_only: bool,
+    /// For `application.*` events: the application installed or uninstalled.
+    pub application: Option<ApplicationId>,
+}
+
+/// Facts about applications and installations, as routing sees them.
+pub trait Facts {
+    fn holds_scope(&self, application: ApplicationId, scope: &str) -> bool;
+    fn is_installed(&self, application: ApplicationId, customer: &str) -> bool;
+}
+
+/// Whether `webhook` receives `event`: the rule of contract §8.2, in one function.
+pub fn receives(webhook: &RouteWebhook, event: &RouteEvent<'_>, facts: &impl Facts) -> bool {
+    if !webhook.active || !webhook.topic_ids.iter().any(|t| t == event.topic.id) {
+        return false;
+    }
+    if let Some(scope) = event.topic.scope {
+        if !facts.holds_scope(webhook.application_id, scope) {
+            return false;
+        }
+    }
+    if event.etag_only && webhook.ignore_etag_only_changes {
+        return false;
+    }
+    let lists = |c: &str| webhook.customer_ids.iter().any(|x| x == c);
+    if let Some(app) = event.application {
+        return app == webhook.application_id && (webhook.customer_ids.is_empty() || lists(event.customer_id));
+    }
+    if event.customer_id == SANDBOX_CUSTOMER {
+        return lists(SANDBOX_CUSTOMER);
+    }
+    facts.is_installed(webhook.application_id, event.customer_id)
+        && (webhook.customer_ids.is_empty() || lists(event.customer_id))
+}
+
+/// A snapshot of every live webhook, the scopes of every application and the current installations, indexed by topic.
+/// Built from the store, replaced whole when any of them changes; routing an event reads only memory.
+#[derive(Debug, Default)]
+pub struct RoutingTable {
+    by_topic: HashMap<String, Vec<Arc<RouteWebhook>>>,
+    scopes: HashMap<ApplicationId, HashSet<String>>,
+    installed: HashMap<ApplicationId, HashSet<String>>,
+}
+
+impl RoutingTable {
+    pub fn new(
+        webhooks: impl IntoIterator<Item = RouteWebhook>,
+        scopes: impl IntoIterator<Item = (ApplicationId, Vec<String>)>,
+        installations: impl IntoIterator<Item = (ApplicationId, String)>,
+    ) -> Self {
+        let mut by_topic: HashMap<String, Vec<Arc<RouteWebhook>>> = HashMap::new();
+        for w in webhooks {
+            if !w.active {
+                continue;
+            }
+            let w = Arc::new(w);
+            for t in &w.topic_ids {
+                by_topic.entry(t.clone()).or_default().push(w.clone());
+            }
+        }
+        Self {
+            by_topic,
+            scopes: scopes.into_iter().map(|(a, s)| (a, s.into_iter().collect())).collect(),
+            installed: installations.into_iter().fold(HashMap::new(), |mut m: HashMap<_, HashSet<String>>, (a, c)| {
+                m.entry(a).or_default().insert(c);
+                m
+            }),
+        }
+    }
+
+    /// The webhooks that receive `event`, in a stable order (by webhook id).
+    pub fn route(&self, event: &RouteEvent<'_>) -> Vec<Arc<RouteWebhook>> {
+        let Some(candidates) = self.by_topic.get(event.topic.id) else { return Vec::new() };
+        let mut out: Vec<Arc<RouteWebhook>> = candidates.iter().filter(|w| receives(w, event, self)).cloned().collect();
+        out.sort_by_key(|w| w.id);
+        out
+    }
+
+    pub fn webhook_count(&self) -> usize {
+        self.by_topic.values().flatten().map(|w| w.id).collect::<HashSet<_>>().len()
+    }
+}
+
+impl Facts for RoutingTable {
+    fn holds_scope(&self, application: ApplicationId, scope: &str) -> bool {
+        self.scopes.get(&application).is_some_and(|s| s.contains(scope))
+    }
+
+    fn is_installed(&self, application: ApplicationId, customer: &str) -> bool {
+        self.installed.get(&application).is_some_and(|c| c.contains(customer))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    const TOPIC: Topic = Topic {
+        id: "contacts.modified",
+        name: "Contact modified",
+        description: "",
+        scope: Some("contacts.read"),
+        entity_type: Some(crate::EntityType::Contacts),
+    };
+    const INSTALL: Topic =
+        Topic { id: "application.install", name: "Install", description: "", scope: None, entity_type: None };
+
+    fn app(n: u128) -> ApplicationId {
+        ApplicationId(Uuid::from_u128(n))
+    }
+
+    fn hook(n: u128, app_n: u128, topics: &[&str], customers: &[&str]) -> RouteWebhook {
+        RouteWebhook {
+            id: WebhookId(Uuid::from_u128(n)),
+            application_id: app(app_n),
+            topic_ids: topics.iter().map(|s| s.to_string()).collect(),
+            customer_ids: customers.iter().map(|s| s.to_string()).collect(),
+            active: true,
+            ignore_etag_only_changes: true,
+        }
+    }
+
+    fn table(hooks: Vec<RouteWebhook>) -> RoutingTable {
+        RoutingTable::new(
+            hooks,
+            [(app(1), vec!["contacts.read".to_string()]), (app(2), vec![])],
+            [(app(1), "RPT".to_string()), (app(2), "RPT".to_string())],
+        )
+    }
+
+    fn ev<'a>(topic: &'a Topic, customer: &'a str) -> RouteEvent<'a> {
+        RouteEvent { topic, customer_id: customer, etag_only: false, application: None }
+    }
+
+    fn ids(v: Vec<Arc<RouteWebhook>>) -> Vec<u128> {
+        v.iter().map(|w| w.id.0.as_u128()).collect()
+    }
+
+    #[test]
+    fn routes_by_topic_scope_installation_and_customer_list() {
+        let t = table(vec![
+            hook(1, 1, &["contacts.modified"], &[]),      // all installed customers
+            hook(2, 1, &["contacts.modified"], &["RPT"]), // lists RPT
+            hook(3, 1, &["contacts.modified"], &["XYZ"]), // lists another customer
+            hook(4, 1, &["contacts.created"], &[]),       // another topic
+            hook(5, 2, &["contacts.modified"], &[]),      // application lacks the scope
+            hook(6, 1, &["contacts.modified"], &["SBOX"]),
+        ]);
+        assert_eq!(ids(t.route(&ev(&TOPIC, "RPT"))), vec![1, 2]);
+        assert_eq!(ids(t.route(&ev(&TOPIC, "NOTINSTALLED"))), Vec::<u128>::new());
+        assert_eq!(ids(t.route(&ev(&TOPIC, "SBOX"))), vec![6]);
+    }
+
+    #[test]
+    fn inactive_webhooks_receive_nothing() {
+        let mut h = hook(1, 1, &["contacts.modified"], &[]);
+        h.active = false;
+        assert!(table(vec![h]).route(&ev(&TOPIC, "RPT")).is_empty());
+    }
+
+    #[test]
+    fn etag_only_changes_reach_only_webhooks_that_want_them() {
+        let mut wants = hook(2, 1, &["contacts.modified"], &[]);
+        wants.ignore_etag_only_changes = false;
+        let t = table(vec![hook(1, 1, &["contacts.modified"], &[]), wants]);
+        let mut e = ev(&TOPIC, "RPT");
+        e.etag_only = true;
+        assert_eq!(ids(t.route(&e)), vec![2]);
+    }
+
+    #[test]
+    fn application_events_reach_only_the_application_concerned() {
+        let t = RoutingTable::new(
+            vec![
+                hook(1, 1, &["application.install"], &[]),
+                hook(2, 2, &["application.install"], &[]),
+                hook(3, 1, &["application.install"], &["OTHER"]),
+                hook(4, 1, &["application.install"], &["NEWCUST"]),
+            ],
+            [],
+            [],
+        );
+        let e = RouteEvent { topic: &INSTALL, customer_id: "NEWCUST", etag_only: false, application: Some(app(1)) };
+        assert_eq!(ids(t.route(&e)), vec![1, 4]);
+    }
+}

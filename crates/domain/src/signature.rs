@@ -1,0 +1,1 @@
+//! Request signatures (contract §7.1). (STUB: being written)
