@@ -1,1 +1,166 @@
-//! (being written)
+//! Herald's service layer: every operation of the platform API, the webhook management API and the web UI, written
+//! once. Callers (the JSON API, the `/resthooks` API, the UI) are thin: they authenticate, call a method here with
+//! the [`Principal`] they got, and render the result. Tenant scoping (an application key sees only its application)
+//! happens here, in one place per resource.
+
+mod apps;
+mod changes;
+mod error;
+pub mod input;
+mod installations;
+mod logs;
+pub mod models;
+pub mod paging;
+mod ping;
+mod routing_cache;
+mod secrets;
+mod topics;
+mod webhooks;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use herald_delivery::EngineHandle;
+use herald_domain::ApplicationId;
+use herald_store::{ApplicationRecord, Store};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+pub use changes::IngestOutcome;
+pub use error::{ServiceError, ServiceResult};
+pub use logs::LogQuery;
+pub use paging::Paged;
+pub use webhooks::{WebhookListQuery, WebhookScope};
+
+use routing_cache::RoutingCache;
+
+/// The service's part of the configuration.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub allow_http_targets: bool,
+    pub allow_private_targets: bool,
+    /// How long idempotency keys of `POST /changes` are remembered.
+    pub idempotency_ttl: Duration,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self { allow_http_targets: false, allow_private_targets: false, idempotency_ttl: Duration::from_secs(86_400) }
+    }
+}
+
+/// Who is calling.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    /// The platform operator: may do everything.
+    Admin,
+    /// An application's API key: its own webhooks, topics, logs and keys only.
+    App(Arc<ApplicationRecord>),
+}
+
+impl Principal {
+    /// `NotFound` unless the principal may see resources of `application` (contract §2: no existence leak).
+    pub fn check_app(&self, application: ApplicationId) -> ServiceResult<()> {
+        match self {
+            Principal::Admin => Ok(()),
+            Principal::App(app) if app.id == application => Ok(()),
+            Principal::App(_) => Err(ServiceError::NotFound("application")),
+        }
+    }
+
+    /// `Forbidden` unless the principal is the admin.
+    pub fn require_admin(&self) -> ServiceResult<()> {
+        match self {
+            Principal::Admin => Ok(()),
+            Principal::App(_) => Err(ServiceError::Forbidden("This operation needs the admin token.".into())),
+        }
+    }
+
+    pub fn application_id(&self) -> Option<ApplicationId> {
+        match self {
+            Principal::Admin => None,
+            Principal::App(app) => Some(app.id),
+        }
+    }
+}
+
+/// Herald's operations. Cheap to clone.
+#[derive(Clone)]
+pub struct Herald {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    engine: EngineHandle,
+    admin_token_hash: [u8; 32],
+    cfg: ServiceConfig,
+    routing: RoutingCache,
+}
+
+impl Herald {
+    pub fn new(store: Arc<dyn Store>, engine: EngineHandle, admin_token: &str, cfg: ServiceConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                routing: RoutingCache::new(store.clone()),
+                store,
+                engine,
+                admin_token_hash: Sha256::digest(admin_token.as_bytes()).into(),
+                cfg,
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    pub fn config(&self) -> &ServiceConfig {
+        &self.inner.cfg
+    }
+
+    /// The principal a bearer token stands for, or `None` for an unknown token.
+    pub async fn authenticate(&self, token: &str) -> ServiceResult<Option<Principal>> {
+        let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if constant_time_eq(&hash, &self.inner.admin_token_hash) {
+            return Ok(Some(Principal::Admin));
+        }
+        if !token.starts_with(API_KEY_PREFIX) {
+            return Ok(None);
+        }
+        let app = self.inner.store.find_application_by_key_hash(&hex::encode(hash)).await?;
+        Ok(app.map(|a| Principal::App(Arc::new(a))))
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    /// Store writes that change routing call this so that the next event on this node sees them.
+    fn routing_changed(&self) {
+        self.inner.routing.invalidate();
+    }
+}
+
+/// Prefix of application API keys, so that a key is recognisable (and never mistaken for the admin token).
+pub const API_KEY_PREFIX: &str = "hk_";
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    rand::thread_rng().fill_bytes(&mut b);
+    b
+}
+
+pub(crate) fn new_uuid_v7() -> uuid::Uuid {
+    uuid::Uuid::now_v7()
+}
+
+/// SHA-256 of an API key, hex: what the store keeps.
+pub(crate) fn key_hash(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}

@@ -1,0 +1,466 @@
+//! The delivery loop: claim, dispatch fairly, attempt, record.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use herald_domain::payload::with_attempt;
+use herald_domain::{RetrySchedule, WebhookId};
+use herald_store::{AttemptRecord, ClaimedDelivery, DeliveryState, Store, StoreError};
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinSet;
+
+use crate::sender::{HttpSender, SendResult};
+use crate::target::{signed_headers, Target};
+use crate::AttemptOutcome;
+
+/// The engine's part of the configuration.
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    pub retry_schedule: RetrySchedule,
+    pub timeout: Duration,
+    pub allow_private_targets: bool,
+    pub allow_http_targets: bool,
+    /// Attempts in flight at once, over all webhooks.
+    pub max_in_flight: usize,
+    /// Attempts in flight at once to one webhook.
+    pub max_in_flight_per_webhook: usize,
+    /// This node's name on the deliveries it claims.
+    pub node_id: String,
+}
+
+/// How long a cached target is trusted without a routing-version check.
+const TARGET_TTL: Duration = Duration::from_secs(30);
+/// The longest the loop sleeps without looking for due work (other nodes' deliveries, missed wake-ups).
+const IDLE_POLL: Duration = Duration::from_millis(1000);
+/// Attempt records written in one transaction at most.
+const RECORD_BATCH: usize = 512;
+
+struct Inner {
+    store: Arc<dyn Store>,
+    cfg: DeliveryConfig,
+    sender: HttpSender,
+    wake: Notify,
+    targets: Mutex<TargetCache>,
+}
+
+#[derive(Default)]
+struct TargetCache {
+    version: i64,
+    checked: Option<std::time::Instant>,
+    map: HashMap<WebhookId, Arc<Target>>,
+}
+
+/// The delivery engine. Cheap to clone; `run` drives it until shutdown.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+/// What the rest of Herald holds of the engine: wake it, and send one signed request now (Ping).
+#[derive(Clone)]
+pub struct EngineHandle {
+    inner: Arc<Inner>,
+}
+
+impl EngineHandle {
+    /// New deliveries are due: look for them now rather than at the next poll.
+    pub fn wake(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    /// One signed attempt, made now and not recorded (the caller records it).
+    pub async fn send_now(&self, target: &Target, delivery: herald_domain::DeliveryId, body: Bytes) -> SendResult {
+        let headers = signed_headers(target, delivery, Utc::now().timestamp(), &body);
+        self.inner.sender.send(&target.url, headers, body).await
+    }
+}
+
+impl Engine {
+    pub fn new(store: Arc<dyn Store>, cfg: DeliveryConfig) -> Result<Self, reqwest::Error> {
+        let sender = HttpSender::new(cfg.timeout, cfg.allow_private_targets, cfg.allow_http_targets)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                cfg,
+                sender,
+                wake: Notify::new(),
+                targets: Mutex::new(TargetCache::default()),
+            }),
+        })
+    }
+
+    pub fn handle(&self) -> EngineHandle {
+        EngineHandle { inner: self.inner.clone() }
+    }
+
+    /// Claims every delivery due now, attempts them all and records the attempts; returns how many were attempted.
+    /// For tests and tools that want delivery without a background loop.
+    pub async fn run_once(&self) -> Result<usize, StoreError> {
+        let mut total = 0;
+        loop {
+            let claimed = self.inner.store.claim_due(&self.inner.cfg.node_id, Utc::now(), 256, &[]).await?;
+            if claimed.is_empty() {
+                return Ok(total);
+            }
+            total += claimed.len();
+            let mut set = JoinSet::new();
+            for d in claimed {
+                let inner = self.inner.clone();
+                set.spawn(async move { inner.attempt(d).await });
+            }
+            let mut records = Vec::new();
+            while let Some(r) = set.join_next().await {
+                if let Ok((_, rec)) = r {
+                    records.push(rec);
+                }
+            }
+            self.inner.store.record_attempts(&records).await?;
+        }
+    }
+
+    /// Runs the loop until `shutdown` resolves; then stops claiming, lets attempts in flight finish, records them,
+    /// and releases what it held but had not started.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let inner = self.inner;
+        let (rec_tx, rec_rx) = mpsc::channel::<AttemptRecord>(RECORD_BATCH * 8);
+        let recorder = tokio::spawn(record_loop(inner.store.clone(), rec_rx));
+        let mut sched = Scheduler::new(inner.cfg.max_in_flight, inner.cfg.max_in_flight_per_webhook);
+        let mut tasks: JoinSet<(WebhookId, AttemptRecord)> = JoinSet::new();
+        let mut stopping = false;
+        let mut backoff = Duration::from_millis(100);
+        tokio::pin!(shutdown);
+        loop {
+            while let Some(d) = sched.next() {
+                let inner = inner.clone();
+                tasks.spawn(async move { inner.attempt(d).await });
+            }
+            if stopping && tasks.is_empty() {
+                break;
+            }
+            let mut wait = IDLE_POLL;
+            if !stopping && sched.room() > 0 {
+                let exclude = sched.saturated();
+                match inner.store.claim_due(&inner.cfg.node_id, Utc::now(), sched.room() as u32, &exclude).await {
+                    Ok(claimed) if !claimed.is_empty() => {
+                        backoff = Duration::from_millis(100);
+                        claimed.into_iter().for_each(|d| sched.push(d));
+                        continue;
+                    }
+                    Ok(_) => {
+                        backoff = Duration::from_millis(100);
+                        if let Ok(Some(next)) = inner.store.next_due_at().await {
+                            let until = (next - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+                            // Due work nobody may claim now belongs to saturated webhooks: wait for a slot.
+                            wait = until.max(Duration::from_millis(20)).min(IDLE_POLL);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "claiming due deliveries failed; backing off");
+                        wait = backoff;
+                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                    }
+                }
+            }
+            tokio::select! {
+                _ = inner.wake.notified() => {}
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                    if let Ok((webhook, record)) = done {
+                        sched.finished(webhook);
+                        // The recorder outlives this loop; a send fails only if it died, and then the delivery is
+                        // attempted again after its claim is released.
+                        let _ = rec_tx.send(record).await;
+                    }
+                }
+                _ = tokio::time::sleep(wait) => {}
+                _ = &mut shutdown, if !stopping => {
+                    stopping = true;
+                    sched.drop_queued();
+                }
+            }
+        }
+        drop(rec_tx);
+        let _ = recorder.await;
+        if let Err(e) = inner.store.release_claims(&inner.cfg.node_id).await {
+            tracing::warn!(error = %e, "could not release claims at shutdown; they expire with the node's lease");
+        }
+    }
+}
+
+impl Inner {
+    async fn target(&self, webhook: WebhookId) -> Result<Arc<Target>, String> {
+        let stale = {
+            let cache = self.targets.lock().unwrap_or_else(|p| p.into_inner());
+            cache.checked.is_none_or(|t| t.elapsed() > Duration::from_millis(200))
+        };
+        if stale {
+            let version = self.store.routing_version().await.map_err(|e| e.to_string())?;
+            let mut cache = self.targets.lock().unwrap_or_else(|p| p.into_inner());
+            let expired = cache.checked.is_none_or(|t| t.elapsed() > TARGET_TTL);
+            if version != cache.version || expired {
+                cache.map.clear();
+                cache.version = version;
+            }
+            cache.checked = Some(std::time::Instant::now());
+        }
+        if let Some(t) = self.targets.lock().unwrap_or_else(|p| p.into_inner()).map.get(&webhook) {
+            return Ok(t.clone());
+        }
+        let hook = self.store.get_webhook(webhook).await.map_err(|e| match e {
+            StoreError::NotFound => "the webhook was deleted".to_string(),
+            e => e.to_string(),
+        })?;
+        let app = self.store.get_application(hook.application_id).await.map_err(|e| e.to_string())?;
+        let target = Arc::new(Target::from_records(&hook, &app, Utc::now())?);
+        self.targets.lock().unwrap_or_else(|p| p.into_inner()).map.insert(webhook, target.clone());
+        Ok(target)
+    }
+
+    async fn attempt(&self, d: ClaimedDelivery) -> (WebhookId, AttemptRecord) {
+        let attempt = d.attempts + 1;
+        let body = Bytes::from(with_attempt(d.body.as_bytes(), attempt));
+        let started = Utc::now();
+        let (url, result) = match self.target(d.webhook_id).await {
+            Ok(target) => {
+                let headers = signed_headers(&target, d.id, started.timestamp(), &body);
+                (target.url.clone(), self.sender.send(&target.url, headers, body).await)
+            }
+            Err(reason) => (
+                String::new(),
+                SendResult { outcome: AttemptOutcome::Blocked { reason }, duration: Duration::ZERO, response: None },
+            ),
+        };
+        let record = attempt_record(&self.cfg.retry_schedule, &d, attempt, started, url, result);
+        tracing::debug!(delivery = %d.id, webhook = %d.webhook_id, attempt, outcome = %record.outcome,
+            status = ?record.status_code, ms = record.duration_ms, "attempt");
+        (d.webhook_id, record)
+    }
+}
+
+/// The record of an attempt, with the delivery's next state under the retry schedule (contract §7.2).
+pub(crate) fn attempt_record(
+    schedule: &RetrySchedule,
+    d: &ClaimedDelivery,
+    attempt: u32,
+    started: DateTime<Utc>,
+    url: String,
+    result: SendResult,
+) -> AttemptRecord {
+    let ended = started + result.duration;
+    let (new_state, next_attempt_at) = if result.outcome.is_success() {
+        (DeliveryState::Delivered, None)
+    } else if result.outcome.is_retryable() {
+        match schedule.delay_after(attempt, d.sandbox) {
+            Some(delay) => (DeliveryState::Pending, Some(ended + delay)),
+            None => (DeliveryState::Dead, None),
+        }
+    } else {
+        (DeliveryState::Failed, None)
+    };
+    AttemptRecord {
+        delivery_id: d.id,
+        event: d.event,
+        webhook_id: d.webhook_id,
+        application_id: d.application_id,
+        attempt,
+        started,
+        duration_ms: result.duration.as_millis() as u64,
+        outcome: result.outcome.kind().to_string(),
+        status_code: result.outcome.status_code(),
+        error: result.outcome.error(),
+        response: result.response,
+        url,
+        new_state,
+        next_attempt_at,
+        success: result.outcome.is_success(),
+    }
+}
+
+/// Writes attempt records in batches until the channel closes. A failed write is retried: the records describe
+/// attempts already made, and losing them would make deliveries look unattempted.
+async fn record_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<AttemptRecord>) {
+    let mut batch = Vec::with_capacity(RECORD_BATCH);
+    while rx.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+        let mut delay = Duration::from_millis(50);
+        let mut tries = 0;
+        while let Err(e) = store.record_attempts(&batch).await {
+            tries += 1;
+            tracing::warn!(error = %e, records = batch.len(), tries, "recording attempts failed; retrying");
+            if rx.is_closed() && tries >= 20 {
+                tracing::error!(
+                    records = batch.len(),
+                    "giving up recording attempts at shutdown; those deliveries will be attempted again"
+                );
+                break;
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+        batch.clear();
+    }
+}
+
+/// Held deliveries, queued per webhook, handed out round-robin within the concurrency bounds.
+struct Scheduler {
+    queues: HashMap<WebhookId, VecDeque<ClaimedDelivery>>,
+    in_flight: HashMap<WebhookId, usize>,
+    ready: VecDeque<WebhookId>,
+    total_in_flight: usize,
+    held: usize,
+    max_in_flight: usize,
+    per_webhook: usize,
+}
+
+impl Scheduler {
+    fn new(max_in_flight: usize, per_webhook: usize) -> Self {
+        Self {
+            queues: HashMap::new(),
+            in_flight: HashMap::new(),
+            ready: VecDeque::new(),
+            total_in_flight: 0,
+            held: 0,
+            max_in_flight: max_in_flight.max(1),
+            per_webhook: per_webhook.max(1),
+        }
+    }
+
+    /// How many more deliveries may be claimed: queued work is bounded to twice the concurrency.
+    fn room(&self) -> usize {
+        (self.max_in_flight * 2).saturating_sub(self.held)
+    }
+
+    /// Webhooks with enough queued work already: claims skip them, so that their backlog cannot fill the room.
+    fn saturated(&self) -> Vec<WebhookId> {
+        let cap = self.per_webhook * 2;
+        self.queues.iter().filter(|(_, q)| q.len() >= cap).map(|(w, _)| *w).collect()
+    }
+
+    fn push(&mut self, d: ClaimedDelivery) {
+        let w = d.webhook_id;
+        let q = self.queues.entry(w).or_default();
+        if q.is_empty() {
+            self.ready.push_back(w);
+        }
+        q.push_back(d);
+        self.held += 1;
+    }
+
+    /// The next delivery to attempt, if the bounds allow one.
+    fn next(&mut self) -> Option<ClaimedDelivery> {
+        if self.total_in_flight >= self.max_in_flight {
+            return None;
+        }
+        for _ in 0..self.ready.len() {
+            let w = self.ready.pop_front()?;
+            let busy = self.in_flight.get(&w).copied().unwrap_or(0);
+            if busy >= self.per_webhook {
+                // Parked until one of its attempts finishes (see `finished`).
+                continue;
+            }
+            let q = self.queues.get_mut(&w)?;
+            let d = q.pop_front()?;
+            if q.is_empty() {
+                self.queues.remove(&w);
+            } else {
+                self.ready.push_back(w);
+            }
+            *self.in_flight.entry(w).or_default() += 1;
+            self.total_in_flight += 1;
+            return Some(d);
+        }
+        None
+    }
+
+    fn finished(&mut self, w: WebhookId) {
+        self.total_in_flight = self.total_in_flight.saturating_sub(1);
+        self.held = self.held.saturating_sub(1);
+        if let Some(n) = self.in_flight.get_mut(&w) {
+            *n -= 1;
+            if *n == 0 {
+                self.in_flight.remove(&w);
+            }
+        }
+        if self.queues.contains_key(&w) && !self.ready.contains(&w) {
+            self.ready.push_back(w);
+        }
+    }
+
+    /// At shutdown: forget what was held but not started (its claims are released by the caller).
+    fn drop_queued(&mut self) {
+        let queued: usize = self.queues.values().map(|q| q.len()).sum();
+        self.held -= queued;
+        self.queues.clear();
+        self.ready.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use herald_domain::{ApplicationId, DeliveryId};
+    use uuid::Uuid;
+
+    fn delivery(webhook: u128, n: u128) -> ClaimedDelivery {
+        ClaimedDelivery {
+            id: DeliveryId(Uuid::from_u128(n)),
+            event: Uuid::from_u128(n),
+            webhook_id: WebhookId(Uuid::from_u128(webhook)),
+            application_id: ApplicationId(Uuid::from_u128(1)),
+            sandbox: false,
+            attempts: 0,
+            body: "}".into(),
+        }
+    }
+
+    #[test]
+    fn scheduler_takes_webhooks_in_turn_and_bounds_each() {
+        let mut s = Scheduler::new(10, 2);
+        for n in 0..5 {
+            s.push(delivery(1, n));
+        }
+        s.push(delivery(2, 100));
+        let order: Vec<u128> = std::iter::from_fn(|| s.next()).map(|d| d.webhook_id.0.as_u128()).collect();
+        // webhook 1 is bounded to two in flight; webhook 2 is not starved behind it
+        assert_eq!(order, vec![1, 2, 1]);
+        s.finished(WebhookId(Uuid::from_u128(1)));
+        assert_eq!(s.next().map(|d| d.webhook_id.0.as_u128()), Some(1));
+        assert!(s.next().is_none());
+    }
+
+    #[test]
+    fn scheduler_reports_webhooks_with_a_full_queue() {
+        let mut s = Scheduler::new(1, 1);
+        for n in 0..3 {
+            s.push(delivery(7, n));
+        }
+        assert_eq!(s.saturated(), vec![WebhookId(Uuid::from_u128(7))]);
+        assert_eq!(s.room(), 0);
+    }
+
+    fn result(outcome: AttemptOutcome) -> SendResult {
+        SendResult { outcome, duration: Duration::from_millis(5), response: None }
+    }
+
+    #[test]
+    fn next_state_follows_the_retry_schedule() {
+        let schedule: RetrySchedule = "1s,2s".parse().unwrap();
+        let t0 = Utc::now();
+        let d = delivery(1, 1);
+        let r = attempt_record(&schedule, &d, 1, t0, "u".into(), result(AttemptOutcome::Failed { status: 500 }));
+        assert_eq!(r.new_state, DeliveryState::Pending);
+        assert_eq!(r.next_attempt_at, Some(t0 + Duration::from_millis(5) + Duration::from_secs(1)));
+        let r = attempt_record(&schedule, &d, 3, t0, "u".into(), result(AttemptOutcome::Timeout));
+        assert_eq!(r.new_state, DeliveryState::Dead);
+        let r = attempt_record(&schedule, &d, 1, t0, "u".into(), result(AttemptOutcome::Rejected { status: 404 }));
+        assert_eq!(r.new_state, DeliveryState::Failed);
+        let r = attempt_record(&schedule, &d, 1, t0, "u".into(), result(AttemptOutcome::Delivered { status: 204 }));
+        assert_eq!(r.new_state, DeliveryState::Delivered);
+        let mut sandbox = delivery(1, 2);
+        sandbox.sandbox = true;
+        let r = attempt_record(&schedule, &sandbox, 1, t0, "u".into(), result(AttemptOutcome::Failed { status: 500 }));
+        assert_eq!(r.new_state, DeliveryState::Dead);
+    }
+}

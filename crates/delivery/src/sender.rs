@@ -1,0 +1,132 @@
+//! The HTTP side of an attempt: one `POST`, classified into an [`AttemptOutcome`].
+
+use std::error::Error as _;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use reqwest::header::HeaderMap;
+use reqwest::redirect::Policy;
+
+use crate::guard::{check_ip, Refused, TargetGuard};
+use crate::AttemptOutcome;
+
+/// At most this much of a response body is kept (contract §5.4).
+pub const RESPONSE_KEEP_BYTES: usize = 4096;
+
+/// The result of one `POST`.
+#[derive(Debug, Clone)]
+pub struct SendResult {
+    pub outcome: AttemptOutcome,
+    pub duration: Duration,
+    /// The first 4 KiB of the answer's body, when there was an answer.
+    pub response: Option<String>,
+}
+
+/// Sends attempts. One client (one keep-alive connection pool per host) for every attempt of the process.
+#[derive(Clone, Debug)]
+pub struct HttpSender {
+    client: reqwest::Client,
+    timeout: Duration,
+    allow_private: bool,
+    allow_http: bool,
+}
+
+impl HttpSender {
+    pub fn new(timeout: Duration, allow_private: bool, allow_http: bool) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .redirect(Policy::none())
+            .user_agent(concat!("Herald/", env!("CARGO_PKG_VERSION")))
+            .dns_resolver(std::sync::Arc::new(TargetGuard { allow_private }))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(256)
+            .connect_timeout(timeout)
+            .tcp_nodelay(true)
+            .build()?;
+        Ok(Self { client, timeout, allow_private, allow_http })
+    }
+
+    /// `POST`s `body` to `url` with `headers`, within the delivery timeout (the whole exchange, body included).
+    pub async fn send(&self, url: &str, headers: HeaderMap, body: Bytes) -> SendResult {
+        let start = Instant::now();
+        if let Some(reason) = self.refuse(url) {
+            return SendResult {
+                outcome: AttemptOutcome::Blocked { reason },
+                duration: start.elapsed(),
+                response: None,
+            };
+        }
+        let exchange = async {
+            let mut resp = self.client.post(url).headers(headers).body(body).send().await?;
+            let status = resp.status().as_u16();
+            let mut kept = Vec::new();
+            // The status line arrived; a body cut short (an error here) still tells the outcome.
+            while let Ok(Some(chunk)) = resp.chunk().await {
+                let room = RESPONSE_KEEP_BYTES.saturating_sub(kept.len());
+                kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if kept.len() >= RESPONSE_KEEP_BYTES {
+                    break;
+                }
+            }
+            Ok::<_, reqwest::Error>((status, kept))
+        };
+        let (outcome, response) = match tokio::time::timeout(self.timeout, exchange).await {
+            Err(_) => (AttemptOutcome::Timeout, None),
+            Ok(Err(e)) => (classify_error(&e), None),
+            Ok(Ok((status, kept))) => {
+                let outcome = match status {
+                    200..=299 => AttemptOutcome::Delivered { status },
+                    400..=499 => AttemptOutcome::Rejected { status },
+                    _ => AttemptOutcome::Failed { status },
+                };
+                (outcome, Some(String::from_utf8_lossy(&kept).into_owned()))
+            }
+        };
+        SendResult { outcome, duration: start.elapsed(), response }
+    }
+
+    /// Why the URL may not be called at all, before any connection.
+    fn refuse(&self, url: &str) -> Option<String> {
+        let parsed = match url::Url::parse(url) {
+            Ok(u) => u,
+            Err(e) => return Some(format!("invalid URL: {e}")),
+        };
+        match parsed.scheme() {
+            "https" => {}
+            "http" if self.allow_http => {}
+            s => return Some(format!("the {s} scheme is not allowed")),
+        }
+        if self.allow_private {
+            return None;
+        }
+        let ip: Option<IpAddr> = match parsed.host() {
+            Some(url::Host::Ipv4(v4)) => Some(v4.into()),
+            Some(url::Host::Ipv6(v6)) => Some(v6.into()),
+            Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost") => {
+                return Some(format!("{d} is a loopback address"))
+            }
+            _ => None,
+        };
+        ip.and_then(|ip| check_ip(ip).map(|why| format!("{ip} is a {why}")))
+    }
+}
+
+fn classify_error(e: &reqwest::Error) -> AttemptOutcome {
+    let mut source = e.source();
+    while let Some(s) = source {
+        if let Some(refused) = s.downcast_ref::<Refused>() {
+            return AttemptOutcome::Blocked { reason: refused.0.clone() };
+        }
+        source = s.source();
+    }
+    if e.is_timeout() {
+        return AttemptOutcome::Timeout;
+    }
+    let mut reason = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        reason = s.to_string();
+        source = s.source();
+    }
+    AttemptOutcome::Connect { reason }
+}

@@ -1,0 +1,290 @@
+//! `POST /changes` (contract §4.3): validate, derive topics, route, store every delivery durably, then answer.
+
+use chrono::{DateTime, Utc};
+use herald_domain::change::Entity;
+use herald_domain::diff::diff;
+use herald_domain::payload::EventBody;
+use herald_domain::routing::{RouteEvent, RoutingTable};
+use herald_domain::rules::derive_topics;
+use herald_domain::time::{format_event_time, parse_rfc3339};
+use herald_domain::{topics, Change, DeliveryId, EventId, FieldError, Topic, SANDBOX_CUSTOMER};
+use herald_store::{ApplicationRecord, DeliveryState, InstallationRecord, NewDelivery, NewEvent, StoreError};
+use serde_json::{json, Map, Value};
+
+use crate::input::object;
+use crate::models::{ChangesOut, EventOut};
+use crate::*;
+
+/// At most this many changes in one batch.
+pub const MAX_BATCH: usize = 1_000;
+
+/// The answer to `POST /changes`, as JSON text (a replay returns the very same text).
+#[derive(Debug, Clone)]
+pub struct IngestOutcome {
+    pub body: String,
+    /// The answer was stored for this idempotency key by an earlier request.
+    pub replayed: bool,
+}
+
+struct ParsedChange {
+    change: Change,
+    event_time: DateTime<Utc>,
+}
+
+impl Herald {
+    pub async fn ingest_changes(
+        &self,
+        who: &Principal,
+        body: &[u8],
+        idempotency_key: Option<&str>,
+    ) -> ServiceResult<IngestOutcome> {
+        who.require_admin()?;
+        if let Some(key) = idempotency_key {
+            if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(ServiceError::field("Idempotency-Key", "must be 1 to 255 visible ASCII characters"));
+            }
+            if let Some(stored) = self.idempotent_answer(key).await? {
+                return Ok(IngestOutcome { body: stored, replayed: true });
+            }
+        }
+        let now = self.now();
+        let obj = object(body)?;
+        let (event_id, changes) = parse_request(&obj, now)?;
+        let table = self.inner.routing.table().await?;
+        let mut events = Vec::new();
+        let mut out = Vec::new();
+        for pc in &changes {
+            for topic in derive_topics(&pc.change) {
+                let e = build_change_event(&table, event_id, pc, topic, now);
+                out.push(EventOut {
+                    topic_id: topic.id.to_string(),
+                    entity_id: Some(pc.change.entity_id.clone()),
+                    deliveries: e.deliveries.len(),
+                });
+                events.push(e);
+            }
+        }
+        let answer = serde_json::to_string(&ChangesOut { event_id: event_id.to_string(), events: out })
+            .map_err(ServiceError::internal)?;
+        match self.inner.store.insert_events(&events, idempotency_key.map(|k| (k, answer.as_str())), now).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) if idempotency_key.is_some() => {
+                // The same key was stored by a concurrent request: its answer is the answer.
+                let key = idempotency_key.unwrap_or_default();
+                if let Some(stored) = self.idempotent_answer(key).await? {
+                    return Ok(IngestOutcome { body: stored, replayed: true });
+                }
+                return Err(ServiceError::Conflict("a request with this Idempotency-Key is in progress".into()));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if events.iter().any(|e| !e.deliveries.is_empty()) {
+            self.inner.engine.wake();
+        }
+        Ok(IngestOutcome { body: answer, replayed: false })
+    }
+
+    async fn idempotent_answer(&self, key: &str) -> ServiceResult<Option<String>> {
+        let ttl = chrono::Duration::from_std(self.inner.cfg.idempotency_ttl).unwrap_or(chrono::Duration::days(1));
+        Ok(self.inner.store.get_idempotent_response(key, self.now() - ttl).await?)
+    }
+
+    /// Emits `application.install` or `application.uninstall` (contract §8.4) to the application concerned.
+    pub(crate) async fn emit_install_event(
+        &self,
+        app: &ApplicationRecord,
+        inst: &InstallationRecord,
+        install: bool,
+    ) -> ServiceResult<()> {
+        let topic_id = if install { "application.install" } else { "application.uninstall" };
+        let Some(topic) = topics::find(topic_id) else {
+            return Err(ServiceError::Internal(format!("topic {topic_id} missing from the catalogue").into()));
+        };
+        let now = self.now();
+        let event_id = EventId(new_uuid_v7());
+        let new = install_payload(app, inst);
+        let event_time = format_event_time(now);
+        let event_id_text = event_id.to_string();
+        let body = EventBody {
+            event_id: &event_id_text,
+            entity_id: None,
+            customer_id: &inst.customer_id,
+            event_time: &event_time,
+            topic_id,
+            new: Some(&new),
+            old: None,
+            diff: None,
+        }
+        .render_tail();
+        let table = self.inner.routing.table().await?;
+        let route = RouteEvent { topic, customer_id: &inst.customer_id, etag_only: false, application: Some(app.id) };
+        let deliveries = deliveries_for(&table, &route, now);
+        let any = !deliveries.is_empty();
+        let event = NewEvent {
+            id: new_uuid_v7(),
+            event_id,
+            topic_id: topic_id.to_string(),
+            customer_id: inst.customer_id.clone(),
+            entity_id: None,
+            event_time: now,
+            body,
+            deliveries,
+        };
+        self.inner.store.insert_events(&[event], None, now).await?;
+        if any {
+            self.inner.engine.wake();
+        }
+        Ok(())
+    }
+}
+
+/// The `new` side of an install or uninstall event (contract §8.4).
+pub(crate) fn install_payload(app: &ApplicationRecord, inst: &InstallationRecord) -> Entity {
+    let v = json!({
+        "customerId": inst.customer_id,
+        "customerName": inst.customer_name,
+        "customerEmail": inst.customer_email,
+        "applicationId": app.client_id,
+        "internalAppId": app.id.to_string(),
+        "applicationName": app.name,
+    });
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+fn deliveries_for(table: &RoutingTable, route: &RouteEvent<'_>, now: DateTime<Utc>) -> Vec<NewDelivery> {
+    let sandbox = route.customer_id == SANDBOX_CUSTOMER;
+    table
+        .route(route)
+        .iter()
+        .map(|w| NewDelivery {
+            id: DeliveryId(new_uuid_v7()),
+            webhook_id: w.id,
+            application_id: w.application_id,
+            sandbox,
+            state: DeliveryState::Pending,
+            next_attempt_at: Some(now),
+        })
+        .collect()
+}
+
+fn build_change_event(
+    table: &RoutingTable,
+    event_id: EventId,
+    pc: &ParsedChange,
+    topic: &'static Topic,
+    now: DateTime<Utc>,
+) -> NewEvent {
+    let c = &pc.change;
+    let modified_topic = topic.id.ends_with(".modified");
+    let d = match (&c.old, &c.new) {
+        (Some(old), Some(new)) if modified_topic => Some(diff(old, new)),
+        _ => None,
+    };
+    let event_time = format_event_time(pc.event_time);
+    let event_id_text = event_id.to_string();
+    let body = EventBody {
+        event_id: &event_id_text,
+        entity_id: Some(&c.entity_id),
+        customer_id: &c.customer_id,
+        event_time: &event_time,
+        topic_id: topic.id,
+        new: c.new.as_ref(),
+        old: c.old.as_ref(),
+        diff: d.as_ref(),
+    }
+    .render_tail();
+    let route = RouteEvent {
+        topic,
+        customer_id: &c.customer_id,
+        etag_only: modified_topic && c.is_etag_only(),
+        application: None,
+    };
+    NewEvent {
+        id: new_uuid_v7(),
+        event_id,
+        topic_id: topic.id.to_string(),
+        customer_id: c.customer_id.clone(),
+        entity_id: Some(c.entity_id.clone()),
+        event_time: pc.event_time,
+        body,
+        deliveries: deliveries_for(table, &route, now),
+    }
+}
+
+fn parse_event_id(v: Option<&Value>, field: &str, errors: &mut Vec<FieldError>) -> Option<EventId> {
+    match v {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => match s.parse::<EventId>() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                errors.push(FieldError::new(field, "must be a UUID"));
+                None
+            }
+        },
+        Some(_) => {
+            errors.push(FieldError::new(field, "must be a UUID string"));
+            None
+        }
+    }
+}
+
+fn parse_event_time(v: Option<&Value>, field: &str, now: DateTime<Utc>, errors: &mut Vec<FieldError>) -> DateTime<Utc> {
+    match v {
+        None | Some(Value::Null) => now,
+        Some(Value::String(s)) => parse_rfc3339(s).unwrap_or_else(|| {
+            errors.push(FieldError::new(field, "must be an RFC 3339 date and time"));
+            now
+        }),
+        Some(_) => {
+            errors.push(FieldError::new(field, "must be an RFC 3339 date and time string"));
+            now
+        }
+    }
+}
+
+/// The single form `{ change }` or the batch form `{ eventId?, changes: [...] }`.
+fn parse_request(obj: &Map<String, Value>, now: DateTime<Utc>) -> ServiceResult<(EventId, Vec<ParsedChange>)> {
+    let mut errors = Vec::new();
+    let event_id = parse_event_id(obj.get("eventId"), "eventId", &mut errors);
+    let mut parsed = Vec::new();
+    match obj.get("changes") {
+        Some(Value::Array(items)) => {
+            if items.is_empty() {
+                errors.push(FieldError::new("changes", "must hold at least one change"));
+            }
+            if items.len() > MAX_BATCH {
+                errors.push(FieldError::new("changes", format!("must hold at most {MAX_BATCH} changes")));
+            }
+            for (i, item) in items.iter().enumerate().take(MAX_BATCH) {
+                let prefix = format!("changes[{i}]");
+                if item.get("eventId").is_some_and(|v| !v.is_null()) {
+                    errors.push(FieldError::new(
+                        format!("{prefix}.eventId"),
+                        "a batch has one eventId, given beside `changes`",
+                    ));
+                }
+                let event_time =
+                    parse_event_time(item.get("eventTime"), &format!("{prefix}.eventTime"), now, &mut errors);
+                match Change::from_json(item) {
+                    Ok(change) => parsed.push(ParsedChange { change, event_time }),
+                    Err(errs) => errors.extend(errs.into_iter().map(|e| e.under(&prefix))),
+                }
+            }
+        }
+        Some(_) => errors.push(FieldError::new("changes", "must be an array of changes")),
+        None => {
+            let event_time = parse_event_time(obj.get("eventTime"), "eventTime", now, &mut errors);
+            match Change::from_json(&Value::Object(obj.clone())) {
+                Ok(change) => parsed.push(ParsedChange { change, event_time }),
+                Err(errs) => errors.extend(errs),
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ServiceError::Validation(errors));
+    }
+    Ok((event_id.unwrap_or_else(|| EventId(new_uuid_v7())), parsed))
+}

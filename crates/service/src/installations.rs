@@ -1,0 +1,101 @@
+//! Installations (contract §4.2): admin only. Installing and uninstalling emit `application.install` and
+//! `application.uninstall` to the application concerned.
+
+use herald_domain::{ApplicationId, InstallationId, SANDBOX_CUSTOMER};
+use herald_store::{InstallationFilter, InstallationRecord, Page, StoreError};
+
+use crate::input::{object, Fields};
+use crate::models::InstallationOut;
+use crate::paging::Paged;
+use crate::*;
+
+impl Herald {
+    pub async fn create_installation(&self, who: &Principal, body: &[u8]) -> ServiceResult<InstallationOut> {
+        who.require_admin()?;
+        let obj = object(body)?;
+        let mut f = Fields::new(&obj);
+        let app_text = f.required_str("applicationId", 100);
+        let customer_id = f.required_str("customerId", 100);
+        let customer_name = f.optional_str("customerName", 200);
+        let customer_email = f.optional_str("customerEmail", 320);
+        let app_id = app_text.as_deref().and_then(|t| match t.parse::<ApplicationId>() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                f.error("applicationId", "is not an application id");
+                None
+            }
+        });
+        if customer_id.as_deref() == Some(SANDBOX_CUSTOMER) {
+            f.error("customerId", "SBOX is the sandbox and needs no installation");
+        }
+        f.finish()?;
+        let (Some(app_id), Some(customer_id)) = (app_id, customer_id) else { unreachable!("validated above") };
+        let app = match self.inner.store.get_application(app_id).await {
+            Err(StoreError::NotFound) => return Err(ServiceError::field("applicationId", "no such application")),
+            other => other?,
+        };
+        if self.inner.store.is_installed(app_id, &customer_id).await? {
+            return Err(ServiceError::Conflict(format!(
+                "customer {customer_id} already has a current installation of this application"
+            )));
+        }
+        let inst = InstallationRecord {
+            id: InstallationId(new_uuid_v7()),
+            application_id: app_id,
+            customer_id,
+            customer_name,
+            customer_email,
+            created: self.now(),
+            terminated: None,
+        };
+        self.inner.store.insert_installation(&inst).await?;
+        self.routing_changed();
+        self.emit_install_event(&app, &inst, true).await?;
+        Ok(InstallationOut::from(&inst))
+    }
+
+    pub async fn terminate_installation(&self, who: &Principal, id: InstallationId) -> ServiceResult<()> {
+        who.require_admin()?;
+        let inst = match self.inner.store.terminate_installation(id, self.now()).await {
+            Err(StoreError::NotFound) => return Err(ServiceError::NotFound("installation")),
+            Err(StoreError::Conflict(_)) => {
+                return Err(ServiceError::Conflict("the installation is already terminated".into()))
+            }
+            other => other?,
+        };
+        self.routing_changed();
+        let app = self.inner.store.get_application(inst.application_id).await?;
+        self.emit_install_event(&app, &inst, false).await
+    }
+
+    pub async fn list_installations(
+        &self,
+        who: &Principal,
+        filter: InstallationFilter,
+        page: Page,
+    ) -> ServiceResult<Paged<InstallationOut>> {
+        who.require_admin()?;
+        let (items, total) = self.inner.store.list_installations(&filter, page).await?;
+        Ok(Paged { items: items.iter().map(InstallationOut::from).collect(), page, total })
+    }
+
+    /// The customers with a current installation of the application (for the UI's customer picker).
+    pub async fn installed_customers(
+        &self,
+        who: &Principal,
+        app: ApplicationId,
+    ) -> ServiceResult<Vec<InstallationOut>> {
+        who.check_app(app)?;
+        let filter = InstallationFilter { application_id: Some(app), customer_id: None, installed: Some(true) };
+        let mut out = Vec::new();
+        let mut number = 1;
+        loop {
+            let (items, total) = self.inner.store.list_installations(&filter, Page { number, size: 100 }).await?;
+            out.extend(items.iter().map(InstallationOut::from));
+            if out.len() as u64 >= total || items.is_empty() {
+                return Ok(out);
+            }
+            number += 1;
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! Webhooks (contract §5.1) and their `/resthooks` view (§5.6): one set of rules, two scopes.
+
+use herald_domain::signature::WebhookSecret;
+use herald_domain::{topics, ApplicationId, WebhookId, SANDBOX_CUSTOMER};
+use herald_store::{ApplicationRecord, Page, StoreError, WebhookFilter, WebhookRecord};
+use serde_json::{Map, Value};
+
+use crate::input::{object, Fields};
+use crate::models::{WebhookCreatedOut, WebhookOut};
+use crate::paging::Paged;
+use crate::*;
+
+pub const URL_MAX: usize = 300;
+pub const DESCRIPTION_MAX: usize = 500;
+
+/// Which webhooks a caller works with.
+#[derive(Debug, Clone)]
+pub enum WebhookScope {
+    /// `/webhooks/subscriptions`: every webhook of the applications the principal may see.
+    All,
+    /// `/resthooks`: the webhooks of the key's application whose customer list is exactly this customer.
+    Customer(String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct WebhookListQuery {
+    pub application_id: Option<String>,
+    pub active: Option<String>,
+    pub page_number: Option<String>,
+    pub page_size: Option<String>,
+    /// `created`, `-created`, `modified`, `-modified`.
+    pub sort_by: Option<String>,
+}
+
+/// The fields of a create or update body, validated against the application.
+struct WebhookFields {
+    url: String,
+    description: Option<Option<String>>,
+    topic_ids: Vec<String>,
+    customer_ids: Option<Vec<String>>,
+    active: Option<bool>,
+    ignore_etag_only_changes: Option<bool>,
+}
+
+impl Herald {
+    /// Checks a `/resthooks` caller: an application key and a customer with a current installation (or `SBOX`).
+    pub async fn resthook_customer(&self, who: &Principal, customer: Option<&str>) -> ServiceResult<String> {
+        let Principal::App(app) = who else {
+            return Err(ServiceError::Forbidden(
+                "/resthooks needs an application API key, not the admin token.".into(),
+            ));
+        };
+        let customer = customer.map(str::trim).filter(|c| !c.is_empty()).ok_or_else(|| {
+            ServiceError::Forbidden("The reapit-customer header must name the customer the key acts for.".into())
+        })?;
+        if customer != SANDBOX_CUSTOMER && !self.inner.store.is_installed(app.id, customer).await? {
+            return Err(ServiceError::Forbidden(format!(
+                "Customer {customer} has no current installation of this application."
+            )));
+        }
+        Ok(customer.to_string())
+    }
+
+    fn webhook_url_errors(&self, url: &str) -> Option<String> {
+        let parsed = match url::Url::parse(url) {
+            Ok(u) => u,
+            Err(_) => return Some("must be an absolute URL".into()),
+        };
+        match parsed.scheme() {
+            "https" => {}
+            "http" if self.inner.cfg.allow_http_targets => {}
+            "http" => return Some("must use the https scheme".into()),
+            _ => return Some("must use the https scheme".into()),
+        }
+        let host = match parsed.host() {
+            None => return Some("must name a host".into()),
+            Some(h) => h,
+        };
+        if !self.inner.cfg.allow_private_targets {
+            let ip: Option<std::net::IpAddr> = match host {
+                url::Host::Ipv4(v) => Some(v.into()),
+                url::Host::Ipv6(v) => Some(v.into()),
+                url::Host::Domain(d) if d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost") => {
+                    return Some("must not point at a loopback address".into())
+                }
+                url::Host::Domain(_) => None,
+            };
+            if let Some(why) = ip.and_then(herald_delivery::check_ip) {
+                return Some(format!("must not point at a {why}"));
+            }
+        }
+        None
+    }
+
+    async fn read_webhook_fields(
+        &self,
+        obj: &Map<String, Value>,
+        app: &ApplicationRecord,
+        f: &mut Fields<'_>,
+        customer_from_scope: bool,
+    ) -> ServiceResult<Option<WebhookFields>> {
+        let url = f.required_str("url", URL_MAX);
+        if let Some(u) = &url {
+            if let Some(msg) = self.webhook_url_errors(u) {
+                f.error("url", msg);
+            }
+        }
+        let description = match obj.get("description") {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(Value::String(s)) if s.chars().count() > DESCRIPTION_MAX => {
+                f.error("description", format!("must be at most {DESCRIPTION_MAX} characters"));
+                None
+            }
+            Some(Value::String(s)) => Some(Some(s.clone())),
+            Some(_) => {
+                f.error("description", "must be a string");
+                None
+            }
+        };
+        let topic_ids = f.str_list("topicIds", 100);
+        match &topic_ids {
+            None => f.error("topicIds", "is required: at least one topic"),
+            Some(list) if list.is_empty() => f.error("topicIds", "must hold at least one topic"),
+            Some(list) => {
+                for (i, t) in list.iter().enumerate() {
+                    match topics::find(t) {
+                        None => f.error(format!("topicIds[{i}]"), format!("unknown topic {t:?}")),
+                        Some(topic) if !crate::topics::allowed(topic, &app.scopes) => f.error(
+                            format!("topicIds[{i}]"),
+                            format!("the application does not hold the scope {}", topic.scope.unwrap_or_default()),
+                        ),
+                        Some(_) => {}
+                    }
+                    if list[..i].contains(t) {
+                        f.error(format!("topicIds[{i}]"), format!("{t} is listed twice"));
+                    }
+                }
+            }
+        }
+        let customer_ids = if customer_from_scope {
+            if obj.get("customerIds").is_some_and(|v| !v.is_null()) {
+                f.error("customerIds", "is set by the reapit-customer header on /resthooks");
+            }
+            None
+        } else {
+            let list = f.str_list("customerIds", 100);
+            if let Some(list) = &list {
+                for (i, c) in list.iter().enumerate() {
+                    if list[..i].contains(c) {
+                        f.error(format!("customerIds[{i}]"), format!("{c} is listed twice"));
+                    } else if c != SANDBOX_CUSTOMER && !self.inner.store.is_installed(app.id, c).await? {
+                        f.error(
+                            format!("customerIds[{i}]"),
+                            format!("customer {c} has no current installation of this application"),
+                        );
+                    }
+                }
+            }
+            list
+        };
+        let active = f.optional_bool("active");
+        let ignore_etag_only_changes = f.optional_bool("ignoreEtagOnlyChanges");
+        Ok(match (url, topic_ids) {
+            (Some(url), Some(topic_ids)) if f.errors.is_empty() => {
+                Some(WebhookFields { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes })
+            }
+            _ => None,
+        })
+    }
+
+    pub async fn create_webhook(
+        &self,
+        who: &Principal,
+        scope: &WebhookScope,
+        body: &[u8],
+    ) -> ServiceResult<WebhookCreatedOut> {
+        let obj = object(body)?;
+        let mut f = Fields::new(&obj);
+        let app = match scope {
+            WebhookScope::Customer(_) => match who {
+                Principal::App(app) => (**app).clone(),
+                Principal::Admin => return Err(ServiceError::Forbidden("/resthooks needs an application key".into())),
+            },
+            WebhookScope::All => {
+                let Some(app_text) = f.required_str("applicationId", 100) else {
+                    return Err(ServiceError::Validation(f.errors));
+                };
+                let id: ApplicationId =
+                    app_text.parse().map_err(|_| ServiceError::field("applicationId", "is not an application id"))?;
+                match self.app_record(who, id).await {
+                    Err(ServiceError::NotFound(_)) if matches!(who, Principal::Admin) => {
+                        return Err(ServiceError::field("applicationId", "no such application"))
+                    }
+                    other => other?,
+                }
+            }
+        };
+        let fields = self.read_webhook_fields(&obj, &app, &mut f, matches!(scope, WebhookScope::Customer(_))).await?;
+        f.finish()?;
+        let Some(fields) = fields else { unreachable!("fields are complete when there is no error") };
+        let now = self.now();
+        let secret = WebhookSecret::from_random(random_bytes::<24>()).to_string();
+        let customer_ids = match scope {
+            WebhookScope::Customer(c) => vec![c.clone()],
+            WebhookScope::All => fields.customer_ids.unwrap_or_default(),
+        };
+        let hook = WebhookRecord {
+            id: WebhookId(new_uuid_v7()),
+            application_id: app.id,
+            url: fields.url,
+            description: fields.description.flatten(),
+            topic_ids: fields.topic_ids,
+            customer_ids,
+            active: fields.active.unwrap_or(true),
+            ignore_etag_only_changes: fields.ignore_etag_only_changes.unwrap_or(true),
+            secret: secret.clone(),
+            previous_secret: None,
+            previous_secret_expires: None,
+            disabled_reason: None,
+            last_success: None,
+            failing_since: None,
+            created: now,
+            modified: now,
+        };
+        self.inner.store.insert_webhook(&hook).await?;
+        self.routing_changed();
+        Ok(WebhookCreatedOut { webhook: WebhookOut::from(&hook), secret })
+    }
+
+    /// A webhook the principal may see within the scope, or `NotFound`.
+    pub async fn webhook_record(
+        &self,
+        who: &Principal,
+        scope: &WebhookScope,
+        id: WebhookId,
+    ) -> ServiceResult<WebhookRecord> {
+        let hook = match self.inner.store.get_webhook(id).await {
+            Err(StoreError::NotFound) => return Err(ServiceError::NotFound("webhook")),
+            other => other?,
+        };
+        who.check_app(hook.application_id).map_err(|_| ServiceError::NotFound("webhook"))?;
+        if let WebhookScope::Customer(c) = scope {
+            if hook.customer_ids.len() != 1 || &hook.customer_ids[0] != c {
+                return Err(ServiceError::NotFound("webhook"));
+            }
+        }
+        Ok(hook)
+    }
+
+    pub async fn get_webhook(&self, who: &Principal, scope: &WebhookScope, id: WebhookId) -> ServiceResult<WebhookOut> {
+        Ok(WebhookOut::from(&self.webhook_record(who, scope, id).await?))
+    }
+
+    /// Replaces a webhook's settings. `url` and `topicIds` are required; an optional field that is absent keeps its
+    /// current value.
+    pub async fn update_webhook(
+        &self,
+        who: &Principal,
+        scope: &WebhookScope,
+        id: WebhookId,
+        body: &[u8],
+    ) -> ServiceResult<WebhookOut> {
+        let mut hook = self.webhook_record(who, scope, id).await?;
+        let obj = object(body)?;
+        let mut f = Fields::new(&obj);
+        let app = self.inner.store.get_application(hook.application_id).await?;
+        let fields = self.read_webhook_fields(&obj, &app, &mut f, matches!(scope, WebhookScope::Customer(_))).await?;
+        f.finish()?;
+        let Some(fields) = fields else { unreachable!("fields are complete when there is no error") };
+        hook.url = fields.url;
+        if let Some(d) = fields.description {
+            hook.description = d;
+        }
+        hook.topic_ids = fields.topic_ids;
+        if let Some(c) = fields.customer_ids {
+            hook.customer_ids = c;
+        }
+        if let Some(a) = fields.active {
+            if a && !hook.active {
+                hook.disabled_reason = None;
+            }
+            hook.active = a;
+        }
+        if let Some(e) = fields.ignore_etag_only_changes {
+            hook.ignore_etag_only_changes = e;
+        }
+        hook.modified = self.now();
+        match self.inner.store.update_webhook(&hook).await {
+            Err(StoreError::NotFound) => return Err(ServiceError::NotFound("webhook")),
+            other => other?,
+        }
+        self.routing_changed();
+        Ok(WebhookOut::from(&hook))
+    }
+
+    pub async fn delete_webhook(&self, who: &Principal, scope: &WebhookScope, id: WebhookId) -> ServiceResult<()> {
+        self.webhook_record(who, scope, id).await?;
+        match self.inner.store.delete_webhook(id, self.now()).await {
+            Err(StoreError::NotFound) => return Err(ServiceError::NotFound("webhook")),
+            other => other?,
+        }
+        self.routing_changed();
+        Ok(())
+    }
+
+    pub async fn list_webhooks(
+        &self,
+        who: &Principal,
+        scope: &WebhookScope,
+        q: &WebhookListQuery,
+    ) -> ServiceResult<Paged<WebhookOut>> {
+        let page: Page = paging::page(q.page_number.as_deref(), q.page_size.as_deref())?;
+        let mut filter = WebhookFilter::default();
+        filter.active = input::query_param("active", q.active.as_deref(), parse_bool, "true or false")?;
+        match q.sort_by.as_deref().filter(|s| !s.is_empty()) {
+            None | Some("created") => {}
+            Some("-created") => filter.descending = true,
+            Some("modified") => filter.by_modified = true,
+            Some("-modified") => {
+                filter.by_modified = true;
+                filter.descending = true
+            }
+            Some(_) => return Err(ServiceError::field("sortBy", "must be created, -created, modified or -modified")),
+        }
+        let requested: Option<ApplicationId> =
+            input::query_param("applicationId", q.application_id.as_deref(), |s| s.parse().ok(), "an application id")?;
+        filter.application_id = match (who, requested) {
+            (Principal::Admin, r) => r,
+            (Principal::App(app), None) => Some(app.id),
+            (Principal::App(app), Some(r)) => {
+                who.check_app(r)?;
+                Some(app.id)
+            }
+        };
+        if let WebhookScope::Customer(c) = scope {
+            filter.exact_customer = Some(c.clone());
+        }
+        let (items, total) = self.inner.store.list_webhooks(&filter, page).await?;
+        Ok(Paged { items: items.iter().map(WebhookOut::from).collect(), page, total })
+    }
+}
+
+pub(crate) fn parse_bool(s: &str) -> Option<bool> {
+    match s {
+        "true" | "1" => Some(true),
+        "false" | "0" => Some(false),
+        _ => None,
+    }
+}

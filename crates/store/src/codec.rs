@@ -1,0 +1,35 @@
+//! Conversions between domain values and the column types every backend uses (microseconds, UUID text, JSON text).
+
+use chrono::{DateTime, Utc};
+use herald_domain::time::{from_micros, to_micros};
+use uuid::Uuid;
+
+use crate::StoreError;
+
+pub fn micros(t: DateTime<Utc>) -> i64 {
+    to_micros(t)
+}
+
+pub fn time(us: i64) -> DateTime<Utc> {
+    from_micros(us)
+}
+
+pub fn opt_time(us: Option<i64>) -> Option<DateTime<Utc>> {
+    us.map(from_micros)
+}
+
+pub fn uuid(text: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(text).map_err(|_| StoreError::Corrupt(format!("bad id {text:?}")))
+}
+
+pub fn id<T: From<Uuid>>(text: &str) -> Result<T, StoreError> {
+    uuid(text).map(T::from)
+}
+
+pub fn list(json: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(json).map_err(|_| StoreError::Corrupt(format!("bad list {json:?}")))
+}
+
+pub fn list_json(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
+}

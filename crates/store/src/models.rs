@@ -1,0 +1,228 @@
+//! The records the store keeps and returns.
+
+use chrono::{DateTime, Utc};
+use herald_domain::routing::RouteWebhook;
+use herald_domain::{ApplicationId, DeliveryId, EventId, InstallationId, WebhookId};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApplicationRecord {
+    pub id: ApplicationId,
+    pub client_id: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+    /// SHA-256 of the API key, hex. The key itself is never stored.
+    pub api_key_hash: String,
+    /// The seed of the application's Ed25519 signing key.
+    pub signing_seed: Vec<u8>,
+    pub created: DateTime<Utc>,
+    pub modified: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstallationRecord {
+    pub id: InstallationId,
+    pub application_id: ApplicationId,
+    pub customer_id: String,
+    pub customer_name: Option<String>,
+    pub customer_email: Option<String>,
+    pub created: DateTime<Utc>,
+    pub terminated: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct InstallationFilter {
+    pub application_id: Option<ApplicationId>,
+    pub customer_id: Option<String>,
+    /// `Some(true)`: current installations only; `Some(false)`: terminated ones only.
+    pub installed: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookRecord {
+    pub id: WebhookId,
+    pub application_id: ApplicationId,
+    pub url: String,
+    pub description: Option<String>,
+    pub topic_ids: Vec<String>,
+    pub customer_ids: Vec<String>,
+    pub active: bool,
+    pub ignore_etag_only_changes: bool,
+    /// The current Standard Webhooks secret (`whsec_…`).
+    pub secret: String,
+    /// The secret before the last rotation, still signing until `previous_secret_expires`.
+    pub previous_secret: Option<String>,
+    pub previous_secret_expires: Option<DateTime<Utc>>,
+    /// Why Herald deactivated the webhook, if it did.
+    pub disabled_reason: Option<String>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub failing_since: Option<DateTime<Utc>>,
+    pub created: DateTime<Utc>,
+    pub modified: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct WebhookFilter {
+    pub application_id: Option<ApplicationId>,
+    pub active: Option<bool>,
+    /// Only webhooks whose customer list is exactly this one customer (the `/resthooks` view).
+    pub exact_customer: Option<String>,
+    /// Sort by `modified` instead of `created`.
+    pub by_modified: bool,
+    pub descending: bool,
+}
+
+/// What the in-memory routing table is built from.
+#[derive(Debug, Clone, Default)]
+pub struct RoutingSnapshot {
+    pub version: i64,
+    pub webhooks: Vec<RouteWebhook>,
+    pub scopes: Vec<(ApplicationId, Vec<String>)>,
+    pub installations: Vec<(ApplicationId, String)>,
+}
+
+/// An event to store: one topic of one change, with the deliveries routing chose for it.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub id: Uuid,
+    pub event_id: EventId,
+    pub topic_id: String,
+    pub customer_id: String,
+    pub entity_id: Option<String>,
+    pub event_time: DateTime<Utc>,
+    /// The payload without `SendAttempts` (see `herald_domain::payload`).
+    pub body: String,
+    pub deliveries: Vec<NewDelivery>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub id: DeliveryId,
+    pub webhook_id: WebhookId,
+    pub application_id: ApplicationId,
+    pub sandbox: bool,
+    /// `Pending` for a delivery the worker will attempt; a final state for a ping recorded after the fact.
+    pub state: DeliveryState,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryState {
+    Pending = 0,
+    Delivered = 1,
+    Failed = 2,
+    Dead = 3,
+    Cancelled = 4,
+}
+
+impl DeliveryState {
+    pub fn from_i64(v: i64) -> Option<Self> {
+        Some(match v {
+            0 => Self::Pending,
+            1 => Self::Delivered,
+            2 => Self::Failed,
+            3 => Self::Dead,
+            4 => Self::Cancelled,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+            Self::Dead => "dead",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// A delivery claimed by a worker: what it needs to make the next attempt.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub id: DeliveryId,
+    pub event: Uuid,
+    pub webhook_id: WebhookId,
+    pub application_id: ApplicationId,
+    pub sandbox: bool,
+    /// Attempts made so far; the next one is `attempts + 1`.
+    pub attempts: u32,
+    pub body: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeliveryRecord {
+    pub id: DeliveryId,
+    pub event: Uuid,
+    pub event_id: EventId,
+    pub topic_id: String,
+    pub webhook_id: WebhookId,
+    pub application_id: ApplicationId,
+    pub sandbox: bool,
+    pub state: DeliveryState,
+    pub attempts: u32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+/// One attempt, and what becomes of its delivery.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub delivery_id: DeliveryId,
+    pub event: Uuid,
+    pub webhook_id: WebhookId,
+    pub application_id: ApplicationId,
+    pub attempt: u32,
+    pub started: DateTime<Utc>,
+    pub duration_ms: u64,
+    /// A short machine word: delivered, rejected, failed, timeout, connect, blocked.
+    pub outcome: String,
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    pub response: Option<String>,
+    pub url: String,
+    /// The delivery's state after this attempt.
+    pub new_state: DeliveryState,
+    /// When `new_state` is pending: the time of the next attempt.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Whether the attempt succeeded (updates the webhook's health).
+    pub success: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AttemptFilter {
+    pub application_id: Option<ApplicationId>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub topic_id: Option<String>,
+    pub entity_id: Option<String>,
+    pub event_id: Option<EventId>,
+    pub webhook_id: Option<WebhookId>,
+    pub customer_id: Option<String>,
+    pub delivery_id: Option<DeliveryId>,
+    /// Only successful (`Some(true)`) or failed (`Some(false)`) attempts.
+    pub success: Option<bool>,
+    pub limit: u32,
+}
+
+/// One attempt as the logs show it.
+#[derive(Debug, Clone)]
+pub struct AttemptLogRecord {
+    pub delivery_id: DeliveryId,
+    pub started: DateTime<Utc>,
+    pub application_id: ApplicationId,
+    pub webhook_id: WebhookId,
+    pub url: String,
+    pub topic_id: String,
+    pub customer_id: String,
+    pub entity_id: Option<String>,
+    pub event_id: EventId,
+    pub attempt: u32,
+    pub outcome: String,
+    pub status_code: Option<u16>,
+    pub duration_ms: u64,
+    pub error: Option<String>,
+    /// The payload's tail (`None` once retention pruned it); the bytes sent are `with_attempt(body, attempt)`.
+    pub body: Option<String>,
+    pub response: Option<String>,
+}

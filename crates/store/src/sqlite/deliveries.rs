@@ -1,0 +1,256 @@
+//! Events, deliveries and attempts on SQLite: the hot path, written in batches.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use herald_domain::DeliveryId;
+use sqlx::sqlite::SqlitePool;
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+use crate::codec::{id, micros, opt_time, time, uuid};
+use crate::*;
+
+/// SQLite allows 32,766 bound variables per statement; deliveries have 10 columns.
+const DELIVERY_ROWS_PER_INSERT: usize = 1_000;
+
+pub async fn insert_events(
+    writer: &SqlitePool,
+    events: &[NewEvent],
+    idempotency: Option<(&str, &str)>,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let mut tx = writer.begin().await?;
+    if let Some((key, response)) = idempotency {
+        sqlx::query("INSERT INTO idempotency_keys (key, response, created) VALUES (?, ?, ?)")
+            .bind(key)
+            .bind(response)
+            .bind(micros(now))
+            .execute(&mut *tx)
+            .await?;
+    }
+    for e in events {
+        sqlx::query(
+            "INSERT INTO events (id, event_id, topic_id, customer_id, entity_id, event_time, body, created) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(e.id.to_string())
+        .bind(e.event_id.to_string())
+        .bind(&e.topic_id)
+        .bind(&e.customer_id)
+        .bind(&e.entity_id)
+        .bind(micros(e.event_time))
+        .bind(&e.body)
+        .bind(micros(now))
+        .execute(&mut *tx)
+        .await?;
+    }
+    let rows: Vec<(&NewEvent, &NewDelivery)> =
+        events.iter().flat_map(|e| e.deliveries.iter().map(move |d| (e, d))).collect();
+    for chunk in rows.chunks(DELIVERY_ROWS_PER_INSERT) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO deliveries (id, event, webhook_id, application_id, sandbox, state, attempts, \
+             next_attempt_at, created, updated) ",
+        );
+        q.push_values(chunk, |mut b, (e, d)| {
+            b.push_bind(d.id.to_string())
+                .push_bind(e.id.to_string())
+                .push_bind(d.webhook_id.to_string())
+                .push_bind(d.application_id.to_string())
+                .push_bind(d.sandbox)
+                .push_bind(d.state as i64)
+                .push_bind(0i64)
+                .push_bind(d.next_attempt_at.map(micros))
+                .push_bind(micros(now))
+                .push_bind(micros(now));
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn claim_due(
+    writer: &SqlitePool,
+    owner: &str,
+    now: DateTime<Utc>,
+    limit: u32,
+    exclude: &[herald_domain::WebhookId],
+) -> StoreResult<Vec<ClaimedDelivery>> {
+    let mut tx = writer.begin().await?;
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE deliveries SET owner = ");
+    q.push_bind(owner).push(", updated = ").push_bind(micros(now));
+    q.push(" WHERE id IN (SELECT id FROM deliveries WHERE state = 0 AND owner IS NULL AND next_attempt_at <= ");
+    q.push_bind(micros(now));
+    if !exclude.is_empty() {
+        q.push(" AND webhook_id NOT IN (");
+        let mut sep = q.separated(", ");
+        for w in exclude {
+            sep.push_bind(w.to_string());
+        }
+        q.push(")");
+    }
+    q.push(" ORDER BY next_attempt_at LIMIT ").push_bind(limit as i64);
+    q.push(") RETURNING id, event, webhook_id, application_id, sandbox, attempts");
+    let rows = q.build().fetch_all(&mut *tx).await?;
+    let mut bodies: HashMap<String, String> = HashMap::new();
+    for row in &rows {
+        let event: String = row.try_get("event")?;
+        if !bodies.contains_key(&event) {
+            let body: Option<String> =
+                sqlx::query_scalar("SELECT body FROM events WHERE id = ?").bind(&event).fetch_one(&mut *tx).await?;
+            bodies.insert(event, body.unwrap_or_default());
+        }
+    }
+    tx.commit().await?;
+    rows.iter()
+        .map(|row| {
+            let event: String = row.try_get("event")?;
+            Ok(ClaimedDelivery {
+                id: id(row.try_get("id")?)?,
+                event: uuid(&event)?,
+                webhook_id: id(row.try_get("webhook_id")?)?,
+                application_id: id(row.try_get("application_id")?)?,
+                sandbox: row.try_get("sandbox")?,
+                attempts: row.try_get::<i64, _>("attempts")? as u32,
+                body: bodies.get(&event).cloned().unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+pub async fn record_attempts(writer: &SqlitePool, attempts: &[AttemptRecord]) -> StoreResult<()> {
+    let mut tx = writer.begin().await?;
+    for a in attempts {
+        sqlx::query(
+            "INSERT INTO attempts (delivery_id, event, webhook_id, application_id, attempt, started, duration_ms, \
+             outcome, status_code, error, response, url) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(a.delivery_id.to_string())
+        .bind(a.event.to_string())
+        .bind(a.webhook_id.to_string())
+        .bind(a.application_id.to_string())
+        .bind(a.attempt as i64)
+        .bind(micros(a.started))
+        .bind(a.duration_ms as i64)
+        .bind(&a.outcome)
+        .bind(a.status_code.map(i64::from))
+        .bind(&a.error)
+        .bind(&a.response)
+        .bind(&a.url)
+        .execute(&mut *tx)
+        .await?;
+        let ended = a.started + chrono::Duration::milliseconds(a.duration_ms as i64);
+        sqlx::query(
+            "UPDATE deliveries SET state = ?, attempts = MAX(attempts, ?), next_attempt_at = ?, owner = NULL, \
+             updated = ? WHERE id = ? AND state IN (0, ?)",
+        )
+        .bind(a.new_state as i64)
+        .bind(a.attempt as i64)
+        .bind(a.next_attempt_at.map(micros))
+        .bind(micros(ended))
+        .bind(a.delivery_id.to_string())
+        .bind(a.new_state as i64)
+        .execute(&mut *tx)
+        .await?;
+        let health = if a.success {
+            "UPDATE webhooks SET last_success = MAX(COALESCE(last_success, 0), ?), failing_since = NULL WHERE id = ?"
+        } else {
+            "UPDATE webhooks SET failing_since = COALESCE(failing_since, ?) WHERE id = ?"
+        };
+        sqlx::query(health).bind(micros(a.started)).bind(a.webhook_id.to_string()).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn get_delivery(reader: &SqlitePool, delivery: DeliveryId) -> StoreResult<DeliveryRecord> {
+    let row = sqlx::query(
+        "SELECT d.id, d.event, e.event_id, e.topic_id, d.webhook_id, d.application_id, d.sandbox, d.state, \
+         d.attempts, d.next_attempt_at FROM deliveries d JOIN events e ON e.id = d.event WHERE d.id = ?",
+    )
+    .bind(delivery.to_string())
+    .fetch_optional(reader)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    let state: i64 = row.try_get("state")?;
+    Ok(DeliveryRecord {
+        id: id(row.try_get("id")?)?,
+        event: uuid(row.try_get("event")?)?,
+        event_id: id(row.try_get("event_id")?)?,
+        topic_id: row.try_get("topic_id")?,
+        webhook_id: id(row.try_get("webhook_id")?)?,
+        application_id: id(row.try_get("application_id")?)?,
+        sandbox: row.try_get("sandbox")?,
+        state: DeliveryState::from_i64(state).ok_or_else(|| StoreError::Corrupt(format!("delivery state {state}")))?,
+        attempts: row.try_get::<i64, _>("attempts")? as u32,
+        next_attempt_at: opt_time(row.try_get("next_attempt_at")?),
+    })
+}
+
+pub async fn list_attempts(reader: &SqlitePool, f: &AttemptFilter) -> StoreResult<Vec<AttemptLogRecord>> {
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "SELECT a.delivery_id, a.started, a.application_id, a.webhook_id, a.url, e.topic_id, e.customer_id, \
+         e.entity_id, e.event_id, a.attempt, a.outcome, a.status_code, a.duration_ms, a.error, e.body, a.response \
+         FROM attempts a JOIN events e ON e.id = a.event WHERE 1 = 1",
+    );
+    if let Some(v) = f.application_id {
+        q.push(" AND a.application_id = ").push_bind(v.to_string());
+    }
+    if let Some(v) = f.from {
+        q.push(" AND a.started >= ").push_bind(micros(v));
+    }
+    if let Some(v) = f.to {
+        q.push(" AND a.started <= ").push_bind(micros(v));
+    }
+    if let Some(v) = &f.topic_id {
+        q.push(" AND e.topic_id = ").push_bind(v.clone());
+    }
+    if let Some(v) = &f.entity_id {
+        q.push(" AND e.entity_id = ").push_bind(v.clone());
+    }
+    if let Some(v) = f.event_id {
+        q.push(" AND e.event_id = ").push_bind(v.to_string());
+    }
+    if let Some(v) = f.webhook_id {
+        q.push(" AND a.webhook_id = ").push_bind(v.to_string());
+    }
+    if let Some(v) = &f.customer_id {
+        q.push(" AND e.customer_id = ").push_bind(v.clone());
+    }
+    if let Some(v) = f.delivery_id {
+        q.push(" AND a.delivery_id = ").push_bind(v.to_string());
+    }
+    match f.success {
+        Some(true) => {
+            q.push(" AND a.outcome = 'delivered'");
+        }
+        Some(false) => {
+            q.push(" AND a.outcome <> 'delivered'");
+        }
+        None => {}
+    }
+    q.push(" ORDER BY a.started DESC, a.id DESC LIMIT ").push_bind(f.limit.max(1) as i64);
+    let rows = q.build().fetch_all(reader).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(AttemptLogRecord {
+                delivery_id: id(row.try_get("delivery_id")?)?,
+                started: time(row.try_get("started")?),
+                application_id: id(row.try_get("application_id")?)?,
+                webhook_id: id(row.try_get("webhook_id")?)?,
+                url: row.try_get("url")?,
+                topic_id: row.try_get("topic_id")?,
+                customer_id: row.try_get("customer_id")?,
+                entity_id: row.try_get("entity_id")?,
+                event_id: id(row.try_get("event_id")?)?,
+                attempt: row.try_get::<i64, _>("attempt")? as u32,
+                outcome: row.try_get("outcome")?,
+                status_code: row.try_get::<Option<i64>, _>("status_code")?.map(|s| s as u16),
+                duration_ms: row.try_get::<i64, _>("duration_ms")? as u64,
+                error: row.try_get("error")?,
+                body: row.try_get("body")?,
+                response: row.try_get("response")?,
+            })
+        })
+        .collect()
+}

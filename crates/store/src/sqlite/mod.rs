@@ -1,0 +1,505 @@
+//! The embedded default: SQLite in WAL mode, one file in the data dir.
+//!
+//! Writes go through one connection (SQLite has one writer at a time; a single connection avoids busy retries) and
+//! reads through a small pool of their own, which WAL lets run beside the writer. `synchronous = FULL`: a transaction
+//! that committed is on disk, so an answer given after a commit survives a crash of the process or of the machine.
+
+mod deliveries;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use herald_domain::routing::RouteWebhook;
+use herald_domain::{ApplicationId, DeliveryId, InstallationId, WebhookId};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+use crate::codec::{id, list, list_json, micros, opt_time, time};
+use crate::*;
+
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating when missing) the database file and applies the embedded migrations.
+    pub async fn open(path: &Path) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(StoreError::Database)?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            .pragma("cache_size", "-16000")
+            .pragma("temp_store", "memory");
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await
+            .map_err(StoreError::from)?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(StoreError::from)?;
+        Ok(Self { writer, reader })
+    }
+
+    /// Applies the embedded migrations and closes the database (for `herald migrate`).
+    pub async fn migrate(path: &Path) -> StoreResult<()> {
+        let store = Self::open(path).await?;
+        store.writer.close().await;
+        store.reader.close().await;
+        Ok(())
+    }
+
+    async fn bump_routing_version(tx: &mut sqlx::SqliteConnection) -> StoreResult<()> {
+        sqlx::query("UPDATE routing_version SET version = version + 1 WHERE id = 1").execute(tx).await?;
+        Ok(())
+    }
+}
+
+fn application(row: &SqliteRow) -> StoreResult<ApplicationRecord> {
+    Ok(ApplicationRecord {
+        id: id(row.try_get("id")?)?,
+        client_id: row.try_get("client_id")?,
+        name: row.try_get("name")?,
+        scopes: list(row.try_get("scopes")?)?,
+        api_key_hash: row.try_get("api_key_hash")?,
+        signing_seed: row.try_get("signing_seed")?,
+        created: time(row.try_get("created")?),
+        modified: time(row.try_get("modified")?),
+    })
+}
+
+fn installation(row: &SqliteRow) -> StoreResult<InstallationRecord> {
+    Ok(InstallationRecord {
+        id: id(row.try_get("id")?)?,
+        application_id: id(row.try_get("application_id")?)?,
+        customer_id: row.try_get("customer_id")?,
+        customer_name: row.try_get("customer_name")?,
+        customer_email: row.try_get("customer_email")?,
+        created: time(row.try_get("created")?),
+        terminated: opt_time(row.try_get("terminated")?),
+    })
+}
+
+fn webhook(row: &SqliteRow) -> StoreResult<WebhookRecord> {
+    Ok(WebhookRecord {
+        id: id(row.try_get("id")?)?,
+        application_id: id(row.try_get("application_id")?)?,
+        url: row.try_get("url")?,
+        description: row.try_get("description")?,
+        topic_ids: list(row.try_get("topic_ids")?)?,
+        customer_ids: list(row.try_get("customer_ids")?)?,
+        active: row.try_get("active")?,
+        ignore_etag_only_changes: row.try_get("ignore_etag_only_changes")?,
+        secret: row.try_get("secret")?,
+        previous_secret: row.try_get("previous_secret")?,
+        previous_secret_expires: opt_time(row.try_get("previous_secret_expires")?),
+        disabled_reason: row.try_get("disabled_reason")?,
+        last_success: opt_time(row.try_get("last_success")?),
+        failing_since: opt_time(row.try_get("failing_since")?),
+        created: time(row.try_get("created")?),
+        modified: time(row.try_get("modified")?),
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn insert_application(&self, app: &ApplicationRecord) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO applications (id, client_id, name, scopes, api_key_hash, signing_seed, created, modified) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(app.id.to_string())
+        .bind(&app.client_id)
+        .bind(&app.name)
+        .bind(list_json(&app.scopes))
+        .bind(&app.api_key_hash)
+        .bind(&app.signing_seed)
+        .bind(micros(app.created))
+        .bind(micros(app.modified))
+        .execute(&mut *tx)
+        .await?;
+        Self::bump_routing_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_application(&self, id: ApplicationId) -> StoreResult<ApplicationRecord> {
+        let row = sqlx::query("SELECT * FROM applications WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        application(&row)
+    }
+
+    async fn find_application_by_key_hash(&self, key_hash: &str) -> StoreResult<Option<ApplicationRecord>> {
+        let row = sqlx::query("SELECT * FROM applications WHERE api_key_hash = ?")
+            .bind(key_hash)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(application).transpose()
+    }
+
+    async fn list_applications(&self, page: Page) -> StoreResult<(Vec<ApplicationRecord>, u64)> {
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM applications").fetch_one(&self.reader).await?;
+        let rows = sqlx::query("SELECT * FROM applications ORDER BY created, id LIMIT ? OFFSET ?")
+            .bind(page.size as i64)
+            .bind(page.offset())
+            .fetch_all(&self.reader)
+            .await?;
+        Ok((rows.iter().map(application).collect::<StoreResult<_>>()?, total as u64))
+    }
+
+    async fn update_application(
+        &self,
+        id: ApplicationId,
+        name: &str,
+        scopes: &[String],
+        now: DateTime<Utc>,
+    ) -> StoreResult<ApplicationRecord> {
+        let mut tx = self.writer.begin().await?;
+        let row = sqlx::query("UPDATE applications SET name = ?, scopes = ?, modified = ? WHERE id = ? RETURNING *")
+            .bind(name)
+            .bind(list_json(scopes))
+            .bind(micros(now))
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let app = application(&row)?;
+        Self::bump_routing_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(app)
+    }
+
+    async fn insert_installation(&self, inst: &InstallationRecord) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO installations (id, application_id, customer_id, customer_name, customer_email, created, \
+             terminated) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(inst.id.to_string())
+        .bind(inst.application_id.to_string())
+        .bind(&inst.customer_id)
+        .bind(&inst.customer_name)
+        .bind(&inst.customer_email)
+        .bind(micros(inst.created))
+        .bind(inst.terminated.map(micros))
+        .execute(&mut *tx)
+        .await?;
+        Self::bump_routing_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_installation(&self, id: InstallationId) -> StoreResult<InstallationRecord> {
+        let row = sqlx::query("SELECT * FROM installations WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        installation(&row)
+    }
+
+    async fn terminate_installation(&self, id: InstallationId, now: DateTime<Utc>) -> StoreResult<InstallationRecord> {
+        let mut tx = self.writer.begin().await?;
+        let row = sqlx::query("SELECT * FROM installations WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let mut inst = installation(&row)?;
+        if inst.terminated.is_some() {
+            return Err(StoreError::Conflict("installation already terminated".into()));
+        }
+        sqlx::query("UPDATE installations SET terminated = ? WHERE id = ?")
+            .bind(micros(now))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        Self::bump_routing_version(&mut tx).await?;
+        tx.commit().await?;
+        inst.terminated = Some(now);
+        Ok(inst)
+    }
+
+    async fn list_installations(
+        &self,
+        filter: &InstallationFilter,
+        page: Page,
+    ) -> StoreResult<(Vec<InstallationRecord>, u64)> {
+        fn push_where<'a>(q: &mut QueryBuilder<'a, Sqlite>, f: &'a InstallationFilter) {
+            q.push(" WHERE 1 = 1");
+            if let Some(a) = f.application_id {
+                q.push(" AND application_id = ").push_bind(a.to_string());
+            }
+            if let Some(c) = &f.customer_id {
+                q.push(" AND customer_id = ").push_bind(c.as_str());
+            }
+            match f.installed {
+                Some(true) => {
+                    q.push(" AND terminated IS NULL");
+                }
+                Some(false) => {
+                    q.push(" AND terminated IS NOT NULL");
+                }
+                None => {}
+            }
+        }
+        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM installations");
+        push_where(&mut count, filter);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.reader).await?;
+        let mut q = QueryBuilder::new("SELECT * FROM installations");
+        push_where(&mut q, filter);
+        q.push(" ORDER BY created, id LIMIT ").push_bind(page.size as i64).push(" OFFSET ").push_bind(page.offset());
+        let rows = q.build().fetch_all(&self.reader).await?;
+        Ok((rows.iter().map(installation).collect::<StoreResult<_>>()?, total as u64))
+    }
+
+    async fn is_installed(&self, application: ApplicationId, customer_id: &str) -> StoreResult<bool> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM installations WHERE application_id = ? AND customer_id = ? AND terminated IS NULL LIMIT 1",
+        )
+        .bind(application.to_string())
+        .bind(customer_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(found.is_some())
+    }
+
+    async fn insert_webhook(&self, hook: &WebhookRecord) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO webhooks (id, application_id, url, description, topic_ids, customer_ids, active, \
+             ignore_etag_only_changes, secret, previous_secret, previous_secret_expires, disabled_reason, \
+             last_success, failing_since, created, modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(hook.id.to_string())
+        .bind(hook.application_id.to_string())
+        .bind(&hook.url)
+        .bind(&hook.description)
+        .bind(list_json(&hook.topic_ids))
+        .bind(list_json(&hook.customer_ids))
+        .bind(hook.active)
+        .bind(hook.ignore_etag_only_changes)
+        .bind(&hook.secret)
+        .bind(&hook.previous_secret)
+        .bind(hook.previous_secret_expires.map(micros))
+        .bind(&hook.disabled_reason)
+        .bind(hook.last_success.map(micros))
+        .bind(hook.failing_since.map(micros))
+        .bind(micros(hook.created))
+        .bind(micros(hook.modified))
+        .execute(&mut *tx)
+        .await?;
+        Self::bump_routing_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_webhook(&self, id: WebhookId) -> StoreResult<WebhookRecord> {
+        let row = sqlx::query("SELECT * FROM webhooks WHERE id = ? AND deleted IS NULL")
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        webhook(&row)
+    }
+
+    async fn update_webhook(&self, hook: &WebhookRecord) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query(
+            "UPDATE webhooks SET url = ?, description = ?, topic_ids = ?, customer_ids = ?, active = ?, \
+             ignore_etag_only_changes = ?, secret = ?, previous_secret = ?, previous_secret_expires = ?, \
+             disabled_reason = ?, modified = ? WHERE id = ? AND deleted IS NULL",
+        )
+        .bind(&hook.url)
+        .bind(&hook.description)
+        .bind(list_json(&hook.topic_ids))
+        .bind(list_json(&hook.customer_ids))
+        .bind(hook.active)
+        .bind(hook.ignore_etag_only_changes)
+        .bind(&hook.secret)
+        .bind(&hook.previous_secret)
+        .bind(hook.previous_secret_expires.map(micros))
+        .bind(&hook.disabled_reason)
+        .bind(micros(hook.modified))
+        .bind(hook.id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Self::bump_routing_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_webhook(&self, id: WebhookId, now: DateTime<Utc>) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query("UPDATE webhooks SET deleted = ?, modified = ? WHERE id = ? AND deleted IS NULL")
+            .bind(micros(now))
+            .bind(micros(now))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query("UPDATE deliveries SET state = 4, owner = NULL, next_attempt_at = NULL, updated = ? WHERE webhook_id = ? AND state = 0")
+            .bind(micros(now))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        Self::bump_routing_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_webhooks(&self, filter: &WebhookFilter, page: Page) -> StoreResult<(Vec<WebhookRecord>, u64)> {
+        fn push_where<'a>(q: &mut QueryBuilder<'a, Sqlite>, f: &'a WebhookFilter) {
+            q.push(" WHERE deleted IS NULL");
+            if let Some(a) = f.application_id {
+                q.push(" AND application_id = ").push_bind(a.to_string());
+            }
+            if let Some(active) = f.active {
+                q.push(" AND active = ").push_bind(active);
+            }
+            if let Some(c) = &f.exact_customer {
+                q.push(" AND customer_ids = ").push_bind(list_json(std::slice::from_ref(c)));
+            }
+        }
+        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM webhooks");
+        push_where(&mut count, filter);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.reader).await?;
+        let mut q = QueryBuilder::new("SELECT * FROM webhooks");
+        push_where(&mut q, filter);
+        let col = if filter.by_modified { "modified" } else { "created" };
+        let dir = if filter.descending { "DESC" } else { "ASC" };
+        q.push(format!(" ORDER BY {col} {dir}, id {dir} LIMIT "))
+            .push_bind(page.size as i64)
+            .push(" OFFSET ")
+            .push_bind(page.offset());
+        let rows = q.build().fetch_all(&self.reader).await?;
+        Ok((rows.iter().map(webhook).collect::<StoreResult<_>>()?, total as u64))
+    }
+
+    async fn routing_version(&self) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("SELECT version FROM routing_version WHERE id = 1").fetch_one(&self.reader).await?)
+    }
+
+    async fn routing_snapshot(&self) -> StoreResult<RoutingSnapshot> {
+        let mut tx = self.reader.begin().await?;
+        let version: i64 =
+            sqlx::query_scalar("SELECT version FROM routing_version WHERE id = 1").fetch_one(&mut *tx).await?;
+        let rows = sqlx::query(
+            "SELECT id, application_id, topic_ids, customer_ids, active, ignore_etag_only_changes FROM webhooks \
+             WHERE deleted IS NULL AND active = 1",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut webhooks = Vec::with_capacity(rows.len());
+        for row in &rows {
+            webhooks.push(RouteWebhook {
+                id: id(row.try_get("id")?)?,
+                application_id: id(row.try_get("application_id")?)?,
+                topic_ids: list(row.try_get("topic_ids")?)?,
+                customer_ids: list(row.try_get("customer_ids")?)?,
+                active: row.try_get("active")?,
+                ignore_etag_only_changes: row.try_get("ignore_etag_only_changes")?,
+            });
+        }
+        let mut scopes = Vec::new();
+        for row in sqlx::query("SELECT id, scopes FROM applications").fetch_all(&mut *tx).await? {
+            scopes.push((id(row.try_get("id")?)?, list(row.try_get("scopes")?)?));
+        }
+        let mut installations = Vec::new();
+        for row in sqlx::query("SELECT application_id, customer_id FROM installations WHERE terminated IS NULL")
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            installations.push((id(row.try_get("application_id")?)?, row.try_get("customer_id")?));
+        }
+        tx.commit().await?;
+        Ok(RoutingSnapshot { version, webhooks, scopes, installations })
+    }
+
+    async fn insert_events(
+        &self,
+        events: &[NewEvent],
+        idempotency: Option<(&str, &str)>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        deliveries::insert_events(&self.writer, events, idempotency, now).await
+    }
+
+    async fn get_idempotent_response(&self, key: &str, since: DateTime<Utc>) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT response FROM idempotency_keys WHERE key = ? AND created >= ?")
+            .bind(key)
+            .bind(micros(since))
+            .fetch_optional(&self.reader)
+            .await?)
+    }
+
+    async fn claim_due(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        limit: u32,
+        exclude: &[WebhookId],
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        deliveries::claim_due(&self.writer, owner, now, limit, exclude).await
+    }
+
+    async fn release_claims(&self, owner: &str) -> StoreResult<u64> {
+        let done = sqlx::query("UPDATE deliveries SET owner = NULL WHERE state = 0 AND owner = ?")
+            .bind(owner)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        let next: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 0 AND owner IS NULL")
+                .fetch_one(&self.reader)
+                .await?;
+        Ok(opt_time(next))
+    }
+
+    async fn release_all_claims(&self) -> StoreResult<u64> {
+        let done = sqlx::query("UPDATE deliveries SET owner = NULL WHERE state = 0 AND owner IS NOT NULL")
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn record_attempts(&self, attempts: &[AttemptRecord]) -> StoreResult<()> {
+        deliveries::record_attempts(&self.writer, attempts).await
+    }
+
+    async fn get_delivery(&self, id: DeliveryId) -> StoreResult<DeliveryRecord> {
+        deliveries::get_delivery(&self.reader, id).await
+    }
+
+    async fn list_attempts(&self, filter: &AttemptFilter) -> StoreResult<Vec<AttemptLogRecord>> {
+        deliveries::list_attempts(&self.reader, filter).await
+    }
+}
