@@ -99,3 +99,13 @@ impl Herald {
         }
     }
 }
+
+impl Herald {
+    pub async fn get_installation(&self, who: &Principal, id: InstallationId) -> ServiceResult<InstallationOut> {
+        who.require_admin()?;
+        match self.inner.store.get_installation(id).await {
+            Err(StoreError::NotFound) => Err(ServiceError::NotFound("installation")),
+            other => Ok(InstallationOut::from(&other?)),
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! The one error body of the API (contract §3).
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use herald_domain::FieldError;
+use herald_service::ServiceError;
+use serde::Serialize;
+
+/// An error answer: a status, a description and the field errors.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub description: String,
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Body<'a> {
+    status_code: u16,
+    date_time: String,
+    description: &'a str,
+    errors: &'a [FieldError],
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, description: impl Into<String>) -> Self {
+        Self { status, description: description.into(), errors: Vec::new() }
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "A valid bearer token is required (Authorization: Bearer <token>).")
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, format!("The {what} was not found."))
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Malformed(m) => ApiError::new(StatusCode::BAD_REQUEST, m),
+            ServiceError::Validation(errors) => ApiError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                description: "One or more validation failures have occurred.".into(),
+                errors,
+            },
+            ServiceError::NotFound(what) => ApiError::not_found(what),
+            ServiceError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, m),
+            ServiceError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, m),
+            ServiceError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "storage unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Storage is unavailable; nothing was accepted. Try again.",
+                )
+            }
+            ServiceError::Internal(cause) => {
+                let mut chain = cause.to_string();
+                let mut source = cause.source();
+                while let Some(s) = source {
+                    chain.push_str(": ");
+                    chain.push_str(&s.to_string());
+                    source = s.source();
+                }
+                tracing::error!(error = %chain, "internal error");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "An internal error occurred.")
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Body {
+            status_code: self.status.as_u16(),
+            date_time: herald_domain::time::format_api_time(chrono::Utc::now()),
+            description: &self.description,
+            errors: &self.errors,
+        };
+        let json = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+        let mut resp = (self.status, [(header::CONTENT_TYPE, "application/json")], json).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "No such endpoint.")
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "This endpoint does not accept this method.")
+}

@@ -1,0 +1,81 @@
+//! Extractors: the caller's principal, a body within the size limit, query parameters; each failing as an
+//! [`ApiError`].
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use herald_service::Principal;
+
+use crate::{ApiError, AppState};
+
+/// The authenticated caller (contract §2). Missing or unknown token: 401.
+pub struct Auth(pub Principal);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(ApiError::unauthorized)?;
+        match state.herald.authenticate(token).await? {
+            Some(p) => Ok(Auth(p)),
+            None => Err(ApiError::unauthorized()),
+        }
+    }
+}
+
+/// The raw body, at most `BODY_LIMIT` bytes (413 beyond).
+pub struct Body(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Bytes::from_request(req, state).await {
+            Ok(b) => Ok(Body(b)),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("The request body is larger than {} bytes.", crate::BODY_LIMIT),
+            )),
+            Err(e) => Err(ApiError::new(e.status(), e.body_text())),
+        }
+    }
+}
+
+/// Query parameters as text; a malformed query string is a 400.
+pub struct Params(pub HashMap<String, String>);
+
+impl Params {
+    pub fn get(&self, k: &str) -> Option<String> {
+        self.0.get(k).cloned()
+    }
+
+    pub fn str(&self, k: &str) -> Option<&str> {
+        self.0.get(k).map(String::as_str)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<HashMap<String, String>>::from_request_parts(parts, state).await {
+            Ok(Query(m)) => Ok(Params(m)),
+            Err(e) => Err(ApiError::new(StatusCode::BAD_REQUEST, format!("Malformed query string: {}", e.body_text()))),
+        }
+    }
+}
+
+/// Parses a path id; an id that cannot exist is simply not found.
+pub fn path_id<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, ApiError> {
+    text.parse().map_err(|_| ApiError::not_found(what))
+}
