@@ -102,9 +102,6 @@ impl HttpSender {
         let ip: Option<IpAddr> = match parsed.host() {
             Some(url::Host::Ipv4(v4)) => Some(v4.into()),
             Some(url::Host::Ipv6(v6)) => Some(v6.into()),
-            Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost") => {
-                return Some(format!("{d} is a loopback address"))
-            }
             _ => None,
         };
         ip.and_then(|ip| check_ip(ip).map(|why| format!("{ip} is a {why}")))

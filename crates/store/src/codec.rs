@@ -33,3 +33,11 @@ pub fn list(json: &str) -> Result<Vec<String>, StoreError> {
 pub fn list_json(items: &[String]) -> String {
     serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
 }
+
+/// The instant before which a holder's last sign of life means its lease expired.
+pub fn lease_cutoff(now: DateTime<Utc>, lease: std::time::Duration) -> i64 {
+    micros(now).saturating_sub(i64::try_from(lease.as_micros()).unwrap_or(i64::MAX))
+}
+
+/// How long a silent node is remembered: past it, its row goes (its claims were free long before).
+pub const NODE_FORGET_AFTER_MICROS: i64 = 7 * 24 * 3600 * 1_000_000;

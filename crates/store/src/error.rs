@@ -1,3 +1,6 @@
+//! The storage error, the same for every backend, and the mapping of each backend's failures onto it.
+
+use sqlx::error::DatabaseError;
 use thiserror::Error;
 
 /// What a storage operation can fail with, the same for every backend.
@@ -6,6 +9,7 @@ pub enum StoreError {
     #[error("not found")]
     NotFound,
     /// A uniqueness rule or a state rule was broken (a duplicate client id, an installation already terminated).
+    /// The text says which in words a user may read; it never names a constraint.
     #[error("conflict: {0}")]
     Conflict(String),
     /// The database cannot be reached or is overloaded; the operation may succeed later.
@@ -24,12 +28,8 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::RowNotFound => StoreError::NotFound,
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
-                StoreError::Unavailable(e)
-            }
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                StoreError::Conflict(db.constraint().unwrap_or("unique").to_string())
-            }
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(unique_rule(db.as_ref())),
+            _ if is_unavailable(&e) => StoreError::Unavailable(e),
             _ => StoreError::Database(e),
         }
     }
@@ -37,6 +37,72 @@ impl From<sqlx::Error> for StoreError {
 
 impl From<sqlx::migrate::MigrateError> for StoreError {
     fn from(e: sqlx::migrate::MigrateError) -> Self {
-        StoreError::Migrate(e)
+        match e {
+            sqlx::migrate::MigrateError::Execute(inner) if is_unavailable(&inner) => StoreError::Unavailable(inner),
+            e => StoreError::Migrate(e),
+        }
+    }
+}
+
+fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => is_transient(db.as_ref()),
+        _ => false,
+    }
+}
+
+/// Failures after which the same operation may succeed: the server going away or refusing work for now.
+///
+/// PostgreSQL SQLSTATEs: class 08 (connection exception), 53 (insufficient resources: too many connections, out of
+/// memory or disk), 57P01..57P03 (admin or crash shutdown, cannot connect now), 40001 and 40P01 (serialization
+/// failure, deadlock: the transaction was rolled back and may simply be run again). SQLite: `SQLITE_BUSY` and
+/// `SQLITE_LOCKED` (and their extended codes), left after the busy timeout.
+fn is_transient(db: &dyn DatabaseError) -> bool {
+    let Some(code) = db.code() else { return false };
+    if db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some() {
+        code.starts_with("08")
+            || code.starts_with("53")
+            || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "40001" | "40P01")
+    } else if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6))
+    } else {
+        false
+    }
+}
+
+/// Which uniqueness rule a duplicate broke, in words. PostgreSQL names the constraint (`applications_client_id_key`);
+/// SQLite names the column in its message (`UNIQUE constraint failed: applications.client_id`).
+fn unique_rule(db: &dyn DatabaseError) -> String {
+    let what = db.constraint().map(str::to_owned).unwrap_or_else(|| db.message().replace('.', "_"));
+    let rule = if what.contains("applications_client_id") {
+        "an application with this client id exists"
+    } else if what.contains("applications_api_key_hash") {
+        "an application with this API key exists"
+    } else if what.contains("idempotency_keys") {
+        "this idempotency key was used already"
+    } else {
+        "a record with this id exists"
+    };
+    rule.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pool_timeout_is_unavailable() {
+        assert!(matches!(StoreError::from(sqlx::Error::PoolTimedOut), StoreError::Unavailable(_)));
+        assert!(matches!(StoreError::from(sqlx::Error::PoolClosed), StoreError::Unavailable(_)));
+    }
+
+    #[test]
+    fn a_missing_row_is_not_found() {
+        assert!(matches!(StoreError::from(sqlx::Error::RowNotFound), StoreError::NotFound));
     }
 }

@@ -1,13 +1,18 @@
-//! Herald's storage: one [`Store`] trait, with SQLite (the embedded default) behind it and room for PostgreSQL.
+//! Herald's storage: one [`Store`] trait, with SQLite (the embedded, single-node default) and PostgreSQL (several
+//! nodes sharing one database) behind it. `docs/STORAGE.md` describes both schemas and how claims and leases work.
 //!
 //! The store keeps records and answers queries; it knows nothing of HTTP and holds no business rule. Each backend
 //! maps its own failures (constraint names, SQLSTATEs) to [`StoreError`] so that callers never see them. Every
-//! instant is kept as microseconds since the Unix epoch, every id as UUID text, on every backend.
+//! instant is kept as microseconds since the Unix epoch on every backend; ids are UUID text on SQLite and native
+//! UUIDs on PostgreSQL, which sort the same way.
 
 mod codec;
 mod error;
 mod models;
+pub mod postgres;
 pub mod sqlite;
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -18,6 +23,11 @@ pub use models::*;
 use herald_domain::{ApplicationId, DeliveryId, InstallationId, WebhookId};
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// How long a node's claims outlive its last sign of life (a [`Store::heartbeat`] or a claim) when
+/// [`Store::claim_due`] is used. A node should heartbeat several times per lease, and the lease must exceed the clock
+/// skew between nodes, since every node compares its own `now` with the others' heartbeats.
+pub const DEFAULT_NODE_LEASE: Duration = Duration::from_secs(60);
 
 /// Everything Herald stores. Methods are batch-shaped where the hot path needs it (events with their deliveries,
 /// claims, attempt records), so that a backend can write many in one transaction.
@@ -74,20 +84,40 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// The answer stored for an idempotency key, if it is younger than `since`.
     async fn get_idempotent_response(&self, key: &str, since: DateTime<Utc>) -> StoreResult<Option<String>>;
-    /// Claims up to `limit` pending deliveries due at `now` that no live node holds, for `owner`.
-    /// Webhooks in `exclude` are skipped (their owner has enough of their work queued already).
+    /// [`Store::claim_due_with_lease`] with the [`DEFAULT_NODE_LEASE`].
     async fn claim_due(
         &self,
         owner: &str,
         now: DateTime<Utc>,
         limit: u32,
         exclude: &[WebhookId],
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        self.claim_due_with_lease(owner, now, limit, exclude, DEFAULT_NODE_LEASE).await
+    }
+    /// Claims up to `limit` pending deliveries due at `now` that no live node holds, for `owner`, earliest due first.
+    /// Webhooks in `exclude` are skipped (their owner has enough of their work queued already).
+    ///
+    /// A delivery is free when nobody holds it, or when its holder (another node) was last seen, by heartbeat or
+    /// claim, more than `lease` before `now` and claimed it more than `lease` before `now`. Claiming is itself a
+    /// heartbeat of `owner`, written in the same statement. Two concurrent calls never return the same delivery.
+    async fn claim_due_with_lease(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        limit: u32,
+        exclude: &[WebhookId],
+        lease: Duration,
     ) -> StoreResult<Vec<ClaimedDelivery>>;
-    /// Releases the pending deliveries `owner` holds (a node shutting down).
+    /// Records that `node` is alive at `now` (its claims stay its own for a lease from now). A node holding claims
+    /// heartbeats several times per lease, also when it has no room to claim more. Forgets nodes silent for a week.
+    async fn heartbeat(&self, node: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Releases the pending deliveries `owner` holds and forgets its heartbeat (a node shutting down).
     async fn release_claims(&self, owner: &str) -> StoreResult<u64>;
-    /// The earliest `next_attempt_at` of the pending deliveries nobody holds.
+    /// The earliest `next_attempt_at` of the pending deliveries nobody holds. Deliveries held by a node whose lease
+    /// expired are not counted: they become claimable without a wake-up, so pollers find them on their next poll.
     async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>>;
-    /// Releases every delivery held by any owner (start-up of a single-node store).
+    /// Releases every delivery held by any owner: start-up of a single-node store only. On a shared database this
+    /// would take live nodes' claims away; expired leases make it unnecessary there.
     async fn release_all_claims(&self) -> StoreResult<u64>;
     /// Records attempts and the resulting state of their deliveries, in one transaction.
     async fn record_attempts(&self, attempts: &[AttemptRecord]) -> StoreResult<()>;

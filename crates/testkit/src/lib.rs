@@ -1,1 +1,10 @@
-//! (being written)
+//! Test helpers shared by Herald's test suites: a real HTTP receiver on loopback that records what it gets and
+//! answers as told, a Herald process that can be killed with SIGKILL, and a small API client. Dev-only.
+
+mod client;
+mod process;
+mod receiver;
+
+pub use client::Client;
+pub use process::{free_port, HeraldProcess};
+pub use receiver::{Behaviour, Received, Receiver};

@@ -7,7 +7,7 @@ use herald_domain::DeliveryId;
 use sqlx::sqlite::SqlitePool;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
-use crate::codec::{id, micros, opt_time, time, uuid};
+use crate::codec::{id, lease_cutoff, micros, opt_time, time, uuid, NODE_FORGET_AFTER_MICROS};
 use crate::*;
 
 /// SQLite allows 32,766 bound variables per statement; deliveries have 10 columns.
@@ -75,21 +75,29 @@ pub async fn claim_due(
     now: DateTime<Utc>,
     limit: u32,
     exclude: &[herald_domain::WebhookId],
+    lease: std::time::Duration,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
+    let cutoff = lease_cutoff(now, lease);
     let mut tx = writer.begin().await?;
+    upsert_heartbeat(&mut tx, owner, now).await?;
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE deliveries SET owner = ");
     q.push_bind(owner).push(", updated = ").push_bind(micros(now));
-    q.push(" WHERE id IN (SELECT id FROM deliveries WHERE state = 0 AND owner IS NULL AND next_attempt_at <= ");
+    q.push(" WHERE id IN (SELECT d.id FROM deliveries d WHERE d.state = 0 AND d.next_attempt_at <= ");
     q.push_bind(micros(now));
+    // Free: nobody holds it, or another node does whose lease ran out (see `Store::claim_due_with_lease`).
+    q.push(" AND (d.owner IS NULL OR (d.owner <> ").push_bind(owner);
+    q.push(" AND d.updated < ").push_bind(cutoff);
+    q.push(" AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = d.owner AND n.heartbeat >= ").push_bind(cutoff);
+    q.push(")))");
     if !exclude.is_empty() {
-        q.push(" AND webhook_id NOT IN (");
+        q.push(" AND d.webhook_id NOT IN (");
         let mut sep = q.separated(", ");
         for w in exclude {
             sep.push_bind(w.to_string());
         }
         q.push(")");
     }
-    q.push(" ORDER BY next_attempt_at LIMIT ").push_bind(limit as i64);
+    q.push(" ORDER BY d.next_attempt_at LIMIT ").push_bind(limit as i64);
     q.push(") RETURNING id, event, webhook_id, application_id, sandbox, attempts");
     let rows = q.build().fetch_all(&mut *tx).await?;
     let mut bodies: HashMap<String, String> = HashMap::new();
@@ -116,6 +124,30 @@ pub async fn claim_due(
             })
         })
         .collect()
+}
+
+/// Records `node`'s sign of life at `now` (never moving it back) and forgets nodes silent for a week.
+pub async fn heartbeat(writer: &SqlitePool, node: &str, now: DateTime<Utc>) -> StoreResult<()> {
+    let mut tx = writer.begin().await?;
+    upsert_heartbeat(&mut tx, node, now).await?;
+    sqlx::query("DELETE FROM nodes WHERE heartbeat < ?")
+        .bind(micros(now).saturating_sub(NODE_FORGET_AFTER_MICROS))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn upsert_heartbeat(tx: &mut sqlx::SqliteConnection, node: &str, now: DateTime<Utc>) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO nodes (id, heartbeat) VALUES (?, ?) \
+         ON CONFLICT (id) DO UPDATE SET heartbeat = MAX(heartbeat, excluded.heartbeat)",
+    )
+    .bind(node)
+    .bind(micros(now))
+    .execute(tx)
+    .await?;
+    Ok(())
 }
 
 pub async fn record_attempts(writer: &SqlitePool, attempts: &[AttemptRecord]) -> StoreResult<()> {

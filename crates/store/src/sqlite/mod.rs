@@ -458,21 +458,29 @@ impl Store for SqliteStore {
             .await?)
     }
 
-    async fn claim_due(
+    async fn claim_due_with_lease(
         &self,
         owner: &str,
         now: DateTime<Utc>,
         limit: u32,
         exclude: &[WebhookId],
+        lease: std::time::Duration,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        deliveries::claim_due(&self.writer, owner, now, limit, exclude).await
+        deliveries::claim_due(&self.writer, owner, now, limit, exclude, lease).await
+    }
+
+    async fn heartbeat(&self, node: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        deliveries::heartbeat(&self.writer, node, now).await
     }
 
     async fn release_claims(&self, owner: &str) -> StoreResult<u64> {
+        let mut tx = self.writer.begin().await?;
         let done = sqlx::query("UPDATE deliveries SET owner = NULL WHERE state = 0 AND owner = ?")
             .bind(owner)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM nodes WHERE id = ?").bind(owner).execute(&mut *tx).await?;
+        tx.commit().await?;
         Ok(done.rows_affected())
     }
 

@@ -1,0 +1,96 @@
+//! The binary's command line: bad configuration stops start-up with one clear line; precedence across layers.
+
+use std::process::Command;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_herald");
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run herald");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn bad_values_stop_start_up_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+        (&["serve", "--data-dir", d, "--retry-schedule", "1s,,2s"], &[], "--retry-schedule"),
+        (&["serve", "--data-dir", d, "--delivery-timeout", "soon"], &[], "--delivery-timeout"),
+        (&["serve", "--data-dir", d, "--listen", "nowhere"], &[], "--listen"),
+        (&["serve", "--data-dir", d], &[("HERALD_ALLOW_HTTP_TARGETS", "yes")], "HERALD_ALLOW_HTTP_TARGETS"),
+        (&["serve", "--data-dir", d, "--database-url", "mysql://x"], &[], "--database-url"),
+        (&["serve", "--config", "/nonexistent/herald.toml"], &[], "/nonexistent/herald.toml"),
+    ];
+    for (args, env, needle) in cases {
+        let (code, stderr) = run(args, env);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.starts_with("herald: "), "{stderr}");
+        assert!(stderr.contains(needle), "{args:?} should name {needle}: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn flag_beats_environment_beats_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p_file, p_env, p_flag) =
+        (herald_testkit::free_port(), herald_testkit::free_port(), herald_testkit::free_port());
+    let file = dir.path().join("herald.toml");
+    std::fs::write(&file, format!("listen = \"127.0.0.1:{p_file}\"\nadmin_token = \"file-token-0123456789\"\n"))
+        .unwrap();
+    let data = dir.path().join("data");
+    let start = |envs: Vec<(&'static str, String)>, flags: Vec<String>| {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve").arg("--config").arg(&file).arg("--data-dir").arg(&data).args(flags);
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap()
+    };
+    async fn answers(port: u16) -> bool {
+        for _ in 0..100 {
+            if reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.is_ok() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+    let mut c = start(vec![], vec![]);
+    assert!(answers(p_file).await, "the file's listen address is used");
+    c.kill().unwrap();
+    c.wait().unwrap();
+    let mut c = start(vec![("HERALD_LISTEN", format!("127.0.0.1:{p_env}"))], vec![]);
+    assert!(answers(p_env).await, "the environment beats the file");
+    c.kill().unwrap();
+    c.wait().unwrap();
+    let mut c = start(
+        vec![("HERALD_LISTEN", format!("127.0.0.1:{p_env}"))],
+        vec!["--listen".into(), format!("127.0.0.1:{p_flag}")],
+    );
+    assert!(answers(p_flag).await, "the flag beats the environment");
+    // the file's admin token is in force
+    let resp = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{p_flag}/apps"))
+        .bearer_auth("file-token-0123456789")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    c.kill().unwrap();
+    c.wait().unwrap();
+}
+
+#[test]
+fn migrate_creates_the_database_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stderr) = run(&["migrate", "--data-dir", dir.path().to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(dir.path().join("herald.db").exists());
+}

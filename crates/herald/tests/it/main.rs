@@ -1,0 +1,9 @@
+//! Herald's end-to-end tests: the real app on 127.0.0.1:0 with a fresh SQLite file, real receivers on loopback.
+
+mod support;
+
+mod auth;
+mod config_cli;
+mod delivery;
+mod durability;
+mod validation;

@@ -1,0 +1,228 @@
+//! A Herald per test: its own data dir, the app on port 0, helpers to set up applications and webhooks.
+
+use std::time::Duration;
+
+use herald_config::ServeArgs;
+use herald_testkit::Client;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+pub const ADMIN: &str = "test-admin-token-0123456789";
+
+pub struct TestApp {
+    pub client: Client,
+    pub running: Option<herald::Running>,
+    pub dir: TempDir,
+}
+
+/// Options of a test Herald, beyond the defaults tests want (http and loopback targets allowed).
+#[derive(Default, Clone)]
+pub struct Opts {
+    pub retry_schedule: Option<&'static str>,
+    pub delivery_timeout: Option<&'static str>,
+    pub worker: bool,
+    pub strict_targets: bool,
+}
+
+impl TestApp {
+    /// A Herald whose delivery loop does not run: tests drive it with `deliver()`.
+    pub async fn spawn() -> TestApp {
+        Self::with(Opts::default()).await
+    }
+
+    /// A Herald whose delivery loop runs in the background.
+    pub async fn spawn_with_worker() -> TestApp {
+        Self::with(Opts { worker: true, ..Opts::default() }).await
+    }
+
+    pub async fn with(opts: Opts) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let flag = |b: bool| Some(if b { "false" } else { "true" }.to_string());
+        let args = ServeArgs {
+            data_dir: Some(dir.path().display().to_string()),
+            allow_http_targets: flag(opts.strict_targets),
+            allow_private_targets: flag(opts.strict_targets),
+            retry_schedule: Some(opts.retry_schedule.unwrap_or("50ms,100ms").to_string()),
+            delivery_timeout: Some(opts.delivery_timeout.unwrap_or("2s").to_string()),
+            ..ServeArgs::default()
+        };
+        let cfg = args.resolve_with_env(|_| None).expect("test configuration");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let running = herald::start(&cfg, ADMIN, listener, opts.worker).await.expect("start herald");
+        let client = Client::new(format!("http://{}", running.addr));
+        TestApp { client, running: Some(running), dir }
+    }
+
+    pub fn running(&self) -> &herald::Running {
+        self.running.as_ref().expect("running")
+    }
+
+    /// Attempts every delivery due now (and records them); returns how many.
+    pub async fn deliver(&self) -> usize {
+        self.running().engine.run_once().await.expect("run_once")
+    }
+
+    /// Delivers until nothing is due for `quiet`, waiting for retries scheduled within `within`.
+    pub async fn deliver_all(&self, within: Duration) -> usize {
+        let deadline = std::time::Instant::now() + within;
+        let mut total = 0;
+        while std::time::Instant::now() < deadline {
+            let n = self.deliver().await;
+            total += n;
+            if n == 0 {
+                match self.running().herald.store().next_due_at().await.expect("next due") {
+                    None => return total,
+                    Some(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                }
+            }
+        }
+        total
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await;
+        }
+    }
+
+    /// Creates an application with these scopes; returns (id, api key, client id).
+    pub async fn create_app(&self, name: &str, scopes: &[&str]) -> (String, String, String) {
+        let (status, body) = self.client.post("/apps", ADMIN, json!({ "name": name, "scopes": scopes })).await;
+        assert_eq!(status, 201, "{body}");
+        (
+            body["id"].as_str().unwrap().to_string(),
+            body["apiKey"].as_str().unwrap().to_string(),
+            body["clientId"].as_str().unwrap().to_string(),
+        )
+    }
+
+    pub async fn install(&self, app: &str, customer: &str) -> String {
+        let (status, body) = self
+            .client
+            .post(
+                "/installations",
+                ADMIN,
+                json!({ "applicationId": app, "customerId": customer, "customerName": format!("{customer} Estates") }),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a webhook and returns its model (with `secret`).
+    pub async fn create_webhook(&self, app: &str, url: &str, topics: &[&str], customers: &[&str]) -> Value {
+        self.create_webhook_with(
+            json!({ "applicationId": app, "url": url, "topicIds": topics, "customerIds": customers }),
+        )
+        .await
+    }
+
+    pub async fn create_webhook_with(&self, body: Value) -> Value {
+        let (status, out) = self.client.post("/webhooks/subscriptions", ADMIN, body).await;
+        assert_eq!(status, 201, "{out}");
+        out
+    }
+
+    pub async fn publish(&self, change: Value) -> Value {
+        let (status, body) = self.client.post("/changes", ADMIN, change).await;
+        assert_eq!(status, 202, "{body}");
+        body
+    }
+}
+
+/// The seed's contacts.modified example change (old/new exactly as in the seed).
+pub fn seed_contact_change(customer: &str) -> Value {
+    let example: Value = serde_json::from_str(SEED_EXAMPLE).unwrap();
+    json!({
+        "customerId": customer,
+        "entityType": "contacts",
+        "entityId": "RPT20000029",
+        "eventTime": "2020-05-13T09:33:16.8811358Z",
+        "old": example["old"],
+        "new": example["new"],
+    })
+}
+
+/// The seed's example payload, verbatim.
+pub const SEED_EXAMPLE: &str = r#"{
+  "SendAttempts": 1,
+	"eventId": "9e7e4181-6210-49ea-abf5-d5ce16d23647",
+	"entityId": "RPT20000029",
+	"customerId": "webhook-test",
+	"eventTime": "2020-05-13T09:33:16.8811358Z",
+	"topicId": "contacts.modified",
+	"new": {
+		"id": "RPT20000029",
+		"created": "2020-05-13T09:32:24Z",
+		"modified": "2020-05-13T09:33:10Z",
+		"title": "Mr",
+		"forename": "John",
+		"surname": "Smith",
+		"dateOfBirth": null,
+		"active": true,
+		"marketingConsent": "notAsked",
+		"identityCheck": "unchecked",
+		"source": null,
+		"homePhone": null,
+		"workPhone": null,
+		"mobilePhone": "07123 456789",
+		"email": "john.smith@reapitestates.net",
+		"primaryAddress": {
+			"type": "primary",
+			"buildingName": "",
+			"buildingNumber": "12",
+			"line1": "High Street",
+			"line2": "Clacton-On-Sea",
+			"line3": "Essex",
+			"line4": "",
+			"postcode": "CO15 1AE",
+			"countryId": "GB"
+		},
+		"secondaryAddress": null,
+		"workAddress": null,
+		"officeIds": ["RPT"],
+		"negotiatorIds": ["RPT"],
+		"_eTag": "\"4DF107A6EB05D792EEAFDF1432F6E275\""
+	},
+	"old": {
+		"id": "RPT20000029",
+		"created": "2020-05-13T09:32:24Z",
+		"modified": null,
+		"title": "Mr",
+		"forename": "John",
+		"surname": "Smith",
+		"dateOfBirth": null,
+		"active": true,
+		"marketingConsent": "notAsked",
+		"identityCheck": "unchecked",
+		"source": null,
+		"homePhone": null,
+		"workPhone": null,
+		"mobilePhone": null,
+		"email": "john.smith@reapitestates.net",
+		"primaryAddress": {
+			"type": "primary",
+			"buildingName": "",
+			"buildingNumber": "1",
+			"line1": "High Street",
+			"line2": "Clacton-On-Sea",
+			"line3": "Essex",
+			"line4": "",
+			"postcode": "CO15 1AE",
+			"countryId": "GB"
+		},
+		"secondaryAddress": null,
+		"workAddress": null,
+		"officeIds": ["RPT"],
+		"negotiatorIds": ["RPT"],
+		"_eTag": "\"65D680519E9762519D203891A694B85B\""
+	},
+	"diff": {
+		"modified": [null, "2020-05-13T09:33:10Z"],
+		"mobilePhone": [null, "07123 456789"],
+		"primaryAddress": {
+			"buildingNumber": ["1", "12"]
+		},
+		"_eTag": ["\"65D680519E9762519D203891A694B85B\"", "\"4DF107A6EB05D792EEAFDF1432F6E275\""]
+	}
+}"#;

@@ -1,0 +1,340 @@
+//! Events, deliveries, attempts and node leases on PostgreSQL: the hot path, one statement per kind of row.
+//!
+//! Batches travel as arrays (`UNNEST`), so that a statement's text, and so its prepared plan, is the same whatever
+//! the batch size, and no batch meets the limit of 65,535 bound parameters.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use herald_domain::{DeliveryId, WebhookId};
+use sqlx::postgres::{PgPool, PgRow};
+use sqlx::{Postgres, QueryBuilder, Row};
+use uuid::Uuid;
+
+use crate::codec::{lease_cutoff, micros, opt_time, time, NODE_FORGET_AFTER_MICROS};
+use crate::*;
+
+pub async fn insert_events(
+    pool: &PgPool,
+    events: &[NewEvent],
+    idempotency: Option<(&str, &str)>,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let mut tx = pool.begin().await?;
+    if let Some((key, response)) = idempotency {
+        sqlx::query("INSERT INTO idempotency_keys (key, response, created) VALUES ($1, $2, $3)")
+            .bind(key)
+            .bind(response)
+            .bind(micros(now))
+            .execute(&mut *tx)
+            .await?;
+    }
+    if !events.is_empty() {
+        sqlx::query(
+            "INSERT INTO events (id, event_id, topic_id, customer_id, entity_id, event_time, body, created) \
+             SELECT id, event_id, topic_id, customer_id, entity_id, event_time, body, $8 \
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::text[]) \
+             AS e(id, event_id, topic_id, customer_id, entity_id, event_time, body)",
+        )
+        .bind(events.iter().map(|e| e.id).collect::<Vec<Uuid>>())
+        .bind(events.iter().map(|e| e.event_id.0).collect::<Vec<Uuid>>())
+        .bind(events.iter().map(|e| e.topic_id.as_str()).collect::<Vec<&str>>())
+        .bind(events.iter().map(|e| e.customer_id.as_str()).collect::<Vec<&str>>())
+        .bind(events.iter().map(|e| e.entity_id.as_deref()).collect::<Vec<Option<&str>>>())
+        .bind(events.iter().map(|e| micros(e.event_time)).collect::<Vec<i64>>())
+        .bind(events.iter().map(|e| e.body.as_str()).collect::<Vec<&str>>())
+        .bind(micros(now))
+        .execute(&mut *tx)
+        .await?;
+    }
+    let rows: Vec<(&NewEvent, &NewDelivery)> =
+        events.iter().flat_map(|e| e.deliveries.iter().map(move |d| (e, d))).collect();
+    if !rows.is_empty() {
+        sqlx::query(
+            "INSERT INTO deliveries (id, event, webhook_id, application_id, sandbox, state, attempts, \
+             next_attempt_at, created, updated) \
+             SELECT id, event, webhook_id, application_id, sandbox, state, 0, next_attempt_at, $8, $8 \
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::bool[], $6::int4[], $7::int8[]) \
+             AS d(id, event, webhook_id, application_id, sandbox, state, next_attempt_at)",
+        )
+        .bind(rows.iter().map(|(_, d)| d.id.0).collect::<Vec<Uuid>>())
+        .bind(rows.iter().map(|(e, _)| e.id).collect::<Vec<Uuid>>())
+        .bind(rows.iter().map(|(_, d)| d.webhook_id.0).collect::<Vec<Uuid>>())
+        .bind(rows.iter().map(|(_, d)| d.application_id.0).collect::<Vec<Uuid>>())
+        .bind(rows.iter().map(|(_, d)| d.sandbox).collect::<Vec<bool>>())
+        .bind(rows.iter().map(|(_, d)| d.state as i32).collect::<Vec<i32>>())
+        .bind(rows.iter().map(|(_, d)| d.next_attempt_at.map(micros)).collect::<Vec<Option<i64>>>())
+        .bind(micros(now))
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// One statement: the claimant's heartbeat, then the claim.
+///
+/// `SKIP LOCKED` lets concurrent claimants pass over each other's rows instead of waiting or taking them twice.
+/// A row another claimant committed after this statement's snapshot is re-checked against the new row version;
+/// that version has `updated` = the new claim's time, which fails `updated < cutoff`, so a fresh claim is never
+/// taken for an expired one even when this statement's snapshot does not yet see the new holder's heartbeat.
+const CLAIM_DUE: &str = "\
+WITH alive AS (
+    INSERT INTO nodes (id, heartbeat) VALUES ($1, $2)
+    ON CONFLICT (id) DO UPDATE SET heartbeat = GREATEST(nodes.heartbeat, EXCLUDED.heartbeat)
+), due AS (
+    SELECT d.id FROM deliveries d
+    WHERE d.state = 0 AND d.next_attempt_at <= $2
+      AND (d.owner IS NULL OR (d.owner <> $1 AND d.updated < $3
+           AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = d.owner AND n.heartbeat >= $3)))
+      AND d.webhook_id <> ALL($4)
+    ORDER BY d.next_attempt_at
+    LIMIT $5
+    FOR UPDATE OF d SKIP LOCKED
+)
+UPDATE deliveries d SET owner = $1, updated = $2
+FROM due, events e
+WHERE d.id = due.id AND e.id = d.event
+RETURNING d.id, d.event, d.webhook_id, d.application_id, d.sandbox, d.attempts, e.body";
+
+pub async fn claim_due(
+    pool: &PgPool,
+    owner: &str,
+    now: DateTime<Utc>,
+    limit: u32,
+    exclude: &[WebhookId],
+    lease: Duration,
+) -> StoreResult<Vec<ClaimedDelivery>> {
+    let rows = sqlx::query(CLAIM_DUE)
+        .bind(owner)
+        .bind(micros(now))
+        .bind(lease_cutoff(now, lease))
+        .bind(exclude.iter().map(|w| w.0).collect::<Vec<Uuid>>())
+        .bind(limit as i64)
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(ClaimedDelivery {
+                id: row.try_get::<Uuid, _>("id")?.into(),
+                event: row.try_get("event")?,
+                webhook_id: row.try_get::<Uuid, _>("webhook_id")?.into(),
+                application_id: row.try_get::<Uuid, _>("application_id")?.into(),
+                sandbox: row.try_get("sandbox")?,
+                attempts: row.try_get::<i32, _>("attempts")? as u32,
+                body: row.try_get::<Option<String>, _>("body")?.unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// Records `node`'s sign of life at `now` (never moving it back) and forgets nodes silent for a week.
+pub async fn heartbeat(pool: &PgPool, node: &str, now: DateTime<Utc>) -> StoreResult<()> {
+    sqlx::query(
+        "WITH alive AS (INSERT INTO nodes (id, heartbeat) VALUES ($1, $2) \
+         ON CONFLICT (id) DO UPDATE SET heartbeat = GREATEST(nodes.heartbeat, EXCLUDED.heartbeat)) \
+         DELETE FROM nodes WHERE heartbeat < $3 AND id <> $1",
+    )
+    .bind(node)
+    .bind(micros(now))
+    .bind(micros(now).saturating_sub(NODE_FORGET_AFTER_MICROS))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// What a batch of attempts does to one webhook's health, folded in the batch's order as SQLite applies it row by
+/// row: the latest success, and the first failure after the last success (or in the batch, with no success).
+#[derive(Default)]
+struct Health {
+    success: Option<i64>,
+    failing: Option<i64>,
+}
+
+pub async fn record_attempts(pool: &PgPool, attempts: &[AttemptRecord]) -> StoreResult<()> {
+    if attempts.is_empty() {
+        return Ok(());
+    }
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO attempts (delivery_id, event, webhook_id, application_id, attempt, started, duration_ms, \
+         outcome, status_code, error, response, url) \
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::int4[], $6::int8[], $7::int8[], \
+         $8::text[], $9::int4[], $10::text[], $11::text[], $12::text[])",
+    )
+    .bind(attempts.iter().map(|a| a.delivery_id.0).collect::<Vec<Uuid>>())
+    .bind(attempts.iter().map(|a| a.event).collect::<Vec<Uuid>>())
+    .bind(attempts.iter().map(|a| a.webhook_id.0).collect::<Vec<Uuid>>())
+    .bind(attempts.iter().map(|a| a.application_id.0).collect::<Vec<Uuid>>())
+    .bind(attempts.iter().map(|a| a.attempt as i32).collect::<Vec<i32>>())
+    .bind(attempts.iter().map(|a| micros(a.started)).collect::<Vec<i64>>())
+    .bind(attempts.iter().map(|a| a.duration_ms as i64).collect::<Vec<i64>>())
+    .bind(attempts.iter().map(|a| a.outcome.as_str()).collect::<Vec<&str>>())
+    .bind(attempts.iter().map(|a| a.status_code.map(i32::from)).collect::<Vec<Option<i32>>>())
+    .bind(attempts.iter().map(|a| a.error.as_deref()).collect::<Vec<Option<&str>>>())
+    .bind(attempts.iter().map(|a| a.response.as_deref()).collect::<Vec<Option<&str>>>())
+    .bind(attempts.iter().map(|a| a.url.as_str()).collect::<Vec<&str>>())
+    .execute(&mut *tx)
+    .await?;
+
+    // A delivery may appear more than once in a batch; its attempts apply in order, one round each.
+    let mut rounds: Vec<Vec<&AttemptRecord>> = Vec::new();
+    let mut seen: HashMap<DeliveryId, usize> = HashMap::new();
+    for a in attempts {
+        let n = seen.entry(a.delivery_id).or_insert(0);
+        if rounds.len() <= *n {
+            rounds.push(Vec::new());
+        }
+        rounds[*n].push(a);
+        *n += 1;
+    }
+    for round in rounds {
+        sqlx::query(
+            "UPDATE deliveries d SET state = v.state, attempts = GREATEST(d.attempts, v.attempt), \
+             next_attempt_at = v.next_attempt_at, owner = NULL, updated = v.updated \
+             FROM UNNEST($1::uuid[], $2::int4[], $3::int4[], $4::int8[], $5::int8[]) \
+             AS v(id, state, attempt, next_attempt_at, updated) \
+             WHERE d.id = v.id AND d.state IN (0, v.state)",
+        )
+        .bind(round.iter().map(|a| a.delivery_id.0).collect::<Vec<Uuid>>())
+        .bind(round.iter().map(|a| a.new_state as i32).collect::<Vec<i32>>())
+        .bind(round.iter().map(|a| a.attempt as i32).collect::<Vec<i32>>())
+        .bind(round.iter().map(|a| a.next_attempt_at.map(micros)).collect::<Vec<Option<i64>>>())
+        .bind(
+            round
+                .iter()
+                .map(|a| micros(a.started + chrono::Duration::milliseconds(a.duration_ms as i64)))
+                .collect::<Vec<i64>>(),
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+
+    let mut health: HashMap<WebhookId, Health> = HashMap::new();
+    for a in attempts {
+        let h = health.entry(a.webhook_id).or_default();
+        let started = micros(a.started);
+        if a.success {
+            h.success = Some(h.success.map_or(started, |s| s.max(started)));
+            h.failing = None;
+        } else if h.failing.is_none() {
+            h.failing = Some(started);
+        }
+    }
+    let mut hooks: Vec<(WebhookId, Health)> = health.into_iter().collect();
+    hooks.sort_by_key(|(id, _)| *id);
+    let ids: Vec<Uuid> = hooks.iter().map(|(id, _)| id.0).collect();
+    // Webhook rows are shared by every node: lock them in one order so that concurrent batches cannot deadlock.
+    sqlx::query("SELECT 1 FROM webhooks WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE webhooks w SET \
+         last_success = CASE WHEN v.success IS NULL THEN w.last_success \
+             ELSE GREATEST(COALESCE(w.last_success, 0), v.success) END, \
+         failing_since = CASE WHEN v.success IS NULL THEN COALESCE(w.failing_since, v.failing) ELSE v.failing END \
+         FROM UNNEST($1::uuid[], $2::int8[], $3::int8[]) AS v(id, success, failing) WHERE w.id = v.id",
+    )
+    .bind(&ids)
+    .bind(hooks.iter().map(|(_, h)| h.success).collect::<Vec<Option<i64>>>())
+    .bind(hooks.iter().map(|(_, h)| h.failing).collect::<Vec<Option<i64>>>())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn get_delivery(pool: &PgPool, delivery: DeliveryId) -> StoreResult<DeliveryRecord> {
+    let row = sqlx::query(
+        "SELECT d.id, d.event, e.event_id, e.topic_id, d.webhook_id, d.application_id, d.sandbox, d.state, \
+         d.attempts, d.next_attempt_at FROM deliveries d JOIN events e ON e.id = d.event WHERE d.id = $1",
+    )
+    .bind(delivery.0)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    let state: i32 = row.try_get("state")?;
+    Ok(DeliveryRecord {
+        id: row.try_get::<Uuid, _>("id")?.into(),
+        event: row.try_get("event")?,
+        event_id: row.try_get::<Uuid, _>("event_id")?.into(),
+        topic_id: row.try_get("topic_id")?,
+        webhook_id: row.try_get::<Uuid, _>("webhook_id")?.into(),
+        application_id: row.try_get::<Uuid, _>("application_id")?.into(),
+        sandbox: row.try_get("sandbox")?,
+        state: DeliveryState::from_i64(state.into())
+            .ok_or_else(|| StoreError::Corrupt(format!("delivery state {state}")))?,
+        attempts: row.try_get::<i32, _>("attempts")? as u32,
+        next_attempt_at: opt_time(row.try_get("next_attempt_at")?),
+    })
+}
+
+pub async fn list_attempts(pool: &PgPool, f: &AttemptFilter) -> StoreResult<Vec<AttemptLogRecord>> {
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+        "SELECT a.delivery_id, a.started, a.application_id, a.webhook_id, a.url, e.topic_id, e.customer_id, \
+         e.entity_id, e.event_id, a.attempt, a.outcome, a.status_code, a.duration_ms, a.error, e.body, a.response \
+         FROM attempts a JOIN events e ON e.id = a.event WHERE TRUE",
+    );
+    if let Some(v) = f.application_id {
+        q.push(" AND a.application_id = ").push_bind(v.0);
+    }
+    if let Some(v) = f.from {
+        q.push(" AND a.started >= ").push_bind(micros(v));
+    }
+    if let Some(v) = f.to {
+        q.push(" AND a.started <= ").push_bind(micros(v));
+    }
+    if let Some(v) = &f.topic_id {
+        q.push(" AND e.topic_id = ").push_bind(v.as_str());
+    }
+    if let Some(v) = &f.entity_id {
+        q.push(" AND e.entity_id = ").push_bind(v.as_str());
+    }
+    if let Some(v) = f.event_id {
+        q.push(" AND e.event_id = ").push_bind(v.0);
+    }
+    if let Some(v) = f.webhook_id {
+        q.push(" AND a.webhook_id = ").push_bind(v.0);
+    }
+    if let Some(v) = &f.customer_id {
+        q.push(" AND e.customer_id = ").push_bind(v.as_str());
+    }
+    if let Some(v) = f.delivery_id {
+        q.push(" AND a.delivery_id = ").push_bind(v.0);
+    }
+    match f.success {
+        Some(true) => {
+            q.push(" AND a.outcome = 'delivered'");
+        }
+        Some(false) => {
+            q.push(" AND a.outcome <> 'delivered'");
+        }
+        None => {}
+    }
+    q.push(" ORDER BY a.started DESC, a.id DESC LIMIT ").push_bind(f.limit.max(1) as i64);
+    let rows = q.build().fetch_all(pool).await?;
+    rows.iter().map(attempt_log).collect()
+}
+
+fn attempt_log(row: &PgRow) -> StoreResult<AttemptLogRecord> {
+    Ok(AttemptLogRecord {
+        delivery_id: row.try_get::<Uuid, _>("delivery_id")?.into(),
+        started: time(row.try_get("started")?),
+        application_id: row.try_get::<Uuid, _>("application_id")?.into(),
+        webhook_id: row.try_get::<Uuid, _>("webhook_id")?.into(),
+        url: row.try_get("url")?,
+        topic_id: row.try_get("topic_id")?,
+        customer_id: row.try_get("customer_id")?,
+        entity_id: row.try_get("entity_id")?,
+        event_id: row.try_get::<Uuid, _>("event_id")?.into(),
+        attempt: row.try_get::<i32, _>("attempt")? as u32,
+        outcome: row.try_get("outcome")?,
+        status_code: row.try_get::<Option<i32>, _>("status_code")?.map(|s| s as u16),
+        duration_ms: row.try_get::<i64, _>("duration_ms")? as u64,
+        error: row.try_get("error")?,
+        body: row.try_get("body")?,
+        response: row.try_get("response")?,
+    })
+}
