@@ -6,4 +6,6 @@ mod auth;
 mod config_cli;
 mod delivery;
 mod durability;
+mod events;
+mod signatures;
 mod validation;

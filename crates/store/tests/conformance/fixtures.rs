@@ -99,12 +99,7 @@ pub async fn due(store: &dyn Store, hook: &WebhookRecord, at: DateTime<Utc>) -> 
 }
 
 /// The attempt `attempt` of `delivery`, started at `started`, with its outcome.
-pub fn attempt(
-    delivery: &ClaimedDelivery,
-    attempt: u32,
-    started: DateTime<Utc>,
-    outcome: Outcome,
-) -> AttemptRecord {
+pub fn attempt(delivery: &ClaimedDelivery, attempt: u32, started: DateTime<Utc>, outcome: Outcome) -> AttemptRecord {
     let (word, status, new_state, next, success) = match outcome {
         Outcome::Delivered => ("delivered", Some(200), DeliveryState::Delivered, None, true),
         Outcome::Retry(at) => ("failed", Some(503), DeliveryState::Pending, Some(at), false),

@@ -98,7 +98,10 @@ impl Drop for TestDatabase {
 
 #[test]
 fn the_database_url_keeps_credentials_host_and_options() {
-    assert_eq!(database_url("postgres://postgres@127.0.0.1:5432/postgres", "x"), "postgres://postgres@127.0.0.1:5432/x");
+    assert_eq!(
+        database_url("postgres://postgres@127.0.0.1:5432/postgres", "x"),
+        "postgres://postgres@127.0.0.1:5432/x"
+    );
     assert_eq!(database_url("postgres://u:p@h/db?sslmode=disable", "x"), "postgres://u:p@h/x?sslmode=disable");
     assert_eq!(database_url("postgres://h", "x"), "postgres://h/x");
 }

@@ -1,0 +1,443 @@
+//! Events, deliveries, claims, node leases, attempts and their logs, idempotency keys.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use herald_domain::{DeliveryId, WebhookId};
+use herald_store::*;
+use uuid::Uuid;
+
+use crate::fixtures::*;
+
+fn ids(claimed: &[ClaimedDelivery]) -> Vec<DeliveryId> {
+    claimed.iter().map(|c| c.id).collect()
+}
+
+pub async fn claim_due_takes_only_pending_deliveries_that_are_due(store: Arc<dyn Store>) {
+    let (_, hook) = seed(store.as_ref()).await;
+    let now_due = pending(&hook, t(10));
+    let exactly_due = pending(&hook, t(20));
+    let later = pending(&hook, t(21));
+    let unscheduled = NewDelivery { next_attempt_at: None, ..pending(&hook, t(0)) };
+    let finished = NewDelivery { state: DeliveryState::Delivered, ..pending(&hook, t(0)) };
+    let deliveries = vec![now_due.clone(), exactly_due.clone(), later.clone(), unscheduled, finished];
+    store.insert_events(&[event("RPT", "contacts.created", deliveries)], None, t(0)).await.unwrap();
+
+    let mut claimed = ids(&store.claim_due("node-a", t(20), 10, &[]).await.unwrap());
+
+    claimed.sort();
+    let mut expected = vec![now_due.id, exactly_due.id];
+    expected.sort();
+    assert_eq!(claimed, expected);
+    assert_eq!(ids(&store.claim_due("node-a", t(21), 10, &[]).await.unwrap()), vec![later.id]);
+    assert!(store.claim_due("node-a", t(1_000_000), 10, &[]).await.unwrap().is_empty());
+}
+
+pub async fn claim_due_takes_the_earliest_due_up_to_the_limit(store: Arc<dyn Store>) {
+    let (_, hook) = seed(store.as_ref()).await;
+    let deliveries: Vec<_> = (0..5).map(|i| pending(&hook, t(50 - i * 10))).collect();
+    store.insert_events(&[event("RPT", "contacts.created", deliveries.clone())], None, t(0)).await.unwrap();
+
+    let first = store.claim_due("node-a", t(100), 2, &[]).await.unwrap();
+
+    let mut got = ids(&first);
+    got.sort();
+    let mut earliest = vec![deliveries[4].id, deliveries[3].id];
+    earliest.sort();
+    assert_eq!(got, earliest);
+    assert_eq!(store.claim_due("node-a", t(100), 2, &[]).await.unwrap().len(), 2);
+    assert_eq!(store.claim_due("node-a", t(100), 2, &[]).await.unwrap().len(), 1);
+    assert!(store.claim_due("node-a", t(100), 2, &[]).await.unwrap().is_empty());
+}
+
+pub async fn claim_due_skips_excluded_webhooks(store: Arc<dyn Store>) {
+    let (app, hook) = seed(store.as_ref()).await;
+    let other = webhook(&app, &[], t(2));
+    let third = webhook(&app, &[], t(3));
+    store.insert_webhook(&other).await.unwrap();
+    store.insert_webhook(&third).await.unwrap();
+    let mine = pending(&hook, t(5));
+    let theirs = pending(&other, t(5));
+    let third_one = pending(&third, t(5));
+    let e = event("RPT", "contacts.created", vec![mine.clone(), theirs.clone(), third_one.clone()]);
+    store.insert_events(&[e], None, t(0)).await.unwrap();
+
+    let claimed = store.claim_due("node-a", t(5), 10, &[other.id, third.id]).await.unwrap();
+
+    assert_eq!(ids(&claimed), vec![mine.id]);
+    assert_eq!(ids(&store.claim_due("node-a", t(5), 10, &[other.id]).await.unwrap()), vec![third_one.id]);
+    let unknown = WebhookId(Uuid::new_v4());
+    assert_eq!(ids(&store.claim_due("node-a", t(5), 10, &[unknown]).await.unwrap()), vec![theirs.id]);
+}
+
+pub async fn a_claimed_delivery_carries_what_the_attempt_needs(store: Arc<dyn Store>) {
+    let (app, hook) = seed(store.as_ref()).await;
+    let sandbox = NewDelivery { sandbox: true, ..pending(&hook, t(5)) };
+    let e = event("SBOX", "contacts.created", vec![sandbox.clone()]);
+    store.insert_events(std::slice::from_ref(&e), None, t(0)).await.unwrap();
+
+    let claimed = store.claim_due("node-a", t(5), 10, &[]).await.unwrap();
+
+    assert_eq!(claimed.len(), 1);
+    let c = &claimed[0];
+    assert_eq!((c.id, c.event, c.webhook_id, c.application_id), (sandbox.id, e.id, hook.id, app.id));
+    assert!(c.sandbox);
+    assert_eq!((c.attempts, c.body.as_str()), (0, e.body.as_str()));
+}
+
+pub async fn a_claimed_delivery_is_not_claimed_again_by_any_owner(store: Arc<dyn Store>) {
+    let (_, hook) = seed(store.as_ref()).await;
+    let d = due(store.as_ref(), &hook, t(5)).await.deliveries[0].id;
+
+    assert_eq!(ids(&store.claim_due("node-a", t(5), 10, &[]).await.unwrap()), vec![d]);
+
+    assert!(store.claim_due("node-b", t(6), 10, &[]).await.unwrap().is_empty());
+    assert!(store.claim_due("node-a", t(6), 10, &[]).await.unwrap().is_empty());
+    // Within the lease, a later claim by another node still leaves it alone.
+    assert!(store.claim_due("node-b", t(50), 10, &[]).await.unwrap().is_empty());
+}
+
+pub async fn concurrent_claims_never_return_the_same_delivery(store: Arc<dyn Store>) {
+    let (app, hook) = seed(store.as_ref()).await;
+    let other = webhook(&app, &[], t(2));
+    store.insert_webhook(&other).await.unwrap();
+    let deliveries: Vec<_> = (0..300).map(|i| pending(if i % 2 == 0 { &hook } else { &other }, t(i % 17))).collect();
+    let events: Vec<_> = deliveries.chunks(10).map(|c| event("RPT", "contacts.created", c.to_vec())).collect();
+    store.insert_events(&events, None, t(0)).await.unwrap();
+
+    // Eight tasks, two per owner: distinct owners race, and so do two tasks of one owner.
+    let mut tasks = tokio::task::JoinSet::new();
+    for task in 0..8 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            let owner = format!("node-{}", task / 2);
+            let mut mine = Vec::new();
+            loop {
+                let claimed = store.claim_due(&owner, t(100), 7, &[]).await.unwrap();
+                if claimed.is_empty() {
+                    return mine;
+                }
+                mine.extend(ids(&claimed));
+                tokio::task::yield_now().await;
+            }
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(claimed) = tasks.join_next().await {
+        all.extend(claimed.unwrap());
+    }
+
+    let distinct: HashSet<_> = all.iter().copied().collect();
+    assert_eq!(distinct.len(), all.len(), "a delivery was claimed twice");
+    assert_eq!(distinct, deliveries.iter().map(|d| d.id).collect::<HashSet<_>>());
+}
+
+pub async fn many_deliveries_are_stored_in_one_call(store: Arc<dyn Store>) {
+    let (app, hook) = seed(store.as_ref()).await;
+    let other = webhook(&app, &[], t(2));
+    store.insert_webhook(&other).await.unwrap();
+    let events: Vec<_> = (0..25)
+        .map(|_| {
+            let ds = (0..100).map(|i| pending(if i % 2 == 0 { &hook } else { &other }, t(1))).collect();
+            event("RPT", "contacts.modified", ds)
+        })
+        .collect();
+
+    store.insert_events(&events, None, t(0)).await.unwrap();
+
+    let claimed = store.claim_due("node-a", t(1), 5_000, &[]).await.unwrap();
+    assert_eq!(claimed.len(), 2_500);
+    let last = events[24].deliveries[99].id;
+    let d = store.get_delivery(last).await.unwrap();
+    assert_eq!((d.event, d.webhook_id, d.topic_id.as_str()), (events[24].id, other.id, "contacts.modified"));
+}
+
+pub async fn record_attempts_moves_deliveries_through_their_states(store: Arc<dyn Store>) {
+    let (_, hook) = seed(store.as_ref()).await;
+    let ds: Vec<_> = (0..4).map(|_| pending(&hook, t(10))).collect();
+    store.insert_events(&[event("RPT", "contacts.created", ds.clone())], None, t(0)).await.unwrap();
+    let claimed = store.claim_due("node-a", t(10), 10, &[]).await.unwrap();
+    let by_id = |id: DeliveryId| claimed.iter().find(|c| c.id == id).unwrap().clone();
+    let (retried, delivered, rejected, dead) = (by_id(ds[0].id), by_id(ds[1].id), by_id(ds[2].id), by_id(ds[3].id));
+
+    store
+        .record_attempts(&[
+            attempt(&retried, 1, t(11), Outcome::Retry(t(80))),
+            attempt(&delivered, 1, t(11), Outcome::Delivered),
+            attempt(&rejected, 1, t(11), Outcome::Rejected),
+            attempt(&dead, 1, t(11), Outcome::Dead),
+        ])
+        .await
+        .unwrap();
+
+    let r = store.get_delivery(retried.id).await.unwrap();
+    assert_eq!((r.state, r.attempts, r.next_attempt_at), (DeliveryState::Pending, 1, Some(t(80))));
+    for (id, state) in
+        [(delivered.id, DeliveryState::Delivered), (rejected.id, DeliveryState::Failed), (dead.id, DeliveryState::Dead)]
+    {
+        let d = store.get_delivery(id).await.unwrap();
+        assert_eq!((d.state, d.attempts, d.next_attempt_at), (state, 1, None));
+    }
+    // The retried delivery was released: due again at its next attempt, for any node, with its attempt count.
+    assert!(store.claim_due("node-b", t(79), 10, &[]).await.unwrap().is_empty());
+    let again = store.claim_due("node-b", t(80), 10, &[]).await.unwrap();
+    assert_eq!((ids(&again), again[0].attempts), (vec![retried.id], 1));
+    store.record_attempts(&[attempt(&again[0], 2, t(81), Outcome::Delivered)]).await.unwrap();
+    let r = store.get_delivery(retried.id).await.unwrap();
+    assert_eq!((r.state, r.attempts, r.next_attempt_at), (DeliveryState::Delivered, 2, None));
+    // A late record never revives a finished delivery.
+    store.record_attempts(&[attempt(&again[0], 2, t(82), Outcome::Retry(t(90)))]).await.unwrap();
+    assert_eq!(store.get_delivery(retried.id).await.unwrap().state, DeliveryState::Delivered);
+    assert!(store.claim_due("node-b", t(1000), 10, &[]).await.unwrap().is_empty());
+}
+
+pub async fn attempts_of_one_delivery_in_one_batch_apply_in_order(store: Arc<dyn Store>) {
+    let (_, hook) = seed(store.as_ref()).await;
+    let d = due(store.as_ref(), &hook, t(5)).await.deliveries[0].id;
+    let claimed = store.claim_due("node-a", t(5), 1, &[]).await.unwrap();
+
+    store
+        .record_attempts(&[
+            attempt(&claimed[0], 1, t(6), Outcome::Retry(t(10))),
+            attempt(&claimed[0], 2, t(10), Outcome::Retry(t(20))),
+            attempt(&claimed[0], 3, t(20), Outcome::Dead),
+        ])
+        .await
+        .unwrap();
+
+    let r = store.get_delivery(d).await.unwrap();
+    assert_eq!((r.state, r.attempts, r.next_attempt_at), (DeliveryState::Dead, 3, None));
+    assert_eq!(
+        store
+            .list_attempts(&AttemptFilter { delivery_id: Some(d), limit: 10, ..Default::default() })
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+pub async fn record_attempts_keeps_the_webhook_health(store: Arc<dyn Store>) {
+    let (_, hook) = seed(store.as_ref()).await;
+    for _ in 0..5 {
+        due(store.as_ref(), &hook, t(5)).await;
+    }
+    let c = store.claim_due("node-a", t(5), 10, &[]).await.unwrap();
+    let health = || {
+        let store = store.clone();
+        async move {
+            let h = store.get_webhook(hook.id).await.unwrap();
+            (h.last_success, h.failing_since)
+        }
+    };
+    assert_eq!(health().await, (None, None));
+
+    store.record_attempts(&[attempt(&c[0], 1, t(10), Outcome::Retry(t(100)))]).await.unwrap();
+    assert_eq!(health().await, (None, Some(t(10))));
+    store.record_attempts(&[attempt(&c[1], 1, t(20), Outcome::Rejected)]).await.unwrap();
+    assert_eq!(health().await, (None, Some(t(10))), "failing since the first failure");
+    store.record_attempts(&[attempt(&c[2], 1, t(30), Outcome::Delivered)]).await.unwrap();
+    assert_eq!(health().await, (Some(t(30)), None));
+    // In one batch: a failure, then a success, then a failure.
+    store
+        .record_attempts(&[
+            attempt(&c[3], 1, t(40), Outcome::Dead),
+            attempt(&c[4], 1, t(50), Outcome::Delivered),
+            attempt(&c[0], 2, t(60), Outcome::Retry(t(200))),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(health().await, (Some(t(50)), Some(t(60))));
+    // The latest success is kept, whatever order successes are recorded in.
+    store.record_attempts(&[attempt(&c[0], 3, t(45), Outcome::Delivered)]).await.unwrap();
+    assert_eq!(health().await, (Some(t(50)), None));
+}
+
+pub async fn next_due_at_is_the_earliest_pending_delivery_nobody_holds(store: Arc<dyn Store>) {
+    let (_, hook) = seed(store.as_ref()).await;
+    assert_eq!(store.next_due_at().await.unwrap(), None);
+    let finished = NewDelivery { state: DeliveryState::Delivered, ..pending(&hook, t(1)) };
+    let deliveries = vec![finished, pending(&hook, t(30)), pending(&hook, t(20)), pending(&hook, t(500))];
+    store.insert_events(&[event("RPT", "contacts.created", deliveries)], None, t(0)).await.unwrap();
+
+    assert_eq!(store.next_due_at().await.unwrap(), Some(t(20)));
+    store.claim_due("node-a", t(25), 1, &[]).await.unwrap();
+    assert_eq!(store.next_due_at().await.unwrap(), Some(t(30)));
+    store.claim_due("node-a", t(30), 10, &[]).await.unwrap();
+    assert_eq!(store.next_due_at().await.unwrap(), Some(t(500)));
+    store.release_claims("node-a").await.unwrap();
+    assert_eq!(store.next_due_at().await.unwrap(), Some(t(20)));
+}
+
+pub async fn release_claims_frees_one_owner_and_release_all_claims_every_owner(store: Arc<dyn Store>) {
+    let (_, hook) = seed(store.as_ref()).await;
+    let ds: Vec<_> = (0..6).map(|_| pending(&hook, t(5))).collect();
+    store.insert_events(&[event("RPT", "contacts.created", ds)], None, t(0)).await.unwrap();
+    let a = store.claim_due("node-a", t(5), 2, &[]).await.unwrap();
+    let b = store.claim_due("node-b", t(5), 2, &[]).await.unwrap();
+    let c = store.claim_due("node-c", t(5), 2, &[]).await.unwrap();
+    store.record_attempts(&[attempt(&a[0], 1, t(6), Outcome::Delivered)]).await.unwrap();
+
+    assert_eq!(store.release_claims("node-a").await.unwrap(), 1, "only what node-a still holds");
+    assert_eq!(store.release_claims("node-a").await.unwrap(), 0);
+
+    assert_eq!(ids(&store.claim_due("node-d", t(7), 10, &[]).await.unwrap()), vec![a[1].id]);
+    assert_eq!(store.release_all_claims().await.unwrap(), 5);
+    let mut freed = ids(&store.claim_due("node-e", t(7), 10, &[]).await.unwrap());
+    freed.sort();
+    let mut expected: Vec<_> = b.iter().chain(&c).map(|d| d.id).chain([a[1].id]).collect();
+    expected.sort();
+    assert_eq!(freed, expected);
+}
+
+pub async fn get_delivery_returns_the_delivery_and_its_event(store: Arc<dyn Store>) {
+    let (app, hook) = seed(store.as_ref()).await;
+    let e = due(store.as_ref(), &hook, t(5)).await;
+
+    let d = store.get_delivery(e.deliveries[0].id).await.unwrap();
+
+    assert_eq!(
+        (d.id, d.event, d.event_id, d.topic_id.as_str()),
+        (e.deliveries[0].id, e.id, e.event_id, "contacts.created")
+    );
+    assert_eq!((d.webhook_id, d.application_id, d.sandbox), (hook.id, app.id, false));
+    assert_eq!((d.state, d.attempts, d.next_attempt_at), (DeliveryState::Pending, 0, Some(t(5))));
+    assert!(matches!(store.get_delivery(DeliveryId(Uuid::new_v4())).await, Err(StoreError::NotFound)));
+}
+
+pub async fn list_attempts_filters_and_shows_the_newest_first(store: Arc<dyn Store>) {
+    let (app, hook) = seed(store.as_ref()).await;
+    let other_app = app_at(t(0));
+    store.insert_application(&other_app).await.unwrap();
+    let other_hook = webhook(&other_app, &[], t(1));
+    store.insert_webhook(&other_hook).await.unwrap();
+    let rpt = event("RPT", "contacts.created", vec![pending(&hook, t(5))]);
+    let abc = event("ABC", "contacts.modified", vec![pending(&hook, t(5)), pending(&other_hook, t(5))]);
+    store.insert_events(&[rpt.clone(), abc.clone()], None, t(0)).await.unwrap();
+    let claimed = store.claim_due("node-a", t(5), 10, &[]).await.unwrap();
+    let of = |id: DeliveryId| claimed.iter().find(|c| c.id == id).unwrap().clone();
+    let (r, a1, a2) = (of(rpt.deliveries[0].id), of(abc.deliveries[0].id), of(abc.deliveries[1].id));
+    store
+        .record_attempts(&[
+            attempt(&r, 1, t(10), Outcome::Retry(t(1000))),
+            attempt(&a1, 1, t(20), Outcome::Delivered),
+            attempt(&a2, 1, t(30), Outcome::Rejected),
+        ])
+        .await
+        .unwrap();
+    // Two attempts at one instant: the one recorded last is the newer.
+    store.record_attempts(&[attempt(&r, 2, t(30), Outcome::Delivered)]).await.unwrap();
+    let list = |f: AttemptFilter| {
+        let store = store.clone();
+        async move {
+            let f = AttemptFilter { limit: 100, ..f };
+            store.list_attempts(&f).await.unwrap().iter().map(|a| (a.delivery_id, a.attempt)).collect::<Vec<_>>()
+        }
+    };
+
+    let all = list(AttemptFilter::default()).await;
+    assert_eq!(all, vec![(r.id, 2), (a2.id, 1), (a1.id, 1), (r.id, 1)]);
+    let newest = store.list_attempts(&AttemptFilter { limit: 2, ..Default::default() }).await.unwrap();
+    assert_eq!(newest.iter().map(|a| (a.delivery_id, a.attempt)).collect::<Vec<_>>(), all[..2]);
+    let of_app = AttemptFilter { application_id: Some(app.id), ..Default::default() };
+    assert_eq!(list(of_app).await, vec![(r.id, 2), (a1.id, 1), (r.id, 1)]);
+    let window = AttemptFilter { from: Some(t(20)), to: Some(t(29)), ..Default::default() };
+    assert_eq!(list(window).await, vec![(a1.id, 1)]);
+    assert_eq!(list(AttemptFilter { topic_id: Some("contacts.modified".into()), ..Default::default() }).await.len(), 2);
+    assert_eq!(
+        list(AttemptFilter { entity_id: rpt.entity_id.clone(), ..Default::default() }).await,
+        vec![(r.id, 2), (r.id, 1)]
+    );
+    assert_eq!(
+        list(AttemptFilter { event_id: Some(abc.event_id), ..Default::default() }).await,
+        vec![(a2.id, 1), (a1.id, 1)]
+    );
+    assert_eq!(list(AttemptFilter { webhook_id: Some(other_hook.id), ..Default::default() }).await, vec![(a2.id, 1)]);
+    assert_eq!(
+        list(AttemptFilter { customer_id: Some("RPT".into()), ..Default::default() }).await,
+        vec![(r.id, 2), (r.id, 1)]
+    );
+    assert_eq!(list(AttemptFilter { delivery_id: Some(a1.id), ..Default::default() }).await, vec![(a1.id, 1)]);
+    assert_eq!(list(AttemptFilter { success: Some(true), ..Default::default() }).await, vec![(r.id, 2), (a1.id, 1)]);
+    assert_eq!(list(AttemptFilter { success: Some(false), ..Default::default() }).await, vec![(a2.id, 1), (r.id, 1)]);
+
+    let one = &store
+        .list_attempts(&AttemptFilter { delivery_id: Some(a2.id), limit: 1, ..Default::default() })
+        .await
+        .unwrap()[0];
+    assert_eq!((one.started, one.application_id, one.webhook_id), (t(30), other_app.id, other_hook.id));
+    assert_eq!(
+        (one.topic_id.as_str(), one.customer_id.as_str(), &one.entity_id),
+        ("contacts.modified", "ABC", &abc.entity_id)
+    );
+    assert_eq!(
+        (one.event_id, one.outcome.as_str(), one.status_code, one.duration_ms),
+        (abc.event_id, "rejected", Some(404), 250)
+    );
+    assert_eq!((one.url.as_str(), one.error.as_deref()), ("https://example.com/hook", Some("rejected on attempt 1")));
+    assert_eq!((one.body.as_deref(), one.response.as_deref()), (Some(abc.body.as_str()), Some("answer 404")));
+}
+
+pub async fn an_idempotency_key_keeps_its_answer_and_cannot_be_used_twice(store: Arc<dyn Store>) {
+    let (_, hook) = seed(store.as_ref()).await;
+    let first = event("RPT", "contacts.created", vec![pending(&hook, t(5))]);
+    store.insert_events(&[first], Some(("key-1", "{\"eventId\":\"one\"}")), t(100)).await.unwrap();
+
+    assert_eq!(store.get_idempotent_response("key-1", t(100)).await.unwrap().as_deref(), Some("{\"eventId\":\"one\"}"));
+    assert_eq!(store.get_idempotent_response("key-1", t(101)).await.unwrap(), None, "older than `since`");
+    assert_eq!(store.get_idempotent_response("key-2", t(0)).await.unwrap(), None);
+
+    let retry = event("RPT", "contacts.created", vec![pending(&hook, t(5))]);
+    let err = store.insert_events(std::slice::from_ref(&retry), Some(("key-1", "{}")), t(200)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    // Nothing of the refused request was stored.
+    assert!(matches!(store.get_delivery(retry.deliveries[0].id).await, Err(StoreError::NotFound)));
+    assert_eq!(store.get_idempotent_response("key-1", t(0)).await.unwrap().as_deref(), Some("{\"eventId\":\"one\"}"));
+    assert_eq!(store.claim_due("node-a", t(5), 10, &[]).await.unwrap().len(), 1);
+}
+
+const LEASE: Duration = Duration::from_secs(30);
+
+pub async fn a_delivery_held_by_a_node_with_a_stale_heartbeat_goes_to_another(store: Arc<dyn Store>) {
+    let (_, hook) = seed(store.as_ref()).await;
+    let d = due(store.as_ref(), &hook, t(5)).await.deliveries[0].id;
+    store.heartbeat("node-a", t(5)).await.unwrap();
+    assert_eq!(ids(&store.claim_due_with_lease("node-a", t(5), 10, &[], LEASE).await.unwrap()), vec![d]);
+
+    // node-a falls silent: within its lease the delivery stays its own, after it another node may take it.
+    assert!(store.claim_due_with_lease("node-b", t(35), 10, &[], LEASE).await.unwrap().is_empty());
+    let taken = store.claim_due_with_lease("node-b", t(36), 10, &[], LEASE).await.unwrap();
+    assert_eq!((ids(&taken), taken[0].attempts), (vec![d], 0));
+
+    // Now node-b holds it, and node-a coming back does not take it back.
+    assert!(store.claim_due_with_lease("node-a", t(37), 10, &[], LEASE).await.unwrap().is_empty());
+    assert!(store.claim_due_with_lease("node-c", t(60), 10, &[], LEASE).await.unwrap().is_empty());
+}
+
+pub async fn a_node_that_heartbeats_keeps_its_claims_past_the_lease(store: Arc<dyn Store>) {
+    let (_, hook) = seed(store.as_ref()).await;
+    let d = due(store.as_ref(), &hook, t(5)).await.deliveries[0].id;
+    assert_eq!(ids(&store.claim_due_with_lease("node-a", t(5), 10, &[], LEASE).await.unwrap()), vec![d]);
+
+    for s in [20, 40, 60, 80] {
+        store.heartbeat("node-a", t(s)).await.unwrap();
+    }
+    // A heartbeat from the past does not shorten the lease.
+    store.heartbeat("node-a", t(10)).await.unwrap();
+
+    assert!(store.claim_due_with_lease("node-b", t(100), 10, &[], LEASE).await.unwrap().is_empty());
+    assert_eq!(ids(&store.claim_due_with_lease("node-b", t(111), 10, &[], LEASE).await.unwrap()), vec![d]);
+}
+
+pub async fn claiming_counts_as_a_heartbeat(store: Arc<dyn Store>) {
+    let (_, hook) = seed(store.as_ref()).await;
+    let first = due(store.as_ref(), &hook, t(5)).await.deliveries[0].id;
+    assert_eq!(ids(&store.claim_due_with_lease("node-a", t(5), 10, &[], LEASE).await.unwrap()), vec![first]);
+
+    // node-a's later claim (of nothing) keeps what it holds.
+    assert!(store.claim_due_with_lease("node-a", t(30), 10, &[], LEASE).await.unwrap().is_empty());
+
+    assert!(store.claim_due_with_lease("node-b", t(50), 10, &[], LEASE).await.unwrap().is_empty());
+    assert_eq!(ids(&store.claim_due_with_lease("node-b", t(61), 10, &[], LEASE).await.unwrap()), vec![first]);
+}

@@ -1,0 +1,71 @@
+//! The store conformance suite: every test is written once against `Arc<dyn Store>` and run on both backends, as
+//! `sqlite::<test>` on a fresh SQLite file and `postgres::<test>` on a fresh PostgreSQL database.
+//!
+//! PostgreSQL: `HERALD_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) is the admin URL
+//! each test creates its database `herald_test_<random>` with, and drops it with after. An unreachable server fails
+//! the PostgreSQL tests; `HERALD_TEST_SKIP_POSTGRES=1` skips them instead. See docs/STORAGE.md.
+
+mod catalogue;
+mod deliveries;
+mod fixtures;
+mod harness;
+
+/// Instantiates each listed test (`module::name`, an `async fn(Arc<dyn Store>)`) once per backend.
+macro_rules! conformance {
+    ($($module:ident :: $test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let db = crate::harness::sqlite().await;
+                    crate::$module::$test(db.store.clone()).await;
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let Some(db) = crate::harness::postgres().await else { return };
+                    crate::$module::$test(db.store.clone()).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance! {
+    catalogue::an_application_round_trips_and_is_found_by_its_key_hash,
+    catalogue::applications_are_listed_in_pages_oldest_first_with_a_total,
+    catalogue::updating_an_application_changes_its_name_scopes_and_modified,
+    catalogue::a_duplicate_client_id_or_key_hash_is_a_conflict,
+    catalogue::an_installation_round_trips_and_is_terminated_once,
+    catalogue::installations_are_listed_by_application_customer_and_state,
+    catalogue::is_installed_follows_installation_and_termination,
+    catalogue::a_webhook_round_trips_and_updates,
+    catalogue::a_deleted_webhook_is_not_found_listed_updated_or_deleted_again,
+    catalogue::webhooks_are_listed_by_application_activity_and_exact_customer,
+    catalogue::webhooks_sort_by_created_or_modified_in_either_direction,
+    catalogue::deleting_a_webhook_cancels_its_pending_deliveries_only,
+    catalogue::every_routing_write_moves_the_routing_version,
+    catalogue::the_routing_snapshot_holds_live_webhooks_scopes_and_current_installations,
+    deliveries::claim_due_takes_only_pending_deliveries_that_are_due,
+    deliveries::claim_due_takes_the_earliest_due_up_to_the_limit,
+    deliveries::claim_due_skips_excluded_webhooks,
+    deliveries::a_claimed_delivery_carries_what_the_attempt_needs,
+    deliveries::a_claimed_delivery_is_not_claimed_again_by_any_owner,
+    deliveries::concurrent_claims_never_return_the_same_delivery,
+    deliveries::many_deliveries_are_stored_in_one_call,
+    deliveries::record_attempts_moves_deliveries_through_their_states,
+    deliveries::attempts_of_one_delivery_in_one_batch_apply_in_order,
+    deliveries::record_attempts_keeps_the_webhook_health,
+    deliveries::next_due_at_is_the_earliest_pending_delivery_nobody_holds,
+    deliveries::release_claims_frees_one_owner_and_release_all_claims_every_owner,
+    deliveries::get_delivery_returns_the_delivery_and_its_event,
+    deliveries::list_attempts_filters_and_shows_the_newest_first,
+    deliveries::an_idempotency_key_keeps_its_answer_and_cannot_be_used_twice,
+    deliveries::a_delivery_held_by_a_node_with_a_stale_heartbeat_goes_to_another,
+    deliveries::a_node_that_heartbeats_keeps_its_claims_past_the_lease,
+    deliveries::claiming_counts_as_a_heartbeat,
+}
