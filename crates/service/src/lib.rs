@@ -12,6 +12,7 @@ mod logs;
 pub mod models;
 pub mod paging;
 mod ping;
+mod redeliver;
 mod routing_cache;
 mod secrets;
 mod topics;
@@ -31,6 +32,7 @@ pub use changes::IngestOutcome;
 pub use error::{ServiceError, ServiceResult};
 pub use logs::LogQuery;
 pub use paging::Paged;
+pub use redeliver::RedeliverOut;
 pub use webhooks::{WebhookListQuery, WebhookScope};
 
 use routing_cache::RoutingCache;

@@ -27,7 +27,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// How long a node's claims outlive its last sign of life (a [`Store::heartbeat`] or a claim) when
 /// [`Store::claim_due`] is used. A node should heartbeat several times per lease, and the lease must exceed the clock
 /// skew between nodes, since every node compares its own `now` with the others' heartbeats.
-pub const DEFAULT_NODE_LEASE: Duration = Duration::from_secs(60);
+pub const DEFAULT_NODE_LEASE: Duration = Duration::from_secs(30);
 
 /// Everything Herald stores. Methods are batch-shaped where the hot path needs it (events with their deliveries,
 /// claims, attempt records), so that a backend can write many in one transaction.

@@ -5,6 +5,7 @@
 mod api;
 mod error;
 mod extract;
+mod ui;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
@@ -24,5 +25,9 @@ pub struct AppState {
 /// The whole HTTP surface of Herald.
 pub fn router(herald: Herald) -> Router {
     let state = AppState { herald };
-    api::routes().fallback(error::not_found).layer(DefaultBodyLimit::max(BODY_LIMIT)).with_state(state)
+    api::routes()
+        .merge(ui::routes())
+        .fallback(error::not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
 }

@@ -82,3 +82,26 @@ async fn deliveries_in_flight_at_a_crash_are_attempted_again_after_restart() {
     let got = receiver.wait_for(2, Duration::from_secs(20)).await;
     assert_eq!(got[0].header("webhook-id"), got[1].header("webhook-id"), "the same delivery, attempted again");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_attempts_in_flight_finish_and_records_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start(Behaviour::Delay(Duration::from_millis(800))).await;
+    let mut herald = start(dir.path()).await;
+    let client = Client::new(herald.base.clone());
+    setup(&client, &receiver.url()).await;
+    let (s, _) = client.post("/changes", ADMIN, seed_contact_change("RPT")).await;
+    assert_eq!(s, 202);
+    receiver.wait_for(1, Duration::from_secs(10)).await;
+    let pid = herald.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = herald.child.wait().unwrap();
+    assert!(status.success(), "clean exit after SIGTERM: {status:?}");
+    // The attempt finished (200 after the delay) and was recorded: a restart does not send it again.
+    let herald2 = start(dir.path()).await;
+    let client2 = Client::new(herald2.base.clone());
+    let (_, logs) = client2.get("/webhooks/logs", ADMIN).await;
+    assert_eq!(logs.as_array().unwrap().len(), 1, "{logs}");
+    assert_eq!(logs[0]["statusCode"], 200, "{logs}");
+    receiver.expect_no_more_than(1, Duration::from_millis(800)).await;
+}

@@ -7,5 +7,7 @@ mod config_cli;
 mod delivery;
 mod durability;
 mod events;
+mod isolation;
+mod logs;
 mod signatures;
 mod validation;

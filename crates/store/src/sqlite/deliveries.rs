@@ -1,5 +1,6 @@
 //! Events, deliveries and attempts on SQLite: the hot path, written in batches.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -103,10 +104,10 @@ pub async fn claim_due(
     let mut bodies: HashMap<String, String> = HashMap::new();
     for row in &rows {
         let event: String = row.try_get("event")?;
-        if !bodies.contains_key(&event) {
+        if let Entry::Vacant(slot) = bodies.entry(event) {
             let body: Option<String> =
-                sqlx::query_scalar("SELECT body FROM events WHERE id = ?").bind(&event).fetch_one(&mut *tx).await?;
-            bodies.insert(event, body.unwrap_or_default());
+                sqlx::query_scalar("SELECT body FROM events WHERE id = ?").bind(slot.key()).fetch_one(&mut *tx).await?;
+            slot.insert(body.unwrap_or_default());
         }
     }
     tx.commit().await?;

@@ -86,16 +86,18 @@ pub async fn a_claimed_delivery_carries_what_the_attempt_needs(store: Arc<dyn St
     assert_eq!((c.attempts, c.body.as_str()), (0, e.body.as_str()));
 }
 
-pub async fn a_claimed_delivery_is_not_claimed_again_by_any_owner(store: Arc<dyn Store>) {
+pub async fn a_claimed_delivery_is_not_claimed_again_within_the_default_lease(store: Arc<dyn Store>) {
     let (_, hook) = seed(store.as_ref()).await;
     let d = due(store.as_ref(), &hook, t(5)).await.deliveries[0].id;
+    let lease = DEFAULT_NODE_LEASE.as_secs() as i64;
 
     assert_eq!(ids(&store.claim_due("node-a", t(5), 10, &[]).await.unwrap()), vec![d]);
 
     assert!(store.claim_due("node-b", t(6), 10, &[]).await.unwrap().is_empty());
-    assert!(store.claim_due("node-a", t(6), 10, &[]).await.unwrap().is_empty());
-    // Within the lease, a later claim by another node still leaves it alone.
-    assert!(store.claim_due("node-b", t(50), 10, &[]).await.unwrap().is_empty());
+    assert!(store.claim_due("node-a", t(6), 10, &[]).await.unwrap().is_empty(), "nor by its own owner");
+    assert!(store.claim_due("node-b", t(5 + lease), 10, &[]).await.unwrap().is_empty());
+    // node-a was last seen claiming at t(6): one lease later, its claim lapses.
+    assert_eq!(ids(&store.claim_due("node-b", t(7 + lease), 10, &[]).await.unwrap()), vec![d]);
 }
 
 pub async fn concurrent_claims_never_return_the_same_delivery(store: Arc<dyn Store>) {

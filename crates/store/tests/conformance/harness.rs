@@ -15,23 +15,26 @@ const PG_POOL: u32 = 5;
 
 pub struct TestStore {
     pub store: Arc<dyn Store>,
-    // Declared after `store`, so dropped after it.
-    _keep: Keep,
-}
-
-enum Keep {
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres(TestDatabase),
+    // Declared after `store`, so dropped after it: the temp dir or the database the store lives in.
+    _dir: Option<tempfile::TempDir>,
+    _database: Option<TestDatabase>,
 }
 
 pub async fn sqlite() -> TestStore {
     let dir = tempfile::tempdir().expect("a temp dir");
     let store = SqliteStore::open(&dir.path().join("herald.db")).await.expect("SQLite store opens");
-    TestStore { store: Arc::new(store), _keep: Keep::Sqlite(dir) }
+    TestStore { store: Arc::new(store), _dir: Some(dir), _database: None }
 }
 
 /// `None` only when `HERALD_TEST_SKIP_POSTGRES=1`; an unreachable server fails the test.
 pub async fn postgres() -> Option<TestStore> {
+    let (db, url) = postgres_database().await?;
+    let store = PgStore::open(&url, PG_POOL).await.expect("PostgreSQL store opens");
+    Some(TestStore { store: Arc::new(store), _dir: None, _database: Some(db) })
+}
+
+/// A fresh, empty PostgreSQL database (dropped with the guard) and its URL; `None` as for [`postgres`].
+pub async fn postgres_database() -> Option<(TestDatabase, String)> {
     if std::env::var("HERALD_TEST_SKIP_POSTGRES").is_ok_and(|v| v == "1") {
         eprintln!("HERALD_TEST_SKIP_POSTGRES=1: PostgreSQL conformance test not run");
         return None;
@@ -46,9 +49,8 @@ pub async fn postgres() -> Option<TestStore> {
     });
     conn.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("the test database is created");
     let _ = conn.close().await;
-    let db = TestDatabase { admin: admin.clone(), name: name.clone() };
-    let store = PgStore::open(&database_url(&admin, &name), PG_POOL).await.expect("PostgreSQL store opens");
-    Some(TestStore { store: Arc::new(store), _keep: Keep::Postgres(db) })
+    let url = database_url(&admin, &name);
+    Some((TestDatabase { admin, name }, url))
 }
 
 /// The admin URL with its database replaced by `name`.
@@ -69,7 +71,7 @@ pub fn database_url(admin: &str, name: &str) -> String {
 
 /// Drops its database when dropped, blocking: on a thread of its own with its own runtime, since the test's runtime
 /// may be the one unwinding.
-struct TestDatabase {
+pub struct TestDatabase {
     admin: String,
     name: String,
 }

@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/webhooks/subscriptions/{id}/secret", get(webhooks::secret))
         .route("/webhooks/subscriptions/{id}/secret/rotate", post(webhooks::rotate_secret))
         .route("/webhooks/logs", get(webhooks::logs))
+        .route("/webhooks/deliveries/{id}/redeliver", post(webhooks::redeliver))
         .route("/webhooks/signing", get(webhooks::signing_keys))
         .route("/resthooks", get(resthooks::list).post(resthooks::create))
         .route("/resthooks/{id}", get(resthooks::get).put(resthooks::update).delete(resthooks::delete))

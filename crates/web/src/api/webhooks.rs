@@ -113,3 +113,8 @@ pub async fn signing_keys(State(s): State<AppState>, Auth(who): Auth, params: Pa
     )?;
     Ok(Json(s.herald.signing_keys(&who, app).await?).into_response())
 }
+
+pub async fn redeliver(State(s): State<AppState>, Auth(who): Auth, Path(id): Path<String>) -> Result<Response> {
+    let out = s.herald.redeliver(&who, path_id(&id, "delivery")?).await?;
+    Ok((StatusCode::ACCEPTED, Json(out)).into_response())
+}

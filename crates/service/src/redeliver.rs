@@ -1,0 +1,69 @@
+//! Sending an event to a webhook again: one delivery (`redeliver`), as a new delivery of the same event (same
+//! event id, new delivery id, attempts from 1).
+
+use herald_domain::DeliveryId;
+use herald_store::{AttemptFilter, DeliveryState, NewDelivery, NewEvent, StoreError};
+use serde::Serialize;
+
+use crate::*;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RedeliverOut {
+    pub delivery_id: String,
+    pub webhook_id: String,
+    pub event_id: String,
+}
+
+impl Herald {
+    /// Queues the event of `delivery` again for its webhook, attempted at once.
+    pub async fn redeliver(&self, who: &Principal, delivery: DeliveryId) -> ServiceResult<RedeliverOut> {
+        let d = match self.inner.store.get_delivery(delivery).await {
+            Err(StoreError::NotFound) => return Err(ServiceError::NotFound("delivery")),
+            other => other?,
+        };
+        who.check_app(d.application_id).map_err(|_| ServiceError::NotFound("delivery"))?;
+        match self.inner.store.get_webhook(d.webhook_id).await {
+            Err(StoreError::NotFound) => {
+                return Err(ServiceError::Conflict("the delivery's webhook was deleted".into()));
+            }
+            other => other?,
+        };
+        let filter = AttemptFilter { delivery_id: Some(delivery), limit: 1, ..AttemptFilter::default() };
+        let attempt = self.inner.store.list_attempts(&filter).await?.into_iter().next();
+        let Some(attempt) = attempt else {
+            return Err(ServiceError::Conflict(
+                "the delivery has not been attempted yet; it needs no redelivery".into(),
+            ));
+        };
+        let Some(body) = attempt.body else {
+            return Err(ServiceError::Conflict("the event's payload was pruned by retention".into()));
+        };
+        let now = self.now();
+        let id = DeliveryId(new_uuid_v7());
+        let event = NewEvent {
+            id: new_uuid_v7(),
+            event_id: d.event_id,
+            topic_id: d.topic_id.clone(),
+            customer_id: attempt.customer_id,
+            entity_id: attempt.entity_id,
+            event_time: attempt.started,
+            body,
+            deliveries: vec![NewDelivery {
+                id,
+                webhook_id: d.webhook_id,
+                application_id: d.application_id,
+                sandbox: d.sandbox,
+                state: DeliveryState::Pending,
+                next_attempt_at: Some(now),
+            }],
+        };
+        self.inner.store.insert_events(&[event], None, now).await?;
+        self.inner.engine.wake();
+        Ok(RedeliverOut {
+            delivery_id: id.to_string(),
+            webhook_id: d.webhook_id.to_string(),
+            event_id: d.event_id.to_string(),
+        })
+    }
+}

@@ -1,0 +1,31 @@
+//! What only PostgreSQL has: several nodes migrating one database at once, and a server that may be away.
+
+use herald_store::postgres::PgStore;
+use herald_store::{Store, StoreError};
+
+use crate::harness::postgres_database;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_starting_together_migrate_once_and_all_open() {
+    let Some((_db, url)) = postgres_database().await else { return };
+
+    let opened = futures::future::join_all((0..6).map(|_| PgStore::open(&url, 2))).await;
+
+    let stores: Vec<PgStore> = opened.into_iter().map(|s| s.expect("every node opens")).collect();
+    assert_eq!(stores[0].routing_version().await.unwrap(), 0, "the schema is there, seeded once");
+    PgStore::migrate(&url).await.expect("migrating again is a no-op");
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(&mut conn).await.unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM routing_version").fetch_one(&mut conn).await.unwrap();
+    assert_eq!((applied, rows), (1, 1));
+    for s in &stores {
+        s.close().await;
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_unavailable() {
+    // Port 1 on loopback: nothing listens there.
+    let err = PgStore::open("postgres://postgres@127.0.0.1:1/postgres", 1).await.err().expect("no server there");
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+}

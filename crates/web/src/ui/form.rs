@@ -1,0 +1,299 @@
+//! The Add and Edit webhook form. Validation is the service's: the form is turned into the API's JSON body and sent
+//! to `create_webhook` / `update_webhook`; field errors come back and are shown next to their fields.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use herald_domain::{WebhookId, SANDBOX_CUSTOMER};
+use herald_service::models::{AppOut, InstallationOut, WebhookOut};
+use herald_service::{Principal, ServiceError, WebhookScope};
+use maud::{html, Markup};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::error::{UiError, UiResult};
+use super::layout::{customer_label, error_id, field_errors, page, Ctx, Nav, ALL_CUSTOMERS};
+use super::session::{FormData, Posted, Ui};
+use super::{app_topics, context, enc, manage};
+use crate::AppState;
+
+/// The value of the "All customers" choice.
+const ALL: &str = "*";
+
+/// What the form shows: a webhook's settings as typed.
+#[derive(Debug, Clone)]
+struct Values {
+    url: String,
+    description: String,
+    topics: Vec<String>,
+    customers: Vec<String>,
+    active: bool,
+    ignore_etag: bool,
+}
+
+impl Values {
+    fn new_webhook() -> Self {
+        Values {
+            url: String::new(),
+            description: String::new(),
+            topics: Vec::new(),
+            customers: Vec::new(),
+            active: true,
+            ignore_etag: true,
+        }
+    }
+
+    fn of(h: &WebhookOut) -> Self {
+        Values {
+            url: h.url.clone(),
+            description: h.description.clone().unwrap_or_default(),
+            topics: h.topic_ids.clone(),
+            customers: h.customer_ids.clone(),
+            active: h.active,
+            ignore_etag: h.ignore_etag_only_changes,
+        }
+    }
+
+    fn from_form(f: &FormData) -> Self {
+        Values {
+            url: f.get("url").unwrap_or_default().trim().to_string(),
+            description: f.get("description").unwrap_or_default().trim().to_string(),
+            topics: f.all("topicIds"),
+            customers: f.all("customerIds"),
+            active: f.has("active"),
+            ignore_etag: f.has("ignoreEtagOnlyChanges"),
+        }
+    }
+
+    /// The API body (contract §5.1). "All customers", alone, is the empty list.
+    fn body(&self, application_id: Option<&str>) -> Value {
+        let customers: Vec<&String> = self.customers.iter().filter(|c| *c != ALL).collect();
+        let mut body = json!({
+            "url": self.url,
+            "description": if self.description.is_empty() { Value::Null } else { Value::String(self.description.clone()) },
+            "topicIds": self.topics,
+            "customerIds": customers,
+            "active": self.active,
+            "ignoreEtagOnlyChanges": self.ignore_etag,
+        });
+        if let Some(a) = application_id {
+            body["applicationId"] = Value::String(a.to_string());
+        }
+        body
+    }
+}
+
+/// Errors by form field (`topicIds[2]` belongs to `topicIds`); those of no field are under "".
+type Errors = BTreeMap<String, Vec<String>>;
+
+fn group(errors: Vec<herald_domain::FieldError>) -> Errors {
+    let mut out = Errors::new();
+    for e in errors {
+        let field = e.field.split(['[', '.']).next().unwrap_or_default().to_string();
+        let known = ["url", "description", "topicIds", "customerIds", "active", "ignoreEtagOnlyChanges"];
+        let key = if known.contains(&field.as_str()) { field } else { String::new() };
+        let msg = if e.field.is_empty() || key.is_empty() { format!("{}: {}", e.field, e.message) } else { e.message };
+        out.entry(key).or_default().push(msg);
+    }
+    out
+}
+
+/// A rule of the form itself (not of webhooks): "All customers" cannot be combined with named customers.
+fn form_errors(v: &Values) -> Errors {
+    let mut out = Errors::new();
+    if v.customers.iter().any(|c| c == ALL) && v.customers.len() > 1 {
+        out.entry("customerIds".into())
+            .or_default()
+            .push("choose either All customers or particular customers, not both".into());
+    }
+    out
+}
+
+async fn installed(s: &AppState, who: &Principal, app: &AppOut) -> UiResult<Vec<InstallationOut>> {
+    let id = app.id.parse().map_err(|_| UiError::not_found("application"))?;
+    Ok(s.herald.installed_customers(who, id).await?)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct NewQuery {
+    app: Option<String>,
+}
+
+pub async fn new_form(State(s): State<AppState>, ui: Ui, Query(q): Query<NewQuery>) -> UiResult<Response> {
+    let ctx = context(&s, ui, q.app.as_deref()).await?;
+    let Some(app) = ctx.app.clone() else { return Ok(manage::no_app(&ctx).into_response()) };
+    render(&s, &ctx, &app, None, &Values::new_webhook(), &Errors::new(), StatusCode::OK).await
+}
+
+pub async fn create(State(s): State<AppState>, Posted { ui, form }: Posted) -> UiResult<Response> {
+    let ctx = context(&s, ui, form.get("app")).await?;
+    let Some(app) = ctx.app.clone() else { return Ok(manage::no_app(&ctx).into_response()) };
+    let values = Values::from_form(&form);
+    let mut errors = form_errors(&values);
+    if errors.is_empty() {
+        let body = values.body(Some(&app.id)).to_string();
+        match s.herald.create_webhook(&ctx.ui.who, &WebhookScope::All, body.as_bytes()).await {
+            Ok(out) => {
+                ctx.ui.flash(true, format!("Webhook created for {}.", out.webhook.url));
+                return Ok(redirect_open(&app, &out.webhook.id));
+            }
+            Err(ServiceError::Validation(e)) => errors = group(e),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    render(&s, &ctx, &app, None, &values, &errors, StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
+async fn load(s: &AppState, ui: Ui, id: &str) -> UiResult<(Ctx, AppOut, WebhookOut)> {
+    let id: WebhookId = id.parse().map_err(|_| UiError::not_found("webhook"))?;
+    let hook = s.herald.get_webhook(&ui.who, &WebhookScope::All, id).await?;
+    let ctx = context(s, ui, Some(&hook.application_id)).await?;
+    let app = ctx.app.clone().filter(|a| a.id == hook.application_id).ok_or_else(|| UiError::not_found("webhook"))?;
+    Ok((ctx, app, hook))
+}
+
+pub async fn edit_form(State(s): State<AppState>, ui: Ui, Path(id): Path<String>) -> UiResult<Response> {
+    let (ctx, app, hook) = load(&s, ui, &id).await?;
+    render(&s, &ctx, &app, Some(&hook), &Values::of(&hook), &Errors::new(), StatusCode::OK).await
+}
+
+pub async fn update(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Posted { ui, form }: Posted,
+) -> UiResult<Response> {
+    let (ctx, app, hook) = load(&s, ui, &id).await?;
+    let values = Values::from_form(&form);
+    let mut errors = form_errors(&values);
+    if errors.is_empty() {
+        let body = values.body(None).to_string();
+        let wid: WebhookId = hook.id.parse().map_err(|_| UiError::not_found("webhook"))?;
+        match s.herald.update_webhook(&ctx.ui.who, &WebhookScope::All, wid, body.as_bytes()).await {
+            Ok(out) => {
+                ctx.ui.flash(true, format!("Webhook {} saved.", out.url));
+                return Ok(redirect_open(&app, &out.id));
+            }
+            Err(ServiceError::Validation(e)) => errors = group(e),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    render(&s, &ctx, &app, Some(&hook), &values, &errors, StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
+fn redirect_open(app: &AppOut, id: &str) -> Response {
+    Redirect::to(&format!("/ui/webhooks?app={}&open={}#details-{}", enc(&app.id), enc(id), enc(id))).into_response()
+}
+
+fn described(field: &str, errors: &Errors) -> Option<String> {
+    errors.get(field).map(|_| error_id(field))
+}
+
+async fn render(
+    s: &AppState,
+    ctx: &Ctx,
+    app: &AppOut,
+    hook: Option<&WebhookOut>,
+    v: &Values,
+    errors: &Errors,
+    status: StatusCode,
+) -> UiResult<Response> {
+    let topics = app_topics(s, &ctx.ui.who, app).await?;
+    let installed = installed(s, &ctx.ui.who, app).await?;
+    let none = Vec::new();
+    let err = |f: &str| errors.get(f).unwrap_or(&none);
+    // Customers the webhook lists that no longer have an installation stay visible, so that saving shows why.
+    let mut customers: Vec<(String, String)> =
+        vec![(SANDBOX_CUSTOMER.to_string(), customer_label(SANDBOX_CUSTOMER, None))];
+    customers.extend(
+        installed.iter().map(|i| (i.customer_id.clone(), customer_label(&i.customer_id, i.customer_name.as_deref()))),
+    );
+    for c in &v.customers {
+        if c != ALL && !customers.iter().any(|(id, _)| id == c) {
+            customers.push((c.clone(), format!("{c} (no current installation)")));
+        }
+    }
+    let all_checked = v.customers.is_empty() || v.customers.iter().any(|c| c == ALL);
+    let (title, action, submit) = match hook {
+        None => ("Add webhook".to_string(), "/ui/webhooks/new".to_string(), "Create webhook"),
+        Some(h) => (format!("Edit webhook"), format!("/ui/webhooks/{}/edit", h.id), "Save changes"),
+    };
+    let content = html! {
+        div.page-head { h1 { (title) span.sub { (app.name) } } }
+        @if let Some(general) = errors.get("") {
+            div.flash.fail role="alert" { @for e in general { p { (e) } } }
+        }
+        form #webhook-form.stack method="post" action=(action) novalidate {
+            (ctx.csrf())
+            input type="hidden" name="app" value=(app.id);
+            div.field.invalid[errors.contains_key("url")] {
+                label for="url" { "URL" }
+                input #url type="url" name="url" value=(v.url) inputmode="url" placeholder="https://example.com/webhooks"
+                    required aria-invalid=[errors.get("url").map(|_| "true")] aria-describedby=[described("url", errors)];
+                p.hint { "The endpoint that receives each event as an HTTP POST; it must use https." }
+                (field_errors("url", err("url")))
+            }
+            div.field.invalid[errors.contains_key("description")] {
+                label for="description" { "Description " span.small { "(optional)" } }
+                input #description type="text" name="description" value=(v.description)
+                    aria-describedby=[described("description", errors)];
+                (field_errors("description", err("description")))
+            }
+            fieldset.field.picker-box.invalid[errors.contains_key("topicIds")] aria-describedby=[described("topicIds", errors)] {
+                legend { "Topics" }
+                p.hint { "Only topics your application's scopes allow are listed." }
+                (field_errors("topicIds", err("topicIds")))
+                label.visually-hidden for="topic-search" { "Search topics" }
+                input #topic-search.search type="search" placeholder="Search topics" data-filter="topic-list" autocomplete="off";
+                p.small aria-live="polite" data-count="topic-list" {}
+                ul #topic-list.options {
+                    @for t in &topics {
+                        @let id = format!("topic-{}", t.id.replace('.', "-"));
+                        li.option {
+                            input #(id) type="checkbox" name="topicIds" value=(t.id) checked[v.topics.contains(&t.id)];
+                            label for=(id) { code { (t.id) } span.desc { (t.description) } }
+                        }
+                    }
+                }
+            }
+            fieldset.field.picker-box.invalid[errors.contains_key("customerIds")] aria-describedby=[described("customerIds", errors)] {
+                legend { "Customers" }
+                p.hint { "All customers means every customer with an installation of your application, now and later, but not the sandbox." }
+                (field_errors("customerIds", err("customerIds")))
+                ul #customer-list.options data-exclusive=(ALL) {
+                    li.option {
+                        input #customer-all type="checkbox" name="customerIds" value=(ALL) checked[all_checked];
+                        label for="customer-all" { (ALL_CUSTOMERS) }
+                    }
+                    @for (i, (id, label)) in customers.iter().enumerate() {
+                        @let input_id = format!("customer-{i}");
+                        li.option {
+                            input #(input_id) type="checkbox" name="customerIds" value=(id) checked[v.customers.contains(id)];
+                            label for=(input_id) { (label) }
+                        }
+                    }
+                }
+            }
+            div.field.check {
+                input #active type="checkbox" name="active" value="true" checked[v.active] role="switch";
+                label for="active" { "Active" }
+                (field_errors("active", err("active")))
+            }
+            div.field.check {
+                input #ignoreEtagOnlyChanges type="checkbox" name="ignoreEtagOnlyChanges" value="true" checked[v.ignore_etag];
+                label for="ignoreEtagOnlyChanges" { "Ignore notifications where only the eTag has been modified" }
+                (field_errors("ignoreEtagOnlyChanges", err("ignoreEtagOnlyChanges")))
+            }
+            div.actions {
+                button.primary #submit type="submit" { (submit) }
+                a.button.secondary href="/ui/webhooks" { "Cancel" }
+            }
+        }
+    };
+    let here = match hook {
+        None => "/ui/webhooks/new",
+        Some(_) => "/ui/webhooks",
+    };
+    Ok((status, page(ctx, Nav::Webhooks, &title, here, content)).into_response())
+}
