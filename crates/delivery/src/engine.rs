@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 
 use crate::sender::{HttpSender, SendResult};
 use crate::target::{signed_headers, Target};
-use crate::AttemptOutcome;
+use crate::{AttemptOutcome, Metrics};
 
 /// The engine's part of the configuration.
 #[derive(Debug, Clone)]
@@ -30,12 +30,14 @@ pub struct DeliveryConfig {
     pub max_in_flight_per_webhook: usize,
     /// This node's name on the deliveries it claims.
     pub node_id: String,
+    /// How long this node's claims outlive its last heartbeat (other nodes take them over after).
+    pub lease: Duration,
 }
 
 /// How long a cached target is trusted without a routing-version check.
 const TARGET_TTL: Duration = Duration::from_secs(30);
 /// The longest the loop sleeps without looking for due work (other nodes' deliveries, missed wake-ups).
-const IDLE_POLL: Duration = Duration::from_millis(1000);
+const IDLE_POLL: Duration = Duration::from_millis(250);
 /// Attempt records written in one transaction at most.
 const RECORD_BATCH: usize = 512;
 
@@ -45,6 +47,7 @@ struct Inner {
     sender: HttpSender,
     wake: Notify,
     targets: Mutex<TargetCache>,
+    metrics: Arc<Metrics>,
 }
 
 #[derive(Default)]
@@ -72,6 +75,18 @@ impl EngineHandle {
         self.inner.wake.notify_one();
     }
 
+    /// Webhooks or applications changed on this node: forget cached targets now (other nodes notice the routing
+    /// version within a fraction of a second).
+    pub fn invalidate_targets(&self) {
+        let mut cache = self.inner.targets.lock().unwrap_or_else(|p| p.into_inner());
+        cache.map.clear();
+        cache.checked = None;
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.metrics
+    }
+
     /// One signed attempt, made now and not recorded (the caller records it).
     pub async fn send_now(&self, target: &Target, delivery: herald_domain::DeliveryId, body: Bytes) -> SendResult {
         let headers = signed_headers(target, delivery, Utc::now().timestamp(), &body);
@@ -89,6 +104,7 @@ impl Engine {
                 sender,
                 wake: Notify::new(),
                 targets: Mutex::new(TargetCache::default()),
+                metrics: Arc::new(Metrics::new()),
             }),
         })
     }
@@ -102,7 +118,7 @@ impl Engine {
     pub async fn run_once(&self) -> Result<usize, StoreError> {
         let mut total = 0;
         loop {
-            let claimed = self.inner.store.claim_due(&self.inner.cfg.node_id, Utc::now(), 256, &[]).await?;
+            let claimed = self.inner.claim(256, &[]).await?;
             if claimed.is_empty() {
                 return Ok(total);
             }
@@ -128,6 +144,7 @@ impl Engine {
         let inner = self.inner;
         let (rec_tx, rec_rx) = mpsc::channel::<AttemptRecord>(RECORD_BATCH * 8);
         let recorder = tokio::spawn(record_loop(inner.store.clone(), rec_rx));
+        let heartbeat = tokio::spawn(heartbeat_loop(inner.clone()));
         let mut sched = Scheduler::new(inner.cfg.max_in_flight, inner.cfg.max_in_flight_per_webhook);
         let mut tasks: JoinSet<(WebhookId, AttemptRecord)> = JoinSet::new();
         let mut stopping = false;
@@ -144,7 +161,7 @@ impl Engine {
             let mut wait = IDLE_POLL;
             if !stopping && sched.room() > 0 {
                 let exclude = sched.saturated();
-                match inner.store.claim_due(&inner.cfg.node_id, Utc::now(), sched.room() as u32, &exclude).await {
+                match inner.claim(sched.room() as u32, &exclude).await {
                     Ok(claimed) if !claimed.is_empty() => {
                         backoff = Duration::from_millis(100);
                         claimed.into_iter().for_each(|d| sched.push(d));
@@ -184,6 +201,7 @@ impl Engine {
         }
         drop(rec_tx);
         let _ = recorder.await;
+        heartbeat.abort();
         if let Err(e) = inner.store.release_claims(&inner.cfg.node_id).await {
             tracing::warn!(error = %e, "could not release claims at shutdown; they expire with the node's lease");
         }
@@ -191,6 +209,10 @@ impl Engine {
 }
 
 impl Inner {
+    async fn claim(&self, limit: u32, exclude: &[WebhookId]) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        self.store.claim_due_with_lease(&self.cfg.node_id, Utc::now(), limit, exclude, self.cfg.lease).await
+    }
+
     async fn target(&self, webhook: WebhookId) -> Result<Arc<Target>, String> {
         let stale = {
             let cache = self.targets.lock().unwrap_or_else(|p| p.into_inner());
@@ -223,7 +245,13 @@ impl Inner {
         let attempt = d.attempts + 1;
         let body = Bytes::from(with_attempt(d.body.as_bytes(), attempt));
         let started = Utc::now();
-        let (url, result) = match self.target(d.webhook_id).await {
+        let target = if d.body.is_empty() {
+            // Retention pruned the event's payload (a replay or redelivery of an old event): nothing to send.
+            Err("the event's payload was pruned by retention".to_string())
+        } else {
+            self.target(d.webhook_id).await
+        };
+        let (url, result) = match target {
             Ok(target) => {
                 let headers = signed_headers(&target, d.id, started.timestamp(), &body);
                 (target.url.clone(), self.sender.send(&target.url, headers, body).await)
@@ -233,6 +261,7 @@ impl Inner {
                 SendResult { outcome: AttemptOutcome::Blocked { reason }, duration: Duration::ZERO, response: None },
             ),
         };
+        self.metrics.attempt(result.outcome.kind(), result.duration.as_secs_f64());
         let record = attempt_record(&self.cfg.retry_schedule, &d, attempt, started, url, result);
         tracing::debug!(delivery = %d.id, webhook = %d.webhook_id, attempt, outcome = %record.outcome,
             status = ?record.status_code, ms = record.duration_ms, "attempt");
@@ -276,6 +305,18 @@ pub(crate) fn attempt_record(
         new_state,
         next_attempt_at,
         success: result.outcome.is_success(),
+    }
+}
+
+/// Tells the store this node is alive, three times per lease, so that its claims are not taken over while it is
+/// busy attempting them (claiming is a heartbeat too, but a saturated node does not claim).
+async fn heartbeat_loop(inner: Arc<Inner>) {
+    let every = (inner.cfg.lease / 3).max(Duration::from_millis(100));
+    loop {
+        if let Err(e) = inner.store.heartbeat(&inner.cfg.node_id, Utc::now()).await {
+            tracing::warn!(error = %e, "heartbeat failed");
+        }
+        tokio::time::sleep(every).await;
     }
 }
 

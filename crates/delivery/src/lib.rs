@@ -7,12 +7,14 @@
 
 mod engine;
 mod guard;
+pub mod metrics;
 mod outcome;
 mod sender;
 mod target;
 
 pub use engine::{DeliveryConfig, Engine, EngineHandle};
 pub use guard::{check_ip, TargetGuard};
+pub use metrics::Metrics;
 pub use outcome::AttemptOutcome;
 pub use sender::{HttpSender, SendResult};
 pub use target::{signed_headers, Target};

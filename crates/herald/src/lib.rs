@@ -2,6 +2,7 @@
 //! configuration, and runs them until shutdown. No business logic lives here.
 
 pub mod admin_token;
+pub mod listen;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use anyhow::Context;
 use herald_config::{DatabaseUrl, ServeConfig};
 use herald_delivery::{DeliveryConfig, Engine};
 use herald_service::{Herald, ServiceConfig};
+use herald_store::postgres::PgStore;
 use herald_store::sqlite::SqliteStore;
 use herald_store::Store;
 use tokio::net::TcpListener;
@@ -36,6 +38,12 @@ impl Running {
     }
 }
 
+/// How often the process deactivates dead webhooks and prunes old payloads.
+pub const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
+
+/// Connections each node keeps to PostgreSQL (see docs/OPERATIONS.md for sizing).
+pub const PG_POOL_SIZE: u32 = 16;
+
 /// Opens the store named by the configuration (creating the data dir) and applies migrations.
 pub async fn open_store(database: &DatabaseUrl, data_dir: &std::path::Path) -> anyhow::Result<Arc<dyn Store>> {
     std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
@@ -49,8 +57,9 @@ pub async fn open_store(database: &DatabaseUrl, data_dir: &std::path::Path) -> a
                 .with_context(|| format!("cannot open the SQLite database {}", path.display()))?;
             Ok(Arc::new(store))
         }
-        DatabaseUrl::Postgres { .. } => {
-            anyhow::bail!("PostgreSQL is not supported by this build yet; use a sqlite:// database URL")
+        DatabaseUrl::Postgres { url } => {
+            let store = PgStore::open(url, PG_POOL_SIZE).await.with_context(|| format!("cannot open {database}"))?;
+            Ok(Arc::new(store))
         }
     }
 }
@@ -81,6 +90,7 @@ pub async fn start(
             max_in_flight: cfg.max_in_flight,
             max_in_flight_per_webhook: cfg.max_in_flight_per_webhook,
             node_id,
+            lease: cfg.lease,
         },
     )
     .context("cannot build the HTTP client for deliveries")?;
@@ -92,6 +102,8 @@ pub async fn start(
             allow_http_targets: cfg.allow_http_targets,
             allow_private_targets: cfg.allow_private_targets,
             idempotency_ttl: Duration::from_secs(86_400),
+            auto_disable_after: cfg.auto_disable_after,
+            retention: cfg.retention,
         },
     );
     let addr = listener.local_addr().context("cannot read the listening address")?;
@@ -108,6 +120,19 @@ pub async fn start(
         }
     }));
     if run_worker {
+        let upkeep = herald.clone();
+        let mut upkeep_rx = rx.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                if let Err(e) = upkeep.run_maintenance().await {
+                    tracing::warn!(error = %e, "maintenance failed; retrying at the next round");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(MAINTENANCE_EVERY) => {}
+                    _ = upkeep_rx.wait_for(|s| *s) => break,
+                }
+            }
+        }));
         let worker = engine.clone();
         let mut worker_rx = rx.clone();
         tasks.push(tokio::spawn(async move {

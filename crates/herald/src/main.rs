@@ -18,6 +18,33 @@ enum Command {
     Serve(ServeArgs),
     /// Apply database migrations and exit.
     Migrate(MigrateArgs),
+    /// Receive webhooks locally: print each one and verify its signatures.
+    Listen(ListenArgs),
+}
+
+#[derive(clap::Args)]
+struct ListenArgs {
+    /// Port to listen on (127.0.0.1).
+    #[arg(long, default_value_t = 8787)]
+    port: u16,
+    /// The webhook's Standard Webhooks secret (whsec_…), to verify webhook-signature.
+    #[arg(long)]
+    secret: Option<String>,
+    /// Where to fetch the application's Ed25519 public keys (Herald's /webhooks/signing?applicationId=…).
+    #[arg(long)]
+    public_key_url: Option<String>,
+    /// Bearer token for --public-key-url (an application key).
+    #[arg(long)]
+    token: Option<String>,
+    /// The application's client id, to check Reapit-Webhook-Signature.
+    #[arg(long)]
+    client_id: Option<String>,
+    /// Forward each request unchanged to this URL and report its answer.
+    #[arg(long)]
+    forward_to: Option<String>,
+    /// The status to answer with.
+    #[arg(long, default_value_t = 200)]
+    status: u16,
 }
 
 fn main() -> ExitCode {
@@ -42,6 +69,7 @@ fn main() -> ExitCode {
             }),
             Err(e) => return config_error(e),
         },
+        Command::Listen(args) => runtime.block_on(listen(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -114,4 +142,30 @@ fn init_tracing(format: LogFormat, filter: &str) -> anyhow::Result<()> {
         LogFormat::Pretty => builder.init(),
     }
     Ok(())
+}
+
+async fn listen(args: ListenArgs) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let secret = match &args.secret {
+        Some(s) => Some(s.parse().map_err(|e| anyhow::anyhow!("invalid --secret: {e}"))?),
+        None => None,
+    };
+    anyhow::ensure!((100..=599).contains(&args.status), "invalid --status {}: must be 100..599", args.status);
+    let public_keys = match &args.public_key_url {
+        Some(url) => herald::listen::fetch_public_keys(url, args.token.as_deref()).await?,
+        None => Vec::new(),
+    };
+    let opts = herald::listen::ListenOptions {
+        secret,
+        public_keys,
+        client_id: args.client_id,
+        forward_to: args.forward_to,
+        status: args.status,
+        color: std::io::stdout().is_terminal(),
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on 127.0.0.1:{}: {e}", args.port))?;
+    println!("herald listen: waiting for webhooks on http://127.0.0.1:{}/ (Ctrl-C to stop)", args.port);
+    herald::listen::run(opts, listener, std::sync::Arc::new(|line: String| println!("{line}")), shutdown_signal()).await
 }

@@ -26,6 +26,7 @@ fn name_and_scopes(f: &mut Fields<'_>) -> (Option<String>, Option<Vec<String>>) 
     let name = f.required_str("name", 200);
     let scopes = f.str_list("scopes", SCOPE_MAX);
     match &scopes {
+        None if f.errors.iter().any(|e| e.field == "scopes") => {}
         None => f.error("scopes", "is required (an empty list is allowed)"),
         Some(list) => {
             for (i, s) in list.iter().enumerate() {

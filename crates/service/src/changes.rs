@@ -78,6 +78,11 @@ impl Herald {
             }
             Err(e) => return Err(e.into()),
         }
+        let metrics = self.inner.engine.metrics();
+        metrics.changes_received.inc_by(changes.len() as u64);
+        for e in &events {
+            metrics.event(&e.topic_id, e.deliveries.len());
+        }
         if events.iter().any(|e| !e.deliveries.is_empty()) {
             self.inner.engine.wake();
         }

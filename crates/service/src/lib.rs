@@ -9,10 +9,12 @@ mod error;
 pub mod input;
 mod installations;
 mod logs;
+mod maintenance;
 pub mod models;
 pub mod paging;
 mod ping;
 mod redeliver;
+mod replay;
 mod routing_cache;
 mod secrets;
 mod topics;
@@ -31,8 +33,10 @@ use sha2::{Digest, Sha256};
 pub use changes::IngestOutcome;
 pub use error::{ServiceError, ServiceResult};
 pub use logs::LogQuery;
+pub use maintenance::{CountOut, MaintenanceReport};
 pub use paging::Paged;
 pub use redeliver::RedeliverOut;
+pub use replay::ReplayOut;
 pub use webhooks::{WebhookListQuery, WebhookScope};
 
 use routing_cache::RoutingCache;
@@ -44,11 +48,21 @@ pub struct ServiceConfig {
     pub allow_private_targets: bool,
     /// How long idempotency keys of `POST /changes` are remembered.
     pub idempotency_ttl: Duration,
+    /// A webhook whose attempts all failed for this long is deactivated.
+    pub auto_disable_after: Duration,
+    /// Payloads and response bodies older than this are pruned (counts stay).
+    pub retention: Duration,
 }
 
 impl Default for ServiceConfig {
     fn default() -> Self {
-        Self { allow_http_targets: false, allow_private_targets: false, idempotency_ttl: Duration::from_secs(86_400) }
+        Self {
+            allow_http_targets: false,
+            allow_private_targets: false,
+            idempotency_ttl: Duration::from_secs(86_400),
+            auto_disable_after: Duration::from_secs(5 * 86_400),
+            retention: Duration::from_secs(30 * 86_400),
+        }
     }
 }
 
@@ -142,6 +156,7 @@ impl Herald {
     /// Store writes that change routing call this so that the next event on this node sees them.
     fn routing_changed(&self) {
         self.inner.routing.invalidate();
+        self.inner.engine.invalidate_targets();
     }
 }
 

@@ -4,14 +4,17 @@ use herald_domain::time::{format_api_time, format_log_time};
 use herald_store::{ApplicationRecord, AttemptLogRecord, InstallationRecord, WebhookRecord};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AppOut {
+    #[schema(format = Uuid)]
     pub id: String,
     pub client_id: String,
     pub name: String,
     pub scopes: Vec<String>,
+    #[schema(format = DateTime)]
     pub created: String,
+    #[schema(format = DateTime)]
     pub modified: String,
 }
 
@@ -29,7 +32,7 @@ impl From<&ApplicationRecord> for AppOut {
 }
 
 /// The answer to `POST /apps`: the only time the API key is shown.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AppCreatedOut {
     #[serde(flatten)]
@@ -37,15 +40,19 @@ pub struct AppCreatedOut {
     pub api_key: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InstallationOut {
+    #[schema(format = Uuid)]
     pub id: String,
+    #[schema(format = Uuid)]
     pub application_id: String,
     pub customer_id: String,
     pub customer_name: Option<String>,
     pub customer_email: Option<String>,
+    #[schema(format = DateTime)]
     pub created: String,
+    #[schema(format = DateTime)]
     pub terminated: Option<String>,
 }
 
@@ -64,12 +71,16 @@ impl From<&InstallationRecord> for InstallationOut {
 }
 
 /// `WebhookModel` (contract §5.1), plus Herald's health fields.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookOut {
+    #[schema(format = Uuid)]
     pub id: String,
+    #[schema(format = DateTime)]
     pub created: String,
+    #[schema(format = DateTime)]
     pub modified: String,
+    #[schema(format = Uuid)]
     pub application_id: String,
     pub url: String,
     pub description: Option<String>,
@@ -80,7 +91,9 @@ pub struct WebhookOut {
     /// Why Herald deactivated the webhook (its endpoint failed for too long), if it did.
     pub disabled_reason: Option<String>,
     /// Since when every attempt failed, if the last one did.
+    #[schema(format = DateTime)]
     pub failing_since: Option<String>,
+    #[schema(format = DateTime)]
     pub last_success: Option<String>,
 }
 
@@ -105,7 +118,7 @@ impl From<&WebhookRecord> for WebhookOut {
 }
 
 /// The answer to creating a webhook: the model plus its signing secret.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookCreatedOut {
     #[serde(flatten)]
@@ -113,7 +126,7 @@ pub struct WebhookCreatedOut {
     pub secret: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TopicOut {
     pub id: String,
@@ -125,14 +138,15 @@ pub struct TopicOut {
     pub example: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChangesOut {
+    #[schema(format = Uuid)]
     pub event_id: String,
     pub events: Vec<EventOut>,
 }
 
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventOut {
     pub topic_id: String,
@@ -140,7 +154,7 @@ pub struct EventOut {
     pub deliveries: usize,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PingOut {
     pub success: bool,
@@ -150,17 +164,22 @@ pub struct PingOut {
 }
 
 /// One attempt in the logs (contract §5.4).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LogOut {
+    #[schema(format = DateTime)]
     pub time_stamp: String,
+    #[schema(format = Uuid)]
     pub application_id: String,
+    #[schema(format = Uuid)]
     pub webhook_id: String,
+    #[schema(format = Uuid)]
     pub delivery_id: String,
     pub url: String,
     pub topic_id: String,
     pub customer_id: String,
     pub entity_id: Option<String>,
+    #[schema(format = Uuid)]
     pub event_id: String,
     pub attempt: u32,
     pub status_code: Option<u16>,
@@ -197,12 +216,12 @@ impl From<&AttemptLogRecord> for LogOut {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SigningKeysOut {
     pub keys: Vec<SigningKeyOut>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SigningKeyOut {
     pub kid: String,
     pub kty: &'static str,
@@ -210,7 +229,7 @@ pub struct SigningKeyOut {
     pub x: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SecretOut {
     pub secret: String,
 }

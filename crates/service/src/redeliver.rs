@@ -2,12 +2,12 @@
 //! event id, new delivery id, attempts from 1).
 
 use herald_domain::DeliveryId;
-use herald_store::{AttemptFilter, DeliveryState, NewDelivery, NewEvent, StoreError};
+use herald_store::{AttemptFilter, DeliveryState, NewDelivery, StoreError};
 use serde::Serialize;
 
 use crate::*;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RedeliverOut {
     pub delivery_id: String,
@@ -36,29 +36,20 @@ impl Herald {
                 "the delivery has not been attempted yet; it needs no redelivery".into(),
             ));
         };
-        let Some(body) = attempt.body else {
+        if attempt.body.is_none() {
             return Err(ServiceError::Conflict("the event's payload was pruned by retention".into()));
-        };
+        }
         let now = self.now();
         let id = DeliveryId(new_uuid_v7());
-        let event = NewEvent {
-            id: new_uuid_v7(),
-            event_id: d.event_id,
-            topic_id: d.topic_id.clone(),
-            customer_id: attempt.customer_id,
-            entity_id: attempt.entity_id,
-            event_time: attempt.started,
-            body,
-            deliveries: vec![NewDelivery {
-                id,
-                webhook_id: d.webhook_id,
-                application_id: d.application_id,
-                sandbox: d.sandbox,
-                state: DeliveryState::Pending,
-                next_attempt_at: Some(now),
-            }],
+        let new = NewDelivery {
+            id,
+            webhook_id: d.webhook_id,
+            application_id: d.application_id,
+            sandbox: d.sandbox,
+            state: DeliveryState::Pending,
+            next_attempt_at: Some(now),
         };
-        self.inner.store.insert_events(&[event], None, now).await?;
+        self.inner.store.insert_deliveries(&[(d.event, new)], now).await?;
         self.inner.engine.wake();
         Ok(RedeliverOut {
             delivery_id: id.to_string(),

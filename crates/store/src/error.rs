@@ -44,6 +44,17 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
     }
 }
 
+impl StoreError {
+    /// A broken foreign key as `NotFound`, for writes that name the rows they hang on (an event row id): the
+    /// caller referred to something that is not stored.
+    pub(crate) fn missing_reference_as_not_found(self) -> Self {
+        match &self {
+            StoreError::Database(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => StoreError::NotFound,
+            _ => self,
+        }
+    }
+}
+
 fn is_unavailable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::PoolTimedOut

@@ -29,6 +29,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// skew between nodes, since every node compares its own `now` with the others' heartbeats.
 pub const DEFAULT_NODE_LEASE: Duration = Duration::from_secs(30);
 
+/// How many rows [`Store::prune`] changes per statement (and transaction) before letting other writers in.
+pub const PRUNE_BATCH: u32 = 10_000;
+
 /// Everything Herald stores. Methods are batch-shaped where the hot path needs it (events with their deliveries,
 /// claims, attempt records), so that a backend can write many in one transaction.
 #[async_trait]
@@ -125,6 +128,45 @@ pub trait Store: Send + Sync + 'static {
 
     // -- logs ----------------------------------------------------------------------------------------------------
     async fn list_attempts(&self, filter: &AttemptFilter) -> StoreResult<Vec<AttemptLogRecord>>;
+
+    // -- replay, health, maintenance, analytics -----------------------------------------------------------------
+    /// The events `webhook` had deliveries of, created within `[from, to]` (either bound optional), whose delivery
+    /// is in one of `states`: one row per event (an event delivered twice counts once), oldest first (by the
+    /// earliest such delivery's `created`, then by event row id), at most `limit`. No `states`, no rows.
+    ///
+    /// An event is returned whether or not retention has pruned its body (see [`Store::prune`]).
+    async fn replay_candidates(
+        &self,
+        webhook: WebhookId,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        states: &[DeliveryState],
+        limit: u32,
+    ) -> StoreResult<Vec<ReplayCandidate>>;
+    /// Inserts new deliveries of events already stored (`(event row id, delivery)`), in one transaction: each with
+    /// its `state` and `next_attempt_at`, no attempts, created at `now`. `NotFound` (and nothing stored) when an
+    /// event is unknown; `Conflict` when a delivery id exists.
+    async fn insert_deliveries(&self, deliveries: &[(uuid::Uuid, NewDelivery)], now: DateTime<Utc>) -> StoreResult<()>;
+    /// Deactivates every active webhook whose attempts have all failed since before `failing_before` (its
+    /// `failing_since` is earlier), recording `reason` (`disabled_reason`) and `modified = now`; returns their ids,
+    /// sorted. Bumps the routing version, in the same transaction, when any changed. Their pending deliveries stay.
+    async fn disable_failing_webhooks(
+        &self,
+        failing_before: DateTime<Utc>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<WebhookId>>;
+    /// Queue depth and health figures for metrics, read in one statement. Cheap: counts walk the pending rows of
+    /// an index, not the tables.
+    async fn stats(&self, now: DateTime<Utc>) -> StoreResult<StoreStats>;
+    /// Retention: drops event bodies (of events created before `before` none of whose deliveries is pending) and
+    /// attempt response bodies (of attempts started before `before`), and deletes idempotency keys created before
+    /// `keys_before`. Rows and counts stay. Works in batches of [`PRUNE_BATCH`] rows, each its own transaction, so
+    /// that a large backlog never holds the (SQLite) writer for long; returns how many of each it pruned.
+    async fn prune(&self, before: DateTime<Utc>, keys_before: DateTime<Utc>) -> StoreResult<PruneReport>;
+    /// Attempt counts (all, successful, failed) of attempts started within `[from, to]`, grouped as asked, sorted
+    /// by key (byte order). Successful means outcome `delivered`. Pruning does not change them.
+    async fn attempt_counts(&self, filter: &CountFilter) -> StoreResult<Vec<AttemptCount>>;
 }
 
 /// Offset paging: `number` from 1, `size` 1..=100.

@@ -226,3 +226,56 @@ pub struct AttemptLogRecord {
     pub body: Option<String>,
     pub response: Option<String>,
 }
+
+/// An event a webhook may be sent again (see `Store::replay_candidates`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayCandidate {
+    /// The event row.
+    pub event: Uuid,
+    pub application_id: ApplicationId,
+    pub sandbox: bool,
+}
+
+/// Figures for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Pending deliveries whose next attempt is due now (held or not).
+    pub due: u64,
+    /// Pending deliveries whose next attempt is in the future.
+    pub scheduled: u64,
+    /// Active webhooks whose last attempts failed (`failing_since` set).
+    pub failing_webhooks: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    pub event_bodies: u64,
+    pub responses: u64,
+    pub idempotency_keys: u64,
+}
+
+/// How `attempt_counts` groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CountGroup {
+    /// UTC day, `YYYY-MM-DD`.
+    Day,
+    Customer,
+    Topic,
+    Webhook,
+}
+
+#[derive(Debug, Clone)]
+pub struct CountFilter {
+    pub application_id: Option<ApplicationId>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub group_by: CountGroup,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptCount {
+    pub key: String,
+    pub attempts: u64,
+    pub successes: u64,
+    pub failures: u64,
+}

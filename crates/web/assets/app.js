@@ -29,7 +29,7 @@ document.addEventListener("DOMContentLoaded", () => {
       const checked = list.querySelectorAll("input:checked").length;
       if (count) count.textContent = `${shown} shown, ${checked} selected`;
     };
-    input.addEventListener("input", update);
+    ["input", "change", "search"].forEach((ev) => input.addEventListener(ev, update));
     list.addEventListener("change", update);
     update();
   });

@@ -14,12 +14,20 @@ pub struct ApiError {
     pub errors: Vec<FieldError>,
 }
 
-#[derive(Serialize)]
+/// The body of every 4xx and 5xx answer (contract §3).
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct Body<'a> {
+pub(crate) struct ErrorModel<'a> {
+    /// The answer's HTTP status, repeated.
+    #[schema(minimum = 400, maximum = 599, example = 422)]
     status_code: u16,
+    /// When the error happened (RFC 3339, UTC).
+    #[schema(format = DateTime, example = "2026-01-01T00:00:00Z")]
     date_time: String,
+    #[schema(example = "One or more validation failures have occurred.")]
     description: &'a str,
+    /// One entry per broken rule; may be empty.
+    #[schema(value_type = Vec<crate::api::schemas::FieldErrorModel>)]
     errors: &'a [FieldError],
 }
 
@@ -73,7 +81,7 @@ impl From<ServiceError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
+        let body = ErrorModel {
             status_code: self.status.as_u16(),
             date_time: herald_domain::time::format_api_time(chrono::Utc::now()),
             description: &self.description,

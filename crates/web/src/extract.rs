@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use herald_service::Principal;
@@ -71,6 +71,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
         match Query::<HashMap<String, String>>::from_request_parts(parts, state).await {
             Ok(Query(m)) => Ok(Params(m)),
             Err(e) => Err(ApiError::new(StatusCode::BAD_REQUEST, format!("Malformed query string: {}", e.body_text()))),
+        }
+    }
+}
+
+/// The one parameter of a path like `/apps/{id}`, percent-decoded; a segment that does not decode to UTF-8 is a
+/// 400 with the error body (axum's own rejection would answer in plain text).
+pub struct PathParam(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(p)) => Ok(PathParam(p)),
+            Err(e) => Err(ApiError::new(StatusCode::BAD_REQUEST, format!("Malformed path: {}", e.body_text()))),
         }
     }
 }

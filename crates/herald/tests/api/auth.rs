@@ -37,9 +37,20 @@ async fn world(app: &TestApp) -> World {
     }
 }
 
+/// Pings `hook` with the admin token and returns the id of the delivery that attempt belongs to.
+async fn delivery_of(app: &TestApp, hook: &str) -> String {
+    let (status, out) = app
+        .client
+        .post(&format!("/webhooks/subscriptions/{hook}/ping"), ADMIN, json!({ "topicId": "contacts.created" }))
+        .await;
+    assert_eq!(status, 200, "{out}");
+    let (_, logs) = app.client.get(&format!("/webhooks/logs?webhookId={hook}"), ADMIN).await;
+    logs[0]["deliveryId"].as_str().unwrap_or_else(|| panic!("a delivery id in {logs}")).to_string()
+}
+
 /// Every endpoint of the API with a request that would succeed for the admin (or an application key on its own
-/// resources), so that a 401 can only come from the token.
-fn every_endpoint(w: &World) -> Vec<(Method, String, Option<Value>)> {
+/// resources), so that a 401 can only come from the token. `delivery` is one of B's deliveries.
+fn every_endpoint(w: &World, delivery: &str) -> Vec<(Method, String, Option<Value>)> {
     let hook = &w.hook_b;
     let put_hook = json!({ "url": "https://example.com/changed", "topicIds": ["contacts.created"] });
     vec![
@@ -64,10 +75,13 @@ fn every_endpoint(w: &World) -> Vec<(Method, String, Option<Value>)> {
         (Method::PUT, format!("/webhooks/subscriptions/{hook}"), Some(put_hook.clone())),
         (Method::DELETE, format!("/webhooks/subscriptions/{hook}"), None),
         (Method::POST, format!("/webhooks/subscriptions/{hook}/ping"), Some(json!({ "topicId": "contacts.created" }))),
+        (Method::POST, format!("/webhooks/subscriptions/{hook}/replay"), Some(json!({ "status": "all" }))),
         (Method::GET, format!("/webhooks/subscriptions/{hook}/secret"), None),
         (Method::POST, format!("/webhooks/subscriptions/{hook}/secret/rotate"), None),
         (Method::GET, "/webhooks/logs".into(), None),
+        (Method::POST, format!("/webhooks/deliveries/{delivery}/redeliver"), None),
         (Method::GET, format!("/webhooks/signing?applicationId={}", w.app_b), None),
+        (Method::GET, "/analytics/deliveries".into(), None),
         (Method::GET, "/resthooks".into(), None),
         (
             Method::POST,
@@ -101,29 +115,40 @@ async fn assert_b_untouched(app: &TestApp, w: &World) {
     assert_eq!(inst["terminated"], Value::Null, "B's installation is not terminated");
 }
 
+/// How many attempts the logs hold (a ping, replay or redelivery that ran would add some).
+async fn attempts(app: &TestApp) -> usize {
+    app.deliver().await;
+    let (_, logs) = app.client.get("/webhooks/logs", ADMIN).await;
+    logs.as_array().map(Vec::len).expect("logs are an array")
+}
+
 #[tokio::test]
 async fn every_endpoint_answers_401_with_the_error_body_without_a_token() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
-    for (method, path, body) in every_endpoint(&w) {
+    let delivery = delivery_of(&app, &w.hook_b).await;
+    for (method, path, body) in every_endpoint(&w, &delivery) {
         let r = call(&app, method.clone(), &path, None, body).await;
         assert_error(&r, 401, &format!("{method} {path} without a token"));
     }
     assert_b_untouched(&app, &w).await;
+    assert_eq!(attempts(&app).await, 1, "only the setup's ping was attempted");
 }
 
 #[tokio::test]
 async fn every_endpoint_answers_401_with_the_error_body_for_an_unknown_token() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
+    let delivery = delivery_of(&app, &w.hook_b).await;
     let unknown_app_key = format!("{}x", w.key_a);
     for token in ["not-a-token", unknown_app_key.as_str(), "hk_unknown"] {
-        for (method, path, body) in every_endpoint(&w) {
+        for (method, path, body) in every_endpoint(&w, &delivery) {
             let r = call(&app, method.clone(), &path, Some(token), body).await;
             assert_error(&r, 401, &format!("{method} {path} with the unknown token {token:?}"));
         }
     }
     assert_b_untouched(&app, &w).await;
+    assert_eq!(attempts(&app).await, 1, "only the setup's ping was attempted");
 }
 
 #[tokio::test]
@@ -182,9 +207,10 @@ async fn an_application_key_gets_403_on_the_platform_api() {
 async fn an_application_key_cannot_touch_another_applications_webhooks() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
+    let delivery = delivery_of(&app, &w.hook_b).await;
     let hook = &w.hook_b;
     let put_hook = json!({ "url": "https://example.com/stolen", "topicIds": ["contacts.created"] });
-    let attempts: Vec<(Method, String, Option<Value>)> = vec![
+    let requests: Vec<(Method, String, Option<Value>)> = vec![
         (Method::GET, format!("/webhooks/subscriptions/{hook}"), None),
         (Method::PUT, format!("/webhooks/subscriptions/{hook}"), Some(put_hook)),
         (Method::DELETE, format!("/webhooks/subscriptions/{hook}"), None),
@@ -195,17 +221,19 @@ async fn an_application_key_cannot_touch_another_applications_webhooks() {
         (Method::GET, format!("/webhooks/logs?applicationId={}", w.app_b), None),
         (Method::GET, format!("/webhooks/signing?applicationId={}", w.app_b), None),
         (Method::GET, format!("/webhooks/topics?applicationId={}", w.app_b), None),
+        (Method::GET, format!("/analytics/deliveries?applicationId={}", w.app_b), None),
+        (Method::POST, format!("/webhooks/subscriptions/{hook}/replay"), Some(json!({ "status": "all" }))),
+        (Method::POST, format!("/webhooks/deliveries/{delivery}/redeliver"), None),
         (Method::POST, "/webhooks/subscriptions".into(), Some(webhook_body(&w.app_b, "contacts.created"))),
     ];
-    for (method, path, body) in attempts {
+    for (method, path, body) in requests {
         let r = call(&app, method.clone(), &path, Some(&w.key_a), body).await;
         assert_error(&r, 404, &format!("{method} {path} with A's key"));
     }
     assert_b_untouched(&app, &w).await;
     let (_, b_hooks) = app.client.get(&format!("/webhooks/subscriptions?applicationId={}", w.app_b), ADMIN).await;
     assert_eq!(b_hooks["totalCount"], 1, "A created no webhook for B: {b_hooks}");
-    let (_, logs) = app.client.get("/webhooks/logs", ADMIN).await;
-    assert_eq!(logs, json!([]), "A's ping of B's webhook made no attempt");
+    assert_eq!(attempts(&app).await, 1, "A's ping, replay and redelivery of B's webhook made no attempt");
 }
 
 #[tokio::test]
@@ -291,6 +319,21 @@ async fn an_application_key_manages_its_own_webhooks() {
     assert_ne!(r.body["secret"], old, "rotation gives a new secret");
     let r = send(&app, Method::GET, "/webhooks/logs", key, &[], None).await;
     assert_eq!(r.status, 200, "{}", r.body);
+    let delivery = r.body[0]["deliveryId"].as_str().expect("the ping's delivery").to_string();
+    let r = send(&app, Method::POST, &format!("/webhooks/deliveries/{delivery}/redeliver"), key, &[], None).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let r = send_json(
+        &app,
+        Method::POST,
+        &format!("/webhooks/subscriptions/{hook}/replay"),
+        key,
+        &[],
+        json!({ "dryRun": true }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = send(&app, Method::GET, &format!("/analytics/deliveries?applicationId={}", w.app_a), key, &[], None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
     let r = send(&app, Method::GET, "/webhooks/topics", key, &[], None).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let r =
@@ -341,6 +384,15 @@ async fn the_admin_can_act_on_any_applications_webhooks() {
     let (status, logs) = app.client.get(&format!("/webhooks/logs?applicationId={}", w.app_b), ADMIN).await;
     assert_eq!(status, 200, "{logs}");
     assert_eq!(logs.as_array().map(Vec::len), Some(1), "the admin reads B's logs: {logs}");
+    let delivery = logs[0]["deliveryId"].as_str().expect("deliveryId");
+    let (status, out) =
+        app.client.call(Method::POST, &format!("/webhooks/deliveries/{delivery}/redeliver"), Some(ADMIN), None).await;
+    assert_eq!(status, 202, "the admin redelivers B's delivery: {out}");
+    let (status, out) =
+        app.client.post(&format!("/webhooks/subscriptions/{hook}/replay"), ADMIN, json!({ "dryRun": true })).await;
+    assert_eq!(status, 200, "the admin replays B's webhook: {out}");
+    let (status, out) = app.client.get(&format!("/analytics/deliveries?applicationId={}", w.app_b), ADMIN).await;
+    assert_eq!(status, 200, "the admin reads B's analytics: {out}");
     let (status, keys) = app.client.get(&format!("/webhooks/signing?applicationId={}", w.app_b), ADMIN).await;
     assert_eq!(status, 200, "{keys}");
     assert_eq!(keys["keys"][0]["crv"], "Ed25519");
@@ -357,9 +409,9 @@ async fn the_admin_can_act_on_any_applications_webhooks() {
 }
 
 #[tokio::test]
-async fn health_and_readiness_need_no_token() {
+async fn health_readiness_metrics_and_the_openapi_document_need_no_token() {
     let app = TestApp::spawn().await;
-    for path in ["/healthz", "/readyz"] {
+    for path in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
         let r = send(&app, Method::GET, path, None, &[], None).await;
         assert_eq!(r.status, 200, "{path}: {}", r.body);
         let r = send(&app, Method::GET, path, Some("garbage"), &[], None).await;

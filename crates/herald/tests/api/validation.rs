@@ -256,6 +256,10 @@ async fn absent_optional_fields_take_their_defaults() {
         assert_eq!(model["topicIds"], json!(["contacts.created"]), "{model}");
     }
     assert!(created["secret"].as_str().is_some_and(|s| s.starts_with("whsec_")), "{created}");
+    for key in ["created", "modified"] {
+        let t = created[key].as_str().unwrap_or_default();
+        assert!(t.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(t).is_ok(), "{key} is RFC 3339 UTC: {t:?}");
+    }
     let r = send_json(
         &app,
         Method::POST,
@@ -435,6 +439,12 @@ async fn delete_answers_204_then_the_webhook_is_gone() {
     assert_error(&send(&app, Method::DELETE, &path, Some(ADMIN), &[], None).await, 404, "DELETE twice");
     let put = json!({ "url": "https://example.com/x", "topicIds": ["contacts.created"] });
     assert_error(&send_json(&app, Method::PUT, &path, Some(ADMIN), &[], put).await, 404, "PUT after DELETE");
+    let ping = json!({ "topicId": "contacts.created" });
+    let r = send_json(&app, Method::POST, &format!("{path}/ping"), Some(ADMIN), &[], ping).await;
+    assert_error(&r, 404, "ping after DELETE");
+    assert_error(&send(&app, Method::GET, &format!("{path}/secret"), Some(ADMIN), &[], None).await, 404, "secret");
+    let r = send(&app, Method::POST, &format!("{path}/secret/rotate"), Some(ADMIN), &[], None).await;
+    assert_error(&r, 404, "rotate after DELETE");
     for list in ["/webhooks/subscriptions".to_string(), format!("/webhooks/subscriptions?applicationId={a}")] {
         let (_, body) = app.client.get(&list, ADMIN).await;
         assert_eq!(embedded_ids(&body), vec![keep["id"].as_str().unwrap().to_string()], "{list}");
@@ -468,6 +478,9 @@ async fn a_change_breaking_a_rule_answers_422_naming_the_field() {
     change_rejected(&app, with(good.clone(), "eventId", json!("not-a-uuid")), "eventId").await;
     change_rejected(&app, with(good.clone(), "eventTime", json!("yesterday")), "eventTime").await;
     change_rejected(&app, with(good.clone(), "eventTime", json!(1_700_000_000)), "eventTime").await;
+    change_rejected(&app, with(good.clone(), "eventTime", json!("2020-05-13T09:33:16")), "eventTime").await;
+    let (_, logs) = app.client.get("/webhooks/logs", ADMIN).await;
+    assert_eq!(logs, json!([]), "nothing was stored");
 }
 
 #[tokio::test]
@@ -540,4 +553,101 @@ async fn a_refused_batch_stores_nothing_and_a_later_change_yields_only_its_own_e
     let logs = logs.as_array().expect("logs").clone();
     assert_eq!(logs.len(), 1, "{logs:?}");
     assert_eq!(logs[0]["entityId"], "GOOD");
+}
+
+#[tokio::test]
+async fn list_and_log_filters_that_break_a_rule_answer_422_naming_the_parameter() {
+    let app = TestApp::spawn().await;
+    for (query, field) in [
+        ("/webhooks/subscriptions?active=maybe", "active"),
+        ("/webhooks/subscriptions?applicationId=nope", "applicationId"),
+        ("/webhooks/logs?from=yesterday", "from"),
+        ("/webhooks/logs?to=2020-01-01", "to"),
+        ("/webhooks/logs?eventId=nope", "eventId"),
+        ("/webhooks/logs?webhookId=nope", "webhookId"),
+        ("/webhooks/logs?applicationId=nope", "applicationId"),
+        ("/webhooks/signing?applicationId=nope", "applicationId"),
+    ] {
+        let r = send(&app, Method::GET, query, Some(ADMIN), &[], None).await;
+        assert_422_naming(&r, field, query);
+    }
+    let (status, logs) = app.client.get("/webhooks/logs?customerId=NOBODY", ADMIN).await;
+    assert_eq!((status.as_u16(), logs), (200, json!([])), "empty logs are an empty array, never 404");
+}
+
+#[tokio::test]
+async fn a_ping_for_a_topic_the_webhook_lacks_answers_422_naming_topic_id() {
+    let app = TestApp::spawn().await;
+    let a = contacts_app(&app).await;
+    let hook = app.create_webhook(&a, "http://127.0.0.1:9/h", &["contacts.created"], &[]).await;
+    let path = format!("/webhooks/subscriptions/{}/ping", hook["id"].as_str().unwrap());
+    for body in [json!({ "topicId": "contacts.modified" }), json!({ "topicId": "nope" }), json!({})] {
+        let r = send_json(&app, Method::POST, &path, Some(ADMIN), &[], body.clone()).await;
+        assert_422_naming(&r, "topicId", &format!("ping {body}"));
+    }
+    let (_, logs) = app.client.get("/webhooks/logs", ADMIN).await;
+    assert_eq!(logs, json!([]), "a refused ping makes no attempt");
+}
+
+#[tokio::test]
+async fn strange_input_never_answers_500() {
+    let app = TestApp::spawn().await;
+    let a = contacts_app(&app).await;
+    let hook = app.create_webhook(&a, "https://example.com/h", &["contacts.created"], &[]).await;
+    let hook = hook["id"].as_str().unwrap().to_string();
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let bodies: Vec<Vec<u8>> = vec![
+        deep.into_bytes(),
+        vec![0xff, 0xfe, 0x00, 0x7b],
+        br#"{"url": "\ud800"}"#.to_vec(),
+        br#"{"customerId": "RPT", "entityType": "contacts", "entityId": "X", "old": null, "new": {"n": 1e400}}"#
+            .to_vec(),
+        serde_json::to_vec(&json!({ "applicationId": a, "url": "https://example.com/h",
+            "topicIds": vec!["contacts.created"; 5000] }))
+        .unwrap(),
+        serde_json::to_vec(&json!({ "applicationId": a, "url": "https://example.com/h",
+            "topicIds": ["contacts.created"], "customerIds": vec!["C"; 5000] }))
+        .unwrap(),
+        serde_json::to_vec(&json!({ "applicationId": a, "url": "https://\u{0}.example.com/h",
+            "topicIds": ["contacts.created"] }))
+        .unwrap(),
+        serde_json::to_vec(&json!({ "applicationId": a, "url": format!("https://{}.com/", "a".repeat(280)),
+            "topicIds": ["contacts.created"] }))
+        .unwrap(),
+    ];
+    let targets = [
+        (Method::POST, "/webhooks/subscriptions".to_string()),
+        (Method::PUT, format!("/webhooks/subscriptions/{hook}")),
+        (Method::POST, "/changes".to_string()),
+        (Method::POST, "/apps".to_string()),
+        (Method::POST, "/installations".to_string()),
+        (Method::POST, format!("/webhooks/subscriptions/{hook}/ping")),
+    ];
+    for (method, path) in &targets {
+        for body in &bodies {
+            let r = send(&app, method.clone(), path, Some(ADMIN), &[], Some(body.clone())).await;
+            let what = format!("{method} {path} with {}", String::from_utf8_lossy(&body[..body.len().min(80)]));
+            assert!(r.status < 500, "{what}: {} {}", r.status, r.body);
+            if r.status >= 400 {
+                assert_error(&r, r.status, &what);
+            }
+        }
+    }
+    for path in [
+        "/webhooks/subscriptions/%00".to_string(),
+        format!("/webhooks/subscriptions/{}", "9".repeat(5000)),
+        "/webhooks/topics/%FF%FE".to_string(),
+        "/apps/..%2F..%2Fetc".to_string(),
+        "/installations/-1".to_string(),
+        "/webhooks/subscriptions?pageNumber=4294967296&pageSize=100".to_string(),
+        "/webhooks/topics?pageNumber=1000000&pageSize=100".to_string(),
+        "/webhooks/logs?limit=99999999999999999999".to_string(),
+        "/webhooks/subscriptions?pageSize=%ZZ".to_string(),
+    ] {
+        let r = send(&app, Method::GET, &path, Some(ADMIN), &[], None).await;
+        assert!(r.status < 500, "GET {path}: {} {}", r.status, r.body);
+        if r.status >= 400 {
+            assert_error(&r, r.status, &path);
+        }
+    }
 }

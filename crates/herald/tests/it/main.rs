@@ -8,6 +8,8 @@ mod delivery;
 mod durability;
 mod events;
 mod isolation;
+mod listen;
 mod logs;
 mod signatures;
+mod upkeep;
 mod validation;

@@ -22,6 +22,8 @@ pub struct Opts {
     pub delivery_timeout: Option<&'static str>,
     pub worker: bool,
     pub strict_targets: bool,
+    pub auto_disable_after: Option<&'static str>,
+    pub retention: Option<&'static str>,
 }
 
 impl TestApp {
@@ -44,6 +46,8 @@ impl TestApp {
             allow_private_targets: flag(opts.strict_targets),
             retry_schedule: Some(opts.retry_schedule.unwrap_or("50ms,100ms").to_string()),
             delivery_timeout: Some(opts.delivery_timeout.unwrap_or("2s").to_string()),
+            auto_disable_after: opts.auto_disable_after.map(str::to_string),
+            retention: opts.retention.map(str::to_string),
             ..ServeArgs::default()
         };
         let cfg = args.resolve_with_env(|_| None).expect("test configuration");

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use herald_domain::{DeliveryId, WebhookId};
-use sqlx::postgres::{PgPool, PgRow};
+use sqlx::postgres::{PgConnection, PgPool, PgRow};
 use sqlx::{Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
@@ -48,28 +48,55 @@ pub async fn insert_events(
         .execute(&mut *tx)
         .await?;
     }
-    let rows: Vec<(&NewEvent, &NewDelivery)> =
-        events.iter().flat_map(|e| e.deliveries.iter().map(move |d| (e, d))).collect();
-    if !rows.is_empty() {
-        sqlx::query(
-            "INSERT INTO deliveries (id, event, webhook_id, application_id, sandbox, state, attempts, \
-             next_attempt_at, created, updated) \
-             SELECT id, event, webhook_id, application_id, sandbox, state, 0, next_attempt_at, $8, $8 \
-             FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::bool[], $6::int4[], $7::int8[]) \
-             AS d(id, event, webhook_id, application_id, sandbox, state, next_attempt_at)",
-        )
-        .bind(rows.iter().map(|(_, d)| d.id.0).collect::<Vec<Uuid>>())
-        .bind(rows.iter().map(|(e, _)| e.id).collect::<Vec<Uuid>>())
-        .bind(rows.iter().map(|(_, d)| d.webhook_id.0).collect::<Vec<Uuid>>())
-        .bind(rows.iter().map(|(_, d)| d.application_id.0).collect::<Vec<Uuid>>())
-        .bind(rows.iter().map(|(_, d)| d.sandbox).collect::<Vec<bool>>())
-        .bind(rows.iter().map(|(_, d)| d.state as i32).collect::<Vec<i32>>())
-        .bind(rows.iter().map(|(_, d)| d.next_attempt_at.map(micros)).collect::<Vec<Option<i64>>>())
-        .bind(micros(now))
-        .execute(&mut *tx)
-        .await?;
-    }
+    let rows: Vec<(Uuid, &NewDelivery)> =
+        events.iter().flat_map(|e| e.deliveries.iter().map(move |d| (e.id, d))).collect();
+    insert_delivery_rows(&mut tx, &rows, now).await?;
     tx.commit().await?;
+    Ok(())
+}
+
+pub async fn insert_deliveries(
+    pool: &PgPool,
+    deliveries: &[(Uuid, NewDelivery)],
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    if deliveries.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<(Uuid, &NewDelivery)> = deliveries.iter().map(|(event, d)| (*event, d)).collect();
+    let mut tx = pool.begin().await?;
+    insert_delivery_rows(&mut tx, &rows, now).await.map_err(StoreError::missing_reference_as_not_found)?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Inserts deliveries of events already stored, in one statement, in the caller's transaction: `(event row id,
+/// delivery)`, with no attempts, created at `now`.
+async fn insert_delivery_rows(
+    tx: &mut PgConnection,
+    rows: &[(Uuid, &NewDelivery)],
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO deliveries (id, event, webhook_id, application_id, sandbox, state, attempts, \
+         next_attempt_at, created, updated) \
+         SELECT id, event, webhook_id, application_id, sandbox, state, 0, next_attempt_at, $8, $8 \
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::bool[], $6::int4[], $7::int8[]) \
+         AS d(id, event, webhook_id, application_id, sandbox, state, next_attempt_at)",
+    )
+    .bind(rows.iter().map(|(_, d)| d.id.0).collect::<Vec<Uuid>>())
+    .bind(rows.iter().map(|(event, _)| *event).collect::<Vec<Uuid>>())
+    .bind(rows.iter().map(|(_, d)| d.webhook_id.0).collect::<Vec<Uuid>>())
+    .bind(rows.iter().map(|(_, d)| d.application_id.0).collect::<Vec<Uuid>>())
+    .bind(rows.iter().map(|(_, d)| d.sandbox).collect::<Vec<bool>>())
+    .bind(rows.iter().map(|(_, d)| d.state as i32).collect::<Vec<i32>>())
+    .bind(rows.iter().map(|(_, d)| d.next_attempt_at.map(micros)).collect::<Vec<Option<i64>>>())
+    .bind(micros(now))
+    .execute(tx)
+    .await?;
     Ok(())
 }
 

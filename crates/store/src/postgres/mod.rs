@@ -6,6 +6,7 @@
 //! Applications, installations and webhooks live here; the hot path (events, deliveries, attempts) in `deliveries`.
 
 mod deliveries;
+mod maintenance;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -525,5 +526,41 @@ impl Store for PgStore {
 
     async fn list_attempts(&self, filter: &AttemptFilter) -> StoreResult<Vec<AttemptLogRecord>> {
         deliveries::list_attempts(&self.pool, filter).await
+    }
+
+    async fn replay_candidates(
+        &self,
+        webhook: WebhookId,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        states: &[DeliveryState],
+        limit: u32,
+    ) -> StoreResult<Vec<ReplayCandidate>> {
+        maintenance::replay_candidates(&self.pool, webhook, from, to, states, limit).await
+    }
+
+    async fn insert_deliveries(&self, deliveries: &[(Uuid, NewDelivery)], now: DateTime<Utc>) -> StoreResult<()> {
+        deliveries::insert_deliveries(&self.pool, deliveries, now).await
+    }
+
+    async fn disable_failing_webhooks(
+        &self,
+        failing_before: DateTime<Utc>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<WebhookId>> {
+        maintenance::disable_failing_webhooks(&self.pool, failing_before, reason, now).await
+    }
+
+    async fn stats(&self, now: DateTime<Utc>) -> StoreResult<StoreStats> {
+        maintenance::stats(&self.pool, now).await
+    }
+
+    async fn prune(&self, before: DateTime<Utc>, keys_before: DateTime<Utc>) -> StoreResult<PruneReport> {
+        maintenance::prune(&self.pool, before, keys_before).await
+    }
+
+    async fn attempt_counts(&self, filter: &CountFilter) -> StoreResult<Vec<AttemptCount>> {
+        maintenance::attempt_counts(&self.pool, filter).await
     }
 }

@@ -45,16 +45,28 @@ pub async fn insert_events(
         .execute(&mut *tx)
         .await?;
     }
-    let rows: Vec<(&NewEvent, &NewDelivery)> =
-        events.iter().flat_map(|e| e.deliveries.iter().map(move |d| (e, d))).collect();
+    let rows: Vec<(uuid::Uuid, &NewDelivery)> =
+        events.iter().flat_map(|e| e.deliveries.iter().map(move |d| (e.id, d))).collect();
+    insert_delivery_rows(&mut tx, &rows, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Inserts deliveries of events already stored, [`DELIVERY_ROWS_PER_INSERT`] per statement, in the caller's
+/// transaction: `(event row id, delivery)`, with no attempts, created at `now`.
+pub async fn insert_delivery_rows(
+    tx: &mut sqlx::SqliteConnection,
+    rows: &[(uuid::Uuid, &NewDelivery)],
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
     for chunk in rows.chunks(DELIVERY_ROWS_PER_INSERT) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO deliveries (id, event, webhook_id, application_id, sandbox, state, attempts, \
              next_attempt_at, created, updated) ",
         );
-        q.push_values(chunk, |mut b, (e, d)| {
+        q.push_values(chunk, |mut b, (event, d)| {
             b.push_bind(d.id.to_string())
-                .push_bind(e.id.to_string())
+                .push_bind(event.to_string())
                 .push_bind(d.webhook_id.to_string())
                 .push_bind(d.application_id.to_string())
                 .push_bind(d.sandbox)
@@ -66,7 +78,6 @@ pub async fn insert_events(
         });
         q.build().execute(&mut *tx).await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 
@@ -286,4 +297,19 @@ pub async fn list_attempts(reader: &SqlitePool, f: &AttemptFilter) -> StoreResul
             })
         })
         .collect()
+}
+
+pub async fn insert_deliveries(
+    writer: &SqlitePool,
+    deliveries: &[(uuid::Uuid, NewDelivery)],
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    if deliveries.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<(uuid::Uuid, &NewDelivery)> = deliveries.iter().map(|(event, d)| (*event, d)).collect();
+    let mut tx = writer.begin().await?;
+    insert_delivery_rows(&mut tx, &rows, now).await.map_err(StoreError::missing_reference_as_not_found)?;
+    tx.commit().await?;
+    Ok(())
 }

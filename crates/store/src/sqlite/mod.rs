@@ -5,6 +5,7 @@
 //! that committed is on disk, so an answer given after a commit survives a crash of the process or of the machine.
 
 mod deliveries;
+mod maintenance;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -509,5 +510,41 @@ impl Store for SqliteStore {
 
     async fn list_attempts(&self, filter: &AttemptFilter) -> StoreResult<Vec<AttemptLogRecord>> {
         deliveries::list_attempts(&self.reader, filter).await
+    }
+
+    async fn replay_candidates(
+        &self,
+        webhook: WebhookId,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        states: &[DeliveryState],
+        limit: u32,
+    ) -> StoreResult<Vec<ReplayCandidate>> {
+        maintenance::replay_candidates(&self.reader, webhook, from, to, states, limit).await
+    }
+
+    async fn insert_deliveries(&self, deliveries: &[(uuid::Uuid, NewDelivery)], now: DateTime<Utc>) -> StoreResult<()> {
+        deliveries::insert_deliveries(&self.writer, deliveries, now).await
+    }
+
+    async fn disable_failing_webhooks(
+        &self,
+        failing_before: DateTime<Utc>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<WebhookId>> {
+        maintenance::disable_failing_webhooks(&self.writer, failing_before, reason, now).await
+    }
+
+    async fn stats(&self, now: DateTime<Utc>) -> StoreResult<StoreStats> {
+        maintenance::stats(&self.reader, now).await
+    }
+
+    async fn prune(&self, before: DateTime<Utc>, keys_before: DateTime<Utc>) -> StoreResult<PruneReport> {
+        maintenance::prune(&self.writer, before, keys_before).await
+    }
+
+    async fn attempt_counts(&self, filter: &CountFilter) -> StoreResult<Vec<AttemptCount>> {
+        maintenance::attempt_counts(&self.reader, filter).await
     }
 }

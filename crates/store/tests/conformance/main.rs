@@ -10,6 +10,7 @@ mod catalogue;
 mod deliveries;
 mod fixtures;
 mod harness;
+mod maintenance;
 mod pg_only;
 
 /// Instantiates each listed test (`module::name`, an `async fn(Arc<dyn Store>)`) once per backend.
@@ -70,4 +71,12 @@ conformance! {
     deliveries::a_delivery_held_by_a_node_with_a_stale_heartbeat_goes_to_another,
     deliveries::a_node_that_heartbeats_keeps_its_claims_past_the_lease,
     deliveries::claiming_counts_as_a_heartbeat,
+    maintenance::replay_candidates_are_one_per_event_oldest_first_within_the_window_and_states,
+    maintenance::insert_deliveries_adds_deliveries_to_stored_events,
+    maintenance::many_deliveries_are_added_in_one_call,
+    maintenance::webhooks_failing_since_before_the_cutoff_are_disabled_once,
+    maintenance::stats_count_due_and_scheduled_deliveries_and_failing_webhooks,
+    maintenance::prune_drops_old_bodies_responses_and_keys_but_keeps_rows,
+    maintenance::prune_goes_through_more_rows_than_one_batch,
+    maintenance::attempt_counts_group_by_day_customer_topic_and_webhook,
 }

@@ -1,7 +1,9 @@
-//! The JSON API: routes and the paging envelope.
+//! The JSON API: routes, the paging envelope and the OpenAPI document (`GET /openapi.json`).
 
+mod openapi;
 mod platform;
 mod resthooks;
+pub(crate) mod schemas;
 mod webhooks;
 
 use axum::http::StatusCode;
@@ -10,7 +12,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use herald_service::Paged;
 use serde::Serialize;
-use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 use crate::error::method_not_allowed;
 use crate::extract::Params;
@@ -28,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route("/webhooks/subscriptions", get(webhooks::list).post(webhooks::create))
         .route("/webhooks/subscriptions/{id}", get(webhooks::get).put(webhooks::update).delete(webhooks::delete))
         .route("/webhooks/subscriptions/{id}/ping", post(webhooks::ping))
+        .route("/webhooks/subscriptions/{id}/replay", post(webhooks::replay))
         .route("/webhooks/subscriptions/{id}/secret", get(webhooks::secret))
         .route("/webhooks/subscriptions/{id}/secret/rotate", post(webhooks::rotate_secret))
         .route("/webhooks/logs", get(webhooks::logs))
@@ -35,18 +38,59 @@ pub fn routes() -> Router<AppState> {
         .route("/webhooks/signing", get(webhooks::signing_keys))
         .route("/resthooks", get(resthooks::list).post(resthooks::create))
         .route("/resthooks/{id}", get(resthooks::get).put(resthooks::update).delete(resthooks::delete))
+        .route("/openapi.json", get(openapi::openapi_json))
+        .route("/analytics/deliveries", get(webhooks::analytics))
+        .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz));
     r.method_not_allowed_fallback(method_not_allowed)
 }
 
-async fn healthz() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+/// The answer of the health checks.
+#[derive(Serialize, ToSchema)]
+pub struct StatusModel {
+    #[schema(example = "ok")]
+    pub status: &'static str,
 }
 
+/// Prometheus metrics, in the text exposition format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The metrics.", content_type = "text/plain; version=0.0.4; charset=utf-8", body = String),
+        (status = 503, response = schemas::Unavailable),
+    )
+)]
+async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    match state.herald.render_metrics().await {
+        Ok(text) => {
+            ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+        }
+        Err(e) => crate::ApiError::from(e).into_response(),
+    }
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = StatusModel)))]
+async fn healthz() -> Json<StatusModel> {
+    Json(StatusModel { status: "ok" })
+}
+
+/// Readiness: the store answers.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, body = StatusModel, example = json!({ "status": "ready" })),
+        (status = 503, response = schemas::Unavailable),
+    )
+)]
 async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
     match state.herald.store().routing_version().await {
-        Ok(_) => Json(json!({ "status": "ready" })).into_response(),
+        Ok(_) => Json(StatusModel { status: "ready" }).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             crate::ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "The store is unreachable.").into_response()
@@ -54,8 +98,52 @@ async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> 
     }
 }
 
-/// The paging envelope of contract §6.1, links keeping the request's other parameters.
-pub fn paged<T: Serialize>(path: &str, params: &Params, p: Paged<T>) -> Json<Value> {
+/// The paging envelope of contract §6.1.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PageModel<T> {
+    /// This page's items.
+    #[serde(rename = "_embedded")]
+    pub embedded: Vec<T>,
+    /// From 1.
+    pub page_number: u32,
+    /// 1 to 100.
+    pub page_size: u32,
+    /// The number of items on this page.
+    pub page_count: usize,
+    /// The number of items on all pages.
+    pub total_count: u64,
+    pub total_page_count: u64,
+    #[serde(rename = "_links")]
+    pub links: PageLinks,
+}
+
+/// Links to this page and its neighbours, keeping the request's other parameters.
+#[derive(Serialize, ToSchema)]
+pub struct PageLinks {
+    #[serde(rename = "self")]
+    pub this: Link,
+    pub first: Link,
+    /// Absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub next: Option<Link>,
+    /// Absent on the first page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub prev: Option<Link>,
+    pub last: Link,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Link {
+    /// A path with its query string.
+    #[schema(example = "/apps?pageNumber=1&pageSize=25")]
+    pub href: String,
+}
+
+/// The paging envelope of contract §6.1 around `p`, links keeping the request's other parameters.
+pub fn paged<T: Serialize>(path: &str, params: &Params, p: Paged<T>) -> Json<PageModel<T>> {
     let total_pages = p.total_pages();
     let href = |number: u64| {
         let mut pairs: Vec<(String, String)> = params
@@ -68,28 +156,25 @@ pub fn paged<T: Serialize>(path: &str, params: &Params, p: Paged<T>) -> Json<Val
         pairs.push(("pageNumber".into(), number.to_string()));
         pairs.push(("pageSize".into(), p.page.size.to_string()));
         let query: Vec<String> = pairs.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
-        json!({ "href": format!("{path}?{}", query.join("&")) })
+        Link { href: format!("{path}?{}", query.join("&")) }
     };
     let number = p.page.number as u64;
-    let mut links = serde_json::Map::new();
-    links.insert("self".into(), href(number));
-    links.insert("first".into(), href(1));
-    if number < total_pages {
-        links.insert("next".into(), href(number + 1));
-    }
-    if number > 1 {
-        links.insert("prev".into(), href((number - 1).min(total_pages.max(1))));
-    }
-    links.insert("last".into(), href(total_pages.max(1)));
-    Json(json!({
-        "_embedded": p.items,
-        "pageNumber": p.page.number,
-        "pageSize": p.page.size,
-        "pageCount": p.items.len(),
-        "totalCount": p.total,
-        "totalPageCount": total_pages,
-        "_links": links,
-    }))
+    let links = PageLinks {
+        this: href(number),
+        first: href(1),
+        next: (number < total_pages).then(|| href(number + 1)),
+        prev: (number > 1).then(|| href((number - 1).min(total_pages.max(1)))),
+        last: href(total_pages.max(1)),
+    };
+    Json(PageModel {
+        page_number: p.page.number,
+        page_size: p.page.size,
+        page_count: p.items.len(),
+        total_count: p.total,
+        total_page_count: total_pages,
+        links,
+        embedded: p.items,
+    })
 }
 
 fn encode(s: &str) -> String {

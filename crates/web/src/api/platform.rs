@@ -1,64 +1,188 @@
 //! The platform API (contract §4): applications, installations, changes. Admin token only.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use herald_service::paging::page;
 use herald_store::InstallationFilter;
 
-use super::paged;
-use crate::extract::{path_id, Auth, Body, Params};
+use herald_service::models::{AppCreatedOut, AppOut, ChangesOut, InstallationOut};
+
+use super::schemas::{
+    BadRequest, ChangesRequest, CreateAppModel, CreateInstallationModel, Forbidden, InstallationListParams, NotFound,
+    PageParams, PayloadTooLarge, UpdateAppModel, ValidationFailed,
+};
+use super::{paged, PageModel};
+use crate::error::ErrorModel;
+use crate::extract::{path_id, Auth, Body, Params, PathParam};
 use crate::{ApiError, AppState};
 
 type Result<T> = std::result::Result<T, ApiError>;
 
+/// Creates an application; the answer holds its API key, shown this once.
+#[utoipa::path(
+    post,
+    path = "/apps",
+    tag = "platform",
+    request_body = CreateAppModel,
+    responses(
+        (status = 201, description = "The application, with its API key.", body = AppCreatedOut,
+            headers(("Location" = String, description = "`/apps/{id}`"))),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 pub async fn create_app(State(s): State<AppState>, Auth(who): Auth, Body(body): Body) -> Result<Response> {
     let out = s.herald.create_app(&who, &body).await?;
     Ok((StatusCode::CREATED, [(header::LOCATION, format!("/apps/{}", out.app.id))], Json(out)).into_response())
 }
 
+/// The applications, oldest first.
+#[utoipa::path(
+    get,
+    path = "/apps",
+    tag = "platform",
+    params(PageParams),
+    responses(
+        (status = 200, description = "A page of applications.", body = PageModel<AppOut>),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 pub async fn list_apps(State(s): State<AppState>, Auth(who): Auth, params: Params) -> Result<Response> {
     who.require_admin()?;
     let p = page(params.str("pageNumber"), params.str("pageSize"))?;
     Ok(paged("/apps", &params, s.herald.list_apps(&who, p).await?).into_response())
 }
 
-pub async fn get_app(State(s): State<AppState>, Auth(who): Auth, Path(id): Path<String>) -> Result<Response> {
+/// One application (never its API key).
+#[utoipa::path(
+    get,
+    path = "/apps/{id}",
+    tag = "platform",
+    params(("id" = String, Path, description = "The application's id.")),
+    responses(
+        (status = 200, description = "The application.", body = AppOut),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
+pub async fn get_app(State(s): State<AppState>, Auth(who): Auth, PathParam(id): PathParam) -> Result<Response> {
     who.require_admin()?;
     Ok(Json(s.herald.get_app(&who, path_id(&id, "application")?).await?).into_response())
 }
 
+/// Replaces an application's name and scopes.
+#[utoipa::path(
+    put,
+    path = "/apps/{id}",
+    tag = "platform",
+    params(("id" = String, Path, description = "The application's id.")),
+    request_body = UpdateAppModel,
+    responses(
+        (status = 200, description = "The application as updated.", body = AppOut),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 pub async fn update_app(
     State(s): State<AppState>,
     Auth(who): Auth,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     Body(body): Body,
 ) -> Result<Response> {
     who.require_admin()?;
     Ok(Json(s.herald.update_app(&who, path_id(&id, "application")?, &body).await?).into_response())
 }
 
+/// Installs an application for a customer; emits `application.install` to that application alone.
+#[utoipa::path(
+    post,
+    path = "/installations",
+    tag = "platform",
+    request_body = CreateInstallationModel,
+    responses(
+        (status = 201, description = "The installation.", body = InstallationOut,
+            headers(("Location" = String, description = "`/installations/{id}`"))),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 409, body = ErrorModel, description = "The customer already has a current installation of the application."),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 pub async fn create_installation(State(s): State<AppState>, Auth(who): Auth, Body(body): Body) -> Result<Response> {
     let out = s.herald.create_installation(&who, &body).await?;
     Ok((StatusCode::CREATED, [(header::LOCATION, format!("/installations/{}", out.id))], Json(out)).into_response())
 }
 
-pub async fn get_installation(State(s): State<AppState>, Auth(who): Auth, Path(id): Path<String>) -> Result<Response> {
+/// One installation.
+#[utoipa::path(
+    get,
+    path = "/installations/{id}",
+    tag = "platform",
+    params(("id" = String, Path, description = "The installation's id.")),
+    responses(
+        (status = 200, description = "The installation.", body = InstallationOut),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
+pub async fn get_installation(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    PathParam(id): PathParam,
+) -> Result<Response> {
     who.require_admin()?;
     Ok(Json(s.herald.get_installation(&who, path_id(&id, "installation")?).await?).into_response())
 }
 
+/// Terminates an installation; emits `application.uninstall` to that application alone.
+#[utoipa::path(
+    delete,
+    path = "/installations/{id}",
+    tag = "platform",
+    params(("id" = String, Path, description = "The installation's id.")),
+    responses(
+        (status = 204, description = "Terminated."),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, body = ErrorModel, description = "The installation is already terminated."),
+    )
+)]
 pub async fn terminate_installation(
     State(s): State<AppState>,
     Auth(who): Auth,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
 ) -> Result<StatusCode> {
     who.require_admin()?;
     s.herald.terminate_installation(&who, path_id(&id, "installation")?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Installations, oldest first.
+#[utoipa::path(
+    get,
+    path = "/installations",
+    tag = "platform",
+    params(InstallationListParams, PageParams),
+    responses(
+        (status = 200, description = "A page of installations.", body = PageModel<InstallationOut>),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 pub async fn list_installations(State(s): State<AppState>, Auth(who): Auth, params: Params) -> Result<Response> {
     who.require_admin()?;
     let p = page(params.str("pageNumber"), params.str("pageSize"))?;
@@ -84,6 +208,26 @@ pub async fn list_installations(State(s): State<AppState>, Auth(who): Auth, para
     Ok(paged("/installations", &params, s.herald.list_installations(&who, filter, p).await?).into_response())
 }
 
+/// Publishes one change or a batch; answers once every resulting delivery is stored.
+#[utoipa::path(
+    post,
+    path = "/changes",
+    tag = "platform",
+    params((
+        "Idempotency-Key" = Option<String>, Header, pattern = r"^[\x21-\x7E]{1,255}$",
+        description = "A retried request with the same key answers the first answer instead of creating events again."
+    )),
+    request_body = ChangesRequest,
+    responses(
+        (status = 202, description = "Every derived event, with its number of deliveries.", body = ChangesOut,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key."))),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 409, body = ErrorModel, description = "A request with the same Idempotency-Key is in progress."),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 pub async fn post_changes(
     State(s): State<AppState>,
     Auth(who): Auth,

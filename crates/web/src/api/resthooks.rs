@@ -1,14 +1,21 @@
 //! `/resthooks` (contract §5.6): an application key acting for one customer (`reapit-customer` header).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use herald_service::{Principal, WebhookScope};
 
-use super::paged;
+use herald_service::models::{WebhookCreatedOut, WebhookOut};
+
+use super::schemas::{
+    BadRequest, CreateResthookModel, NotFound, PageParams, PayloadTooLarge, ResthookListParams, UpdateResthookModel,
+    ValidationFailed,
+};
 use super::webhooks::list_query;
-use crate::extract::{path_id, Auth, Body, Params};
+use super::{paged, PageModel};
+use crate::error::ErrorModel;
+use crate::extract::{path_id, Auth, Body, Params, PathParam};
 use crate::{ApiError, AppState};
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -18,12 +25,41 @@ async fn scope(s: &AppState, who: &Principal, headers: &HeaderMap) -> Result<Web
     Ok(WebhookScope::Customer(s.herald.resthook_customer(who, customer).await?))
 }
 
+/// The application's webhooks for this customer alone (`customerIds` exactly `[customer]`).
+#[utoipa::path(
+    get,
+    path = "/resthooks",
+    tag = "resthooks",
+    params(("reapit-customer" = String, Header, description = "The customer the key acts for: `SBOX` or a customer with a current installation of the application."), ResthookListParams, PageParams),
+    responses(
+        (status = 200, description = "A page of webhooks.", body = PageModel<WebhookOut>),
+        (status = 400, response = BadRequest),
+        (status = 403, body = ErrorModel, description = "The admin token, no `reapit-customer`, or a customer without a current installation."),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 pub async fn list(State(s): State<AppState>, Auth(who): Auth, headers: HeaderMap, params: Params) -> Result<Response> {
     let scope = scope(&s, &who, &headers).await?;
     let out = s.herald.list_webhooks(&who, &scope, &list_query(&params)).await?;
     Ok(paged("/resthooks", &params, out).into_response())
 }
 
+/// Creates a webhook of the key's application for this customer.
+#[utoipa::path(
+    post,
+    path = "/resthooks",
+    tag = "resthooks",
+    params(("reapit-customer" = String, Header, description = "The customer the key acts for: `SBOX` or a customer with a current installation of the application.")),
+    request_body = CreateResthookModel,
+    responses(
+        (status = 201, description = "The webhook, with its signing secret.", body = WebhookCreatedOut,
+            headers(("Location" = String, description = "`/resthooks/{id}`"))),
+        (status = 400, response = BadRequest),
+        (status = 403, body = ErrorModel, description = "The admin token, no `reapit-customer`, or a customer without a current installation."),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 pub async fn create(
     State(s): State<AppState>,
     Auth(who): Auth,
@@ -36,21 +72,50 @@ pub async fn create(
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(out)).into_response())
 }
 
+/// One webhook of this customer.
+#[utoipa::path(
+    get,
+    path = "/resthooks/{id}",
+    tag = "resthooks",
+    params(("reapit-customer" = String, Header, description = "The customer the key acts for: `SBOX` or a customer with a current installation of the application."), ("id" = String, Path, description = "The webhook's id.")),
+    responses(
+        (status = 200, description = "The webhook.", body = WebhookOut),
+        (status = 400, response = BadRequest),
+        (status = 403, body = ErrorModel, description = "The admin token, no `reapit-customer`, or a customer without a current installation."),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn get(
     State(s): State<AppState>,
     Auth(who): Auth,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
 ) -> Result<Response> {
     let scope = scope(&s, &who, &headers).await?;
     Ok(Json(s.herald.get_webhook(&who, &scope, path_id(&id, "webhook")?).await?).into_response())
 }
 
+/// Replaces the settings of a webhook of this customer.
+#[utoipa::path(
+    put,
+    path = "/resthooks/{id}",
+    tag = "resthooks",
+    params(("reapit-customer" = String, Header, description = "The customer the key acts for: `SBOX` or a customer with a current installation of the application."), ("id" = String, Path, description = "The webhook's id.")),
+    request_body = UpdateResthookModel,
+    responses(
+        (status = 204, description = "Updated."),
+        (status = 400, response = BadRequest),
+        (status = 403, body = ErrorModel, description = "The admin token, no `reapit-customer`, or a customer without a current installation."),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 pub async fn update(
     State(s): State<AppState>,
     Auth(who): Auth,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     Body(body): Body,
 ) -> Result<StatusCode> {
     let scope = scope(&s, &who, &headers).await?;
@@ -58,11 +123,24 @@ pub async fn update(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Deletes a webhook of this customer.
+#[utoipa::path(
+    delete,
+    path = "/resthooks/{id}",
+    tag = "resthooks",
+    params(("reapit-customer" = String, Header, description = "The customer the key acts for: `SBOX` or a customer with a current installation of the application."), ("id" = String, Path, description = "The webhook's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 400, response = BadRequest),
+        (status = 403, body = ErrorModel, description = "The admin token, no `reapit-customer`, or a customer without a current installation."),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn delete(
     State(s): State<AppState>,
     Auth(who): Auth,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
 ) -> Result<StatusCode> {
     let scope = scope(&s, &who, &headers).await?;
     s.herald.delete_webhook(&who, &scope, path_id(&id, "webhook")?).await?;

@@ -1,14 +1,23 @@
 //! The webhook management API (contract §5): subscriptions, topics, ping, logs, signing keys and secrets.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use herald_service::paging::page;
 use herald_service::{LogQuery, WebhookListQuery, WebhookScope};
 
-use super::paged;
-use crate::extract::{path_id, Auth, Body, Params};
+use herald_service::models::{LogOut, PingOut, SecretOut, SigningKeysOut, TopicOut, WebhookCreatedOut, WebhookOut};
+use herald_service::RedeliverOut;
+use herald_service::{CountOut, ReplayOut};
+
+use super::schemas::{
+    AnalyticsParams, ApplicationParam, BadRequest, CreateWebhookModel, LogParams, NotFound, PageParams,
+    PayloadTooLarge, PingModel, ReplayModel, UpdateWebhookModel, ValidationFailed, WebhookListParams,
+};
+use super::{paged, PageModel};
+use crate::error::ErrorModel;
+use crate::extract::{path_id, Auth, Body, Params, PathParam};
 use crate::{ApiError, AppState};
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -25,53 +34,172 @@ pub fn list_query(params: &Params) -> WebhookListQuery {
     }
 }
 
+/// Webhooks, oldest first unless `sortBy` says otherwise.
+#[utoipa::path(
+    get,
+    path = "/webhooks/subscriptions",
+    tag = "webhooks",
+    params(WebhookListParams, PageParams),
+    responses(
+        (status = 200, description = "A page of webhooks.", body = PageModel<WebhookOut>),
+        (status = 400, response = BadRequest),
+        (status = 404, body = ErrorModel, description = "An application key named another application."),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 pub async fn list(State(s): State<AppState>, Auth(who): Auth, params: Params) -> Result<Response> {
     let out = s.herald.list_webhooks(&who, &ALL, &list_query(&params)).await?;
     Ok(paged("/webhooks/subscriptions", &params, out).into_response())
 }
 
+/// Creates a webhook; the answer holds its signing secret.
+#[utoipa::path(
+    post,
+    path = "/webhooks/subscriptions",
+    tag = "webhooks",
+    request_body = CreateWebhookModel,
+    responses(
+        (status = 201, description = "The webhook, with its signing secret.", body = WebhookCreatedOut,
+            headers(("Location" = String, description = "`/webhooks/subscriptions/{id}`"))),
+        (status = 400, response = BadRequest),
+        (status = 404, body = ErrorModel, description = "An application key named another application."),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 pub async fn create(State(s): State<AppState>, Auth(who): Auth, Body(body): Body) -> Result<Response> {
     let out = s.herald.create_webhook(&who, &ALL, &body).await?;
     let location = format!("/webhooks/subscriptions/{}", out.webhook.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(out)).into_response())
 }
 
-pub async fn get(State(s): State<AppState>, Auth(who): Auth, Path(id): Path<String>) -> Result<Response> {
+/// One webhook.
+#[utoipa::path(
+    get,
+    path = "/webhooks/subscriptions/{id}",
+    tag = "webhooks",
+    params(("id" = String, Path, description = "The webhook's id.")),
+    responses(
+        (status = 200, description = "The webhook.", body = WebhookOut),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+    )
+)]
+pub async fn get(State(s): State<AppState>, Auth(who): Auth, PathParam(id): PathParam) -> Result<Response> {
     Ok(Json(s.herald.get_webhook(&who, &ALL, path_id(&id, "webhook")?).await?).into_response())
 }
 
+/// Replaces a webhook's settings.
+#[utoipa::path(
+    put,
+    path = "/webhooks/subscriptions/{id}",
+    tag = "webhooks",
+    params(("id" = String, Path, description = "The webhook's id.")),
+    request_body = UpdateWebhookModel,
+    responses(
+        (status = 204, description = "Updated."),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 pub async fn update(
     State(s): State<AppState>,
     Auth(who): Auth,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     Body(body): Body,
 ) -> Result<StatusCode> {
     s.herald.update_webhook(&who, &ALL, path_id(&id, "webhook")?, &body).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn delete(State(s): State<AppState>, Auth(who): Auth, Path(id): Path<String>) -> Result<StatusCode> {
+/// Deletes a webhook: it receives nothing more; the logs keep its records.
+#[utoipa::path(
+    delete,
+    path = "/webhooks/subscriptions/{id}",
+    tag = "webhooks",
+    params(("id" = String, Path, description = "The webhook's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+    )
+)]
+pub async fn delete(State(s): State<AppState>, Auth(who): Auth, PathParam(id): PathParam) -> Result<StatusCode> {
     s.herald.delete_webhook(&who, &ALL, path_id(&id, "webhook")?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Sends the topic's example payload to the webhook once, now, and tells what happened.
+#[utoipa::path(
+    post,
+    path = "/webhooks/subscriptions/{id}/ping",
+    tag = "webhooks",
+    params(("id" = String, Path, description = "The webhook's id.")),
+    request_body = PingModel,
+    responses(
+        (status = 200, description = "The attempt's outcome.", body = PingOut),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 pub async fn ping(
     State(s): State<AppState>,
     Auth(who): Auth,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     Body(body): Body,
 ) -> Result<Response> {
     Ok(Json(s.herald.ping(&who, &ALL, path_id(&id, "webhook")?, &body).await?).into_response())
 }
 
-pub async fn secret(State(s): State<AppState>, Auth(who): Auth, Path(id): Path<String>) -> Result<Response> {
+/// The webhook's signing secret.
+#[utoipa::path(
+    get,
+    path = "/webhooks/subscriptions/{id}/secret",
+    tag = "webhooks",
+    params(("id" = String, Path, description = "The webhook's id.")),
+    responses(
+        (status = 200, description = "The secret.", body = SecretOut),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+    )
+)]
+pub async fn secret(State(s): State<AppState>, Auth(who): Auth, PathParam(id): PathParam) -> Result<Response> {
     Ok(Json(s.herald.webhook_secret(&who, &ALL, path_id(&id, "webhook")?).await?).into_response())
 }
 
-pub async fn rotate_secret(State(s): State<AppState>, Auth(who): Auth, Path(id): Path<String>) -> Result<Response> {
+/// A new signing secret; the old one keeps signing beside it for 24 hours.
+#[utoipa::path(
+    post,
+    path = "/webhooks/subscriptions/{id}/secret/rotate",
+    tag = "webhooks",
+    params(("id" = String, Path, description = "The webhook's id.")),
+    responses(
+        (status = 200, description = "The new secret.", body = SecretOut),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+    )
+)]
+pub async fn rotate_secret(State(s): State<AppState>, Auth(who): Auth, PathParam(id): PathParam) -> Result<Response> {
     Ok(Json(s.herald.rotate_secret(&who, &ALL, path_id(&id, "webhook")?).await?).into_response())
 }
 
+/// The topic catalogue; with `applicationId`, only the topics that application may receive.
+#[utoipa::path(
+    get,
+    path = "/webhooks/topics",
+    tag = "webhooks",
+    params(ApplicationParam, PageParams),
+    responses(
+        (status = 200, description = "A page of topics.", body = PageModel<TopicOut>),
+        (status = 400, response = BadRequest),
+        (status = 404, body = ErrorModel, description = "No such application, or another application's."),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 pub async fn list_topics(State(s): State<AppState>, Auth(who): Auth, params: Params) -> Result<Response> {
     let p = page(params.str("pageNumber"), params.str("pageSize"))?;
     let app = herald_service::input::query_param(
@@ -83,10 +211,35 @@ pub async fn list_topics(State(s): State<AppState>, Auth(who): Auth, params: Par
     Ok(paged("/webhooks/topics", &params, s.herald.list_topics(&who, app, p).await?).into_response())
 }
 
-pub async fn get_topic(State(s): State<AppState>, Auth(_who): Auth, Path(id): Path<String>) -> Result<Response> {
+/// One topic.
+#[utoipa::path(
+    get,
+    path = "/webhooks/topics/{id}",
+    tag = "webhooks",
+    params(("id" = String, Path, description = "The topic's id, e.g. `contacts.modified`.")),
+    responses(
+        (status = 200, description = "The topic.", body = TopicOut),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+    )
+)]
+pub async fn get_topic(State(s): State<AppState>, Auth(_who): Auth, PathParam(id): PathParam) -> Result<Response> {
     Ok(Json(s.herald.get_topic(&id)?).into_response())
 }
 
+/// One record per delivery attempt, newest first; an empty list when nothing matches.
+#[utoipa::path(
+    get,
+    path = "/webhooks/logs",
+    tag = "webhooks",
+    params(LogParams),
+    responses(
+        (status = 200, description = "The attempts.", body = Vec<LogOut>),
+        (status = 400, response = BadRequest),
+        (status = 404, body = ErrorModel, description = "An application key named another application."),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 pub async fn logs(State(s): State<AppState>, Auth(who): Auth, params: Params) -> Result<Response> {
     let q = LogQuery {
         application_id: params.get("applicationId"),
@@ -104,6 +257,19 @@ pub async fn logs(State(s): State<AppState>, Auth(who): Auth, params: Params) ->
     Ok(Json(s.herald.list_logs(&who, &q).await?).into_response())
 }
 
+/// The application's Ed25519 public keys, for verifying `X-Signature`.
+#[utoipa::path(
+    get,
+    path = "/webhooks/signing",
+    tag = "webhooks",
+    params(ApplicationParam),
+    responses(
+        (status = 200, description = "The keys.", body = SigningKeysOut),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 422, body = ErrorModel, description = "The admin token must name the application."),
+    )
+)]
 pub async fn signing_keys(State(s): State<AppState>, Auth(who): Auth, params: Params) -> Result<Response> {
     let app = herald_service::input::query_param(
         "applicationId",
@@ -114,7 +280,65 @@ pub async fn signing_keys(State(s): State<AppState>, Auth(who): Auth, params: Pa
     Ok(Json(s.herald.signing_keys(&who, app).await?).into_response())
 }
 
-pub async fn redeliver(State(s): State<AppState>, Auth(who): Auth, Path(id): Path<String>) -> Result<Response> {
+/// Sends a delivery's event to its webhook again, as a new delivery attempted at once.
+#[utoipa::path(
+    post,
+    path = "/webhooks/deliveries/{id}/redeliver",
+    tag = "webhooks",
+    params(("id" = String, Path, description = "The delivery's id (`deliveryId` in the logs).")),
+    responses(
+        (status = 202, description = "The new delivery.", body = RedeliverOut),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 409, body = ErrorModel, description = "The webhook was deleted, the delivery was never attempted, or its payload was pruned."),
+    )
+)]
+pub async fn redeliver(State(s): State<AppState>, Auth(who): Auth, PathParam(id): PathParam) -> Result<Response> {
     let out = s.herald.redeliver(&who, path_id(&id, "delivery")?).await?;
     Ok((StatusCode::ACCEPTED, Json(out)).into_response())
+}
+
+/// Sends a webhook the events it failed to get (or every event of a time window) again, as new deliveries.
+#[utoipa::path(
+    post,
+    path = "/webhooks/subscriptions/{id}/replay",
+    tag = "webhooks",
+    params(("id" = String, Path, description = "The webhook's id.")),
+    request_body = ReplayModel,
+    responses(
+        (status = 200, description = "How many events were (or, on a dry run, would be) sent again.", body = ReplayOut),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = ValidationFailed),
+    )
+)]
+pub async fn replay(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    PathParam(id): PathParam,
+    Body(body): Body,
+) -> Result<Response> {
+    Ok(Json(s.herald.replay(&who, &ALL, path_id(&id, "webhook")?, &body).await?).into_response())
+}
+
+/// Attempt counts per day, customer, topic or webhook, for analytics and billing.
+#[utoipa::path(
+    get,
+    path = "/analytics/deliveries",
+    tag = "webhooks",
+    params(AnalyticsParams),
+    responses(
+        (status = 200, description = "One row per group.", body = Vec<CountOut>),
+        (status = 400, response = BadRequest),
+        (status = 404, body = ErrorModel, description = "No such application, or another application's."),
+        (status = 422, response = ValidationFailed),
+    )
+)]
+pub async fn analytics(State(s): State<AppState>, Auth(who): Auth, params: Params) -> Result<Response> {
+    let out = s
+        .herald
+        .delivery_counts(&who, params.str("applicationId"), params.str("from"), params.str("to"), params.str("groupBy"))
+        .await?;
+    Ok(Json(out).into_response())
 }

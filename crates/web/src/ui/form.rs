@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use herald_domain::{WebhookId, SANDBOX_CUSTOMER};
 use herald_service::models::{AppOut, InstallationOut, WebhookOut};
 use herald_service::{Principal, ServiceError, WebhookScope};
-use maud::{html, Markup};
+use maud::html;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
