@@ -87,6 +87,12 @@ pub(crate) const ALLOW_PRIVATE_TARGETS: Opt = Opt::new(
     "HERALD_ALLOW_PRIVATE_TARGETS",
     "Deliver to loopback, private and link-local addresses (development only)",
 );
+pub(crate) const DELIVER: Opt = Opt::new(
+    "deliver",
+    "--deliver",
+    "HERALD_DELIVER",
+    "Run the delivery workers in this process (false: an API-only node)",
+);
 pub(crate) const AUTO_DISABLE_AFTER: Opt = Opt::new(
     "auto_disable_after",
     "--auto-disable-after",
@@ -122,7 +128,7 @@ pub(crate) const LOG: Opt =
     Opt::new("log", "--log", "HERALD_LOG", "Which log lines to write: a tracing filter such as info,herald=debug");
 
 /// Every option a config file may set (all but `config` itself).
-pub(crate) const FILE_OPTIONS: [&Opt; 15] = [
+pub(crate) const FILE_OPTIONS: [&Opt; 16] = [
     &LISTEN,
     &DATA_DIR,
     &DATABASE_URL,
@@ -131,6 +137,7 @@ pub(crate) const FILE_OPTIONS: [&Opt; 15] = [
     &DELIVERY_TIMEOUT,
     &ALLOW_HTTP_TARGETS,
     &ALLOW_PRIVATE_TARGETS,
+    &DELIVER,
     &AUTO_DISABLE_AFTER,
     &RETENTION,
     &MAX_IN_FLIGHT,

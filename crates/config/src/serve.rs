@@ -41,6 +41,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true",
           help = ALLOW_PRIVATE_TARGETS.help())]
     pub allow_private_targets: Option<String>,
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          help = DELIVER.help())]
+    pub deliver: Option<String>,
     #[arg(long, value_name = "DURATION", help = AUTO_DISABLE_AFTER.help())]
     pub auto_disable_after: Option<String>,
     #[arg(long, value_name = "DURATION", help = RETENTION.help())]
@@ -69,6 +72,8 @@ pub struct ServeConfig {
     pub delivery_timeout: Duration,
     pub allow_http_targets: bool,
     pub allow_private_targets: bool,
+    /// Whether this process runs the delivery workers.
+    pub deliver: bool,
     pub auto_disable_after: Duration,
     pub retention: Duration,
     pub max_in_flight: usize,
@@ -106,6 +111,7 @@ impl ServeArgs {
             delivery_timeout: s.required(&DELIVERY_TIMEOUT, value::duration(value::DELIVERY_TIMEOUT_RANGE))?,
             allow_http_targets: s.required(&ALLOW_HTTP_TARGETS, value::boolean)?,
             allow_private_targets: s.required(&ALLOW_PRIVATE_TARGETS, value::boolean)?,
+            deliver: s.required(&DELIVER, value::boolean)?,
             auto_disable_after: s.required(&AUTO_DISABLE_AFTER, value::duration(value::AUTO_DISABLE_AFTER_RANGE))?,
             retention: s.required(&RETENTION, value::duration(value::RETENTION_RANGE))?,
             max_in_flight: s.required(&MAX_IN_FLIGHT, value::count(1, 100_000))?,
@@ -116,7 +122,7 @@ impl ServeArgs {
         })
     }
 
-    fn flags(&self) -> [(&'static Opt, Option<&str>); 15] {
+    fn flags(&self) -> [(&'static Opt, Option<&str>); 16] {
         [
             (&LISTEN, self.listen.as_deref()),
             (&DATA_DIR, self.data_dir.as_deref()),
@@ -126,6 +132,7 @@ impl ServeArgs {
             (&DELIVERY_TIMEOUT, self.delivery_timeout.as_deref()),
             (&ALLOW_HTTP_TARGETS, self.allow_http_targets.as_deref()),
             (&ALLOW_PRIVATE_TARGETS, self.allow_private_targets.as_deref()),
+            (&DELIVER, self.deliver.as_deref()),
             (&AUTO_DISABLE_AFTER, self.auto_disable_after.as_deref()),
             (&RETENTION, self.retention.as_deref()),
             (&MAX_IN_FLIGHT, self.max_in_flight.as_deref()),
@@ -164,6 +171,7 @@ impl fmt::Debug for ServeArgs {
             .field("delivery_timeout", &self.delivery_timeout)
             .field("allow_http_targets", &self.allow_http_targets)
             .field("allow_private_targets", &self.allow_private_targets)
+            .field("deliver", &self.deliver)
             .field("auto_disable_after", &self.auto_disable_after)
             .field("retention", &self.retention)
             .field("max_in_flight", &self.max_in_flight)
@@ -186,6 +194,7 @@ impl fmt::Debug for ServeConfig {
             .field("delivery_timeout", &self.delivery_timeout)
             .field("allow_http_targets", &self.allow_http_targets)
             .field("allow_private_targets", &self.allow_private_targets)
+            .field("deliver", &self.deliver)
             .field("auto_disable_after", &self.auto_disable_after)
             .field("retention", &self.retention)
             .field("max_in_flight", &self.max_in_flight)

@@ -200,7 +200,7 @@ fn the_default_database_follows_the_data_dir_from_any_layer() {
 }
 
 /// Every option with a bad value, and the reason the message must give.
-const BAD_VALUES: [(&str, &str, &str, &str); 15] = [
+const BAD_VALUES: [(&str, &str, &str, &str); 16] = [
     (
         "listen",
         "--listen",
@@ -219,6 +219,7 @@ const BAD_VALUES: [(&str, &str, &str, &str); 15] = [
     ("delivery_timeout", "--delivery-timeout", "abc", "\"abc\" is not a duration such as 250ms, 2s or 5m"),
     ("allow_http_targets", "--allow-http-targets", "yes", "\"yes\" is not one of true, false, 1, 0"),
     ("allow_private_targets", "--allow-private-targets", "2", "\"2\" is not one of true, false, 1, 0"),
+    ("deliver", "--deliver", "sometimes", "\"sometimes\" is not one of true, false, 1, 0"),
     (
         "auto_disable_after",
         "--auto-disable-after",

@@ -2,6 +2,7 @@
 //! configuration, and runs them until shutdown. No business logic lives here.
 
 pub mod admin_token;
+pub mod bench;
 pub mod listen;
 
 use std::net::SocketAddr;
@@ -58,7 +59,9 @@ pub async fn open_store(database: &DatabaseUrl, data_dir: &std::path::Path) -> a
             Ok(Arc::new(store))
         }
         DatabaseUrl::Postgres { url } => {
-            let store = PgStore::open(url, PG_POOL_SIZE).await.with_context(|| format!("cannot open {database}"))?;
+            let store = PgStore::open(url, PG_POOL_SIZE)
+                .await
+                .with_context(|| format!("cannot open the PostgreSQL database {database}"))?;
             Ok(Arc::new(store))
         }
     }

@@ -20,6 +20,30 @@ enum Command {
     Migrate(MigrateArgs),
     /// Receive webhooks locally: print each one and verify its signatures.
     Listen(ListenArgs),
+    /// Measure Herald against this machine's loopback HTTP limit.
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// Short phases and a small backlog (under two minutes).
+    #[arg(long)]
+    quick: bool,
+    /// Measure PostgreSQL instead of SQLite.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Also write the figures as JSON to this file.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+    /// Requests in flight from the load generator.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Deliveries in the backlog scenario (default 1,000,000; 20,000 with --quick).
+    #[arg(long)]
+    backlog: Option<usize>,
+    /// Skip the backlog scenario.
+    #[arg(long)]
+    skip_backlog: bool,
 }
 
 #[derive(clap::Args)]
@@ -70,6 +94,17 @@ fn main() -> ExitCode {
             Err(e) => return config_error(e),
         },
         Command::Listen(args) => runtime.block_on(listen(args)),
+        Command::Bench(args) => runtime.block_on(async move {
+            let opts = herald::bench::BenchOptions {
+                quick: args.quick,
+                database_url: args.database_url,
+                json: args.json,
+                concurrency: args.concurrency.max(1),
+                backlog: args.backlog.unwrap_or(if args.quick { 20_000 } else { 1_000_000 }),
+                skip_backlog: args.skip_backlog,
+            };
+            herald::bench::run(opts).await.map(|_| ())
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -96,7 +131,7 @@ async fn serve(cfg: herald_config::ServeConfig) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.listen))?;
-    let running = herald::start(&cfg, &token, listener, true).await?;
+    let running = herald::start(&cfg, &token, listener, cfg.deliver).await?;
     let base = format!("http://{}", running.addr);
     if generated {
         println!(

@@ -19,6 +19,7 @@ pub struct MaintenanceReport {
 /// `GET /analytics/deliveries` rows.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = DeliveryCountModel)]
 pub struct CountOut {
     pub key: String,
     pub attempts: u64,

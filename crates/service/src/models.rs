@@ -6,6 +6,7 @@ use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ApplicationModel)]
 pub struct AppOut {
     #[schema(format = Uuid)]
     pub id: String,
@@ -34,6 +35,7 @@ impl From<&ApplicationRecord> for AppOut {
 /// The answer to `POST /apps`: the only time the API key is shown.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = CreatedApplicationModel)]
 pub struct AppCreatedOut {
     #[serde(flatten)]
     pub app: AppOut,
@@ -42,6 +44,7 @@ pub struct AppCreatedOut {
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = InstallationModel)]
 pub struct InstallationOut {
     #[schema(format = Uuid)]
     pub id: String,
@@ -73,6 +76,7 @@ impl From<&InstallationRecord> for InstallationOut {
 /// `WebhookModel` (contract §5.1), plus Herald's health fields.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = WebhookModel)]
 pub struct WebhookOut {
     #[schema(format = Uuid)]
     pub id: String,
@@ -120,6 +124,7 @@ impl From<&WebhookRecord> for WebhookOut {
 /// The answer to creating a webhook: the model plus its signing secret.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = CreatedWebhookModel)]
 pub struct WebhookCreatedOut {
     #[serde(flatten)]
     pub webhook: WebhookOut,
@@ -128,6 +133,7 @@ pub struct WebhookCreatedOut {
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = TopicModel)]
 pub struct TopicOut {
     pub id: String,
     pub name: String,
@@ -140,6 +146,7 @@ pub struct TopicOut {
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ChangesAcceptedModel)]
 pub struct ChangesOut {
     #[schema(format = Uuid)]
     pub event_id: String,
@@ -148,6 +155,7 @@ pub struct ChangesOut {
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = EventModel)]
 pub struct EventOut {
     pub topic_id: String,
     pub entity_id: Option<String>,
@@ -156,6 +164,7 @@ pub struct EventOut {
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = PingResultModel)]
 pub struct PingOut {
     pub success: bool,
     pub status_code: Option<u16>,
@@ -166,6 +175,7 @@ pub struct PingOut {
 /// One attempt in the logs (contract §5.4).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = LogModel)]
 pub struct LogOut {
     #[schema(format = DateTime)]
     pub time_stamp: String,
@@ -217,11 +227,13 @@ impl From<&AttemptLogRecord> for LogOut {
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = SigningKeysModel)]
 pub struct SigningKeysOut {
     pub keys: Vec<SigningKeyOut>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = SigningKeyModel)]
 pub struct SigningKeyOut {
     pub kid: String,
     pub kty: &'static str,
@@ -230,6 +242,7 @@ pub struct SigningKeyOut {
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = SecretModel)]
 pub struct SecretOut {
     pub secret: String,
 }

@@ -9,6 +9,7 @@ use crate::*;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = RedeliveryModel)]
 pub struct RedeliverOut {
     pub delivery_id: String,
     pub webhook_id: String,

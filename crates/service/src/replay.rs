@@ -14,6 +14,7 @@ pub const MAX_REPLAY: u32 = 10_000;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ReplayResultModel)]
 pub struct ReplayOut {
     /// How many events were (or, on a dry run, would be) sent again.
     pub events: u64,
@@ -34,7 +35,7 @@ impl Herald {
         let hook = self.webhook_record(who, scope, id).await?;
         let obj = object(body)?;
         let mut f = Fields::new(&obj);
-        let mut time = |name: &str, f: &mut Fields<'_>| {
+        let time = |name: &str, f: &mut Fields<'_>| {
             f.optional_str(name, 64).and_then(|t| match parse_rfc3339(&t) {
                 Some(t) => Some(t),
                 None => {

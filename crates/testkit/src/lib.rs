@@ -1,7 +1,9 @@
 //! Test helpers shared by Herald's test suites: a real HTTP receiver on loopback that records what it gets and
-//! answers as told, a Herald process that can be killed with SIGKILL, and a small API client. Dev-only.
+//! answers as told, a Herald process that can be killed with SIGKILL, a small API client, and fresh PostgreSQL
+//! databases (`pg`). Dev-only.
 
 mod client;
+pub mod pg;
 mod process;
 mod receiver;
 

@@ -1,18 +1,52 @@
-//! A Herald per test: its own data dir, the app on port 0, helpers to set up applications and webhooks.
+//! A Herald per test: its own data dir and database, the app on port 0, helpers to set up applications and
+//! webhooks.
+//!
+//! `HERALD_TEST_BACKEND` picks the database: `sqlite` (the default, a file in the data dir) or `postgres` (a fresh
+//! database per test on the server of `HERALD_TEST_DATABASE_URL`, dropped after the test).
 
 use std::time::Duration;
 
 use herald_config::ServeArgs;
+use herald_testkit::pg::TestDatabase;
 use herald_testkit::Client;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
 pub const ADMIN: &str = "test-admin-token-0123456789";
 
+/// The database the tests of this run use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// From `HERALD_TEST_BACKEND`; an unknown value fails the test rather than silently testing SQLite.
+    pub fn from_env() -> Backend {
+        match std::env::var("HERALD_TEST_BACKEND").as_deref() {
+            Err(_) | Ok("") | Ok("sqlite") => Backend::Sqlite,
+            Ok("postgres") => Backend::Postgres,
+            Ok(other) => panic!("HERALD_TEST_BACKEND={other:?}: expected sqlite or postgres"),
+        }
+    }
+
+    /// A fresh database for one test: `None` for SQLite (Herald's default file in the data dir), or a PostgreSQL
+    /// database, dropped with the guard.
+    pub async fn database(self) -> Option<TestDatabase> {
+        match self {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(TestDatabase::create().await),
+        }
+    }
+}
+
 pub struct TestApp {
     pub client: Client,
     pub running: Option<herald::Running>,
     pub dir: TempDir,
+    /// The PostgreSQL database of this test, dropped after everything above.
+    pub db: Option<TestDatabase>,
 }
 
 /// Options of a test Herald, beyond the defaults tests want (http and loopback targets allowed).
@@ -39,9 +73,11 @@ impl TestApp {
 
     pub async fn with(opts: Opts) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
+        let db = Backend::from_env().database().await;
         let flag = |b: bool| Some(if b { "false" } else { "true" }.to_string());
         let args = ServeArgs {
             data_dir: Some(dir.path().display().to_string()),
+            database_url: db.as_ref().map(|d| d.url().to_string()),
             allow_http_targets: flag(opts.strict_targets),
             allow_private_targets: flag(opts.strict_targets),
             retry_schedule: Some(opts.retry_schedule.unwrap_or("50ms,100ms").to_string()),
@@ -54,7 +90,7 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let running = herald::start(&cfg, ADMIN, listener, opts.worker).await.expect("start herald");
         let client = Client::new(format!("http://{}", running.addr));
-        TestApp { client, running: Some(running), dir }
+        TestApp { client, running: Some(running), dir, db }
     }
 
     pub fn running(&self) -> &herald::Running {

@@ -91,6 +91,11 @@ async fn every_route_of_the_api_is_documented_and_nothing_else() {
     let unrouted: Vec<_> = documented.difference(&routed).collect();
     assert!(undocumented.is_empty(), "routes without an OpenAPI operation: {undocumented:?}");
     assert!(unrouted.is_empty(), "OpenAPI operations without a route: {unrouted:?}");
+    let mut ids = BTreeSet::new();
+    for (method, path) in &documented {
+        let id = doc["paths"][path][method.to_lowercase()]["operationId"].as_str().unwrap_or_default().to_string();
+        assert!(!id.is_empty() && ids.insert(id.clone()), "{method} {path}: missing or repeated operationId {id:?}");
+    }
     app.stop().await;
 }
 

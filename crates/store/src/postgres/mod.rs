@@ -26,6 +26,14 @@ use crate::*;
 /// every node of every version agrees on it.
 const MIGRATION_LOCK: i64 = 0x4845_5241_4C44_0001;
 
+/// How long an operation waits for a pooled connection (and, when none is open, for the server to accept a new
+/// one) before failing with [`StoreError::Unavailable`]. Short, so that while PostgreSQL is down `POST /changes`
+/// answers 503 within seconds instead of holding the client, and workers get to their back-off.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long opening the store waits for the server to accept the first connection (an address that drops
+/// packets would otherwise hold start-up for the system's TCP timeout).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 pub struct PgStore {
     pool: PgPool,
 }
@@ -37,7 +45,7 @@ impl PgStore {
         migrate_with(&options).await?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await?;
         Ok(Self { pool })
@@ -66,7 +74,11 @@ fn connect_options(url: &str) -> StoreResult<PgConnectOptions> {
 /// Runs the migrations on one dedicated connection holding [`MIGRATION_LOCK`]; sqlx's own lock is off, as this one
 /// already serialises every migrating node. The lock is released after, and also dies with the connection.
 async fn migrate_with(options: &PgConnectOptions) -> StoreResult<()> {
-    let mut conn = PgConnection::connect_with(options).await?;
+    let mut conn =
+        tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(options)).await.map_err(|_| {
+            let timed_out = std::io::Error::new(std::io::ErrorKind::TimedOut, "the server did not answer in time");
+            StoreError::Unavailable(sqlx::Error::Io(timed_out))
+        })??;
     sqlx::query("SELECT pg_advisory_lock($1)").bind(MIGRATION_LOCK).execute(&mut conn).await?;
     let mut migrator = sqlx::migrate!("./migrations/postgres");
     migrator.set_locking(false);

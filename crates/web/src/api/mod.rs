@@ -57,6 +57,7 @@ pub struct StatusModel {
 #[utoipa::path(
     get,
     path = "/metrics",
+    operation_id = "metrics",
     tag = "operations",
     responses(
         (status = 200, description = "The metrics.", content_type = "text/plain; version=0.0.4; charset=utf-8", body = String),
@@ -73,7 +74,7 @@ async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) ->
 }
 
 /// Liveness: the process answers.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = StatusModel)))]
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "operations", responses((status = 200, body = StatusModel)))]
 async fn healthz() -> Json<StatusModel> {
     Json(StatusModel { status: "ok" })
 }
@@ -82,6 +83,7 @@ async fn healthz() -> Json<StatusModel> {
 #[utoipa::path(
     get,
     path = "/readyz",
+    operation_id = "readyz",
     tag = "operations",
     responses(
         (status = 200, body = StatusModel, example = json!({ "status": "ready" })),
@@ -106,8 +108,10 @@ pub struct PageModel<T> {
     #[serde(rename = "_embedded")]
     pub embedded: Vec<T>,
     /// From 1.
+    #[schema(minimum = 1)]
     pub page_number: u32,
     /// 1 to 100.
+    #[schema(minimum = 1, maximum = 100)]
     pub page_size: u32,
     /// The number of items on this page.
     pub page_count: usize,

@@ -136,6 +136,7 @@ pub fn document() -> &'static str {
 #[utoipa::path(
     get,
     path = "/openapi.json",
+    operation_id = "openapi",
     tag = "operations",
     responses((status = 200, description = "The OpenAPI document.", content_type = "application/json", body = Object))
 )]

@@ -24,6 +24,15 @@ type Result<T> = std::result::Result<T, ApiError>;
 #[utoipa::path(
     post,
     path = "/apps",
+    operation_id = "publishChanges",
+    operation_id = "terminateInstallation",
+    operation_id = "getInstallation",
+    operation_id = "listInstallations",
+    operation_id = "createInstallation",
+    operation_id = "updateApplication",
+    operation_id = "getApplication",
+    operation_id = "listApplications",
+    operation_id = "createApplication",
     tag = "platform",
     request_body = CreateAppModel,
     responses(
@@ -214,7 +223,7 @@ pub async fn list_installations(State(s): State<AppState>, Auth(who): Auth, para
     path = "/changes",
     tag = "platform",
     params((
-        "Idempotency-Key" = Option<String>, Header, pattern = r"^[\x21-\x7E]{1,255}$",
+        "Idempotency-Key" = Option<String>, Header, nullable = false, pattern = r"^[\x21-\x7E]{1,255}$",
         description = "A retried request with the same key answers the first answer instead of creating events again."
     )),
     request_body = ChangesRequest,

@@ -29,6 +29,11 @@ async fn scope(s: &AppState, who: &Principal, headers: &HeaderMap) -> Result<Web
 #[utoipa::path(
     get,
     path = "/resthooks",
+    operation_id = "deleteResthook",
+    operation_id = "updateResthook",
+    operation_id = "getResthook",
+    operation_id = "createResthook",
+    operation_id = "listResthooks",
     tag = "resthooks",
     params(("reapit-customer" = String, Header, description = "The customer the key acts for: `SBOX` or a customer with a current installation of the application."), ResthookListParams, PageParams),
     responses(

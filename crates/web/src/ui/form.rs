@@ -217,7 +217,7 @@ async fn render(
     let all_checked = v.customers.is_empty() || v.customers.iter().any(|c| c == ALL);
     let (title, action, submit) = match hook {
         None => ("Add webhook".to_string(), "/ui/webhooks/new".to_string(), "Create webhook"),
-        Some(h) => (format!("Edit webhook"), format!("/ui/webhooks/{}/edit", h.id), "Save changes"),
+        Some(h) => ("Edit webhook".to_string(), format!("/ui/webhooks/{}/edit", h.id), "Save changes"),
     };
     let content = html! {
         div.page-head { h1 { (title) span.sub { (app.name) } } }

@@ -1,0 +1,54 @@
+//! `herald bench`: Herald's own benchmark. In one run it measures the loopback limit (the rate at which Herald's
+//! HTTP client can `POST` a payload-sized body to a receiver that answers at once), then starts Herald as a separate
+//! process and measures it against that limit: changes accepted per second, deliveries per second, latency from
+//! `POST /changes` to receipt, Herald's CPU and peak memory, for several scenarios. Figures are printed as a table
+//! with each one's ratio to the loopback limit, and written as JSON with `--json`.
+
+mod receiver;
+mod scenarios;
+mod stats;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use receiver::{sequence_of, Receiver};
+pub use scenarios::run;
+pub use stats::percentile;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Short phases and a small backlog: under two minutes.
+    pub quick: bool,
+    /// PostgreSQL instead of SQLite in a temporary directory.
+    pub database_url: Option<String>,
+    /// Where to write the figures as JSON.
+    pub json: Option<PathBuf>,
+    /// Requests in flight from the load generator.
+    pub concurrency: usize,
+    /// The backlog built with the receiver down, then drained.
+    pub backlog: usize,
+    /// Skip the backlog scenario.
+    pub skip_backlog: bool,
+}
+
+impl BenchOptions {
+    pub fn phase(&self) -> Duration {
+        if self.quick {
+            Duration::from_secs(3)
+        } else {
+            Duration::from_secs(10)
+        }
+    }
+}
+
+/// One line of the result table.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Figure {
+    pub scenario: String,
+    pub metric: String,
+    pub value: f64,
+    pub unit: String,
+    /// The value over the loopback limit, for rates.
+    pub ratio: Option<f64>,
+}

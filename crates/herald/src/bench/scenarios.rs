@@ -1,0 +1,510 @@
+//! The benchmark's scenarios, run one after the other against one Herald process.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bytes::Bytes;
+use herald_delivery::HttpSender;
+use reqwest::header::HeaderMap;
+use serde_json::{json, Value};
+
+use super::receiver::Receiver;
+use super::stats::{cpu_time, percentile, rss};
+use super::{BenchOptions, Figure};
+
+const TOKEN: &str = "bench-admin-token-0123456789";
+/// Send times of every change, by sequence number (nanoseconds since the bench started).
+const MAX_SEQ: usize = 1 << 23;
+
+struct Clock {
+    start: Instant,
+    sent: Vec<AtomicU64>,
+    next: AtomicU64,
+}
+
+impl Clock {
+    fn now_ns(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+    fn take(&self) -> u64 {
+        let seq = self.next.fetch_add(1, Ordering::Relaxed);
+        if let Some(slot) = self.sent.get(seq as usize) {
+            slot.store(self.now_ns(), Ordering::Relaxed);
+        }
+        seq
+    }
+}
+
+/// A change like the seed's contact change, about 1.5 KB on the wire once Herald adds the diff.
+fn change_json(customer: &str, seq: u64) -> String {
+    format!(
+        r#"{{"customerId":"{customer}","entityType":"contacts","entityId":"b{seq}","old":{OLD},"new":{NEW}}}"#,
+        OLD = r#"{"id":"RPT20000029","created":"2020-05-13T09:32:24Z","modified":null,"title":"Mr","forename":"John","surname":"Smith","dateOfBirth":null,"active":true,"marketingConsent":"notAsked","identityCheck":"unchecked","source":null,"homePhone":null,"workPhone":null,"mobilePhone":null,"email":"john.smith@reapitestates.net","primaryAddress":{"type":"primary","buildingName":"","buildingNumber":"1","line1":"High Street","line2":"Clacton-On-Sea","line3":"Essex","line4":"","postcode":"CO15 1AE","countryId":"GB"},"secondaryAddress":null,"workAddress":null,"officeIds":["RPT"],"negotiatorIds":["RPT"],"_eTag":"\"65D680519E9762519D203891A694B85B\""}"#,
+        NEW = r#"{"id":"RPT20000029","created":"2020-05-13T09:32:24Z","modified":"2020-05-13T09:33:10Z","title":"Mr","forename":"John","surname":"Smith","dateOfBirth":null,"active":true,"marketingConsent":"notAsked","identityCheck":"unchecked","source":null,"homePhone":null,"workPhone":null,"mobilePhone":"07123 456789","email":"john.smith@reapitestates.net","primaryAddress":{"type":"primary","buildingName":"","buildingNumber":"12","line1":"High Street","line2":"Clacton-On-Sea","line3":"Essex","line4":"","postcode":"CO15 1AE","countryId":"GB"},"secondaryAddress":null,"workAddress":null,"officeIds":["RPT"],"negotiatorIds":["RPT"],"_eTag":"\"4DF107A6EB05D792EEAFDF1432F6E275\""}"#,
+    )
+}
+
+/// A delivery body of the size Herald sends for `change_json` (for the loopback limit).
+fn delivery_sized_body() -> Bytes {
+    let change: Value = serde_json::from_str(&change_json("RPT", 0)).unwrap_or(Value::Null);
+    let body = json!({"SendAttempts": 1, "eventId": "01a22823-43ef-70e6-b314-cc5958b07c77", "entityId": "b0",
+        "customerId": "RPT", "eventTime": "2026-11-29T16:28:49.5190667Z", "topicId": "contacts.modified",
+        "new": change["new"], "old": change["old"],
+        "diff": {"modified": [null, "2020-05-13T09:33:10Z"], "mobilePhone": [null, "07123 456789"],
+                 "primaryAddress": {"buildingNumber": ["1", "12"]}, "_eTag": ["\"65D680519E9762519D203891A694B85B\"", "\"4DF107A6EB05D792EEAFDF1432F6E275\""]}});
+    Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+}
+
+fn progress(text: &str) {
+    eprintln!("[bench] {text}");
+}
+
+/// Herald as a child process.
+struct HeraldChild {
+    child: Child,
+    base: String,
+}
+
+impl HeraldChild {
+    async fn start(opts: &BenchOptions, data_dir: &std::path::Path, deliver: bool) -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let exe = std::env::current_exe().context("cannot find the herald binary")?;
+        let mut cmd = Command::new(exe);
+        cmd.arg("serve")
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--admin-token", TOKEN, "--allow-http-targets", "--allow-private-targets", "--log", "warn"])
+            .arg(format!("--deliver={deliver}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        if let Some(url) = &opts.database_url {
+            cmd.args(["--database-url", url]);
+        }
+        let child = cmd.spawn().context("cannot start herald serve")?;
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while reqwest::get(format!("{base}/healthz")).await.is_err() {
+            anyhow::ensure!(Instant::now() < deadline, "herald did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(Self { child, base })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for HeraldChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+        let resp = self.http.post(format!("{}{path}", self.base)).bearer_auth(TOKEN).json(&body).send().await?;
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        anyhow::ensure!(status.is_success(), "{path} answered {status}: {v}");
+        Ok(v)
+    }
+
+    /// An application installed by `customer`, with webhooks at these URLs.
+    async fn setup(&self, customer: &str, urls: &[String]) -> anyhow::Result<()> {
+        let app = self.post("/apps", json!({"name": format!("bench {customer}"), "scopes": ["contacts.read"]})).await?;
+        let app_id = app["id"].as_str().unwrap_or_default().to_string();
+        self.post("/installations", json!({"applicationId": app_id, "customerId": customer})).await?;
+        for url in urls {
+            self.post(
+                "/webhooks/subscriptions",
+                json!({"applicationId": app_id, "url": url, "topicIds": ["contacts.modified"], "customerIds": [customer]}),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Publishes changes for `customer` from `concurrency` tasks for `duration` (closed loop); returns how many.
+async fn publish_closed(
+    api: &Arc<Api>,
+    clock: &Arc<Clock>,
+    customer: &str,
+    concurrency: usize,
+    duration: Duration,
+) -> u64 {
+    let sent = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + duration;
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (api, clock, sent, customer) = (api.clone(), clock.clone(), sent.clone(), customer.to_string());
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                let seq = clock.take();
+                let ok = api
+                    .http
+                    .post(format!("{}/changes", api.base))
+                    .bearer_auth(TOKEN)
+                    .header("content-type", "application/json")
+                    .body(change_json(&customer, seq))
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16() == 202)
+                    .unwrap_or(false);
+                if ok {
+                    sent.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    sent.load(Ordering::Relaxed) as u64
+}
+
+/// Publishes at a fixed rate (open loop) for `duration`; returns how many were accepted.
+async fn publish_rate(api: &Arc<Api>, clock: &Arc<Clock>, customer: &str, rate: f64, duration: Duration) -> u64 {
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut issued = 0u64;
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    let mut tasks = tokio::task::JoinSet::new();
+    while start.elapsed() < duration {
+        tick.tick().await;
+        let due = (start.elapsed().as_secs_f64() * rate) as u64;
+        while issued < due {
+            issued += 1;
+            let (api, clock, accepted, customer) = (api.clone(), clock.clone(), accepted.clone(), customer.to_string());
+            tasks.spawn(async move {
+                let seq = clock.take();
+                let ok = api
+                    .http
+                    .post(format!("{}/changes", api.base))
+                    .bearer_auth(TOKEN)
+                    .header("content-type", "application/json")
+                    .body(change_json(&customer, seq))
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16() == 202)
+                    .unwrap_or(false);
+                if ok {
+                    accepted.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+    accepted.load(Ordering::Relaxed) as u64
+}
+
+/// Waits until the receiver has `expected` deliveries, or no progress for `stall`.
+async fn drain(receiver: &Receiver, expected: usize, stall: Duration) -> bool {
+    let mut last = (receiver.state.ok_count(), Instant::now());
+    loop {
+        let n = receiver.state.ok_count();
+        if n >= expected {
+            return true;
+        }
+        if n != last.0 {
+            last = (n, Instant::now());
+        } else if last.1.elapsed() > stall {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+struct Measured {
+    changes: u64,
+    deliveries: usize,
+    publish_secs: f64,
+    delivery_secs: f64,
+    latencies: Vec<Duration>,
+    cores: f64,
+    peak_rss: u64,
+}
+
+async fn measure<F, Fut>(receiver: &Receiver, clock: &Clock, pid: u32, fanout: usize, publish: F) -> Measured
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = u64>,
+{
+    receiver.state.reset();
+    let cpu0 = cpu_time(pid);
+    let t0 = clock.now_ns();
+    let first_seq = clock.next.load(Ordering::Relaxed);
+    let started = Instant::now();
+    let changes = publish().await;
+    let publish_secs = started.elapsed().as_secs_f64();
+    let expected = changes as usize * fanout;
+    if !drain(receiver, expected, Duration::from_secs(20)).await {
+        progress(&format!("  only {} of {expected} deliveries arrived", receiver.state.ok_count()));
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = cpu_time(pid).saturating_sub(cpu0).as_secs_f64();
+    let receipts = receiver.state.take_receipts();
+    let last = receipts.iter().map(|r| r.1).max().unwrap_or(t0);
+    let mut latencies: Vec<Duration> = receipts
+        .iter()
+        .filter(|(seq, _)| *seq >= first_seq)
+        .filter_map(|(seq, at)| {
+            let sent = clock.sent.get(*seq as usize)?.load(Ordering::Relaxed);
+            Some(Duration::from_nanos(at.saturating_sub(sent)))
+        })
+        .collect();
+    latencies.sort();
+    Measured {
+        changes,
+        deliveries: receipts.len(),
+        publish_secs,
+        delivery_secs: (last.saturating_sub(t0)) as f64 / 1e9,
+        latencies,
+        cores: cpu / wall.max(1e-9),
+        peak_rss: rss(pid).1,
+    }
+}
+
+/// The loopback limit: Herald's own HTTP client posting a delivery-sized body to the receiver, closed loop.
+async fn loopback_limit(receiver: &Receiver, concurrency: usize, phase: Duration) -> anyhow::Result<f64> {
+    let sender = HttpSender::new(Duration::from_secs(10), true, true)?;
+    let body = delivery_sized_body();
+    receiver.state.reset();
+    let deadline = Instant::now() + phase;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (sender, body, url) = (sender.clone(), body.clone(), receiver.url("/ok"));
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                sender.send(&url, HeaderMap::new(), body.clone()).await;
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let rate = receiver.state.ok_count() as f64 / started.elapsed().as_secs_f64();
+    receiver.state.reset();
+    Ok(rate)
+}
+
+struct Table {
+    figures: Vec<Figure>,
+    limit: f64,
+}
+
+impl Table {
+    fn rate(&mut self, scenario: &str, metric: &str, value: f64) {
+        let ratio = if self.limit > 0.0 { Some(value / self.limit) } else { None };
+        self.figures.push(Figure { scenario: scenario.into(), metric: metric.into(), value, unit: "/s".into(), ratio });
+    }
+    fn value(&mut self, scenario: &str, metric: &str, value: f64, unit: &str) {
+        self.figures.push(Figure {
+            scenario: scenario.into(),
+            metric: metric.into(),
+            value,
+            unit: unit.into(),
+            ratio: None,
+        });
+    }
+    fn ms(&mut self, scenario: &str, metric: &str, d: Duration) {
+        self.value(scenario, metric, d.as_secs_f64() * 1000.0, "ms");
+    }
+    fn measured(&mut self, scenario: &str, m: &Measured) {
+        self.rate(scenario, "changes accepted", m.changes as f64 / m.publish_secs.max(1e-9));
+        self.rate(scenario, "deliveries", m.deliveries as f64 / m.delivery_secs.max(1e-9));
+        self.ms(scenario, "latency p50", percentile(&m.latencies, 50.0));
+        self.ms(scenario, "latency p99", percentile(&m.latencies, 99.0));
+        self.ms(scenario, "latency max", percentile(&m.latencies, 100.0));
+        self.value(scenario, "herald CPU", m.cores, "cores");
+        self.value(scenario, "herald peak RSS", m.peak_rss as f64 / 1e6, "MB");
+    }
+    fn print(&self) {
+        println!();
+        println!("{:<28} {:<22} {:>14} {:<6} {:>9}", "scenario", "metric", "value", "unit", "÷ limit");
+        println!("{}", "-".repeat(84));
+        for f in &self.figures {
+            let ratio = f.ratio.map(|r| format!("{:.1} %", r * 100.0)).unwrap_or_default();
+            println!("{:<28} {:<22} {:>14.2} {:<6} {:>9}", f.scenario, f.metric, f.value, f.unit, ratio);
+        }
+    }
+}
+
+/// Runs every scenario and prints the table; returns the figures.
+pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
+    let start = Instant::now();
+    let clock =
+        Arc::new(Clock { start, sent: (0..MAX_SEQ).map(|_| AtomicU64::new(0)).collect(), next: AtomicU64::new(0) });
+    let receiver = Receiver::start(start).await?;
+    let phase = opts.phase();
+    progress(&format!("loopback limit: {} connections for {phase:?}", opts.concurrency));
+    let limit = loopback_limit(&receiver, opts.concurrency, phase).await?;
+    let mut table = Table { figures: Vec::new(), limit };
+    table.value("loopback limit", "POSTs", limit, "/s");
+
+    let dir = tempfile::tempdir()?;
+    let herald = HeraldChild::start(&opts, dir.path(), true).await?;
+    let pid = herald.pid();
+    let http = reqwest::Client::builder().pool_max_idle_per_host(1024).build()?;
+    let api = Arc::new(Api { http, base: herald.base.clone() });
+    let ok = receiver.url("/ok");
+
+    progress("one webhook, closed loop");
+    api.setup("S1", std::slice::from_ref(&ok)).await?;
+    let m = measure(&receiver, &clock, pid, 1, || publish_closed(&api, &clock, "S1", opts.concurrency, phase)).await;
+    table.measured("1 webhook (max)", &m);
+    let max_rate = m.deliveries as f64 / m.delivery_secs.max(1e-9);
+
+    let half = (max_rate / 2.0).max(10.0);
+    progress(&format!("one webhook at half that rate ({half:.0}/s)"));
+    let m = measure(&receiver, &clock, pid, 1, || publish_rate(&api, &clock, "S1", half, phase)).await;
+    table.measured("1 webhook (half rate)", &m);
+
+    for fanout in [10usize, 100] {
+        progress(&format!("fan-out to {fanout}"));
+        let customer = format!("F{fanout}");
+        api.setup(&customer, &vec![ok.clone(); fanout]).await?;
+        let conc = (opts.concurrency / fanout).max(2);
+        let m = measure(&receiver, &clock, pid, fanout, || publish_closed(&api, &clock, &customer, conc, phase)).await;
+        table.measured(&format!("fan-out {fanout}"), &m);
+    }
+
+    // Half of ten webhooks dead: the healthy half's latency against the all-healthy run, at the same rate.
+    let rate = (max_rate / 10.0).max(10.0);
+    progress(&format!("10 healthy webhooks at {rate:.0} changes/s"));
+    api.setup("H10", &vec![ok.clone(); 10]).await?;
+    let healthy = measure(&receiver, &clock, pid, 10, || publish_rate(&api, &clock, "H10", rate, phase)).await;
+    table.measured("10 healthy", &healthy);
+    for dead in ["/fail", "/hang"] {
+        progress(&format!("5 healthy + 5 answering {dead} at {rate:.0} changes/s"));
+        let customer = format!("D{}", &dead[1..]);
+        let mut urls = vec![ok.clone(); 5];
+        urls.extend(std::iter::repeat_n(receiver.url(dead), 5));
+        api.setup(&customer, &urls).await?;
+        let m = measure(&receiver, &clock, pid, 5, || publish_rate(&api, &clock, &customer, rate, phase)).await;
+        let name = format!("5 healthy + 5 {}", if dead == "/fail" { "500" } else { "hanging" });
+        table.measured(&name, &m);
+        let ratio =
+            percentile(&m.latencies, 99.0).as_secs_f64() / percentile(&healthy.latencies, 99.0).as_secs_f64().max(1e-9);
+        table.value(&name, "healthy p99 ÷ all-healthy", ratio, "×");
+    }
+    herald.stop();
+
+    if !opts.skip_backlog {
+        backlog(&opts, &receiver, &clock, &mut table).await?;
+    }
+
+    table.print();
+    if let Some(path) = &opts.json {
+        let doc = json!({ "loopbackLimit": limit, "quick": opts.quick, "database": if opts.database_url.is_some() { "postgres" } else { "sqlite" }, "figures": table.figures });
+        std::fs::write(path, serde_json::to_vec_pretty(&doc)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        progress(&format!("figures written to {}", path.display()));
+    }
+    Ok(table.figures)
+}
+
+/// A backlog built while no worker runs, then drained: the drain rate and RSS as the backlog shrinks.
+async fn backlog(
+    opts: &BenchOptions,
+    receiver: &Receiver,
+    clock: &Arc<Clock>,
+    table: &mut Table,
+) -> anyhow::Result<()> {
+    let n = opts.backlog;
+    let dir = tempfile::tempdir()?;
+    let herald = HeraldChild::start(opts, dir.path(), false).await?;
+    let http = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+    let api = Arc::new(Api { http, base: herald.base.clone() });
+    api.setup("B1", &[receiver.url("/ok")]).await?;
+    progress(&format!("building a backlog of {n} deliveries (no worker running)"));
+    let started = Instant::now();
+    let batch = 500usize;
+    let batches = n.div_ceil(batch);
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let (api, clock, next) = (api.clone(), clock.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let b = next.fetch_add(1, Ordering::Relaxed);
+                if b >= batches {
+                    return Ok::<(), anyhow::Error>(());
+                }
+                let count = batch.min(n - b * batch);
+                let changes: Vec<String> = (0..count).map(|_| change_json("B1", clock.take())).collect();
+                let body = format!(r#"{{"changes":[{}]}}"#, changes.join(","));
+                let resp = api
+                    .http
+                    .post(format!("{}/changes", api.base))
+                    .bearer_auth(TOKEN)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await?;
+                anyhow::ensure!(resp.status().as_u16() == 202, "batch answered {}", resp.status());
+                if b % 200 == 0 {
+                    progress(&format!("  {} of {n}", (b + 1) * batch));
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    table.rate("backlog build (batches)", "changes accepted", n as f64 / started.elapsed().as_secs_f64());
+    herald.stop();
+
+    progress("draining with the worker on");
+    receiver.state.reset();
+    let herald = HeraldChild::start(opts, dir.path(), true).await?;
+    let pid = herald.pid();
+    let marks: Vec<usize> = [n, n / 10, n / 100].into_iter().filter(|m| *m >= 100).collect();
+    let started = Instant::now();
+    let mut samples: Vec<(f64, usize, u64)> = Vec::new();
+    let mut last_progress = Instant::now();
+    loop {
+        let done = receiver.state.ok_count();
+        samples.push((started.elapsed().as_secs_f64(), n.saturating_sub(done), rss(pid).0));
+        if done >= n || started.elapsed() > Duration::from_secs(1800) {
+            break;
+        }
+        if last_progress.elapsed() > Duration::from_secs(5) {
+            progress(&format!("  {} pending", n - done));
+            last_progress = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let total = started.elapsed().as_secs_f64();
+    table.rate("backlog drain", "deliveries (overall)", n as f64 / total);
+    for mark in marks {
+        // the rate while pending fell from 110 % to 90 % of the mark (from the mark to 80 % at the top)
+        let (hi, lo) = if mark == n { (n, n * 8 / 10) } else { (mark * 11 / 10, mark * 9 / 10) };
+        let t_hi = samples.iter().find(|s| s.1 <= hi).map(|s| s.0);
+        let t_lo = samples.iter().find(|s| s.1 <= lo).map(|s| s.0);
+        let rss_at = samples.iter().find(|s| s.1 <= mark).map(|s| s.2).unwrap_or(0);
+        if let (Some(a), Some(b)) = (t_hi, t_lo) {
+            table.rate(&format!("drain at {mark} pending"), "deliveries", (hi - lo) as f64 / (b - a).max(0.05));
+        }
+        table.value(&format!("drain at {mark} pending"), "herald RSS", rss_at as f64 / 1e6, "MB");
+    }
+    table.value("backlog drain", "herald peak RSS", rss(pid).1 as f64 / 1e6, "MB");
+    herald.stop();
+    Ok(())
+}
