@@ -15,11 +15,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the API, the web UI and the delivery workers in one process.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply database migrations and exit.
     Migrate(MigrateArgs),
     /// Receive webhooks locally: print each one and verify its signatures.
-    Listen(ListenArgs),
+    Listen(Box<ListenArgs>),
     /// Measure Herald against this machine's loopback HTTP limit.
     Bench(BenchArgs),
 }
@@ -93,7 +93,7 @@ fn main() -> ExitCode {
             }),
             Err(e) => return config_error(e),
         },
-        Command::Listen(args) => runtime.block_on(listen(args)),
+        Command::Listen(args) => runtime.block_on(listen(*args)),
         Command::Bench(args) => runtime.block_on(async move {
             let opts = herald::bench::BenchOptions {
                 quick: args.quick,

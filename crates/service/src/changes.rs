@@ -43,13 +43,17 @@ impl Herald {
             if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
                 return Err(ServiceError::field("Idempotency-Key", "must be 1 to 255 visible ASCII characters"));
             }
+        }
+        let now = self.now();
+        // The body is validated before a replay too: a retry resends the same valid request, and a malformed one
+        // must not get a stored 202 just because it carries a known key.
+        let obj = object(body)?;
+        let (event_id, changes) = parse_request(&obj, now)?;
+        if let Some(key) = idempotency_key {
             if let Some(stored) = self.idempotent_answer(key).await? {
                 return Ok(IngestOutcome { body: stored, replayed: true });
             }
         }
-        let now = self.now();
-        let obj = object(body)?;
-        let (event_id, changes) = parse_request(&obj, now)?;
         let table = self.inner.routing.table().await?;
         let mut events = Vec::new();
         let mut out = Vec::new();

@@ -119,8 +119,7 @@ pub fn query_param<T>(
     what: &str,
 ) -> ServiceResult<Option<T>> {
     match value {
-        None => Ok(None),
-        Some(v) if v.is_empty() => Ok(None),
+        None | Some("") => Ok(None),
         Some(v) => parse(v).map(Some).ok_or_else(|| ServiceError::field(name, format!("must be {what}"))),
     }
 }

@@ -13,7 +13,7 @@ pub fn page(number: Option<&str>, size: Option<&str>) -> ServiceResult<Page> {
     let number = match number.filter(|s| !s.is_empty()) {
         None => 1,
         Some(n) => match n.parse::<u32>() {
-            Ok(n) if n >= 1 && n <= 1_000_000 => n,
+            Ok(n) if (1..=1_000_000).contains(&n) => n,
             _ => {
                 errors.push(herald_domain::FieldError::new("pageNumber", "must be a whole number from 1"));
                 1

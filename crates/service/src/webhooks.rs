@@ -311,8 +311,10 @@ impl Herald {
         q: &WebhookListQuery,
     ) -> ServiceResult<Paged<WebhookOut>> {
         let page: Page = paging::page(q.page_number.as_deref(), q.page_size.as_deref())?;
-        let mut filter = WebhookFilter::default();
-        filter.active = input::query_param("active", q.active.as_deref(), parse_bool, "true or false")?;
+        let mut filter = WebhookFilter {
+            active: input::query_param("active", q.active.as_deref(), parse_bool, "true or false")?,
+            ..WebhookFilter::default()
+        };
         match q.sort_by.as_deref().filter(|s| !s.is_empty()) {
             None | Some("created") => {}
             Some("-created") => filter.descending = true,

@@ -429,9 +429,11 @@ async fn delete_answers_204_then_the_webhook_is_gone() {
     let app = TestApp::spawn().await;
     let a = contacts_app(&app).await;
     let keep = app.create_webhook(&a, "https://example.com/keep", &["contacts.created"], &[]).await;
-    let gone = app.create_webhook(&a, "https://example.com/gone", &["contacts.created"], &[]).await;
+    let gone = app.create_webhook(&a, "http://127.0.0.1:9/gone", &["contacts.created"], &[]).await;
     let gone = gone["id"].as_str().unwrap();
     let path = format!("/webhooks/subscriptions/{gone}");
+    let (status, out) = app.client.post(&format!("{path}/ping"), ADMIN, json!({ "topicId": "contacts.created" })).await;
+    assert_eq!(status, 200, "{out}");
     let r = send(&app, Method::DELETE, &path, Some(ADMIN), &[], None).await;
     assert_eq!(r.status, 204, "{}", r.body);
     assert_eq!(r.body, Value::Null, "204 has no body");
@@ -445,6 +447,10 @@ async fn delete_answers_204_then_the_webhook_is_gone() {
     assert_error(&send(&app, Method::GET, &format!("{path}/secret"), Some(ADMIN), &[], None).await, 404, "secret");
     let r = send(&app, Method::POST, &format!("{path}/secret/rotate"), Some(ADMIN), &[], None).await;
     assert_error(&r, 404, "rotate after DELETE");
+    let (_, logs) = app.client.get(&format!("/webhooks/logs?webhookId={gone}"), ADMIN).await;
+    assert_eq!(logs.as_array().map(Vec::len), Some(1), "the logs keep a deleted webhook's attempts: {logs}");
+    let out = app.publish(created_contact("RPT", "AFTER")).await;
+    assert_eq!(out["events"][0]["deliveries"], 1, "only the kept webhook receives events: {out}");
     for list in ["/webhooks/subscriptions".to_string(), format!("/webhooks/subscriptions?applicationId={a}")] {
         let (_, body) = app.client.get(&list, ADMIN).await;
         assert_eq!(embedded_ids(&body), vec![keep["id"].as_str().unwrap().to_string()], "{list}");

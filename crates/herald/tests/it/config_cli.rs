@@ -19,7 +19,8 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
 fn bad_values_stop_start_up_with_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
         (&["serve", "--data-dir", d, "--retry-schedule", "1s,,2s"], &[], "--retry-schedule"),
         (&["serve", "--data-dir", d, "--delivery-timeout", "soon"], &[], "--delivery-timeout"),
         (&["serve", "--data-dir", d, "--listen", "nowhere"], &[], "--listen"),

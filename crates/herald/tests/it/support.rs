@@ -44,8 +44,11 @@ impl Backend {
 pub struct TestApp {
     pub client: Client,
     pub running: Option<herald::Running>,
+    /// The data dir, removed when the test ends.
+    #[allow(dead_code)] // held for its Drop
     pub dir: TempDir,
     /// The PostgreSQL database of this test, dropped after everything above.
+    #[allow(dead_code)] // held for its Drop
     pub db: Option<TestDatabase>,
 }
 

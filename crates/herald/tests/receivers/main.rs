@@ -72,7 +72,7 @@ struct Receiver {
     url: String,
     lines: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<Vec<String>>>,
-    _process: Option<tokio::process::Child>,
+    process: Mutex<Option<tokio::process::Child>>,
     server: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -128,7 +128,8 @@ impl Receiver {
         let stderr = Arc::new(Mutex::new(Vec::new()));
         collect(child.stdout.take().unwrap(), lines.clone());
         collect(child.stderr.take().unwrap(), stderr.clone());
-        let mut receiver = Receiver { lang, url: String::new(), lines, stderr, _process: Some(child), server: None };
+        let mut receiver =
+            Receiver { lang, url: String::new(), lines, stderr, process: Mutex::new(Some(child)), server: None };
         let first = receiver.wait_line(0, Duration::from_secs(30)).await;
         let address = first.strip_prefix("listening on ").unwrap_or_else(|| panic!("{lang:?} receiver said {first:?}"));
         receiver.url = format!("{address}/hook");
@@ -146,7 +147,7 @@ impl Receiver {
             herald_receiver_example::serve(listener, verifier, output).await.expect("serve");
         });
         let stderr = Arc::new(Mutex::new(Vec::new()));
-        Receiver { lang: Lang::Rust, url, lines, stderr, _process: None, server: Some(server) }
+        Receiver { lang: Lang::Rust, url, lines, stderr, process: Mutex::new(None), server: Some(server) }
     }
 
     /// The `n`th line the receiver printed (0 is its `listening on` line), waiting for it up to `timeout`.
@@ -156,10 +157,16 @@ impl Receiver {
             if let Some(line) = self.lines.lock().unwrap().get(n) {
                 return line.clone();
             }
-            if Instant::now() > deadline {
+            let exited = self.process.lock().unwrap().as_mut().and_then(|p| p.try_wait().ok().flatten());
+            if exited.is_some() {
+                // let the readers take what it printed last
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            if exited.is_some() || Instant::now() > deadline {
                 panic!(
-                    "the {:?} receiver printed no line {n} within {timeout:?}; stdout: {:?}; stderr:\n{}",
+                    "the {:?} receiver did not print line {n} ({}); stdout: {:?}; stderr:\n{}",
                     self.lang,
+                    exited.map_or(format!("waited {timeout:?}"), |status| format!("it exited: {status}")),
                     self.lines.lock().unwrap(),
                     self.stderr.lock().unwrap().join("\n")
                 );

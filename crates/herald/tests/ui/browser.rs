@@ -3,6 +3,7 @@
 //! timeout passes; there are no fixed sleeps.
 
 use std::io::Write as _;
+use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -16,7 +17,7 @@ use serde_json::{json, Value};
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// How long a wait for the page may take before the test fails.
-const WAIT: Duration = Duration::from_secs(15);
+const WAIT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(50);
 
 pub const DESKTOP: (u32, u32) = (1280, 900);
@@ -31,7 +32,9 @@ pub struct Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // chromedriver ends the browsers it started when it is killed with the session still open.
+        // chromedriver runs in a process group of its own with the browser it started: ending the group ends both,
+        // also when a test panics before closing its session.
+        let _ = Command::new("kill").args(["-s", "KILL", "--"]).arg(format!("-{}", self.driver.id())).status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -66,6 +69,7 @@ impl Browser {
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .expect("start chromedriver");
         let profile = tempfile::tempdir().expect("browser profile dir");
@@ -84,15 +88,12 @@ impl Browser {
             },
         }))
         .expect("capabilities");
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(60);
         let client = loop {
             // chromedriver refuses connections until it listens; a session attempt is the readiness probe.
             match ClientBuilder::new(HttpConnector::new()).capabilities(caps.clone()).connect(&url).await {
                 Ok(c) => break c,
-                Err(e) if Instant::now() < deadline => {
-                    let _ = e;
-                    tokio::time::sleep(POLL).await;
-                }
+                Err(_) if Instant::now() < deadline => tokio::time::sleep(POLL).await,
                 Err(e) => panic!("no WebDriver session from chromedriver: {e}"),
             }
         };

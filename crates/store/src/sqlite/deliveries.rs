@@ -14,44 +14,6 @@ use crate::*;
 /// SQLite allows 32,766 bound variables per statement; deliveries have 10 columns.
 const DELIVERY_ROWS_PER_INSERT: usize = 1_000;
 
-pub async fn insert_events(
-    writer: &SqlitePool,
-    events: &[NewEvent],
-    idempotency: Option<(&str, &str)>,
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
-    let mut tx = writer.begin().await?;
-    if let Some((key, response)) = idempotency {
-        sqlx::query("INSERT INTO idempotency_keys (key, response, created) VALUES (?, ?, ?)")
-            .bind(key)
-            .bind(response)
-            .bind(micros(now))
-            .execute(&mut *tx)
-            .await?;
-    }
-    for e in events {
-        sqlx::query(
-            "INSERT INTO events (id, event_id, topic_id, customer_id, entity_id, event_time, body, created) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(e.id.to_string())
-        .bind(e.event_id.to_string())
-        .bind(&e.topic_id)
-        .bind(&e.customer_id)
-        .bind(&e.entity_id)
-        .bind(micros(e.event_time))
-        .bind(&e.body)
-        .bind(micros(now))
-        .execute(&mut *tx)
-        .await?;
-    }
-    let rows: Vec<(uuid::Uuid, &NewDelivery)> =
-        events.iter().flat_map(|e| e.deliveries.iter().map(move |d| (e.id, d))).collect();
-    insert_delivery_rows(&mut tx, &rows, now).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
 /// Inserts deliveries of events already stored, [`DELIVERY_ROWS_PER_INSERT`] per statement, in the caller's
 /// transaction: `(event row id, delivery)`, with no attempts, created at `now`.
 pub async fn insert_delivery_rows(

@@ -5,6 +5,7 @@
 //! that committed is on disk, so an answer given after a commit survives a crash of the process or of the machine.
 
 mod deliveries;
+mod group_commit;
 mod maintenance;
 
 use std::path::Path;
@@ -26,6 +27,7 @@ use crate::*;
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    commits: group_commit::GroupCommit,
 }
 
 impl SqliteStore {
@@ -55,7 +57,8 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .map_err(StoreError::from)?;
-        Ok(Self { writer, reader })
+        let commits = group_commit::GroupCommit::start(writer.clone());
+        Ok(Self { writer, reader, commits })
     }
 
     /// Applies the embedded migrations and closes the database (for `herald migrate`).
@@ -448,7 +451,7 @@ impl Store for SqliteStore {
         idempotency: Option<(&str, &str)>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        deliveries::insert_events(&self.writer, events, idempotency, now).await
+        self.commits.submit(events, idempotency, now).await
     }
 
     async fn get_idempotent_response(&self, key: &str, since: DateTime<Utc>) -> StoreResult<Option<String>> {

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{Modify, OpenApi};
@@ -105,13 +105,25 @@ impl Modify for Security {
             ),
         );
         for (path, item) in doc.paths.paths.iter_mut() {
-            if PUBLIC.contains(&path.as_str()) {
-                continue;
-            }
+            let public = PUBLIC.contains(&path.as_str());
             let ops = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
             for op in ops.into_iter().flatten() {
-                secure(op);
+                allow_empty_query_values(op);
+                if !public {
+                    secure(op);
+                }
             }
+        }
+    }
+}
+
+/// An empty query parameter (`?applicationId=`) is read as an absent one, as HTML forms send them.
+fn allow_empty_query_values(op: &mut Operation) {
+    for p in op.parameters.iter_mut().flatten() {
+        if p.parameter_in == ParameterIn::Query {
+            // `allowEmptyValue` has no field in utoipa's `Parameter` (it is deprecated, not removed, in OpenAPI 3.1);
+            // extensions serialize beside the other fields.
+            p.extensions.get_or_insert_with(Default::default).insert("allowEmptyValue".into(), true.into());
         }
     }
 }

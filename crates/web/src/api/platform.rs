@@ -24,14 +24,6 @@ type Result<T> = std::result::Result<T, ApiError>;
 #[utoipa::path(
     post,
     path = "/apps",
-    operation_id = "publishChanges",
-    operation_id = "terminateInstallation",
-    operation_id = "getInstallation",
-    operation_id = "listInstallations",
-    operation_id = "createInstallation",
-    operation_id = "updateApplication",
-    operation_id = "getApplication",
-    operation_id = "listApplications",
     operation_id = "createApplication",
     tag = "platform",
     request_body = CreateAppModel,
@@ -53,6 +45,7 @@ pub async fn create_app(State(s): State<AppState>, Auth(who): Auth, Body(body): 
 #[utoipa::path(
     get,
     path = "/apps",
+    operation_id = "listApplications",
     tag = "platform",
     params(PageParams),
     responses(
@@ -72,6 +65,7 @@ pub async fn list_apps(State(s): State<AppState>, Auth(who): Auth, params: Param
 #[utoipa::path(
     get,
     path = "/apps/{id}",
+    operation_id = "getApplication",
     tag = "platform",
     params(("id" = String, Path, description = "The application's id.")),
     responses(
@@ -90,6 +84,7 @@ pub async fn get_app(State(s): State<AppState>, Auth(who): Auth, PathParam(id): 
 #[utoipa::path(
     put,
     path = "/apps/{id}",
+    operation_id = "updateApplication",
     tag = "platform",
     params(("id" = String, Path, description = "The application's id.")),
     request_body = UpdateAppModel,
@@ -116,6 +111,7 @@ pub async fn update_app(
 #[utoipa::path(
     post,
     path = "/installations",
+    operation_id = "createInstallation",
     tag = "platform",
     request_body = CreateInstallationModel,
     responses(
@@ -137,6 +133,7 @@ pub async fn create_installation(State(s): State<AppState>, Auth(who): Auth, Bod
 #[utoipa::path(
     get,
     path = "/installations/{id}",
+    operation_id = "getInstallation",
     tag = "platform",
     params(("id" = String, Path, description = "The installation's id.")),
     responses(
@@ -159,6 +156,7 @@ pub async fn get_installation(
 #[utoipa::path(
     delete,
     path = "/installations/{id}",
+    operation_id = "terminateInstallation",
     tag = "platform",
     params(("id" = String, Path, description = "The installation's id.")),
     responses(
@@ -183,6 +181,7 @@ pub async fn terminate_installation(
 #[utoipa::path(
     get,
     path = "/installations",
+    operation_id = "listInstallations",
     tag = "platform",
     params(InstallationListParams, PageParams),
     responses(
@@ -221,6 +220,7 @@ pub async fn list_installations(State(s): State<AppState>, Auth(who): Auth, para
 #[utoipa::path(
     post,
     path = "/changes",
+    operation_id = "publishChanges",
     tag = "platform",
     params((
         "Idempotency-Key" = Option<String>, Header, nullable = false, pattern = r"^[\x21-\x7E]{1,255}$",

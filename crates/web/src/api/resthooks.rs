@@ -29,10 +29,6 @@ async fn scope(s: &AppState, who: &Principal, headers: &HeaderMap) -> Result<Web
 #[utoipa::path(
     get,
     path = "/resthooks",
-    operation_id = "deleteResthook",
-    operation_id = "updateResthook",
-    operation_id = "getResthook",
-    operation_id = "createResthook",
     operation_id = "listResthooks",
     tag = "resthooks",
     params(("reapit-customer" = String, Header, description = "The customer the key acts for: `SBOX` or a customer with a current installation of the application."), ResthookListParams, PageParams),
@@ -53,6 +49,7 @@ pub async fn list(State(s): State<AppState>, Auth(who): Auth, headers: HeaderMap
 #[utoipa::path(
     post,
     path = "/resthooks",
+    operation_id = "createResthook",
     tag = "resthooks",
     params(("reapit-customer" = String, Header, description = "The customer the key acts for: `SBOX` or a customer with a current installation of the application.")),
     request_body = CreateResthookModel,
@@ -81,6 +78,7 @@ pub async fn create(
 #[utoipa::path(
     get,
     path = "/resthooks/{id}",
+    operation_id = "getResthook",
     tag = "resthooks",
     params(("reapit-customer" = String, Header, description = "The customer the key acts for: `SBOX` or a customer with a current installation of the application."), ("id" = String, Path, description = "The webhook's id.")),
     responses(
@@ -104,6 +102,7 @@ pub async fn get(
 #[utoipa::path(
     put,
     path = "/resthooks/{id}",
+    operation_id = "updateResthook",
     tag = "resthooks",
     params(("reapit-customer" = String, Header, description = "The customer the key acts for: `SBOX` or a customer with a current installation of the application."), ("id" = String, Path, description = "The webhook's id.")),
     request_body = UpdateResthookModel,
@@ -132,6 +131,7 @@ pub async fn update(
 #[utoipa::path(
     delete,
     path = "/resthooks/{id}",
+    operation_id = "deleteResthook",
     tag = "resthooks",
     params(("reapit-customer" = String, Header, description = "The customer the key acts for: `SBOX` or a customer with a current installation of the application."), ("id" = String, Path, description = "The webhook's id.")),
     responses(

@@ -65,7 +65,16 @@ fn topic_ids() -> ArrayBuilder {
     ArrayBuilder::new().items(topic_id()).min_items(Some(1)).unique_items(true)
 }
 
-fn customer_ids() -> ArrayBuilder {
+/// `schema`, or `null` (which the service reads as absent).
+fn or_null(schema: impl Into<RefOr<Schema>>) -> Schema {
+    Schema::OneOf(OneOfBuilder::new().item(schema).item(ObjectBuilder::new().schema_type(Type::Null)).build())
+}
+
+fn customer_ids() -> Schema {
+    or_null(customer_id_list())
+}
+
+fn customer_id_list() -> ArrayBuilder {
     ArrayBuilder::new()
         .items(
             ObjectBuilder::new()
@@ -91,7 +100,7 @@ pub struct CreateAppModel {
     #[schema(schema_with = scopes)]
     pub scopes: Vec<String>,
     /// Generated (26 lowercase letters and digits) when absent; unique among applications.
-    #[schema(min_length = 1, max_length = 100, pattern = r"^[A-Za-z0-9._-]+$", nullable = false)]
+    #[schema(min_length = 1, max_length = 100, pattern = r"^[A-Za-z0-9._-]+$")]
     pub client_id: Option<String>,
 }
 
@@ -128,9 +137,9 @@ pub struct CreateInstallationModel {
     /// Any customer id but `SBOX`, the sandbox, which needs no installation.
     #[schema(min_length = 1, max_length = 100, pattern = r"\S", example = "RPT")]
     pub customer_id: String,
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S", nullable = false)]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub customer_name: Option<String>,
-    #[schema(min_length = 1, max_length = 320, pattern = r"\S", nullable = false)]
+    #[schema(min_length = 1, max_length = 320, pattern = r"\S")]
     pub customer_email: Option<String>,
 }
 
@@ -150,13 +159,11 @@ pub struct CreateWebhookModel {
     pub topic_ids: Vec<String>,
     /// `SBOX` or customers with a current installation of the application, each once. Absent or `[]`: every
     /// installed customer except the sandbox.
-    #[schema(schema_with = customer_ids, nullable = false)]
+    #[schema(schema_with = customer_ids)]
     pub customer_ids: Option<Vec<String>>,
     /// Default `true`.
-    #[schema(nullable = false)]
     pub active: Option<bool>,
     /// Default `true`: modifications whose only changes are `_eTag` and `modified` are not sent.
-    #[schema(nullable = false)]
     pub ignore_etag_only_changes: Option<bool>,
 }
 
@@ -171,11 +178,9 @@ pub struct UpdateWebhookModel {
     pub description: Option<String>,
     #[schema(schema_with = topic_ids)]
     pub topic_ids: Vec<String>,
-    #[schema(schema_with = customer_ids, nullable = false)]
+    #[schema(schema_with = customer_ids)]
     pub customer_ids: Option<Vec<String>>,
-    #[schema(nullable = false)]
     pub active: Option<bool>,
-    #[schema(nullable = false)]
     pub ignore_etag_only_changes: Option<bool>,
 }
 
@@ -189,9 +194,7 @@ pub struct CreateResthookModel {
     pub description: Option<String>,
     #[schema(schema_with = topic_ids)]
     pub topic_ids: Vec<String>,
-    #[schema(nullable = false)]
     pub active: Option<bool>,
-    #[schema(nullable = false)]
     pub ignore_etag_only_changes: Option<bool>,
 }
 
@@ -205,9 +208,7 @@ pub struct UpdateResthookModel {
     pub description: Option<String>,
     #[schema(schema_with = topic_ids)]
     pub topic_ids: Vec<String>,
-    #[schema(nullable = false)]
     pub active: Option<bool>,
-    #[schema(nullable = false)]
     pub ignore_etag_only_changes: Option<bool>,
 }
 
@@ -225,21 +226,20 @@ pub struct PingModel {
 #[schema(rename_all = "camelCase")]
 pub struct ReplayModel {
     /// Events of deliveries created at or after this time (RFC 3339).
-    #[schema(format = DateTime, max_length = 64, nullable = false)]
+    #[schema(schema_with = optional_time)]
     pub from: Option<String>,
     /// Events of deliveries created before this time (RFC 3339); not before `from`.
-    #[schema(format = DateTime, max_length = 64, nullable = false)]
+    #[schema(schema_with = optional_time)]
     pub to: Option<String>,
     /// `failed` (default: failed and dead deliveries), `dead`, or `all`.
-    #[schema(schema_with = replay_status, nullable = false)]
+    #[schema(schema_with = replay_status)]
     pub status: Option<String>,
     /// Count only, send nothing (default `false`).
-    #[schema(nullable = false)]
     pub dry_run: Option<bool>,
 }
 
-fn replay_status() -> ObjectBuilder {
-    text_enum(&["failed", "dead", "all"])
+fn replay_status() -> Schema {
+    or_null(text_enum(&["failed", "dead", "all"]))
 }
 
 /// The fields of one change (contract §4.3). `old: null` (or absent) is a creation, `new: null` a deletion; at
@@ -247,9 +247,11 @@ fn replay_status() -> ObjectBuilder {
 fn change_fields(with_event_id: bool) -> ObjectBuilder {
     let text = |max: usize| ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(max));
     let side = |what: &str| {
-        ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::Object, Type::Null]))
-            .description(Some(format!("The entity {what} the change, as the platform's API returns it.")))
+        let mut s = or_null(ObjectBuilder::new().schema_type(Type::Object));
+        if let Schema::OneOf(o) = &mut s {
+            o.description = Some(format!("The entity {what} the change, as the platform's API returns it."));
+        }
+        s
     };
     let mut b = ObjectBuilder::new()
         .schema_type(Type::Object)
@@ -265,21 +267,31 @@ fn change_fields(with_event_id: bool) -> ObjectBuilder {
         .property("old", side("before"))
         .property("new", side("after"));
     if with_event_id {
-        b = b.property(
-            "eventId",
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
-                .description(Some("Generated when absent.")),
-        );
+        b = b.property("eventId", event_id());
     }
-    b.property(
-        "eventTime",
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+    b.property("eventTime", event_time())
+}
+
+/// A UUID or `null`; generated when absent.
+fn event_id() -> Schema {
+    or_null(text_format(KnownFormat::Uuid).description(Some("Generated when absent.")))
+}
+
+/// An RFC 3339 time or `null`; default: when Herald received the change.
+fn event_time() -> Schema {
+    or_null(
+        text_format(KnownFormat::DateTime)
             .description(Some("When the change happened; default: when Herald received it.")),
     )
+}
+
+/// An RFC 3339 time (as the service reads it: at most 64 characters) or `null`.
+fn optional_time() -> Schema {
+    or_null(text_format(KnownFormat::DateTime).max_length(Some(64)))
+}
+
+fn text_format(format: KnownFormat) -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(format)))
 }
 
 fn change(with_event_id: bool) -> Schema {
@@ -320,8 +332,7 @@ impl ToSchema for BatchedChangeModel {}
 #[derive(ToSchema)]
 #[schema(rename_all = "camelCase")]
 pub struct ChangeBatchModel {
-    /// Generated when absent.
-    #[schema(format = Uuid, nullable = false)]
+    #[schema(schema_with = event_id)]
     pub event_id: Option<String>,
     #[schema(min_items = 1, max_items = 1000)]
     pub changes: Vec<BatchedChangeModel>,

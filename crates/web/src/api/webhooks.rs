@@ -38,20 +38,6 @@ pub fn list_query(params: &Params) -> WebhookListQuery {
 #[utoipa::path(
     get,
     path = "/webhooks/subscriptions",
-    operation_id = "countDeliveries",
-    operation_id = "redeliverDelivery",
-    operation_id = "getSigningKeys",
-    operation_id = "listLogs",
-    operation_id = "getTopic",
-    operation_id = "listTopics",
-    operation_id = "rotateWebhookSecret",
-    operation_id = "getWebhookSecret",
-    operation_id = "replayWebhook",
-    operation_id = "pingWebhook",
-    operation_id = "deleteWebhook",
-    operation_id = "updateWebhook",
-    operation_id = "getWebhook",
-    operation_id = "createWebhook",
     operation_id = "listWebhooks",
     tag = "webhooks",
     params(WebhookListParams, PageParams),
@@ -71,6 +57,7 @@ pub async fn list(State(s): State<AppState>, Auth(who): Auth, params: Params) ->
 #[utoipa::path(
     post,
     path = "/webhooks/subscriptions",
+    operation_id = "createWebhook",
     tag = "webhooks",
     request_body = CreateWebhookModel,
     responses(
@@ -92,6 +79,7 @@ pub async fn create(State(s): State<AppState>, Auth(who): Auth, Body(body): Body
 #[utoipa::path(
     get,
     path = "/webhooks/subscriptions/{id}",
+    operation_id = "getWebhook",
     tag = "webhooks",
     params(("id" = String, Path, description = "The webhook's id.")),
     responses(
@@ -108,6 +96,7 @@ pub async fn get(State(s): State<AppState>, Auth(who): Auth, PathParam(id): Path
 #[utoipa::path(
     put,
     path = "/webhooks/subscriptions/{id}",
+    operation_id = "updateWebhook",
     tag = "webhooks",
     params(("id" = String, Path, description = "The webhook's id.")),
     request_body = UpdateWebhookModel,
@@ -133,6 +122,7 @@ pub async fn update(
 #[utoipa::path(
     delete,
     path = "/webhooks/subscriptions/{id}",
+    operation_id = "deleteWebhook",
     tag = "webhooks",
     params(("id" = String, Path, description = "The webhook's id.")),
     responses(
@@ -150,6 +140,7 @@ pub async fn delete(State(s): State<AppState>, Auth(who): Auth, PathParam(id): P
 #[utoipa::path(
     post,
     path = "/webhooks/subscriptions/{id}/ping",
+    operation_id = "pingWebhook",
     tag = "webhooks",
     params(("id" = String, Path, description = "The webhook's id.")),
     request_body = PingModel,
@@ -174,6 +165,7 @@ pub async fn ping(
 #[utoipa::path(
     get,
     path = "/webhooks/subscriptions/{id}/secret",
+    operation_id = "getWebhookSecret",
     tag = "webhooks",
     params(("id" = String, Path, description = "The webhook's id.")),
     responses(
@@ -190,6 +182,7 @@ pub async fn secret(State(s): State<AppState>, Auth(who): Auth, PathParam(id): P
 #[utoipa::path(
     post,
     path = "/webhooks/subscriptions/{id}/secret/rotate",
+    operation_id = "rotateWebhookSecret",
     tag = "webhooks",
     params(("id" = String, Path, description = "The webhook's id.")),
     responses(
@@ -206,6 +199,7 @@ pub async fn rotate_secret(State(s): State<AppState>, Auth(who): Auth, PathParam
 #[utoipa::path(
     get,
     path = "/webhooks/topics",
+    operation_id = "listTopics",
     tag = "webhooks",
     params(ApplicationParam, PageParams),
     responses(
@@ -230,6 +224,7 @@ pub async fn list_topics(State(s): State<AppState>, Auth(who): Auth, params: Par
 #[utoipa::path(
     get,
     path = "/webhooks/topics/{id}",
+    operation_id = "getTopic",
     tag = "webhooks",
     params(("id" = String, Path, description = "The topic's id, e.g. `contacts.modified`.")),
     responses(
@@ -246,6 +241,7 @@ pub async fn get_topic(State(s): State<AppState>, Auth(_who): Auth, PathParam(id
 #[utoipa::path(
     get,
     path = "/webhooks/logs",
+    operation_id = "listLogs",
     tag = "webhooks",
     params(LogParams),
     responses(
@@ -276,6 +272,7 @@ pub async fn logs(State(s): State<AppState>, Auth(who): Auth, params: Params) ->
 #[utoipa::path(
     get,
     path = "/webhooks/signing",
+    operation_id = "getSigningKeys",
     tag = "webhooks",
     params(ApplicationParam),
     responses(
@@ -299,6 +296,7 @@ pub async fn signing_keys(State(s): State<AppState>, Auth(who): Auth, params: Pa
 #[utoipa::path(
     post,
     path = "/webhooks/deliveries/{id}/redeliver",
+    operation_id = "redeliverDelivery",
     tag = "webhooks",
     params(("id" = String, Path, description = "The delivery's id (`deliveryId` in the logs).")),
     responses(
@@ -317,6 +315,7 @@ pub async fn redeliver(State(s): State<AppState>, Auth(who): Auth, PathParam(id)
 #[utoipa::path(
     post,
     path = "/webhooks/subscriptions/{id}/replay",
+    operation_id = "replayWebhook",
     tag = "webhooks",
     params(("id" = String, Path, description = "The webhook's id.")),
     request_body = ReplayModel,
@@ -341,6 +340,7 @@ pub async fn replay(
 #[utoipa::path(
     get,
     path = "/analytics/deliveries",
+    operation_id = "countDeliveries",
     tag = "webhooks",
     params(AnalyticsParams),
     responses(
