@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use herald_domain::payload::with_attempt;
 use herald_domain::{RetrySchedule, WebhookId};
 use herald_store::{AttemptRecord, ClaimedDelivery, DeliveryState, Store, StoreError};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinSet;
 
 use crate::sender::{HttpSender, SendResult};
@@ -34,12 +34,14 @@ pub struct DeliveryConfig {
     pub lease: Duration,
 }
 
-/// How long a cached target is trusted without a routing-version check.
+/// How long a cached target is used at most before it is read again from the store.
 const TARGET_TTL: Duration = Duration::from_secs(30);
 /// The longest the loop sleeps without looking for due work (other nodes' deliveries, missed wake-ups).
 const IDLE_POLL: Duration = Duration::from_millis(250);
 /// Attempt records written in one transaction at most.
 const RECORD_BATCH: usize = 512;
+/// The longest an attempt whose webhook cannot be read (the store is unavailable) waits before asking again.
+const STORE_RETRY_MAX: Duration = Duration::from_secs(2);
 
 struct Inner {
     store: Arc<dyn Store>,
@@ -48,12 +50,25 @@ struct Inner {
     wake: Notify,
     targets: Mutex<TargetCache>,
     metrics: Arc<Metrics>,
+    /// Set when `run` is shutting down: attempts still waiting for the store give up (unattempted).
+    stopping: watch::Sender<bool>,
+}
+
+/// Why an attempt has no target.
+enum NoTarget {
+    /// Final: the webhook or its application is gone, or its target may not be used.
+    Gone(String),
+    /// The store could not be read; the same read may succeed later.
+    Unavailable(StoreError),
 }
 
 #[derive(Default)]
 struct TargetCache {
     version: i64,
     checked: Option<std::time::Instant>,
+    /// When the map was last emptied: targets are rebuilt at least every `TARGET_TTL` (a rotated-out secret
+    /// stops signing when its overlap ends even if nothing else changes).
+    filled: Option<std::time::Instant>,
     map: HashMap<WebhookId, Arc<Target>>,
 }
 
@@ -105,6 +120,7 @@ impl Engine {
                 wake: Notify::new(),
                 targets: Mutex::new(TargetCache::default()),
                 metrics: Arc::new(Metrics::new()),
+                stopping: watch::channel(false).0,
             }),
         })
     }
@@ -130,7 +146,7 @@ impl Engine {
             }
             let mut records = Vec::new();
             while let Some(r) = set.join_next().await {
-                if let Ok((_, rec)) = r {
+                if let Ok((_, Some(rec))) = r {
                     records.push(rec);
                 }
             }
@@ -146,9 +162,12 @@ impl Engine {
         let recorder = tokio::spawn(record_loop(inner.store.clone(), rec_rx));
         let heartbeat = tokio::spawn(heartbeat_loop(inner.clone()));
         let mut sched = Scheduler::new(inner.cfg.max_in_flight, inner.cfg.max_in_flight_per_webhook);
-        let mut tasks: JoinSet<(WebhookId, AttemptRecord)> = JoinSet::new();
+        let mut tasks: JoinSet<(WebhookId, Option<AttemptRecord>)> = JoinSet::new();
         let mut stopping = false;
         let mut backoff = Duration::from_millis(100);
+        // After a failed claim, the next one waits for the back-off, while attempts already claimed go on being made
+        // and finished ones recorded (a claim may take the store's whole acquire timeout to fail).
+        let mut claim_after = tokio::time::Instant::now();
         tokio::pin!(shutdown);
         loop {
             while let Some(d) = sched.next() {
@@ -159,7 +178,10 @@ impl Engine {
                 break;
             }
             let mut wait = IDLE_POLL;
-            if !stopping && sched.room() > 0 {
+            let backing_off = claim_after.saturating_duration_since(tokio::time::Instant::now());
+            if !stopping && sched.room() > 0 && !backing_off.is_zero() {
+                wait = backing_off;
+            } else if !stopping && sched.room() > 0 {
                 let exclude = sched.saturated();
                 match inner.claim(sched.room() as u32, &exclude).await {
                     Ok(claimed) if !claimed.is_empty() => {
@@ -178,6 +200,7 @@ impl Engine {
                     Err(e) => {
                         tracing::warn!(error = %e, "claiming due deliveries failed; backing off");
                         wait = backoff;
+                        claim_after = tokio::time::Instant::now() + backoff;
                         backoff = (backoff * 2).min(Duration::from_secs(5));
                     }
                 }
@@ -187,14 +210,18 @@ impl Engine {
                 Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                     if let Ok((webhook, record)) = done {
                         sched.finished(webhook);
-                        // The recorder outlives this loop; a send fails only if it died, and then the delivery is
-                        // attempted again after its claim is released.
-                        let _ = rec_tx.send(record).await;
+                        // No record: not attempted (shutting down while the store was away); the claim is released
+                        // below. The recorder outlives this loop; a send fails only if it died, and then the
+                        // delivery is attempted again after its claim is released.
+                        if let Some(record) = record {
+                            let _ = rec_tx.send(record).await;
+                        }
                     }
                 }
                 _ = tokio::time::sleep(wait) => {}
                 _ = &mut shutdown, if !stopping => {
                     stopping = true;
+                    inner.stopping.send_replace(true);
                     sched.drop_queued();
                 }
             }
@@ -213,44 +240,77 @@ impl Inner {
         self.store.claim_due_with_lease(&self.cfg.node_id, Utc::now(), limit, exclude, self.cfg.lease).await
     }
 
-    async fn target(&self, webhook: WebhookId) -> Result<Arc<Target>, String> {
+    async fn target(&self, webhook: WebhookId) -> Result<Arc<Target>, NoTarget> {
         let stale = {
             let cache = self.targets.lock().unwrap_or_else(|p| p.into_inner());
             cache.checked.is_none_or(|t| t.elapsed() > Duration::from_millis(200))
         };
         if stale {
-            let version = self.store.routing_version().await.map_err(|e| e.to_string())?;
-            let mut cache = self.targets.lock().unwrap_or_else(|p| p.into_inner());
-            let expired = cache.checked.is_none_or(|t| t.elapsed() > TARGET_TTL);
-            if version != cache.version || expired {
-                cache.map.clear();
-                cache.version = version;
+            match self.store.routing_version().await {
+                Ok(version) => {
+                    let mut cache = self.targets.lock().unwrap_or_else(|p| p.into_inner());
+                    let expired = cache.filled.is_none_or(|t| t.elapsed() > TARGET_TTL);
+                    if version != cache.version || expired {
+                        cache.map.clear();
+                        cache.version = version;
+                        cache.filled = Some(std::time::Instant::now());
+                    }
+                    cache.checked = Some(std::time::Instant::now());
+                }
+                // The store cannot be asked: a cached target is the best knowledge there is (and, with the database
+                // away, nobody can change the webhook meanwhile). Without one, the caller waits for the store.
+                Err(e) => {
+                    let cache = self.targets.lock().unwrap_or_else(|p| p.into_inner());
+                    return cache.map.get(&webhook).cloned().ok_or_else(|| store_failure(e, "webhook"));
+                }
             }
-            cache.checked = Some(std::time::Instant::now());
         }
         if let Some(t) = self.targets.lock().unwrap_or_else(|p| p.into_inner()).map.get(&webhook) {
             return Ok(t.clone());
         }
-        let hook = self.store.get_webhook(webhook).await.map_err(|e| match e {
-            StoreError::NotFound => "the webhook was deleted".to_string(),
-            e => e.to_string(),
-        })?;
-        let app = self.store.get_application(hook.application_id).await.map_err(|e| e.to_string())?;
-        let target = Arc::new(Target::from_records(&hook, &app, Utc::now())?);
+        let hook = self.store.get_webhook(webhook).await.map_err(|e| store_failure(e, "webhook"))?;
+        let app = self.store.get_application(hook.application_id).await.map_err(|e| store_failure(e, "application"))?;
+        let target = Arc::new(Target::from_records(&hook, &app, Utc::now()).map_err(NoTarget::Gone)?);
         self.targets.lock().unwrap_or_else(|p| p.into_inner()).map.insert(webhook, target.clone());
         Ok(target)
     }
 
-    async fn attempt(&self, d: ClaimedDelivery) -> (WebhookId, AttemptRecord) {
+    /// The target, waiting (with back-off) while the store is unavailable: a delivery is not given up because the
+    /// database is away for a while. `Ok(None)` when the engine stops meanwhile (the delivery is not attempted).
+    async fn target_when_available(&self, webhook: WebhookId) -> Result<Option<Arc<Target>>, String> {
+        let mut stopping = self.stopping.subscribe();
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match self.target(webhook).await {
+                Ok(target) => return Ok(Some(target)),
+                Err(NoTarget::Gone(reason)) => return Err(reason),
+                Err(NoTarget::Unavailable(e)) => {
+                    tracing::debug!(error = %e, %webhook, "cannot read the webhook of a delivery; waiting for storage");
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = stopping.wait_for(|s| *s) => return Ok(None),
+                    }
+                    delay = (delay * 2).min(STORE_RETRY_MAX);
+                }
+            }
+        }
+    }
+
+    /// Attempts one delivery; `None` when it was not attempted because the engine stopped while waiting for the store.
+    async fn attempt(&self, d: ClaimedDelivery) -> (WebhookId, Option<AttemptRecord>) {
         let attempt = d.attempts + 1;
         let body = Bytes::from(with_attempt(d.body.as_bytes(), attempt));
-        let started = Utc::now();
         let target = if d.body.is_empty() {
             // Retention pruned the event's payload (a replay or redelivery of an old event): nothing to send.
             Err("the event's payload was pruned by retention".to_string())
         } else {
-            self.target(d.webhook_id).await
+            match self.target_when_available(d.webhook_id).await {
+                Ok(Some(target)) => Ok(target),
+                Ok(None) => return (d.webhook_id, None),
+                Err(reason) => Err(reason),
+            }
         };
+        let started = Utc::now();
         let (url, result) = match target {
             Ok(target) => {
                 let headers = signed_headers(&target, d.id, started.timestamp(), &body);
@@ -265,7 +325,16 @@ impl Inner {
         let record = attempt_record(&self.cfg.retry_schedule, &d, attempt, started, url, result);
         tracing::debug!(delivery = %d.id, webhook = %d.webhook_id, attempt, outcome = %record.outcome,
             status = ?record.status_code, ms = record.duration_ms, "attempt");
-        (d.webhook_id, record)
+        (d.webhook_id, Some(record))
+    }
+}
+
+/// A failed read of a delivery's webhook or application: gone for good, or the store away for now.
+fn store_failure(e: StoreError, what: &str) -> NoTarget {
+    match e {
+        StoreError::NotFound => NoTarget::Gone(format!("the {what} was deleted")),
+        StoreError::Unavailable(_) => NoTarget::Unavailable(e),
+        e => NoTarget::Gone(e.to_string()),
     }
 }
 

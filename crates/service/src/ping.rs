@@ -76,7 +76,9 @@ impl Herald {
         let payload = with_attempt(tail.as_bytes(), 1);
         let result = self.inner.engine.send_now(&target, delivery, payload.into()).await;
         let success = result.outcome.is_success();
-        let state = if success { DeliveryState::Delivered } else { DeliveryState::Failed };
+        // A ping's delivery is closed for good whatever its outcome: never retried and never replayed (replay looks
+        // at delivered, failed and dead deliveries); its attempt is in the logs like any other.
+        let state = DeliveryState::Cancelled;
         let event = NewEvent {
             id: new_uuid_v7(),
             event_id,

@@ -66,13 +66,14 @@ async fn an_outage_while_running_answers_503_and_loses_nothing_accepted() {
     let mut proxy = Proxy::start(upstream).await;
     let (_, url) = through(&db, proxy.addr).await;
     let node = Node::start(&url, &NodeOpts { retry_schedule: "300ms,300ms,300ms,300ms", ..NodeOpts::default() }).await;
-    // Slow answers: attempts are in flight when the database goes, and must be recorded after it returns.
-    let receiver = Receiver::start(Behaviour::Delay(Duration::from_millis(400))).await;
+    // Slow answers: when the database goes, attempts are in flight and more are claimed and queued behind them. They
+    // are made during the outage (the targets are cached) and recorded after it.
+    let receiver = Receiver::start(Behaviour::Delay(Duration::from_secs(1))).await;
     let (app, _) = app_installed(&node.client).await;
     webhook(&node.client, &app, &receiver.url(), &[TOPIC]).await;
 
     let mut accepted = HashSet::new();
-    for i in 0..40 {
+    for i in 0..64 {
         let entity = format!("BEFORE{i:03}");
         assert_eq!(publish(&node.client, modified(&entity), TOPIC).await, 1);
         accepted.insert(entity);
@@ -81,6 +82,7 @@ async fn an_outage_while_running_answers_503_and_loses_nothing_accepted() {
 
     proxy.cut().await;
     let outage = Instant::now();
+    let received_before_outage = receiver.count();
     // Three changes at once during the outage: each answered 503 with the JSON error body, within seconds.
     let mut answers = tokio::task::JoinSet::new();
     for i in 0..3 {
@@ -104,6 +106,7 @@ async fn an_outage_while_running_answers_503_and_loses_nothing_accepted() {
     let (status, _) = node.client.call(reqwest::Method::GET, "/readyz", None, None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "not ready without the database");
     let outage_lasted = outage.elapsed();
+    let received_during_outage = receiver.count() - received_before_outage;
     proxy.restore().await;
     let restored = Instant::now();
 
@@ -126,8 +129,9 @@ async fn an_outage_while_running_answers_503_and_loses_nothing_accepted() {
     let received = receiver.received();
     let ids: HashSet<_> = received.iter().filter_map(|r| r.header("webhook-id")).collect();
     println!(
-        "outage: {outage_lasted:?} down, slowest 503 in {slowest:?}; all {} accepted changes delivered {caught_up:?} \
-         after the restore; requests {}, distinct deliveries {}, duplicates {}",
+        "outage: {outage_lasted:?} down, slowest 503 in {slowest:?}, {received_during_outage} requests sent during the \
+         outage; all {} accepted changes delivered {caught_up:?} after the restore; requests {}, distinct deliveries \
+         {}, duplicates {}",
         accepted.len(),
         received.len(),
         ids.len(),

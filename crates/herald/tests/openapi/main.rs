@@ -153,3 +153,15 @@ async fn every_error_answer_is_documented_with_the_error_body() {
     assert_eq!(required, ["statusCode", "dateTime", "description", "errors"]);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_id_that_is_not_utf8_answers_the_documented_400_with_the_error_body() {
+    let app = TestApp::spawn().await;
+    let url = format!("http://{}/webhooks/subscriptions/%FF%FE", app.running().addr);
+    let resp = reqwest::Client::new().get(&url).bearer_auth(support::ADMIN).send().await.expect("request");
+    assert_eq!(resp.status(), 400);
+    assert_eq!(resp.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("application/json"));
+    let body: Value = resp.json().await.expect("JSON body");
+    assert_eq!(body["statusCode"], 400, "{body}");
+    app.stop().await;
+}

@@ -1,6 +1,5 @@
 //! Events, deliveries and attempts on SQLite: the hot path, written in batches.
 
-use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -52,7 +51,21 @@ pub async fn claim_due(
     lease: std::time::Duration,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
     let cutoff = lease_cutoff(now, lease);
-    let mut tx = writer.begin().await?;
+    let mut conn = relaxed(writer).await?;
+    let result = claim_in(&mut conn, owner, now, limit, exclude, cutoff).await;
+    restore(&mut conn).await;
+    result
+}
+
+async fn claim_in(
+    conn: &mut sqlx::SqliteConnection,
+    owner: &str,
+    now: DateTime<Utc>,
+    limit: u32,
+    exclude: &[herald_domain::WebhookId],
+    cutoff: i64,
+) -> StoreResult<Vec<ClaimedDelivery>> {
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     upsert_heartbeat(&mut tx, owner, now).await?;
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE deliveries SET owner = ");
     q.push_bind(owner).push(", updated = ").push_bind(micros(now));
@@ -74,13 +87,20 @@ pub async fn claim_due(
     q.push(" ORDER BY d.next_attempt_at LIMIT ").push_bind(limit as i64);
     q.push(") RETURNING id, event, webhook_id, application_id, sandbox, attempts");
     let rows = q.build().fetch_all(&mut *tx).await?;
-    let mut bodies: HashMap<String, String> = HashMap::new();
-    for row in &rows {
-        let event: String = row.try_get("event")?;
-        if let Entry::Vacant(slot) = bodies.entry(event) {
-            let body: Option<String> =
-                sqlx::query_scalar("SELECT body FROM events WHERE id = ?").bind(slot.key()).fetch_one(&mut *tx).await?;
-            slot.insert(body.unwrap_or_default());
+    let mut events: Vec<String> = rows.iter().map(|r| r.try_get::<String, _>("event")).collect::<Result<_, _>>()?;
+    events.sort_unstable();
+    events.dedup();
+    let mut bodies: HashMap<String, String> = HashMap::with_capacity(events.len());
+    for chunk in events.chunks(900) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT id, body FROM events WHERE id IN (");
+        let mut sep = q.separated(", ");
+        for e in chunk {
+            sep.push_bind(e.as_str());
+        }
+        q.push(")");
+        for row in q.build().fetch_all(&mut *tx).await? {
+            let body: Option<String> = row.try_get("body")?;
+            bodies.insert(row.try_get("id")?, body.unwrap_or_default());
         }
     }
     tx.commit().await?;
@@ -125,7 +145,30 @@ async fn upsert_heartbeat(tx: &mut sqlx::SqliteConnection, node: &str, now: Date
 }
 
 pub async fn record_attempts(writer: &SqlitePool, attempts: &[AttemptRecord]) -> StoreResult<()> {
-    let mut tx = writer.begin().await?;
+    let mut conn = relaxed(writer).await?;
+    let result = record_in(&mut conn, attempts).await;
+    restore(&mut conn).await;
+    result
+}
+
+/// A writer connection whose commits are not synced to disk (`synchronous = NORMAL`; still durable across a crash
+/// of the process, and ordered before the next synced commit). Claims and attempt records use it: losing them on a
+/// power cut means an attempt is made again, which at-least-once delivery allows; accepting changes never does.
+async fn relaxed(writer: &SqlitePool) -> StoreResult<sqlx::pool::PoolConnection<Sqlite>> {
+    let mut conn = writer.acquire().await?;
+    sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+    Ok(conn)
+}
+
+/// Back to `synchronous = FULL` for every other write on this connection.
+async fn restore(conn: &mut sqlx::SqliteConnection) {
+    if let Err(e) = sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await {
+        tracing::error!(error = %e, "could not restore synchronous = FULL on the SQLite writer");
+    }
+}
+
+async fn record_in(conn: &mut sqlx::SqliteConnection, attempts: &[AttemptRecord]) -> StoreResult<()> {
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     for a in attempts {
         sqlx::query(
             "INSERT INTO attempts (delivery_id, event, webhook_id, application_id, attempt, started, duration_ms, \

@@ -94,7 +94,10 @@ async fn run(writer: SqlitePool, mut rx: mpsc::Receiver<Job>) {
 
 /// One transaction for every job; a job whose idempotency key exists is left out and answered `Conflict`.
 async fn commit(writer: &SqlitePool, jobs: &[Job]) -> StoreResult<Vec<StoreResult<()>>> {
-    let mut tx = writer.begin().await?;
+    let mut conn = writer.acquire().await?;
+    // Accepting changes is synced to disk before the callers hear of it, whatever the connection was left at.
+    sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await?;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let mut outcomes: Vec<StoreResult<()>> = Vec::with_capacity(jobs.len());
     let mut kept: Vec<&Job> = Vec::with_capacity(jobs.len());
     for job in jobs {
