@@ -1,7 +1,10 @@
 //! The in-memory routing table, kept fresh: reloaded when this node changed routing data, and otherwise when the
 //! store's routing version moved (another node's change), checked at most every 250 ms.
+//!
+//! Local changes bump a generation counter; a cached table is fresh only if it was loaded at the current generation
+//! (the generation is read before the snapshot, so a change made during a reload makes the result stale at once).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,20 +16,31 @@ use crate::ServiceResult;
 
 const CHECK_EVERY: Duration = Duration::from_millis(250);
 
+struct Cached {
+    /// The local generation the table was loaded at.
+    generation: u64,
+    /// The store's routing version the table reflects.
+    version: i64,
+    table: Arc<RoutingTable>,
+    /// When the store's version was last compared.
+    checked: Instant,
+}
+
 pub struct RoutingCache {
     store: Arc<dyn Store>,
-    current: Mutex<Option<(i64, Arc<RoutingTable>, Instant)>>,
-    dirty: AtomicBool,
+    current: Mutex<Option<Cached>>,
+    generation: AtomicU64,
     reload: AsyncMutex<()>,
 }
 
 impl RoutingCache {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store, current: Mutex::new(None), dirty: AtomicBool::new(true), reload: AsyncMutex::new(()) }
+        Self { store, current: Mutex::new(None), generation: AtomicU64::new(1), reload: AsyncMutex::new(()) }
     }
 
+    /// Routing data changed on this node: the next event must see it.
     pub fn invalidate(&self) {
-        self.dirty.store(true, Ordering::SeqCst);
+        self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
     /// The current routing table.
@@ -38,42 +52,37 @@ impl RoutingCache {
         if let Some(t) = self.fresh() {
             return Ok(t);
         }
-        let was_dirty = self.dirty.swap(false, Ordering::SeqCst);
-        let known = self.current.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|c| c.0);
-        if !was_dirty {
-            let version = match self.store.routing_version().await {
-                Ok(v) => v,
-                Err(e) => {
-                    self.dirty.store(was_dirty, Ordering::SeqCst);
-                    return Err(e.into());
-                }
-            };
-            if Some(version) == known {
+        let generation = self.generation.load(Ordering::SeqCst);
+        let same_generation = self
+            .current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .filter(|c| c.generation == generation)
+            .map(|c| c.version);
+        if let Some(known) = same_generation {
+            // Nothing changed here: only another node's change could make the table stale.
+            let version = self.store.routing_version().await?;
+            if version == known {
                 let mut cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some(c) = cur.as_mut() {
-                    c.2 = Instant::now();
-                    return Ok(c.1.clone());
+                if let Some(c) = cur.as_mut().filter(|c| c.generation == generation) {
+                    c.checked = Instant::now();
+                    return Ok(c.table.clone());
                 }
             }
         }
-        let snapshot = match self.store.routing_snapshot().await {
-            Ok(s) => s,
-            Err(e) => {
-                self.dirty.store(true, Ordering::SeqCst);
-                return Err(e.into());
-            }
-        };
+        let snapshot = self.store.routing_snapshot().await?;
         let table = Arc::new(RoutingTable::new(snapshot.webhooks, snapshot.scopes, snapshot.installations));
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some((snapshot.version, table.clone(), Instant::now()));
+            Some(Cached { generation, version: snapshot.version, table: table.clone(), checked: Instant::now() });
         Ok(table)
     }
 
     fn fresh(&self) -> Option<Arc<RoutingTable>> {
-        if self.dirty.load(Ordering::SeqCst) {
-            return None;
-        }
+        let generation = self.generation.load(Ordering::SeqCst);
         let cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        cur.as_ref().filter(|c| c.2.elapsed() < CHECK_EVERY).map(|c| c.1.clone())
+        cur.as_ref()
+            .filter(|c| c.generation == generation && c.checked.elapsed() < CHECK_EVERY)
+            .map(|c| c.table.clone())
     }
 }

@@ -156,3 +156,29 @@ async fn state_transitions_emit_their_topics_through_the_api() {
     assert_eq!(r.count(), 5);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_changes_right_after_a_new_webhook_all_reach_it() {
+    // A regression test: the routing cache once served its previous table to requests arriving while another
+    // request was reloading it, so the first changes after a new webhook could route to nobody.
+    let app = TestApp::spawn().await;
+    for round in 0..10 {
+        let customer = format!("C{round}");
+        let (app_id, _, _) = app.create_app("A", &["contacts.read"]).await;
+        app.install(&app_id, &customer).await;
+        app.create_webhook(&app_id, "http://127.0.0.1:9/hook", &["contacts.modified"], &[&customer]).await;
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let client = app.client.clone();
+            let change = json!({"customerId": customer, "entityType": "contacts", "entityId": format!("E{i}"),
+                "old": {"a": 1}, "new": {"a": 2}});
+            tasks.push(tokio::spawn(async move { client.post("/changes", ADMIN, change).await }));
+        }
+        for t in tasks {
+            let (status, body) = t.await.unwrap();
+            assert_eq!(status, 202);
+            assert_eq!(body["events"][0]["deliveries"], 1, "round {round}: {body}");
+        }
+    }
+    app.stop().await;
+}

@@ -14,8 +14,30 @@ use utoipa::{IntoParams, PartialSchema, ToResponse, ToSchema};
 
 use crate::error::ErrorModel;
 
-/// Non-blank: at least one character that is not white space.
-const NON_BLANK: &str = r"\S";
+/// Non-blank: at least one character that is not white space as Rust's `str::trim` reads it (Unicode
+/// `White_Space`; ECMA's `\S` would differ on U+0085 and U+FEFF).
+const NON_BLANK: &str = r"[^\t\n\x0B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]";
+
+/// A non-blank string of at most `max` characters, as `herald_service::input` reads one.
+fn non_blank(max: usize) -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(max)).pattern(Some(NON_BLANK))
+}
+
+fn app_name() -> ObjectBuilder {
+    non_blank(200).examples([serde_json::json!("Example CRM")])
+}
+
+fn customer_id() -> ObjectBuilder {
+    non_blank(100).examples([serde_json::json!("RPT")])
+}
+
+fn customer_name() -> Schema {
+    or_null(non_blank(200))
+}
+
+fn customer_email() -> Schema {
+    or_null(non_blank(320))
+}
 
 /// A webhook target: an absolute `https` URL (`http` too under `--allow-http-targets`) naming a DNS host, IPv4 or
 /// bracketed IPv6 literals are accepted too but are not described here. Under the default configuration a host
@@ -75,15 +97,7 @@ fn customer_ids() -> Schema {
 }
 
 fn customer_id_list() -> ArrayBuilder {
-    ArrayBuilder::new()
-        .items(
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .min_length(Some(1))
-                .max_length(Some(100))
-                .pattern(Some(NON_BLANK)),
-        )
-        .unique_items(true)
+    ArrayBuilder::new().items(non_blank(100)).unique_items(true)
 }
 
 fn entity_type() -> ObjectBuilder {
@@ -94,7 +108,7 @@ fn entity_type() -> ObjectBuilder {
 #[derive(ToSchema)]
 #[schema(rename_all = "camelCase")]
 pub struct CreateAppModel {
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "Example CRM")]
+    #[schema(schema_with = app_name)]
     pub name: String,
     /// The scopes the application holds; a topic needs its scope. An empty list is allowed; repeats are dropped.
     #[schema(schema_with = scopes)]
@@ -121,7 +135,7 @@ fn scopes() -> ArrayBuilder {
 #[derive(ToSchema)]
 #[schema(rename_all = "camelCase")]
 pub struct UpdateAppModel {
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(schema_with = app_name)]
     pub name: String,
     #[schema(schema_with = scopes)]
     pub scopes: Vec<String>,
@@ -135,11 +149,11 @@ pub struct CreateInstallationModel {
     #[schema(format = Uuid)]
     pub application_id: String,
     /// Any customer id but `SBOX`, the sandbox, which needs no installation.
-    #[schema(min_length = 1, max_length = 100, pattern = r"\S", example = "RPT")]
+    #[schema(schema_with = customer_id)]
     pub customer_id: String,
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(schema_with = customer_name)]
     pub customer_name: Option<String>,
-    #[schema(min_length = 1, max_length = 320, pattern = r"\S")]
+    #[schema(schema_with = customer_email)]
     pub customer_email: Option<String>,
 }
 
@@ -245,7 +259,6 @@ fn replay_status() -> Schema {
 /// The fields of one change (contract §4.3). `old: null` (or absent) is a creation, `new: null` a deletion; at
 /// least one of them is an object.
 fn change_fields(with_event_id: bool) -> ObjectBuilder {
-    let text = |max: usize| ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(max));
     let side = |what: &str| {
         let mut s = or_null(ObjectBuilder::new().schema_type(Type::Object));
         if let Schema::OneOf(o) = &mut s {
@@ -255,14 +268,11 @@ fn change_fields(with_event_id: bool) -> ObjectBuilder {
     };
     let mut b = ObjectBuilder::new()
         .schema_type(Type::Object)
-        .property(
-            "customerId",
-            text(MAX_CUSTOMER_ID_CHARS).pattern(Some(NON_BLANK)).examples([serde_json::json!("RPT")]),
-        )
+        .property("customerId", non_blank(MAX_CUSTOMER_ID_CHARS).examples([serde_json::json!("RPT")]))
         .required("customerId")
         .property("entityType", entity_type())
         .required("entityType")
-        .property("entityId", text(MAX_ENTITY_ID_CHARS).pattern(Some(NON_BLANK)))
+        .property("entityId", non_blank(MAX_ENTITY_ID_CHARS))
         .required("entityId")
         .property("old", side("before"))
         .property("new", side("after"));
