@@ -179,9 +179,9 @@ impl Engine {
             }
             let mut wait = IDLE_POLL;
             let backing_off = claim_after.saturating_duration_since(tokio::time::Instant::now());
-            if !stopping && sched.room() > 0 && !backing_off.is_zero() {
+            if !stopping && sched.wants_work() && !backing_off.is_zero() {
                 wait = backing_off;
-            } else if !stopping && sched.room() > 0 {
+            } else if !stopping && sched.wants_work() {
                 let exclude = sched.saturated();
                 match inner.claim(sched.room() as u32, &exclude).await {
                     Ok(claimed) if !claimed.is_empty() => {
@@ -194,8 +194,11 @@ impl Engine {
                         if let Ok(Some(next)) = inner.store.next_due_at().await {
                             let until = (next - Utc::now()).to_std().unwrap_or(Duration::ZERO);
                             // Due work nobody may claim now belongs to saturated webhooks: wait for a slot.
-                            wait = until.max(Duration::from_millis(20)).min(IDLE_POLL);
+                            wait = until.clamp(Duration::from_millis(5), IDLE_POLL);
                         }
+                        // Nothing to claim: the next claim waits for that time or a wake-up, not for every attempt
+                        // that finishes (each claim is a write to the store).
+                        claim_after = tokio::time::Instant::now() + wait;
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "claiming due deliveries failed; backing off");
@@ -206,7 +209,12 @@ impl Engine {
                 }
             }
             tokio::select! {
-                _ = inner.wake.notified() => {}
+                _ = inner.wake.notified() => {
+                    // New deliveries were stored: claim them now (unless backing off from a failing store).
+                    if backoff == Duration::from_millis(100) {
+                        claim_after = tokio::time::Instant::now();
+                    }
+                }
                 Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                     if let Ok((webhook, record)) = done {
                         sched.finished(webhook);
@@ -439,12 +447,30 @@ impl Scheduler {
 
     /// How many more deliveries may be claimed: queued work is bounded to twice the concurrency.
     fn room(&self) -> usize {
-        (self.max_in_flight * 2).saturating_sub(self.held)
+        (self.max_in_flight * 2).saturating_sub(self.active())
+    }
+
+    /// Whether to claim now: when at most `max_in_flight` deliveries are held that can make progress, so that claims
+    /// come in batches rather than one per finished attempt (each claim is a write to the store).
+    fn wants_work(&self) -> bool {
+        self.active() <= self.max_in_flight
+    }
+
+    /// Held deliveries but those queued behind a webhook already at its in-flight bound (a hanging endpoint's queue
+    /// must not stop the claims that feed healthy webhooks; it is bounded by `saturated` instead).
+    fn active(&self) -> usize {
+        let parked: usize = self
+            .queues
+            .iter()
+            .filter(|(w, _)| self.in_flight.get(*w).copied().unwrap_or(0) >= self.per_webhook)
+            .map(|(_, q)| q.len())
+            .sum();
+        self.held.saturating_sub(parked)
     }
 
     /// Webhooks with enough queued work already: claims skip them, so that their backlog cannot fill the room.
     fn saturated(&self) -> Vec<WebhookId> {
-        let cap = self.per_webhook * 2;
+        let cap = self.per_webhook * 8;
         self.queues.iter().filter(|(_, q)| q.len() >= cap).map(|(w, _)| *w).collect()
     }
 
@@ -542,12 +568,25 @@ mod tests {
 
     #[test]
     fn scheduler_reports_webhooks_with_a_full_queue() {
-        let mut s = Scheduler::new(1, 1);
-        for n in 0..3 {
+        let mut s = Scheduler::new(8, 1);
+        for n in 0..7 {
             s.push(delivery(7, n));
         }
+        assert!(s.saturated().is_empty(), "below eight times the per-webhook bound");
+        s.push(delivery(7, 7));
         assert_eq!(s.saturated(), vec![WebhookId(Uuid::from_u128(7))]);
+        for n in 8..16 {
+            s.push(delivery(8, n));
+        }
         assert_eq!(s.room(), 0);
+        assert!(!s.wants_work(), "more than max_in_flight held: no claim until it drains");
+        // webhook 7 at its in-flight bound: its queue no longer counts against claiming
+        assert_eq!(s.next().map(|d| d.webhook_id.0.as_u128()), Some(7));
+        assert_eq!(s.active(), 16 - 7);
+        assert!(!s.wants_work());
+        assert_eq!(s.next().map(|d| d.webhook_id.0.as_u128()), Some(8));
+        assert_eq!(s.active(), 2, "both webhooks at their bound: only their attempts in flight count");
+        assert!(s.wants_work());
     }
 
     fn result(outcome: AttemptOutcome) -> SendResult {
