@@ -173,6 +173,17 @@ impl TestApp {
     }
 }
 
+/// Whether the request's Standard Webhooks signature verifies with `secret`, checked by the independent
+/// `standardwebhooks` crate.
+pub fn standard_signature_ok(secret: &str, r: &herald_testkit::Received) -> bool {
+    let wh = standardwebhooks::Webhook::new(secret).expect("secret");
+    let mut headers = http::HeaderMap::new();
+    for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+        headers.insert(name, r.headers.get(name).expect(name).clone());
+    }
+    wh.verify(&r.body, &headers).is_ok()
+}
+
 /// The seed's contacts.modified example change (old/new exactly as in the seed).
 pub fn seed_contact_change(customer: &str) -> Value {
     let example: Value = serde_json::from_str(SEED_EXAMPLE).unwrap();
