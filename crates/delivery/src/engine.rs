@@ -9,10 +9,11 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use herald_domain::payload::with_attempt;
 use herald_domain::{RetrySchedule, WebhookId};
-use herald_store::{AttemptRecord, ClaimedDelivery, DeliveryState, Store, StoreError};
+use herald_store::{AttemptRecord, ClaimedDelivery, DeliveryState, NewEvent, Store, StoreError};
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinSet;
 
+use crate::intake::{Intake, Reservation, QUEUE_PER_WEBHOOK};
 use crate::sender::{HttpSender, SendResult};
 use crate::target::{signed_headers, Target};
 use crate::{AttemptOutcome, Metrics};
@@ -38,6 +39,9 @@ pub struct DeliveryConfig {
 const TARGET_TTL: Duration = Duration::from_secs(30);
 /// The longest the loop sleeps without looking for due work (other nodes' deliveries, missed wake-ups).
 const IDLE_POLL: Duration = Duration::from_millis(250);
+/// The shortest time between an empty claim and the next one a wake-up asks for: under load every accepted change
+/// may wake the engine, and most of those wake-ups concern webhooks whose queues are full.
+const CLAIM_GAP: Duration = Duration::from_millis(10);
 /// Attempt records written in one transaction at most.
 const RECORD_BATCH: usize = 512;
 /// The longest an attempt whose webhook cannot be read (the store is unavailable) waits before asking again.
@@ -52,6 +56,10 @@ struct Inner {
     metrics: Arc<Metrics>,
     /// Set when `run` is shutting down: attempts still waiting for the store give up (unattempted).
     stopping: watch::Sender<bool>,
+    /// Fresh deliveries handed over by `POST /changes`, and the engine's room for them.
+    intake: Arc<Intake>,
+    /// The receiving end of the intake, taken by `run`.
+    fresh: Mutex<Option<mpsc::UnboundedReceiver<Vec<ClaimedDelivery>>>>,
 }
 
 /// Why an attempt has no target.
@@ -102,6 +110,14 @@ impl EngineHandle {
         &self.inner.metrics
     }
 
+    /// Room in this node's running engine for the pending deliveries of `events`, which are about to be stored:
+    /// each delivery given room is marked held by this node (`owner`), to be stored so and then handed over with
+    /// [`Reservation::hand_over`], with no claim through the store. Deliveries without room (or every delivery,
+    /// when no engine runs here) stay unheld, for a claim.
+    pub fn reserve(&self, events: &mut [NewEvent]) -> Reservation {
+        self.inner.intake.reserve(events)
+    }
+
     /// One signed attempt, made now and not recorded (the caller records it).
     pub async fn send_now(&self, target: &Target, delivery: herald_domain::DeliveryId, body: Bytes) -> SendResult {
         let headers = signed_headers(target, delivery, Utc::now().timestamp(), &body);
@@ -112,6 +128,7 @@ impl EngineHandle {
 impl Engine {
     pub fn new(store: Arc<dyn Store>, cfg: DeliveryConfig) -> Result<Self, reqwest::Error> {
         let sender = HttpSender::new(cfg.timeout, cfg.allow_private_targets, cfg.allow_http_targets)?;
+        let (intake, fresh) = Intake::new(cfg.node_id.clone(), cfg.max_in_flight, cfg.max_in_flight_per_webhook);
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -121,6 +138,8 @@ impl Engine {
                 targets: Mutex::new(TargetCache::default()),
                 metrics: Arc::new(Metrics::new()),
                 stopping: watch::channel(false).0,
+                intake: Arc::new(intake),
+                fresh: Mutex::new(Some(fresh)),
             }),
         })
     }
@@ -158,6 +177,11 @@ impl Engine {
     /// and releases what it held but had not started.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let inner = self.inner;
+        let Some(mut fresh) = inner.fresh.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+            tracing::error!("the delivery engine is already running");
+            return;
+        };
+        inner.intake.set_open(true);
         let (rec_tx, rec_rx) = mpsc::channel::<AttemptRecord>(RECORD_BATCH * 8);
         let recorder = tokio::spawn(record_loop(inner.store.clone(), rec_rx));
         let heartbeat = tokio::spawn(heartbeat_loop(inner.clone()));
@@ -165,59 +189,83 @@ impl Engine {
         let mut tasks: JoinSet<(WebhookId, Option<AttemptRecord>)> = JoinSet::new();
         let mut stopping = false;
         let mut backoff = Duration::from_millis(100);
-        // After a failed claim, the next one waits for the back-off, while attempts already claimed go on being made
-        // and finished ones recorded (a claim may take the store's whole acquire timeout to fail).
+        // When the next claim may start. After a failed claim it waits for the back-off; after an empty one, for the
+        // next due time, a wake-up (no sooner than `CLAIM_GAP`) or the idle poll.
         let mut claim_after = tokio::time::Instant::now();
+        let mut last_claim_empty = false;
+        let mut last_claim = tokio::time::Instant::now();
+        // The claim in progress: it runs beside the loop, so that attempts go on being dispatched and recorded while
+        // it waits for the store (whose writer it shares with accepting changes).
+        let mut claiming: Option<tokio::task::JoinHandle<Claim>> = None;
         tokio::pin!(shutdown);
         loop {
             while let Some(d) = sched.next() {
                 let inner = inner.clone();
                 tasks.spawn(async move { inner.attempt(d).await });
             }
-            if stopping && tasks.is_empty() {
+            if stopping && tasks.is_empty() && claiming.is_none() {
                 break;
             }
-            let mut wait = IDLE_POLL;
-            let backing_off = claim_after.saturating_duration_since(tokio::time::Instant::now());
-            if !stopping && sched.wants_work() && !backing_off.is_zero() {
-                wait = backing_off;
-            } else if !stopping && sched.wants_work() {
-                let exclude = sched.saturated();
-                match inner.claim(sched.room() as u32, &exclude).await {
-                    Ok(claimed) if !claimed.is_empty() => {
-                        backoff = Duration::from_millis(100);
-                        claimed.into_iter().for_each(|d| sched.push(d));
-                        continue;
-                    }
-                    Ok(_) => {
-                        backoff = Duration::from_millis(100);
-                        if let Ok(Some(next)) = inner.store.next_due_at().await {
-                            let until = (next - Utc::now()).to_std().unwrap_or(Duration::ZERO);
-                            // Due work nobody may claim now belongs to saturated webhooks: wait for a slot.
-                            wait = until.clamp(Duration::from_millis(5), IDLE_POLL);
+            let now = tokio::time::Instant::now();
+            if !stopping && claiming.is_none() && sched.wants_work() && now >= claim_after {
+                let (inner, room, exclude) = (inner.clone(), sched.room() as u32, sched.saturated());
+                last_claim = now;
+                claiming = Some(tokio::spawn(async move { inner.claim_or_next_due(room, exclude).await }));
+            }
+            let wait = if claiming.is_some() || !sched.wants_work() {
+                IDLE_POLL
+            } else {
+                claim_after.saturating_duration_since(now).min(IDLE_POLL)
+            };
+            tokio::select! {
+                Some(batch) = fresh.recv(), if !stopping => {
+                    // Stored already held by this node (see `Intake`): straight to the queues.
+                    batch.into_iter().for_each(|d| sched.push(d));
+                }
+                claim = async { claiming.as_mut().expect("a claim in progress").await }, if claiming.is_some() => {
+                    claiming = None;
+                    let claim = claim.unwrap_or_else(|e| Claim::Failed(format!("the claim task failed: {e}")));
+                    last_claim_empty = !matches!(claim, Claim::Claimed(_));
+                    match claim {
+                        Claim::Claimed(claimed) => {
+                            backoff = Duration::from_millis(100);
+                            inner.intake.claimed(&claimed);
+                            if stopping {
+                                // Claimed while stopping: released with the node's other claims below.
+                                claimed.iter().for_each(|d| inner.intake.done(d.webhook_id));
+                            } else {
+                                claimed.into_iter().for_each(|d| sched.push(d));
+                            }
+                            claim_after = tokio::time::Instant::now();
                         }
-                        // Nothing to claim: the next claim waits for that time or a wake-up, not for every attempt
-                        // that finishes (each claim is a write to the store).
-                        claim_after = tokio::time::Instant::now() + wait;
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "claiming due deliveries failed; backing off");
-                        wait = backoff;
-                        claim_after = tokio::time::Instant::now() + backoff;
-                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                        Claim::Empty(next) => {
+                            backoff = Duration::from_millis(100);
+                            // Due work nobody may claim now belongs to saturated webhooks: wait for a slot, the next
+                            // due time or a wake-up, not for every attempt that finishes (each claim is a write).
+                            let until = next.map_or(IDLE_POLL, |next| {
+                                (next - Utc::now()).to_std().unwrap_or(Duration::ZERO).clamp(CLAIM_GAP, IDLE_POLL)
+                            });
+                            claim_after = tokio::time::Instant::now() + until;
+                        }
+                        Claim::Failed(e) => {
+                            tracing::warn!(error = %e, "claiming due deliveries failed; backing off");
+                            claim_after = tokio::time::Instant::now() + backoff;
+                            backoff = (backoff * 2).min(Duration::from_secs(5));
+                        }
                     }
                 }
-            }
-            tokio::select! {
                 _ = inner.wake.notified() => {
-                    // New deliveries were stored: claim them now (unless backing off from a failing store).
+                    // New deliveries were stored unheld: claim them soon (unless backing off from a failing store;
+                    // after an empty claim, no sooner than `CLAIM_GAP` after it).
                     if backoff == Duration::from_millis(100) {
-                        claim_after = tokio::time::Instant::now();
+                        let soonest = if last_claim_empty { last_claim + CLAIM_GAP } else { last_claim };
+                        claim_after = claim_after.min(soonest.max(tokio::time::Instant::now()));
                     }
                 }
                 Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                     if let Ok((webhook, record)) = done {
                         sched.finished(webhook);
+                        inner.intake.done(webhook);
                         // No record: not attempted (shutting down while the store was away); the claim is released
                         // below. The recorder outlives this loop; a send fails only if it died, and then the
                         // delivery is attempted again after its claim is released.
@@ -230,9 +278,15 @@ impl Engine {
                 _ = &mut shutdown, if !stopping => {
                     stopping = true;
                     inner.stopping.send_replace(true);
-                    sched.drop_queued();
+                    inner.intake.set_open(false);
+                    sched.drop_queued().into_iter().for_each(|w| inner.intake.done(w));
                 }
             }
+        }
+        // Handed over after the queues were dropped: held by this node, released with its other claims below.
+        fresh.close();
+        while let Ok(batch) = fresh.try_recv() {
+            batch.iter().for_each(|d| inner.intake.done(d.webhook_id));
         }
         drop(rec_tx);
         let _ = recorder.await;
@@ -243,7 +297,24 @@ impl Engine {
     }
 }
 
+/// What a claim found.
+enum Claim {
+    Claimed(Vec<ClaimedDelivery>),
+    /// Nothing claimable now; the earliest due time of what is not excluded, if known.
+    Empty(Option<DateTime<Utc>>),
+    Failed(String),
+}
+
 impl Inner {
+    /// Claims up to `room` due deliveries but those of `exclude`; when there are none, finds when the next is due.
+    async fn claim_or_next_due(&self, room: u32, exclude: Vec<WebhookId>) -> Claim {
+        match self.claim(room, &exclude).await {
+            Ok(claimed) if !claimed.is_empty() => Claim::Claimed(claimed),
+            Ok(_) => Claim::Empty(self.store.next_due_at(&exclude).await.ok().flatten()),
+            Err(e) => Claim::Failed(e.to_string()),
+        }
+    }
+
     async fn claim(&self, limit: u32, exclude: &[WebhookId]) -> Result<Vec<ClaimedDelivery>, StoreError> {
         self.store.claim_due_with_lease(&self.cfg.node_id, Utc::now(), limit, exclude, self.cfg.lease).await
     }
@@ -470,7 +541,7 @@ impl Scheduler {
 
     /// Webhooks with enough queued work already: claims skip them, so that their backlog cannot fill the room.
     fn saturated(&self) -> Vec<WebhookId> {
-        let cap = self.per_webhook * 8;
+        let cap = self.per_webhook * QUEUE_PER_WEBHOOK;
         self.queues.iter().filter(|(_, q)| q.len() >= cap).map(|(w, _)| *w).collect()
     }
 
@@ -524,12 +595,13 @@ impl Scheduler {
         }
     }
 
-    /// At shutdown: forget what was held but not started (its claims are released by the caller).
-    fn drop_queued(&mut self) {
-        let queued: usize = self.queues.values().map(|q| q.len()).sum();
-        self.held -= queued;
-        self.queues.clear();
+    /// At shutdown: forget what was held but not started (its claims are released by the caller); returns the
+    /// webhook of each delivery forgotten.
+    fn drop_queued(&mut self) -> Vec<WebhookId> {
+        let dropped: Vec<WebhookId> = self.queues.drain().flat_map(|(w, q)| std::iter::repeat_n(w, q.len())).collect();
+        self.held -= dropped.len();
         self.ready.clear();
+        dropped
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod engine;
 mod guard;
+mod intake;
 pub mod metrics;
 mod outcome;
 mod sender;
@@ -14,6 +15,7 @@ mod target;
 
 pub use engine::{DeliveryConfig, Engine, EngineHandle};
 pub use guard::{check_ip, TargetGuard};
+pub use intake::Reservation;
 pub use metrics::Metrics;
 pub use outcome::AttemptOutcome;
 pub use sender::{HttpSender, SendResult};

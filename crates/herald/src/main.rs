@@ -44,6 +44,9 @@ struct BenchArgs {
     /// Skip the backlog scenario.
     #[arg(long)]
     skip_backlog: bool,
+    /// Changes per `POST /changes` in the batched throughput scenario.
+    #[arg(long, default_value_t = 20)]
+    batch: usize,
 }
 
 #[derive(clap::Args)]
@@ -102,6 +105,7 @@ fn main() -> ExitCode {
                 concurrency: args.concurrency.max(1),
                 backlog: args.backlog.unwrap_or(if args.quick { 20_000 } else { 1_000_000 }),
                 skip_backlog: args.skip_backlog,
+                batch: args.batch.clamp(1, 1_000),
             };
             herald::bench::run(opts).await.map(|_| ())
         }),

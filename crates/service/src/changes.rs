@@ -70,6 +70,8 @@ impl Herald {
         }
         let answer = serde_json::to_string(&ChangesOut { event_id: event_id.to_string(), events: out })
             .map_err(ServiceError::internal)?;
+        // Deliveries this node's engine has room for are stored already held by it and handed over in memory.
+        let reservation = self.inner.engine.reserve(&mut events);
         match self.inner.store.insert_events(&events, idempotency_key.map(|k| (k, answer.as_str())), now).await {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) if idempotency_key.is_some() => {
@@ -87,9 +89,10 @@ impl Herald {
         for e in &events {
             metrics.event(&e.topic_id, e.deliveries.len());
         }
-        if events.iter().any(|e| !e.deliveries.is_empty()) {
+        if reservation.leaves_work_to_claim(&events) {
             self.inner.engine.wake();
         }
+        reservation.hand_over(&events);
         Ok(IngestOutcome { body: answer, replayed: false })
     }
 
@@ -139,10 +142,13 @@ impl Herald {
             body,
             deliveries,
         };
-        self.inner.store.insert_events(&[event], None, now).await?;
-        if any {
+        let mut events = [event];
+        let reservation = self.inner.engine.reserve(&mut events);
+        self.inner.store.insert_events(&events, None, now).await?;
+        if any && reservation.leaves_work_to_claim(&events) {
             self.inner.engine.wake();
         }
+        reservation.hand_over(&events);
         Ok(())
     }
 }
@@ -175,6 +181,7 @@ fn deliveries_for(table: &RoutingTable, route: &RouteEvent<'_>, now: DateTime<Ut
             sandbox,
             state: DeliveryState::Pending,
             next_attempt_at: Some(now),
+            owner: None,
         })
         .collect()
 }

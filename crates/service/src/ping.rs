@@ -94,6 +94,7 @@ impl Herald {
                 sandbox: false,
                 state,
                 next_attempt_at: None,
+                owner: None,
             }],
         };
         let out = PingOut {

@@ -49,6 +49,7 @@ impl Herald {
             sandbox: d.sandbox,
             state: DeliveryState::Pending,
             next_attempt_at: Some(now),
+            owner: None,
         };
         self.inner.store.insert_deliveries(&[(d.event, new)], now).await?;
         self.inner.engine.wake();

@@ -79,6 +79,7 @@ impl Herald {
                             sandbox: c.sandbox,
                             state: DeliveryState::Pending,
                             next_attempt_at: Some(now),
+                            owner: None,
                         },
                     )
                 })

@@ -6,6 +6,7 @@
 //! instant is kept as microseconds since the Unix epoch on every backend; ids are UUID text on SQLite and native
 //! UUIDs on PostgreSQL, which sort the same way.
 
+mod batch;
 mod codec;
 mod error;
 mod models;
@@ -116,9 +117,10 @@ pub trait Store: Send + Sync + 'static {
     async fn heartbeat(&self, node: &str, now: DateTime<Utc>) -> StoreResult<()>;
     /// Releases the pending deliveries `owner` holds and forgets its heartbeat (a node shutting down).
     async fn release_claims(&self, owner: &str) -> StoreResult<u64>;
-    /// The earliest `next_attempt_at` of the pending deliveries nobody holds. Deliveries held by a node whose lease
-    /// expired are not counted: they become claimable without a wake-up, so pollers find them on their next poll.
-    async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>>;
+    /// The earliest `next_attempt_at` of the pending deliveries nobody holds, but those to webhooks in `exclude`
+    /// (whose owner has enough of their work queued already). Deliveries held by a node whose lease expired are not
+    /// counted: they become claimable without a wake-up, so pollers find them on their next poll.
+    async fn next_due_at(&self, exclude: &[WebhookId]) -> StoreResult<Option<DateTime<Utc>>>;
     /// Releases every delivery held by any owner: start-up of a single-node store only. On a shared database this
     /// would take live nodes' claims away; expired leases make it unnecessary there.
     async fn release_all_claims(&self) -> StoreResult<u64>;

@@ -104,6 +104,9 @@ pub struct NewDelivery {
     /// `Pending` for a delivery the worker will attempt; a final state for a ping recorded after the fact.
     pub state: DeliveryState,
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// The node that holds the delivery from the moment it is stored, as if it had claimed it then (its delivery
+    /// worker was handed the delivery in memory); `None` leaves it for whichever node claims it.
+    pub owner: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,7 +151,8 @@ pub struct ClaimedDelivery {
     pub sandbox: bool,
     /// Attempts made so far; the next one is `attempts + 1`.
     pub attempts: u32,
-    pub body: String,
+    /// The event's payload without `SendAttempts`, shared by every delivery of the event.
+    pub body: std::sync::Arc<str>,
 }
 
 #[derive(Debug, Clone)]

@@ -30,6 +30,8 @@ pub struct BenchOptions {
     pub backlog: usize,
     /// Skip the backlog scenario.
     pub skip_backlog: bool,
+    /// Changes per `POST /changes` in the batched throughput scenario (1 to 1,000).
+    pub batch: usize,
 }
 
 impl BenchOptions {

@@ -113,7 +113,7 @@ impl TestApp {
             let n = self.deliver().await;
             total += n;
             if n == 0 {
-                match self.running().herald.store().next_due_at().await.expect("next due") {
+                match self.running().herald.store().next_due_at(&[]).await.expect("next due") {
                     None => return total,
                     Some(_) => tokio::time::sleep(Duration::from_millis(10)).await,
                 }

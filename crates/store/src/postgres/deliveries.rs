@@ -3,7 +3,6 @@
 //! Batches travel as arrays (`UNNEST`), so that a statement's text, and so its prepared plan, is the same whatever
 //! the batch size, and no batch meets the limit of 65,535 bound parameters.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -82,10 +81,10 @@ async fn insert_delivery_rows(
     }
     sqlx::query(
         "INSERT INTO deliveries (id, event, webhook_id, application_id, sandbox, state, attempts, \
-         next_attempt_at, created, updated) \
-         SELECT id, event, webhook_id, application_id, sandbox, state, 0, next_attempt_at, $8, $8 \
-         FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::bool[], $6::int4[], $7::int8[]) \
-         AS d(id, event, webhook_id, application_id, sandbox, state, next_attempt_at)",
+         next_attempt_at, owner, created, updated) \
+         SELECT id, event, webhook_id, application_id, sandbox, state, 0, next_attempt_at, owner, $8, $8 \
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::bool[], $6::int4[], $7::int8[], \
+         $9::text[]) AS d(id, event, webhook_id, application_id, sandbox, state, next_attempt_at, owner)",
     )
     .bind(rows.iter().map(|(_, d)| d.id.0).collect::<Vec<Uuid>>())
     .bind(rows.iter().map(|(event, _)| *event).collect::<Vec<Uuid>>())
@@ -95,12 +94,14 @@ async fn insert_delivery_rows(
     .bind(rows.iter().map(|(_, d)| d.state as i32).collect::<Vec<i32>>())
     .bind(rows.iter().map(|(_, d)| d.next_attempt_at.map(micros)).collect::<Vec<Option<i64>>>())
     .bind(micros(now))
+    .bind(rows.iter().map(|(_, d)| d.owner.as_deref()).collect::<Vec<Option<&str>>>())
     .execute(tx)
     .await?;
     Ok(())
 }
 
-/// One statement: the claimant's heartbeat, then the claim.
+/// One statement: the claimant's heartbeat, then the claim, from two index range scans (migration 0003): the
+/// deliveries nobody holds, due now, and those held since before the cutoff by a node not seen since.
 ///
 /// `SKIP LOCKED` lets concurrent claimants pass over each other's rows instead of waiting or taking them twice.
 /// A row another claimant committed after this statement's snapshot is re-checked against the new row version;
@@ -110,15 +111,24 @@ const CLAIM_DUE: &str = "\
 WITH alive AS (
     INSERT INTO nodes (id, heartbeat) VALUES ($1, $2)
     ON CONFLICT (id) DO UPDATE SET heartbeat = GREATEST(nodes.heartbeat, EXCLUDED.heartbeat)
-), due AS (
-    SELECT d.id FROM deliveries d
-    WHERE d.state = 0 AND d.next_attempt_at <= $2
-      AND (d.owner IS NULL OR (d.owner <> $1 AND d.updated < $3
-           AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = d.owner AND n.heartbeat >= $3)))
+), free AS (
+    SELECT d.id, d.next_attempt_at FROM deliveries d
+    WHERE d.state = 0 AND d.owner IS NULL AND d.next_attempt_at <= $2 AND d.webhook_id <> ALL($4)
+    ORDER BY d.next_attempt_at
+    LIMIT $5
+    FOR UPDATE OF d SKIP LOCKED
+), expired AS (
+    SELECT d.id, d.next_attempt_at FROM deliveries d
+    WHERE d.state = 0 AND d.owner IS NOT NULL AND d.updated < $3 AND d.owner <> $1 AND d.next_attempt_at <= $2
+      AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = d.owner AND n.heartbeat >= $3)
       AND d.webhook_id <> ALL($4)
     ORDER BY d.next_attempt_at
     LIMIT $5
     FOR UPDATE OF d SKIP LOCKED
+), due AS (
+    SELECT id, next_attempt_at FROM free UNION ALL SELECT id, next_attempt_at FROM expired
+    ORDER BY next_attempt_at
+    LIMIT $5
 )
 UPDATE deliveries d SET owner = $1, updated = $2
 FROM due, events e
@@ -141,16 +151,27 @@ pub async fn claim_due(
         .bind(limit as i64)
         .fetch_all(pool)
         .await?;
+    // Deliveries of one event share its payload.
+    let mut bodies: std::collections::HashMap<Uuid, std::sync::Arc<str>> = std::collections::HashMap::new();
     rows.iter()
         .map(|row| {
+            let event: Uuid = row.try_get("event")?;
+            let body = match bodies.get(&event) {
+                Some(b) => b.clone(),
+                None => {
+                    let b: std::sync::Arc<str> = row.try_get::<Option<String>, _>("body")?.unwrap_or_default().into();
+                    bodies.insert(event, b.clone());
+                    b
+                }
+            };
             Ok(ClaimedDelivery {
                 id: row.try_get::<Uuid, _>("id")?.into(),
-                event: row.try_get("event")?,
+                event,
                 webhook_id: row.try_get::<Uuid, _>("webhook_id")?.into(),
                 application_id: row.try_get::<Uuid, _>("application_id")?.into(),
                 sandbox: row.try_get("sandbox")?,
                 attempts: row.try_get::<i32, _>("attempts")? as u32,
-                body: row.try_get::<Option<String>, _>("body")?.unwrap_or_default(),
+                body,
             })
         })
         .collect()
@@ -169,14 +190,6 @@ pub async fn heartbeat(pool: &PgPool, node: &str, now: DateTime<Utc>) -> StoreRe
     .execute(pool)
     .await?;
     Ok(())
-}
-
-/// What a batch of attempts does to one webhook's health, folded in the batch's order as SQLite applies it row by
-/// row: the latest success, and the first failure after the last success (or in the batch, with no success).
-#[derive(Default)]
-struct Health {
-    success: Option<i64>,
-    failing: Option<i64>,
 }
 
 pub async fn record_attempts(pool: &PgPool, attempts: &[AttemptRecord]) -> StoreResult<()> {
@@ -205,18 +218,7 @@ pub async fn record_attempts(pool: &PgPool, attempts: &[AttemptRecord]) -> Store
     .execute(&mut *tx)
     .await?;
 
-    // A delivery may appear more than once in a batch; its attempts apply in order, one round each.
-    let mut rounds: Vec<Vec<&AttemptRecord>> = Vec::new();
-    let mut seen: HashMap<DeliveryId, usize> = HashMap::new();
-    for a in attempts {
-        let n = seen.entry(a.delivery_id).or_insert(0);
-        if rounds.len() <= *n {
-            rounds.push(Vec::new());
-        }
-        rounds[*n].push(a);
-        *n += 1;
-    }
-    for round in rounds {
+    for round in crate::batch::rounds(attempts) {
         sqlx::query(
             "UPDATE deliveries d SET state = v.state, attempts = GREATEST(d.attempts, v.attempt), \
              next_attempt_at = v.next_attempt_at, owner = NULL, updated = v.updated \
@@ -228,29 +230,12 @@ pub async fn record_attempts(pool: &PgPool, attempts: &[AttemptRecord]) -> Store
         .bind(round.iter().map(|a| a.new_state as i32).collect::<Vec<i32>>())
         .bind(round.iter().map(|a| a.attempt as i32).collect::<Vec<i32>>())
         .bind(round.iter().map(|a| a.next_attempt_at.map(micros)).collect::<Vec<Option<i64>>>())
-        .bind(
-            round
-                .iter()
-                .map(|a| micros(a.started + chrono::Duration::milliseconds(a.duration_ms as i64)))
-                .collect::<Vec<i64>>(),
-        )
+        .bind(round.iter().map(|a| crate::batch::ended(a)).collect::<Vec<i64>>())
         .execute(&mut *tx)
         .await?;
     }
 
-    let mut health: HashMap<WebhookId, Health> = HashMap::new();
-    for a in attempts {
-        let h = health.entry(a.webhook_id).or_default();
-        let started = micros(a.started);
-        if a.success {
-            h.success = Some(h.success.map_or(started, |s| s.max(started)));
-            h.failing = None;
-        } else if h.failing.is_none() {
-            h.failing = Some(started);
-        }
-    }
-    let mut hooks: Vec<(WebhookId, Health)> = health.into_iter().collect();
-    hooks.sort_by_key(|(id, _)| *id);
+    let hooks = crate::batch::health(attempts);
     let ids: Vec<Uuid> = hooks.iter().map(|(id, _)| id.0).collect();
     // Webhook rows are shared by every node: lock them in one order so that concurrent batches cannot deadlock.
     sqlx::query("SELECT 1 FROM webhooks WHERE id = ANY($1) ORDER BY id FOR UPDATE")

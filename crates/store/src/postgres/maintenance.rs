@@ -78,13 +78,15 @@ pub async fn disable_failing_webhooks(
     Ok(ids)
 }
 
-/// Three counts in one statement (one snapshot): the first two are range scans of the partial index
-/// `deliveries_due` (pending rows only), the third of `webhooks_failing`.
+/// Counts in one statement (one snapshot), each a range scan of a partial index: `deliveries_free` (pending,
+/// nobody holds them) and `deliveries_held` (pending, held: being attempted, so due) for the queue,
+/// `webhooks_failing` for health.
 pub async fn stats(pool: &PgPool, now: DateTime<Utc>) -> StoreResult<StoreStats> {
     let row = sqlx::query(
         "SELECT \
-         (SELECT COUNT(*) FROM deliveries WHERE state = 0 AND next_attempt_at <= $1) AS due, \
-         (SELECT COUNT(*) FROM deliveries WHERE state = 0 AND next_attempt_at > $1) AS scheduled, \
+         (SELECT COUNT(*) FROM deliveries WHERE state = 0 AND owner IS NULL AND next_attempt_at <= $1) \
+         + (SELECT COUNT(*) FROM deliveries WHERE state = 0 AND owner IS NOT NULL) AS due, \
+         (SELECT COUNT(*) FROM deliveries WHERE state = 0 AND owner IS NULL AND next_attempt_at > $1) AS scheduled, \
          (SELECT COUNT(*) FROM webhooks WHERE active AND deleted IS NULL AND failing_since IS NOT NULL) AS failing",
     )
     .bind(micros(now))

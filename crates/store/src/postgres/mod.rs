@@ -513,12 +513,15 @@ impl Store for PgStore {
         Ok(done.rows_affected())
     }
 
-    async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
-        let next: Option<i64> =
-            sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 0 AND owner IS NULL")
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(opt_time(next))
+    async fn next_due_at(&self, exclude: &[WebhookId]) -> StoreResult<Option<DateTime<Utc>>> {
+        let next: Option<Option<i64>> = sqlx::query_scalar(
+            "SELECT next_attempt_at FROM deliveries WHERE state = 0 AND owner IS NULL AND webhook_id <> ALL($1) \
+             ORDER BY next_attempt_at LIMIT 1",
+        )
+        .bind(exclude.iter().map(|w| w.0).collect::<Vec<uuid::Uuid>>())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(opt_time(next.flatten()))
     }
 
     async fn release_all_claims(&self) -> StoreResult<u64> {

@@ -10,22 +10,21 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use crate::codec::{id, lease_cutoff, micros, opt_time, time, uuid, NODE_FORGET_AFTER_MICROS};
 use crate::*;
 
-/// SQLite allows 32,766 bound variables per statement; deliveries have 10 columns.
+/// SQLite allows 32,766 bound variables per statement; deliveries have 11 columns.
 const DELIVERY_ROWS_PER_INSERT: usize = 1_000;
 
 /// Inserts deliveries of events already stored, [`DELIVERY_ROWS_PER_INSERT`] per statement, in the caller's
-/// transaction: `(event row id, delivery)`, with no attempts, created at `now`.
+/// transaction: `(event row id, delivery, now)`, with no attempts, created at `now`.
 pub async fn insert_delivery_rows(
     tx: &mut sqlx::SqliteConnection,
-    rows: &[(uuid::Uuid, &NewDelivery)],
-    now: DateTime<Utc>,
+    rows: &[(uuid::Uuid, &NewDelivery, DateTime<Utc>)],
 ) -> StoreResult<()> {
     for chunk in rows.chunks(DELIVERY_ROWS_PER_INSERT) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO deliveries (id, event, webhook_id, application_id, sandbox, state, attempts, \
-             next_attempt_at, created, updated) ",
+             next_attempt_at, owner, created, updated) ",
         );
-        q.push_values(chunk, |mut b, (event, d)| {
+        q.push_values(chunk, |mut b, (event, d, now)| {
             b.push_bind(d.id.to_string())
                 .push_bind(event.to_string())
                 .push_bind(d.webhook_id.to_string())
@@ -34,8 +33,9 @@ pub async fn insert_delivery_rows(
                 .push_bind(d.state as i64)
                 .push_bind(0i64)
                 .push_bind(d.next_attempt_at.map(micros))
-                .push_bind(micros(now))
-                .push_bind(micros(now));
+                .push_bind(d.owner.as_deref())
+                .push_bind(micros(*now))
+                .push_bind(micros(*now));
         });
         q.build().execute(&mut *tx).await?;
     }
@@ -69,28 +69,32 @@ async fn claim_in(
     upsert_heartbeat(&mut tx, owner, now).await?;
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE deliveries SET owner = ");
     q.push_bind(owner).push(", updated = ").push_bind(micros(now));
-    q.push(" WHERE id IN (SELECT d.id FROM deliveries d WHERE d.state = 0 AND d.next_attempt_at <= ");
+    // Two index range scans (see migration 0004): deliveries nobody holds, due now; and deliveries held by another
+    // node since before the cutoff whose holder was not seen since (see `Store::claim_due_with_lease`).
+    q.push(
+        " WHERE id IN (SELECT id FROM (SELECT * FROM (SELECT id, next_attempt_at FROM deliveries \
+             WHERE state = 0 AND owner IS NULL AND next_attempt_at <= ",
+    );
     q.push_bind(micros(now));
-    // Free: nobody holds it, or another node does whose lease ran out (see `Store::claim_due_with_lease`).
-    q.push(" AND (d.owner IS NULL OR (d.owner <> ").push_bind(owner);
-    q.push(" AND d.updated < ").push_bind(cutoff);
+    push_exclude(&mut q, exclude);
+    q.push(" ORDER BY next_attempt_at LIMIT ").push_bind(limit as i64);
+    q.push(
+        ") UNION ALL SELECT * FROM (SELECT d.id, d.next_attempt_at FROM deliveries d \
+             WHERE d.state = 0 AND d.owner IS NOT NULL AND d.updated < ",
+    );
+    q.push_bind(cutoff).push(" AND d.owner <> ").push_bind(owner);
+    q.push(" AND d.next_attempt_at <= ").push_bind(micros(now));
     q.push(" AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = d.owner AND n.heartbeat >= ").push_bind(cutoff);
-    q.push(")))");
-    if !exclude.is_empty() {
-        q.push(" AND d.webhook_id NOT IN (");
-        let mut sep = q.separated(", ");
-        for w in exclude {
-            sep.push_bind(w.to_string());
-        }
-        q.push(")");
-    }
+    q.push(")");
+    push_exclude(&mut q, exclude);
     q.push(" ORDER BY d.next_attempt_at LIMIT ").push_bind(limit as i64);
+    q.push(")) ORDER BY next_attempt_at LIMIT ").push_bind(limit as i64);
     q.push(") RETURNING id, event, webhook_id, application_id, sandbox, attempts");
     let rows = q.build().fetch_all(&mut *tx).await?;
     let mut events: Vec<String> = rows.iter().map(|r| r.try_get::<String, _>("event")).collect::<Result<_, _>>()?;
     events.sort_unstable();
     events.dedup();
-    let mut bodies: HashMap<String, String> = HashMap::with_capacity(events.len());
+    let mut bodies: HashMap<String, std::sync::Arc<str>> = HashMap::with_capacity(events.len());
     for chunk in events.chunks(900) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT id, body FROM events WHERE id IN (");
         let mut sep = q.separated(", ");
@@ -100,7 +104,7 @@ async fn claim_in(
         q.push(")");
         for row in q.build().fetch_all(&mut *tx).await? {
             let body: Option<String> = row.try_get("body")?;
-            bodies.insert(row.try_get("id")?, body.unwrap_or_default());
+            bodies.insert(row.try_get("id")?, body.unwrap_or_default().into());
         }
     }
     tx.commit().await?;
@@ -114,10 +118,35 @@ async fn claim_in(
                 application_id: id(row.try_get("application_id")?)?,
                 sandbox: row.try_get("sandbox")?,
                 attempts: row.try_get::<i64, _>("attempts")? as u32,
-                body: bodies.get(&event).cloned().unwrap_or_default(),
+                body: bodies.get(&event).cloned().unwrap_or_else(|| "".into()),
             })
         })
         .collect()
+}
+
+/// ` AND webhook_id NOT IN (...)` for a non-empty `exclude`.
+fn push_exclude(q: &mut QueryBuilder<'_, Sqlite>, exclude: &[herald_domain::WebhookId]) {
+    if !exclude.is_empty() {
+        q.push(" AND webhook_id NOT IN (");
+        let mut sep = q.separated(", ");
+        for w in exclude {
+            sep.push_bind(w.to_string());
+        }
+        q.push(")");
+    }
+}
+
+/// The earliest due time of the deliveries nobody holds, but those of `exclude`.
+pub async fn next_due_at(
+    reader: &SqlitePool,
+    exclude: &[herald_domain::WebhookId],
+) -> StoreResult<Option<DateTime<Utc>>> {
+    let mut q: QueryBuilder<Sqlite> =
+        QueryBuilder::new("SELECT next_attempt_at FROM deliveries WHERE state = 0 AND owner IS NULL");
+    push_exclude(&mut q, exclude);
+    q.push(" ORDER BY next_attempt_at LIMIT 1");
+    let next: Option<Option<i64>> = q.build_query_scalar().fetch_optional(reader).await?;
+    Ok(opt_time(next.flatten()))
 }
 
 /// Records `node`'s sign of life at `now` (never moving it back) and forgets nodes silent for a week.
@@ -167,46 +196,67 @@ async fn restore(conn: &mut sqlx::SqliteConnection) {
     }
 }
 
+/// SQLite allows 32,766 bound variables per statement; attempts have 12 columns, delivery updates 5.
+const ATTEMPT_ROWS_PER_INSERT: usize = 2_000;
+
+/// A batch of attempt records in a few set-based statements: one insert of the attempt rows, one update of the
+/// deliveries per round (see [`crate::batch::rounds`]), one update per webhook whose health changed.
 async fn record_in(conn: &mut sqlx::SqliteConnection, attempts: &[AttemptRecord]) -> StoreResult<()> {
+    if attempts.is_empty() {
+        return Ok(());
+    }
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    for a in attempts {
-        sqlx::query(
+    for chunk in attempts.chunks(ATTEMPT_ROWS_PER_INSERT) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO attempts (delivery_id, event, webhook_id, application_id, attempt, started, duration_ms, \
-             outcome, status_code, error, response, url) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(a.delivery_id.to_string())
-        .bind(a.event.to_string())
-        .bind(a.webhook_id.to_string())
-        .bind(a.application_id.to_string())
-        .bind(a.attempt as i64)
-        .bind(micros(a.started))
-        .bind(a.duration_ms as i64)
-        .bind(&a.outcome)
-        .bind(a.status_code.map(i64::from))
-        .bind(&a.error)
-        .bind(&a.response)
-        .bind(&a.url)
-        .execute(&mut *tx)
-        .await?;
-        let ended = a.started + chrono::Duration::milliseconds(a.duration_ms as i64);
-        sqlx::query(
-            "UPDATE deliveries SET state = ?, attempts = MAX(attempts, ?), next_attempt_at = ?, owner = NULL, \
-             updated = ? WHERE id = ? AND state IN (0, ?)",
-        )
-        .bind(a.new_state as i64)
-        .bind(a.attempt as i64)
-        .bind(a.next_attempt_at.map(micros))
-        .bind(micros(ended))
-        .bind(a.delivery_id.to_string())
-        .bind(a.new_state as i64)
-        .execute(&mut *tx)
-        .await?;
-        let health = if a.success {
-            "UPDATE webhooks SET last_success = MAX(COALESCE(last_success, 0), ?), failing_since = NULL WHERE id = ?"
-        } else {
-            "UPDATE webhooks SET failing_since = COALESCE(failing_since, ?) WHERE id = ?"
+             outcome, status_code, error, response, url) ",
+        );
+        q.push_values(chunk, |mut b, a| {
+            b.push_bind(a.delivery_id.to_string())
+                .push_bind(a.event.to_string())
+                .push_bind(a.webhook_id.to_string())
+                .push_bind(a.application_id.to_string())
+                .push_bind(a.attempt as i64)
+                .push_bind(micros(a.started))
+                .push_bind(a.duration_ms as i64)
+                .push_bind(a.outcome.as_str())
+                .push_bind(a.status_code.map(i64::from))
+                .push_bind(a.error.as_deref())
+                .push_bind(a.response.as_deref())
+                .push_bind(a.url.as_str());
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    for round in crate::batch::rounds(attempts) {
+        for chunk in round.chunks(ATTEMPT_ROWS_PER_INSERT) {
+            let mut q: QueryBuilder<Sqlite> =
+                QueryBuilder::new("WITH v(id, state, attempt, next_attempt_at, updated) AS (");
+            q.push_values(chunk, |mut b, a| {
+                b.push_bind(a.delivery_id.to_string())
+                    .push_bind(a.new_state as i64)
+                    .push_bind(a.attempt as i64)
+                    .push_bind(a.next_attempt_at.map(micros))
+                    .push_bind(crate::batch::ended(a));
+            });
+            q.push(
+                ") UPDATE deliveries SET state = v.state, attempts = MAX(deliveries.attempts, v.attempt), \
+                 next_attempt_at = v.next_attempt_at, owner = NULL, updated = v.updated \
+                 FROM v WHERE deliveries.id = v.id AND deliveries.state IN (0, v.state)",
+            );
+            q.build().execute(&mut *tx).await?;
+        }
+    }
+    for (hook, h) in crate::batch::health(attempts) {
+        let q = match h.success {
+            Some(success) => sqlx::query(
+                "UPDATE webhooks SET last_success = MAX(COALESCE(last_success, 0), ?), failing_since = ? WHERE id = ?",
+            )
+            .bind(success)
+            .bind(h.failing),
+            None => sqlx::query("UPDATE webhooks SET failing_since = COALESCE(failing_since, ?) WHERE id = ?")
+                .bind(h.failing),
         };
-        sqlx::query(health).bind(micros(a.started)).bind(a.webhook_id.to_string()).execute(&mut *tx).await?;
+        q.bind(hook.to_string()).execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -312,9 +362,10 @@ pub async fn insert_deliveries(
     if deliveries.is_empty() {
         return Ok(());
     }
-    let rows: Vec<(uuid::Uuid, &NewDelivery)> = deliveries.iter().map(|(event, d)| (*event, d)).collect();
+    let rows: Vec<(uuid::Uuid, &NewDelivery, DateTime<Utc>)> =
+        deliveries.iter().map(|(event, d)| (*event, d, now)).collect();
     let mut tx = writer.begin().await?;
-    insert_delivery_rows(&mut tx, &rows, now).await.map_err(StoreError::missing_reference_as_not_found)?;
+    insert_delivery_rows(&mut tx, &rows).await.map_err(StoreError::missing_reference_as_not_found)?;
     tx.commit().await?;
     Ok(())
 }

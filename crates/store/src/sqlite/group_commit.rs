@@ -136,11 +136,11 @@ async fn commit(writer: &SqlitePool, jobs: &[Job]) -> StoreResult<Vec<StoreResul
         });
         q.build().execute(&mut *tx).await?;
     }
-    for job in &kept {
-        let rows: Vec<(uuid::Uuid, &NewDelivery)> =
-            job.events.iter().flat_map(|e| e.deliveries.iter().map(move |d| (e.id, d))).collect();
-        super::deliveries::insert_delivery_rows(&mut tx, &rows, job.now).await?;
-    }
+    let rows: Vec<(uuid::Uuid, &NewDelivery, DateTime<Utc>)> = kept
+        .iter()
+        .flat_map(|j| j.events.iter().flat_map(move |e| e.deliveries.iter().map(move |d| (e.id, d, j.now))))
+        .collect();
+    super::deliveries::insert_delivery_rows(&mut tx, &rows).await?;
     tx.commit().await?;
     Ok(outcomes)
 }

@@ -488,12 +488,8 @@ impl Store for SqliteStore {
         Ok(done.rows_affected())
     }
 
-    async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
-        let next: Option<i64> =
-            sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 0 AND owner IS NULL")
-                .fetch_one(&self.reader)
-                .await?;
-        Ok(opt_time(next))
+    async fn next_due_at(&self, exclude: &[WebhookId]) -> StoreResult<Option<DateTime<Utc>>> {
+        deliveries::next_due_at(&self.reader, exclude).await
     }
 
     async fn release_all_claims(&self) -> StoreResult<u64> {

@@ -83,7 +83,7 @@ pub async fn a_claimed_delivery_carries_what_the_attempt_needs(store: Arc<dyn St
     let c = &claimed[0];
     assert_eq!((c.id, c.event, c.webhook_id, c.application_id), (sandbox.id, e.id, hook.id, app.id));
     assert!(c.sandbox);
-    assert_eq!((c.attempts, c.body.as_str()), (0, e.body.as_str()));
+    assert_eq!((c.attempts, &*c.body), (0, e.body.as_str()));
 }
 
 pub async fn a_claimed_delivery_is_not_claimed_again_within_the_default_lease(store: Arc<dyn Store>) {
@@ -257,19 +257,28 @@ pub async fn record_attempts_keeps_the_webhook_health(store: Arc<dyn Store>) {
 }
 
 pub async fn next_due_at_is_the_earliest_pending_delivery_nobody_holds(store: Arc<dyn Store>) {
-    let (_, hook) = seed(store.as_ref()).await;
-    assert_eq!(store.next_due_at().await.unwrap(), None);
+    let (app, hook) = seed(store.as_ref()).await;
+    assert_eq!(store.next_due_at(&[]).await.unwrap(), None);
     let finished = NewDelivery { state: DeliveryState::Delivered, ..pending(&hook, t(1)) };
     let deliveries = vec![finished, pending(&hook, t(30)), pending(&hook, t(20)), pending(&hook, t(500))];
     store.insert_events(&[event("RPT", "contacts.created", deliveries)], None, t(0)).await.unwrap();
 
-    assert_eq!(store.next_due_at().await.unwrap(), Some(t(20)));
+    assert_eq!(store.next_due_at(&[]).await.unwrap(), Some(t(20)));
     store.claim_due("node-a", t(25), 1, &[]).await.unwrap();
-    assert_eq!(store.next_due_at().await.unwrap(), Some(t(30)));
+    assert_eq!(store.next_due_at(&[]).await.unwrap(), Some(t(30)));
     store.claim_due("node-a", t(30), 10, &[]).await.unwrap();
-    assert_eq!(store.next_due_at().await.unwrap(), Some(t(500)));
+    assert_eq!(store.next_due_at(&[]).await.unwrap(), Some(t(500)));
     store.release_claims("node-a").await.unwrap();
-    assert_eq!(store.next_due_at().await.unwrap(), Some(t(20)));
+    assert_eq!(store.next_due_at(&[]).await.unwrap(), Some(t(20)));
+
+    // A webhook whose owner has enough queued is left out; another webhook's work still counts.
+    assert_eq!(store.next_due_at(&[hook.id]).await.unwrap(), None);
+    let other = webhook(&app, &[], t(2));
+    store.insert_webhook(&other).await.unwrap();
+    let e = event("RPT", "contacts.created", vec![pending(&other, t(40))]);
+    store.insert_events(&[e], None, t(0)).await.unwrap();
+    assert_eq!(store.next_due_at(&[hook.id]).await.unwrap(), Some(t(40)));
+    assert_eq!(store.next_due_at(&[hook.id, other.id]).await.unwrap(), None);
 }
 
 pub async fn release_claims_frees_one_owner_and_release_all_claims_every_owner(store: Arc<dyn Store>) {
@@ -430,6 +439,44 @@ pub async fn a_node_that_heartbeats_keeps_its_claims_past_the_lease(store: Arc<d
 
     assert!(store.claim_due_with_lease("node-b", t(100), 10, &[], LEASE).await.unwrap().is_empty());
     assert_eq!(ids(&store.claim_due_with_lease("node-b", t(111), 10, &[], LEASE).await.unwrap()), vec![d]);
+}
+
+pub async fn a_delivery_stored_held_by_a_node_is_claimed_by_it(store: Arc<dyn Store>) {
+    let (_, hook) = seed(store.as_ref()).await;
+    store.heartbeat("node-a", t(5)).await.unwrap();
+    let held = NewDelivery { owner: Some("node-a".into()), ..pending(&hook, t(5)) };
+    let also_held = NewDelivery { owner: Some("node-a".into()), ..pending(&hook, t(5)) };
+    let free = pending(&hook, t(5));
+    let e = event("RPT", "contacts.created", vec![held.clone(), also_held.clone(), free.clone()]);
+    store.insert_events(std::slice::from_ref(&e), None, t(5)).await.unwrap();
+
+    // Held from the moment it was stored: neither its holder nor another node claims it, and it is not due work
+    // anybody should wake up for; the unheld one is.
+    assert_eq!(ids(&store.claim_due_with_lease("node-a", t(6), 10, &[], LEASE).await.unwrap()), vec![free.id]);
+    assert_eq!(store.next_due_at(&[]).await.unwrap(), None);
+    assert!(store.claim_due_with_lease("node-b", t(34), 10, &[], LEASE).await.unwrap().is_empty());
+
+    // Recording its attempt releases it like any claimed delivery.
+    let claimed = ClaimedDelivery {
+        id: held.id,
+        event: e.id,
+        webhook_id: hook.id,
+        application_id: hook.application_id,
+        sandbox: false,
+        attempts: 0,
+        body: e.body.as_str().into(),
+    };
+    store.record_attempts(&[attempt(&claimed, 1, t(7), Outcome::Retry(t(8)))]).await.unwrap();
+    assert_eq!(store.get_delivery(held.id).await.unwrap().attempts, 1);
+    let mut got = ids(&store.claim_due_with_lease("node-b", t(9), 10, &[], LEASE).await.unwrap());
+    assert_eq!(got, vec![held.id], "released by the record; the other is still node-a's");
+
+    // node-a falls silent: one lease after its last sign of life (t(6)), what it held goes to node-b.
+    got = ids(&store.claim_due_with_lease("node-b", t(37), 10, &[], LEASE).await.unwrap());
+    got.sort();
+    let mut want = vec![also_held.id, free.id];
+    want.sort();
+    assert_eq!(got, want);
 }
 
 pub async fn claiming_counts_as_a_heartbeat(store: Arc<dyn Store>) {

@@ -88,6 +88,7 @@ pub fn pending(hook: &WebhookRecord, at: DateTime<Utc>) -> NewDelivery {
         sandbox: false,
         state: DeliveryState::Pending,
         next_attempt_at: Some(at),
+        owner: None,
     }
 }
 

@@ -70,6 +70,7 @@ conformance! {
     deliveries::an_idempotency_key_keeps_its_answer_and_cannot_be_used_twice,
     deliveries::a_delivery_held_by_a_node_with_a_stale_heartbeat_goes_to_another,
     deliveries::a_node_that_heartbeats_keeps_its_claims_past_the_lease,
+    deliveries::a_delivery_stored_held_by_a_node_is_claimed_by_it,
     deliveries::claiming_counts_as_a_heartbeat,
     maintenance::replay_candidates_are_one_per_event_oldest_first_within_the_window_and_states,
     maintenance::insert_deliveries_adds_deliveries_to_stored_events,

@@ -90,7 +90,7 @@ pub async fn insert_deliveries_adds_deliveries_to_stored_events(store: Arc<dyn S
     assert_eq!(created.unwrap().iter().map(|c| c.event).collect::<Vec<_>>(), vec![e.id]);
     // Earliest due first.
     let claimed = store.claim_due("node-a", t(60), 10, &[]).await.unwrap();
-    let got: Vec<_> = claimed.iter().map(|c| (c.id, c.sandbox, c.attempts, c.body.as_str())).collect();
+    let got: Vec<_> = claimed.iter().map(|c| (c.id, c.sandbox, c.attempts, &*c.body)).collect();
     assert_eq!(got, vec![(again.id, false, 0, e.body.as_str()), (to_other.id, true, 0, e.body.as_str())]);
 
     // An unknown event: nothing of the call is stored.
@@ -198,7 +198,8 @@ pub async fn stats_count_due_and_scheduled_deliveries_and_failing_webhooks(store
     assert_eq!(held.len(), 1);
 
     assert_eq!(store.stats(t(100)).await.unwrap(), StoreStats { due: 2, scheduled: 2, failing_webhooks: 1 });
-    assert_eq!(store.stats(t(0)).await.unwrap(), StoreStats { due: 0, scheduled: 4, failing_webhooks: 1 });
+    // A held delivery is being attempted: due, whatever the time asked about.
+    assert_eq!(store.stats(t(0)).await.unwrap(), StoreStats { due: 1, scheduled: 3, failing_webhooks: 1 });
     assert_eq!(store.stats(t(500)).await.unwrap(), StoreStats { due: 4, scheduled: 0, failing_webhooks: 1 });
 
     store.record_attempts(&[attempt(&held[0], 1, t(61), Outcome::Retry(t(300)))]).await.unwrap();
@@ -242,7 +243,7 @@ pub async fn prune_drops_old_bodies_responses_and_keys_but_keeps_rows(store: Arc
     assert_eq!(log(y[0].id).await, vec![(1, Some(young.body.clone()), Some("answer 200".to_string()))]);
     // The event still pending keeps its body for its attempt.
     let w = store.claim_due("node-b", t(20_000), 10, &[]).await.unwrap();
-    assert_eq!((w[0].event, w[0].body.as_str()), (waiting.id, waiting.body.as_str()));
+    assert_eq!((w[0].event, &*w[0].body), (waiting.id, waiting.body.as_str()));
     assert_eq!(store.get_idempotent_response("old-key", t(0)).await.unwrap().as_deref(), Some("{}"));
     // Rows and counts stay.
     assert_eq!(store.get_delivery(finished.deliveries[0].id).await.unwrap().attempts, 2);
