@@ -207,6 +207,10 @@ impl Engine {
                 break;
             }
             let now = tokio::time::Instant::now();
+            if sched.take_unsaturated() && last_claim_empty && backoff == Duration::from_millis(100) {
+                // The last claim may have skipped this webhook's due work: look again now.
+                claim_after = claim_after.min(now);
+            }
             if !stopping && claiming.is_none() && sched.wants_work() && now >= claim_after {
                 let (inner, room, exclude) = (inner.clone(), sched.room() as u32, sched.saturated());
                 last_claim = now;
@@ -225,9 +229,9 @@ impl Engine {
                 claim = async { claiming.as_mut().expect("a claim in progress").await }, if claiming.is_some() => {
                     claiming = None;
                     let claim = claim.unwrap_or_else(|e| Claim::Failed(format!("the claim task failed: {e}")));
-                    last_claim_empty = !matches!(claim, Claim::Claimed(_));
+                    last_claim_empty = !matches!(claim, Claim::Claimed { full: true, .. });
                     match claim {
-                        Claim::Claimed(claimed) => {
+                        Claim::Claimed { claimed, full } => {
                             backoff = Duration::from_millis(100);
                             inner.intake.claimed(&claimed);
                             if stopping {
@@ -236,7 +240,9 @@ impl Engine {
                             } else {
                                 claimed.into_iter().for_each(|d| sched.push(d));
                             }
-                            claim_after = tokio::time::Instant::now();
+                            // Fewer than asked for: nothing else claimable is due now (as after an empty claim).
+                            let until = if full { Duration::ZERO } else { IDLE_POLL };
+                            claim_after = tokio::time::Instant::now() + until;
                         }
                         Claim::Empty(next) => {
                             backoff = Duration::from_millis(100);
@@ -299,7 +305,11 @@ impl Engine {
 
 /// What a claim found.
 enum Claim {
-    Claimed(Vec<ClaimedDelivery>),
+    /// `full`: as many as asked for, so more may be due.
+    Claimed {
+        claimed: Vec<ClaimedDelivery>,
+        full: bool,
+    },
     /// Nothing claimable now; the earliest due time of what is not excluded, if known.
     Empty(Option<DateTime<Utc>>),
     Failed(String),
@@ -309,7 +319,10 @@ impl Inner {
     /// Claims up to `room` due deliveries but those of `exclude`; when there are none, finds when the next is due.
     async fn claim_or_next_due(&self, room: u32, exclude: Vec<WebhookId>) -> Claim {
         match self.claim(room, &exclude).await {
-            Ok(claimed) if !claimed.is_empty() => Claim::Claimed(claimed),
+            Ok(claimed) if !claimed.is_empty() => Claim::Claimed { full: claimed.len() >= room as usize, claimed },
+            // With webhooks excluded, finding the next due time may walk their whole backlog: the loop waits for a
+            // queue to fall below its cap, a wake-up or the idle poll instead.
+            Ok(_) if !exclude.is_empty() => Claim::Empty(None),
             Ok(_) => Claim::Empty(self.store.next_due_at(&exclude).await.ok().flatten()),
             Err(e) => Claim::Failed(e.to_string()),
         }
@@ -501,6 +514,9 @@ struct Scheduler {
     held: usize,
     max_in_flight: usize,
     per_webhook: usize,
+    /// A webhook's queue fell below the saturation cap since the last `take_unsaturated`: a claim that excluded it
+    /// may now find its work.
+    unsaturated: bool,
 }
 
 impl Scheduler {
@@ -513,6 +529,7 @@ impl Scheduler {
             held: 0,
             max_in_flight: max_in_flight.max(1),
             per_webhook: per_webhook.max(1),
+            unsaturated: false,
         }
     }
 
@@ -569,6 +586,9 @@ impl Scheduler {
             }
             let q = self.queues.get_mut(&w)?;
             let d = q.pop_front()?;
+            if q.len() + 1 == self.per_webhook * QUEUE_PER_WEBHOOK {
+                self.unsaturated = true;
+            }
             if q.is_empty() {
                 self.queues.remove(&w);
             } else {
@@ -579,6 +599,11 @@ impl Scheduler {
             return Some(d);
         }
         None
+    }
+
+    /// Whether a webhook's queue fell below the saturation cap since the last call.
+    fn take_unsaturated(&mut self) -> bool {
+        std::mem::take(&mut self.unsaturated)
     }
 
     fn finished(&mut self, w: WebhookId) {
@@ -654,6 +679,8 @@ mod tests {
         assert!(!s.wants_work(), "more than max_in_flight held: no claim until it drains");
         // webhook 7 at its in-flight bound: its queue no longer counts against claiming
         assert_eq!(s.next().map(|d| d.webhook_id.0.as_u128()), Some(7));
+        assert!(s.take_unsaturated(), "webhook 7's queue fell below the cap: a claim may find its work again");
+        assert!(!s.take_unsaturated());
         assert_eq!(s.active(), 16 - 7);
         assert!(!s.wants_work());
         assert_eq!(s.next().map(|d| d.webhook_id.0.as_u128()), Some(8));
