@@ -100,24 +100,21 @@ async fn insert_delivery_rows(
     Ok(())
 }
 
-/// One statement: the claimant's heartbeat, then the claim, from two index range scans (migration 0003): the
-/// deliveries nobody holds, due now, and those held since before the cutoff by a node not seen since.
-///
-/// `SKIP LOCKED` lets concurrent claimants pass over each other's rows instead of waiting or taking them twice.
-/// A row another claimant committed after this statement's snapshot is re-checked against the new row version;
-/// that version has `updated` = the new claim's time, which fails `updated < cutoff`, so a fresh claim is never
-/// taken for an expired one even when this statement's snapshot does not yet see the new holder's heartbeat.
-const CLAIM_DUE: &str = "\
+/// The claimant's heartbeat: the start of both claim statements.
+macro_rules! claim_alive {
+    () => {
+        "\
 WITH alive AS (
     INSERT INTO nodes (id, heartbeat) VALUES ($1, $2)
     ON CONFLICT (id) DO UPDATE SET heartbeat = GREATEST(nodes.heartbeat, EXCLUDED.heartbeat)
-), free AS (
-    SELECT d.id, d.next_attempt_at FROM deliveries d
-    WHERE d.state = 0 AND d.owner IS NULL AND d.next_attempt_at <= $2 AND d.webhook_id <> ALL($4)
-    ORDER BY d.next_attempt_at
-    LIMIT $5
-    FOR UPDATE OF d SKIP LOCKED
-), expired AS (
+), "
+    };
+}
+
+/// Deliveries held under lapsed leases, and the claim itself: the end of both claim statements.
+macro_rules! claim_rest {
+    () => {
+        "expired AS (
     SELECT d.id, d.next_attempt_at FROM deliveries d
     WHERE d.state = 0 AND d.owner IS NOT NULL AND d.updated < $3 AND d.owner <> $1 AND d.next_attempt_at <= $2
       AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = d.owner AND n.heartbeat >= $3)
@@ -133,7 +130,68 @@ WITH alive AS (
 UPDATE deliveries d SET owner = $1, updated = $2
 FROM due, events e
 WHERE d.id = due.id AND e.id = d.event
-RETURNING d.id, d.event, d.webhook_id, d.application_id, d.sandbox, d.attempts, e.body";
+RETURNING d.id, d.event, d.webhook_id, d.application_id, d.sandbox, d.attempts, e.body"
+    };
+}
+
+/// One statement: the claimant's heartbeat, then the claim, from two index range scans (migration 0003): the
+/// deliveries nobody holds, due now, and those held since before the cutoff by a node not seen since.
+///
+/// `SKIP LOCKED` lets concurrent claimants pass over each other's rows instead of waiting or taking them twice.
+/// A row another claimant committed after this statement's snapshot is re-checked against the new row version;
+/// that version has `updated` = the new claim's time, which fails `updated < cutoff`, so a fresh claim is never
+/// taken for an expired one even when this statement's snapshot does not yet see the new holder's heartbeat.
+const CLAIM_DUE: &str = concat!(
+    claim_alive!(),
+    "free AS (
+    SELECT d.id, d.next_attempt_at FROM deliveries d
+    WHERE d.state = 0 AND d.owner IS NULL AND d.next_attempt_at <= $2 AND d.webhook_id <> ALL($4)
+    ORDER BY d.next_attempt_at
+    LIMIT $5
+    FOR UPDATE OF d SKIP LOCKED
+), ",
+    claim_rest!()
+);
+
+/// [`CLAIM_DUE`] when the earliest due rows are all excluded webhooks' backlog (see [`window_blocked`]): each
+/// other webhook's earliest rows, one index seek per webhook (`deliveries_free_by_webhook`, migration 0004).
+const CLAIM_DUE_BY_WEBHOOK: &str = concat!(
+    claim_alive!(),
+    "free AS (
+    SELECT x.id, x.next_attempt_at FROM webhooks w CROSS JOIN LATERAL (
+        SELECT d.id, d.next_attempt_at FROM deliveries d
+        WHERE d.webhook_id = w.id AND d.state = 0 AND d.owner IS NULL AND d.next_attempt_at <= $2
+        ORDER BY d.next_attempt_at
+        LIMIT $5
+        FOR UPDATE OF d SKIP LOCKED
+    ) x
+    WHERE w.id <> ALL($4)
+    ORDER BY x.next_attempt_at
+    LIMIT $5
+), ",
+    claim_rest!()
+);
+
+/// How far past `limit` a claim walks the due deliveries in time order looking for ones not excluded, before it
+/// looks webhook by webhook instead.
+const CLAIM_WINDOW_SLACK: u32 = 1_024;
+
+/// Whether the earliest due deliveries nobody holds are so much excluded webhooks' backlog that a claim in time
+/// order would walk more than `limit + CLAIM_WINDOW_SLACK` of them: one bounded index scan, one row. Only picks the
+/// claim's plan; either plan claims correctly.
+async fn window_blocked(pool: &PgPool, now: DateTime<Utc>, limit: u32, exclude: &[WebhookId]) -> StoreResult<bool> {
+    let window = i64::from(limit.saturating_add(CLAIM_WINDOW_SLACK));
+    let (seen, usable): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COUNT(*) FILTER (WHERE webhook_id <> ALL($2)) FROM (SELECT webhook_id FROM deliveries \
+         WHERE state = 0 AND owner IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $3) w",
+    )
+    .bind(micros(now))
+    .bind(exclude.iter().map(|w| w.0).collect::<Vec<Uuid>>())
+    .bind(window)
+    .fetch_one(pool)
+    .await?;
+    Ok(seen >= window && usable < i64::from(limit))
+}
 
 pub async fn claim_due(
     pool: &PgPool,
@@ -143,7 +201,8 @@ pub async fn claim_due(
     exclude: &[WebhookId],
     lease: Duration,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
-    let rows = sqlx::query(CLAIM_DUE)
+    let by_webhook = !exclude.is_empty() && window_blocked(pool, now, limit, exclude).await?;
+    let rows = sqlx::query(if by_webhook { CLAIM_DUE_BY_WEBHOOK } else { CLAIM_DUE })
         .bind(owner)
         .bind(micros(now))
         .bind(lease_cutoff(now, lease))

@@ -67,17 +67,38 @@ async fn claim_in(
 ) -> StoreResult<Vec<ClaimedDelivery>> {
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     upsert_heartbeat(&mut tx, owner, now).await?;
+    let by_webhook = !exclude.is_empty() && window_blocked(&mut tx, now, limit, exclude).await?;
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE deliveries SET owner = ");
     q.push_bind(owner).push(", updated = ").push_bind(micros(now));
-    // Two index range scans (see migration 0004): deliveries nobody holds, due now; and deliveries held by another
-    // node since before the cutoff whose holder was not seen since (see `Store::claim_due_with_lease`).
-    q.push(
-        " WHERE id IN (SELECT id FROM (SELECT * FROM (SELECT id, next_attempt_at FROM deliveries \
+    // Index range scans (see migrations 0004 and 0005): deliveries nobody holds, due now; and deliveries held by
+    // another node since before the cutoff whose holder was not seen since (see `Store::claim_due_with_lease`).
+    q.push(" WHERE id IN (SELECT id FROM (SELECT * FROM (");
+    if by_webhook {
+        // The earliest due rows are all excluded webhooks' backlog: take each other webhook's earliest instead, one
+        // index seek per webhook, rather than walking that backlog.
+        q.push(
+            "SELECT d.id, d.next_attempt_at FROM webhooks w, deliveries d WHERE d.id IN (SELECT x.id \
+             FROM deliveries x WHERE x.webhook_id = w.id AND x.state = 0 AND x.owner IS NULL AND x.next_attempt_at <= ",
+        );
+        q.push_bind(micros(now)).push(" ORDER BY x.next_attempt_at LIMIT ").push_bind(limit as i64).push(")");
+        if !exclude.is_empty() {
+            q.push(" AND w.id NOT IN (");
+            let mut sep = q.separated(", ");
+            for w in exclude {
+                sep.push_bind(w.to_string());
+            }
+            q.push(")");
+        }
+        q.push(" ORDER BY d.next_attempt_at LIMIT ").push_bind(limit as i64);
+    } else {
+        q.push(
+            "SELECT id, next_attempt_at FROM deliveries \
              WHERE state = 0 AND owner IS NULL AND next_attempt_at <= ",
-    );
-    q.push_bind(micros(now));
-    push_exclude(&mut q, exclude);
-    q.push(" ORDER BY next_attempt_at LIMIT ").push_bind(limit as i64);
+        );
+        q.push_bind(micros(now));
+        push_exclude(&mut q, exclude);
+        q.push(" ORDER BY next_attempt_at LIMIT ").push_bind(limit as i64);
+    }
     q.push(
         ") UNION ALL SELECT * FROM (SELECT d.id, d.next_attempt_at FROM deliveries d \
              WHERE d.state = 0 AND d.owner IS NOT NULL AND d.updated < ",
@@ -122,6 +143,30 @@ async fn claim_in(
             })
         })
         .collect()
+}
+
+/// How far past `limit` a claim walks the due deliveries in time order looking for ones not excluded, before it
+/// looks webhook by webhook instead.
+const CLAIM_WINDOW_SLACK: u32 = 1_024;
+
+/// Whether the earliest due deliveries nobody holds are so much excluded webhooks' backlog that a claim in time
+/// order would walk more than `limit + CLAIM_WINDOW_SLACK` of them: one bounded index scan, one row.
+async fn window_blocked(
+    tx: &mut sqlx::SqliteConnection,
+    now: DateTime<Utc>,
+    limit: u32,
+    exclude: &[herald_domain::WebhookId],
+) -> StoreResult<bool> {
+    let window = i64::from(limit.saturating_add(CLAIM_WINDOW_SLACK));
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT COUNT(*), COALESCE(SUM(webhook_id NOT IN (");
+    let mut sep = q.separated(", ");
+    for w in exclude {
+        sep.push_bind(w.to_string());
+    }
+    q.push(")), 0) FROM (SELECT webhook_id FROM deliveries WHERE state = 0 AND owner IS NULL AND next_attempt_at <= ");
+    q.push_bind(micros(now)).push(" ORDER BY next_attempt_at LIMIT ").push_bind(window).push(")");
+    let (seen, usable): (i64, i64) = q.build_query_as().fetch_one(&mut *tx).await?;
+    Ok(seen >= window && usable < i64::from(limit))
 }
 
 /// ` AND webhook_id NOT IN (...)` for a non-empty `exclude`.

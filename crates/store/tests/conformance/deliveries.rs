@@ -71,6 +71,26 @@ pub async fn claim_due_skips_excluded_webhooks(store: Arc<dyn Store>) {
     assert_eq!(ids(&store.claim_due("node-a", t(5), 10, &[unknown]).await.unwrap()), vec![theirs.id]);
 }
 
+pub async fn claim_due_finds_other_webhooks_behind_an_excluded_backlog(store: Arc<dyn Store>) {
+    let (app, hook) = seed(store.as_ref()).await;
+    let (second, third) = (webhook(&app, &[], t(2)), webhook(&app, &[], t(3)));
+    store.insert_webhook(&second).await.unwrap();
+    store.insert_webhook(&third).await.unwrap();
+    // A backlog of the first webhook, due before anything else, longer than a claim walks in time order.
+    let backlog: Vec<NewDelivery> = (0..1_100).map(|_| pending(&hook, t(1))).collect();
+    store.insert_events(&[event("RPT", "contacts.created", backlog)], None, t(0)).await.unwrap();
+    let (b, c) = (pending(&second, t(5)), pending(&third, t(6)));
+    store.insert_events(&[event("RPT", "contacts.created", vec![b.clone(), c.clone()])], None, t(0)).await.unwrap();
+
+    // The first webhook excluded: the others' earliest work is found all the same, earliest first.
+    assert_eq!(ids(&store.claim_due("node-a", t(10), 1, &[hook.id]).await.unwrap()), vec![b.id]);
+    assert_eq!(ids(&store.claim_due("node-a", t(10), 10, &[hook.id]).await.unwrap()), vec![c.id]);
+    assert!(store.claim_due("node-a", t(10), 10, &[hook.id]).await.unwrap().is_empty());
+    // Not excluded, the backlog comes first.
+    let claimed = store.claim_due("node-a", t(10), 3, &[]).await.unwrap();
+    assert!(claimed.iter().all(|d| d.webhook_id == hook.id) && claimed.len() == 3);
+}
+
 pub async fn a_claimed_delivery_carries_what_the_attempt_needs(store: Arc<dyn Store>) {
     let (app, hook) = seed(store.as_ref()).await;
     let sandbox = NewDelivery { sandbox: true, ..pending(&hook, t(5)) };

@@ -56,6 +56,7 @@ conformance! {
     deliveries::claim_due_takes_only_pending_deliveries_that_are_due,
     deliveries::claim_due_takes_the_earliest_due_up_to_the_limit,
     deliveries::claim_due_skips_excluded_webhooks,
+    deliveries::claim_due_finds_other_webhooks_behind_an_excluded_backlog,
     deliveries::a_claimed_delivery_carries_what_the_attempt_needs,
     deliveries::a_claimed_delivery_is_not_claimed_again_within_the_default_lease,
     deliveries::concurrent_claims_never_return_the_same_delivery,
