@@ -22,6 +22,8 @@ const MAX_SEQ: usize = 1 << 23;
 struct Clock {
     start: Instant,
     sent: Vec<AtomicU64>,
+    /// When `POST /changes` answered 202, by sequence number (0: not recorded), for single-change requests.
+    accepted: Vec<AtomicU64>,
     next: AtomicU64,
 }
 
@@ -29,6 +31,12 @@ impl Clock {
     fn now_ns(&self) -> u64 {
         self.start.elapsed().as_nanos() as u64
     }
+    fn accepted(&self, seq: u64) {
+        if let Some(slot) = self.accepted.get(seq as usize) {
+            slot.store(self.now_ns(), Ordering::Relaxed);
+        }
+    }
+
     fn take(&self) -> u64 {
         let seq = self.next.fetch_add(1, Ordering::Relaxed);
         if let Some(slot) = self.sent.get(seq as usize) {
@@ -211,6 +219,7 @@ async fn publish_rate(api: &Arc<Api>, clock: &Arc<Clock>, customer: &str, rate: 
                     .map(|r| r.status().as_u16() == 202)
                     .unwrap_or(false);
                 if ok {
+                    clock.accepted(seq);
                     accepted.fetch_add(1, Ordering::Relaxed);
                 }
             });
@@ -238,6 +247,8 @@ async fn drain(receiver: &Receiver, expected: usize, stall: Duration) -> bool {
 }
 
 struct Measured {
+    /// From sending `POST /changes` to its 202, where recorded (open-loop phases).
+    accept_latencies: Vec<Duration>,
     changes: u64,
     deliveries: usize,
     publish_secs: f64,
@@ -276,7 +287,17 @@ where
         })
         .collect();
     latencies.sort();
+    let last_seq = clock.next.load(Ordering::Relaxed);
+    let mut accept_latencies: Vec<Duration> = (first_seq..last_seq)
+        .filter_map(|seq| {
+            let sent = clock.sent.get(seq as usize)?.load(Ordering::Relaxed);
+            let accepted = clock.accepted.get(seq as usize)?.load(Ordering::Relaxed);
+            (accepted > 0).then(|| Duration::from_nanos(accepted.saturating_sub(sent)))
+        })
+        .collect();
+    accept_latencies.sort();
     Measured {
+        accept_latencies,
         changes,
         deliveries: receipts.len(),
         publish_secs,
@@ -339,6 +360,10 @@ impl Table {
         self.ms(scenario, "latency p50", percentile(&m.latencies, 50.0));
         self.ms(scenario, "latency p99", percentile(&m.latencies, 99.0));
         self.ms(scenario, "latency max", percentile(&m.latencies, 100.0));
+        if !m.accept_latencies.is_empty() {
+            self.ms(scenario, "202 latency p50", percentile(&m.accept_latencies, 50.0));
+            self.ms(scenario, "202 latency p99", percentile(&m.accept_latencies, 99.0));
+        }
         self.value(scenario, "herald CPU", m.cores, "cores");
         self.value(scenario, "herald peak RSS", m.peak_rss as f64 / 1e6, "MB");
     }
@@ -356,8 +381,12 @@ impl Table {
 /// Runs every scenario and prints the table; returns the figures.
 pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     let start = Instant::now();
-    let clock =
-        Arc::new(Clock { start, sent: (0..MAX_SEQ).map(|_| AtomicU64::new(0)).collect(), next: AtomicU64::new(0) });
+    let clock = Arc::new(Clock {
+        start,
+        sent: (0..MAX_SEQ).map(|_| AtomicU64::new(0)).collect(),
+        accepted: (0..MAX_SEQ).map(|_| AtomicU64::new(0)).collect(),
+        next: AtomicU64::new(0),
+    });
     let receiver = Receiver::start(start).await?;
     let phase = opts.phase();
     progress(&format!("loopback limit: {} connections for {phase:?}", opts.concurrency));

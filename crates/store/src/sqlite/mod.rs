@@ -4,6 +4,7 @@
 //! reads through a small pool of their own, which WAL lets run beside the writer. `synchronous = FULL`: a transaction
 //! that committed is on disk, so an answer given after a commit survives a crash of the process or of the machine.
 
+mod checkpoint;
 mod deliveries;
 mod group_commit;
 mod maintenance;
@@ -28,6 +29,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     commits: group_commit::GroupCommit,
+    /// Stops the background checkpoints when the store is dropped.
+    _checkpoints: tokio::sync::mpsc::Sender<()>,
 }
 
 impl SqliteStore {
@@ -47,18 +50,20 @@ impl SqliteStore {
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.clone())
+            // Checkpoints run beside the writer (see `checkpoint`), not inside its commits.
+            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
             .await
             .map_err(StoreError::from)?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.read_only(true))
+            .connect_with(options.clone().read_only(true))
             .await
             .map_err(StoreError::from)?;
         let commits = group_commit::GroupCommit::start(writer.clone());
-        Ok(Self { writer, reader, commits })
+        let checkpoints = checkpoint::start(options);
+        Ok(Self { writer, reader, commits, _checkpoints: checkpoints })
     }
 
     /// Applies the embedded migrations and closes the database (for `herald migrate`).

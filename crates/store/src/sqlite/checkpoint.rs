@@ -1,0 +1,56 @@
+//! WAL checkpoints off the writer's path.
+//!
+//! By default SQLite checkpoints inside the commit that grows the WAL past 1,000 pages: that commit copies the WAL
+//! into the database file and syncs it while every other write waits, which shows as a latency spike every few
+//! thousand deliveries. Herald turns automatic checkpoints off on the writer connection and runs a `PASSIVE`
+//! checkpoint from a connection of its own every [`EVERY`]: it copies what readers no longer need without taking the
+//! writer's lock, and the writer starts the WAL over once everything is copied. A `TRUNCATE` checkpoint (which does
+//! wait for the writer) bounds the file if passive ones fall behind.
+
+use std::time::Duration;
+
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Connection, Row, SqliteConnection};
+use tokio::sync::mpsc;
+
+/// How often the background checkpoint runs.
+const EVERY: Duration = Duration::from_millis(250);
+/// WAL pages left uncopied after a passive checkpoint beyond which a truncating one runs (about 64 MB at 4 KiB).
+const BEHIND_PAGES: i64 = 16_384;
+
+/// Runs checkpoints until the returned sender is dropped (with the store).
+pub fn start(options: SqliteConnectOptions) -> mpsc::Sender<()> {
+    let (stop, mut stopped) = mpsc::channel::<()>(1);
+    tokio::spawn(async move {
+        let mut conn: Option<SqliteConnection> = None;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(EVERY) => {}
+                _ = stopped.recv() => break,
+            }
+            if conn.is_none() {
+                conn = options.connect().await.map_err(|e| tracing::warn!(error = %e, "checkpoint connection")).ok();
+            }
+            let Some(c) = conn.as_mut() else { continue };
+            if let Err(e) = checkpoint(c).await {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+                conn = None;
+            }
+        }
+        if let Some(c) = conn {
+            let _ = c.close().await;
+        }
+    });
+    stop
+}
+
+async fn checkpoint(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+    // (busy, WAL pages, pages copied)
+    let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut *conn).await?;
+    let (log, copied): (i64, i64) = (row.try_get(1)?, row.try_get(2)?);
+    if log - copied > BEHIND_PAGES {
+        tracing::debug!(log, copied, "passive checkpoints fell behind; truncating the WAL");
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut *conn).await?;
+    }
+    Ok(())
+}
