@@ -42,6 +42,8 @@ const IDLE_POLL: Duration = Duration::from_millis(250);
 /// The shortest time between an empty claim and the next one a wake-up asks for: under load every accepted change
 /// may wake the engine, and most of those wake-ups concern webhooks whose queues are full.
 const CLAIM_GAP: Duration = Duration::from_millis(10);
+/// How long the recorder waits for more attempt records before writing what it has.
+const RECORD_LINGER: Duration = Duration::from_millis(5);
 /// Attempt records written in one transaction at most.
 const RECORD_BATCH: usize = 512;
 /// The longest an attempt whose webhook cannot be read (the store is unavailable) waits before asking again.
@@ -486,6 +488,16 @@ async fn heartbeat_loop(inner: Arc<Inner>) {
 async fn record_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<AttemptRecord>) {
     let mut batch = Vec::with_capacity(RECORD_BATCH);
     while rx.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+        // Gather a little longer: a transaction per few records costs the store (and every statement a thread
+        // hand-off) far more than the milliseconds a record waits; nobody waits on a record to be written.
+        let linger = tokio::time::Instant::now() + RECORD_LINGER;
+        while batch.len() < RECORD_BATCH {
+            let room = RECORD_BATCH - batch.len();
+            match tokio::time::timeout_at(linger, rx.recv_many(&mut batch, room)).await {
+                Ok(n) if n > 0 => {}
+                _ => break,
+            }
+        }
         let mut delay = Duration::from_millis(50);
         let mut tries = 0;
         while let Err(e) = store.record_attempts(&batch).await {
