@@ -9,6 +9,7 @@
 mod batch;
 mod codec;
 mod error;
+mod group_commit;
 mod models;
 pub mod postgres;
 pub mod sqlite;

@@ -14,44 +14,61 @@ use uuid::Uuid;
 use crate::codec::{lease_cutoff, micros, opt_time, time, NODE_FORGET_AFTER_MICROS};
 use crate::*;
 
-pub async fn insert_events(
-    pool: &PgPool,
-    events: &[NewEvent],
-    idempotency: Option<(&str, &str)>,
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
-    let mut tx = pool.begin().await?;
-    if let Some((key, response)) = idempotency {
-        sqlx::query("INSERT INTO idempotency_keys (key, response, created) VALUES ($1, $2, $3)")
-            .bind(key)
-            .bind(response)
-            .bind(micros(now))
+/// The PostgreSQL side of the group commit (`crate::group_commit`): one transaction, rows sent as arrays.
+pub struct PgCommitter {
+    pub pool: PgPool,
+}
+
+#[async_trait::async_trait]
+impl crate::group_commit::Committer for PgCommitter {
+    async fn commit(&self, jobs: &[crate::group_commit::Job]) -> StoreResult<Vec<StoreResult<()>>> {
+        let mut tx = self.pool.begin().await?;
+        let mut outcomes: Vec<StoreResult<()>> = Vec::with_capacity(jobs.len());
+        let mut kept = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            if let Some((key, response)) = &job.idempotency {
+                let done = sqlx::query(
+                    "INSERT INTO idempotency_keys (key, response, created) VALUES ($1, $2, $3) \
+                     ON CONFLICT (key) DO NOTHING",
+                )
+                .bind(key)
+                .bind(response)
+                .bind(micros(job.now))
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    outcomes.push(Err(StoreError::Conflict("a request with this idempotency key is stored".into())));
+                    continue;
+                }
+            }
+            outcomes.push(Ok(()));
+            kept.push(job);
+        }
+        let events: Vec<(&NewEvent, DateTime<Utc>)> =
+            kept.iter().flat_map(|j| j.events.iter().map(move |e| (e, j.now))).collect();
+        if !events.is_empty() {
+            sqlx::query(
+                "INSERT INTO events (id, event_id, topic_id, customer_id, entity_id, event_time, body, created) \
+                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::int8[], \
+                 $7::text[], $8::int8[])",
+            )
+            .bind(events.iter().map(|(e, _)| e.id).collect::<Vec<Uuid>>())
+            .bind(events.iter().map(|(e, _)| e.event_id.0).collect::<Vec<Uuid>>())
+            .bind(events.iter().map(|(e, _)| e.topic_id.as_str()).collect::<Vec<&str>>())
+            .bind(events.iter().map(|(e, _)| e.customer_id.as_str()).collect::<Vec<&str>>())
+            .bind(events.iter().map(|(e, _)| e.entity_id.as_deref()).collect::<Vec<Option<&str>>>())
+            .bind(events.iter().map(|(e, _)| micros(e.event_time)).collect::<Vec<i64>>())
+            .bind(events.iter().map(|(e, _)| e.body.as_str()).collect::<Vec<&str>>())
+            .bind(events.iter().map(|(_, now)| micros(*now)).collect::<Vec<i64>>())
             .execute(&mut *tx)
             .await?;
+        }
+        let rows: Vec<(Uuid, &NewDelivery, DateTime<Utc>)> =
+            events.iter().flat_map(|(e, now)| e.deliveries.iter().map(move |d| (e.id, d, *now))).collect();
+        insert_delivery_rows(&mut tx, &rows).await?;
+        tx.commit().await?;
+        Ok(outcomes)
     }
-    if !events.is_empty() {
-        sqlx::query(
-            "INSERT INTO events (id, event_id, topic_id, customer_id, entity_id, event_time, body, created) \
-             SELECT id, event_id, topic_id, customer_id, entity_id, event_time, body, $8 \
-             FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::text[]) \
-             AS e(id, event_id, topic_id, customer_id, entity_id, event_time, body)",
-        )
-        .bind(events.iter().map(|e| e.id).collect::<Vec<Uuid>>())
-        .bind(events.iter().map(|e| e.event_id.0).collect::<Vec<Uuid>>())
-        .bind(events.iter().map(|e| e.topic_id.as_str()).collect::<Vec<&str>>())
-        .bind(events.iter().map(|e| e.customer_id.as_str()).collect::<Vec<&str>>())
-        .bind(events.iter().map(|e| e.entity_id.as_deref()).collect::<Vec<Option<&str>>>())
-        .bind(events.iter().map(|e| micros(e.event_time)).collect::<Vec<i64>>())
-        .bind(events.iter().map(|e| e.body.as_str()).collect::<Vec<&str>>())
-        .bind(micros(now))
-        .execute(&mut *tx)
-        .await?;
-    }
-    let rows: Vec<(Uuid, &NewDelivery)> =
-        events.iter().flat_map(|e| e.deliveries.iter().map(move |d| (e.id, d))).collect();
-    insert_delivery_rows(&mut tx, &rows, now).await?;
-    tx.commit().await?;
-    Ok(())
 }
 
 pub async fn insert_deliveries(
@@ -62,39 +79,36 @@ pub async fn insert_deliveries(
     if deliveries.is_empty() {
         return Ok(());
     }
-    let rows: Vec<(Uuid, &NewDelivery)> = deliveries.iter().map(|(event, d)| (*event, d)).collect();
+    let rows: Vec<(Uuid, &NewDelivery, DateTime<Utc>)> = deliveries.iter().map(|(event, d)| (*event, d, now)).collect();
     let mut tx = pool.begin().await?;
-    insert_delivery_rows(&mut tx, &rows, now).await.map_err(StoreError::missing_reference_as_not_found)?;
+    insert_delivery_rows(&mut tx, &rows).await.map_err(StoreError::missing_reference_as_not_found)?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Inserts deliveries of events already stored, in one statement, in the caller's transaction: `(event row id,
-/// delivery)`, with no attempts, created at `now`.
-async fn insert_delivery_rows(
-    tx: &mut PgConnection,
-    rows: &[(Uuid, &NewDelivery)],
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
+/// delivery, now)`, with no attempts, created at `now`.
+async fn insert_delivery_rows(tx: &mut PgConnection, rows: &[(Uuid, &NewDelivery, DateTime<Utc>)]) -> StoreResult<()> {
     if rows.is_empty() {
         return Ok(());
     }
     sqlx::query(
         "INSERT INTO deliveries (id, event, webhook_id, application_id, sandbox, state, attempts, \
          next_attempt_at, owner, created, updated) \
-         SELECT id, event, webhook_id, application_id, sandbox, state, 0, next_attempt_at, owner, $8, $8 \
+         SELECT id, event, webhook_id, application_id, sandbox, state, 0, next_attempt_at, owner, created, created \
          FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::bool[], $6::int4[], $7::int8[], \
-         $9::text[]) AS d(id, event, webhook_id, application_id, sandbox, state, next_attempt_at, owner)",
+         $8::text[], $9::int8[]) AS d(id, event, webhook_id, application_id, sandbox, state, next_attempt_at, owner, \
+         created)",
     )
-    .bind(rows.iter().map(|(_, d)| d.id.0).collect::<Vec<Uuid>>())
-    .bind(rows.iter().map(|(event, _)| *event).collect::<Vec<Uuid>>())
-    .bind(rows.iter().map(|(_, d)| d.webhook_id.0).collect::<Vec<Uuid>>())
-    .bind(rows.iter().map(|(_, d)| d.application_id.0).collect::<Vec<Uuid>>())
-    .bind(rows.iter().map(|(_, d)| d.sandbox).collect::<Vec<bool>>())
-    .bind(rows.iter().map(|(_, d)| d.state as i32).collect::<Vec<i32>>())
-    .bind(rows.iter().map(|(_, d)| d.next_attempt_at.map(micros)).collect::<Vec<Option<i64>>>())
-    .bind(micros(now))
-    .bind(rows.iter().map(|(_, d)| d.owner.as_deref()).collect::<Vec<Option<&str>>>())
+    .bind(rows.iter().map(|(_, d, _)| d.id.0).collect::<Vec<Uuid>>())
+    .bind(rows.iter().map(|(event, _, _)| *event).collect::<Vec<Uuid>>())
+    .bind(rows.iter().map(|(_, d, _)| d.webhook_id.0).collect::<Vec<Uuid>>())
+    .bind(rows.iter().map(|(_, d, _)| d.application_id.0).collect::<Vec<Uuid>>())
+    .bind(rows.iter().map(|(_, d, _)| d.sandbox).collect::<Vec<bool>>())
+    .bind(rows.iter().map(|(_, d, _)| d.state as i32).collect::<Vec<i32>>())
+    .bind(rows.iter().map(|(_, d, _)| d.next_attempt_at.map(micros)).collect::<Vec<Option<i64>>>())
+    .bind(rows.iter().map(|(_, d, _)| d.owner.as_deref()).collect::<Vec<Option<&str>>>())
+    .bind(rows.iter().map(|(_, _, now)| micros(*now)).collect::<Vec<i64>>())
     .execute(tx)
     .await?;
     Ok(())

@@ -34,8 +34,12 @@ pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// packets would otherwise hold start-up for the system's TCP timeout).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Group commits in flight at once on one node (each holds a pooled connection while it runs).
+const COMMITS_IN_FLIGHT: usize = 4;
+
 pub struct PgStore {
     pool: PgPool,
+    commits: crate::group_commit::GroupCommit,
 }
 
 impl PgStore {
@@ -48,7 +52,9 @@ impl PgStore {
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        let commits =
+            crate::group_commit::GroupCommit::start(deliveries::PgCommitter { pool: pool.clone() }, COMMITS_IN_FLIGHT);
+        Ok(Self { pool, commits })
     }
 
     /// Applies the embedded migrations and disconnects (for `herald migrate`).
@@ -476,7 +482,7 @@ impl Store for PgStore {
         idempotency: Option<(&str, &str)>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        deliveries::insert_events(&self.pool, events, idempotency, now).await
+        self.commits.submit(events, idempotency, now).await
     }
 
     async fn get_idempotent_response(&self, key: &str, since: DateTime<Utc>) -> StoreResult<Option<String>> {

@@ -5,8 +5,8 @@
 //! that committed is on disk, so an answer given after a commit survives a crash of the process or of the machine.
 
 mod checkpoint;
+mod commit;
 mod deliveries;
-mod group_commit;
 mod maintenance;
 
 use std::path::Path;
@@ -28,7 +28,7 @@ use crate::*;
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
-    commits: group_commit::GroupCommit,
+    commits: crate::group_commit::GroupCommit,
     /// Stops the background checkpoints when the store is dropped.
     _checkpoints: tokio::sync::mpsc::Sender<()>,
 }
@@ -61,7 +61,7 @@ impl SqliteStore {
             .connect_with(options.clone().read_only(true))
             .await
             .map_err(StoreError::from)?;
-        let commits = group_commit::GroupCommit::start(writer.clone());
+        let commits = crate::group_commit::GroupCommit::start(commit::SqliteCommitter { writer: writer.clone() }, 1);
         let checkpoints = checkpoint::start(options);
         Ok(Self { writer, reader, commits, _checkpoints: checkpoints })
     }

@@ -1,0 +1,120 @@
+//! Group commit for the hot write of `POST /changes`, on both backends: concurrent callers' events and deliveries
+//! are written in one transaction, so that one durable commit (SQLite's `fsync` at `synchronous = FULL`,
+//! PostgreSQL's WAL flush) and one round of statements serve many requests. Each caller still gets its answer only
+//! after the transaction holding its rows committed.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::*;
+
+/// At most this many events (with their deliveries) in one transaction.
+const MAX_EVENTS_PER_COMMIT: usize = 4_000;
+
+/// One caller's request.
+pub(crate) struct Job {
+    pub events: Vec<NewEvent>,
+    pub idempotency: Option<(String, String)>,
+    pub now: DateTime<Utc>,
+    reply: oneshot::Sender<StoreResult<()>>,
+}
+
+/// A backend's write of a group: one transaction for every job; a job whose idempotency key is already stored is
+/// left out and answered `Conflict`. `Err` when the whole transaction failed (nothing of it is stored).
+#[async_trait]
+pub(crate) trait Committer: Send + Sync + 'static {
+    async fn commit(&self, jobs: &[Job]) -> StoreResult<Vec<StoreResult<()>>>;
+}
+
+/// The handle callers submit to; the committing task runs until every handle is dropped.
+#[derive(Clone)]
+pub struct GroupCommit {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl GroupCommit {
+    /// Starts the committing task: `parallel` groups in flight at most (1 for SQLite's single writer).
+    pub(crate) fn start(committer: impl Committer, parallel: usize) -> Self {
+        let (jobs, rx) = mpsc::channel(4_096);
+        tokio::spawn(run(committer, rx, parallel));
+        Self { jobs }
+    }
+
+    /// Stores `events` (and the idempotency key's answer) durably, grouped with whatever else is waiting.
+    /// `Conflict` when the idempotency key is already stored.
+    pub async fn submit(
+        &self,
+        events: &[NewEvent],
+        idempotency: Option<(&str, &str)>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            events: events.to_vec(),
+            idempotency: idempotency.map(|(k, r)| (k.to_string(), r.to_string())),
+            now,
+            reply,
+        };
+        self.jobs.send(job).await.map_err(|_| StoreError::Corrupt("the group committer stopped".into()))?;
+        answer.await.map_err(|_| StoreError::Corrupt("the group committer dropped a request".into()))?
+    }
+}
+
+/// Takes what is waiting as one group and commits it, with at most `parallel` groups in flight: a group forms while
+/// the slots are busy, so that under load each transaction carries many requests, and a slow commit (a database
+/// that went away) does not hold back the requests queued behind it for longer than one commit.
+async fn run(committer: impl Committer, mut rx: mpsc::Receiver<Job>, parallel: usize) {
+    let committer = std::sync::Arc::new(committer);
+    let mut running = tokio::task::JoinSet::new();
+    loop {
+        while running.len() >= parallel.max(1) {
+            running.join_next().await;
+        }
+        let first = tokio::select! {
+            job = rx.recv() => match job {
+                Some(job) => job,
+                None => break,
+            },
+            // A slot freed meanwhile: reap it (the loop waits for new work again).
+            Some(_) = running.join_next(), if !running.is_empty() => continue,
+        };
+        let mut events = first.events.len();
+        let mut jobs = vec![first];
+        while events < MAX_EVENTS_PER_COMMIT {
+            match rx.try_recv() {
+                Ok(job) => {
+                    events += job.events.len();
+                    jobs.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let committer = committer.clone();
+        running.spawn(async move { commit_group(committer.as_ref(), jobs).await });
+    }
+    while running.join_next().await.is_some() {}
+}
+
+async fn commit_group(committer: &dyn Committer, jobs: Vec<Job>) {
+    match committer.commit(&jobs).await {
+        Ok(outcomes) => {
+            for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                let _ = job.reply.send(outcome);
+            }
+        }
+        Err(e) => {
+            // The whole transaction failed: nothing of it is stored; every caller learns why.
+            let text = e.to_string();
+            let unavailable = matches!(e, StoreError::Unavailable(_));
+            for job in jobs {
+                let err = if unavailable {
+                    StoreError::Unavailable(sqlx::Error::Protocol(text.clone()))
+                } else {
+                    StoreError::Corrupt(format!("group commit failed: {text}"))
+                };
+                let _ = job.reply.send(Err(err));
+            }
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! The SQLite side of the group commit (`crate::group_commit`).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::SqlitePool;
+use sqlx::{QueryBuilder, Sqlite};
+
+use crate::codec::micros;
+use crate::group_commit::{Committer, Job};
+use crate::*;
+
+/// SQLite allows 32,766 bound variables per statement; events have 8 columns.
+const EVENT_ROWS_PER_INSERT: usize = 2_000;
+
+/// The SQLite side of the group commit: the single writer connection, `synchronous = FULL`.
+pub struct SqliteCommitter {
+    pub writer: SqlitePool,
+}
+
+#[async_trait]
+impl Committer for SqliteCommitter {
+    async fn commit(&self, jobs: &[Job]) -> StoreResult<Vec<StoreResult<()>>> {
+        commit(&self.writer, jobs).await
+    }
+}
+
+async fn commit(writer: &SqlitePool, jobs: &[Job]) -> StoreResult<Vec<StoreResult<()>>> {
+    let mut conn = writer.acquire().await?;
+    // Accepting changes is synced to disk before the callers hear of it, whatever the connection was left at.
+    sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await?;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let mut outcomes: Vec<StoreResult<()>> = Vec::with_capacity(jobs.len());
+    let mut kept: Vec<&Job> = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        if let Some((key, response)) = &job.idempotency {
+            let done = sqlx::query(
+                "INSERT INTO idempotency_keys (key, response, created) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(key)
+            .bind(response)
+            .bind(micros(job.now))
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                outcomes.push(Err(StoreError::Conflict("a request with this idempotency key is stored".into())));
+                continue;
+            }
+        }
+        outcomes.push(Ok(()));
+        kept.push(job);
+    }
+    let events: Vec<(&NewEvent, DateTime<Utc>)> =
+        kept.iter().flat_map(|j| j.events.iter().map(move |e| (e, j.now))).collect();
+    for chunk in events.chunks(EVENT_ROWS_PER_INSERT) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO events (id, event_id, topic_id, customer_id, entity_id, event_time, body, created) ",
+        );
+        q.push_values(chunk, |mut b, (e, now)| {
+            b.push_bind(e.id.to_string())
+                .push_bind(e.event_id.to_string())
+                .push_bind(e.topic_id.as_str())
+                .push_bind(e.customer_id.as_str())
+                .push_bind(e.entity_id.as_deref())
+                .push_bind(micros(e.event_time))
+                .push_bind(e.body.as_str())
+                .push_bind(micros(*now));
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    let rows: Vec<(uuid::Uuid, &NewDelivery, DateTime<Utc>)> = kept
+        .iter()
+        .flat_map(|j| j.events.iter().flat_map(move |e| e.deliveries.iter().map(move |d| (e.id, d, j.now))))
+        .collect();
+    super::deliveries::insert_delivery_rows(&mut tx, &rows).await?;
+    tx.commit().await?;
+    Ok(outcomes)
+}
