@@ -20,6 +20,8 @@ const BEHIND_PAGES: i64 = 16_384;
 
 /// Runs checkpoints until the returned sender is dropped (with the store).
 pub fn start(options: SqliteConnectOptions) -> mpsc::Sender<()> {
+    // A checkpoint of a large WAL takes seconds by design, beside the writer: not a slow statement worth a warning.
+    let options = options.log_slow_statements(log::LevelFilter::Off, Duration::ZERO);
     let (stop, mut stopped) = mpsc::channel::<()>(1);
     tokio::spawn(async move {
         let mut conn: Option<SqliteConnection> = None;
