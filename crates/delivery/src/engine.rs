@@ -1,6 +1,6 @@
 //! The delivery loop: claim, dispatch fairly, attempt, record.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use herald_domain::payload::with_attempt;
-use herald_domain::{RetrySchedule, WebhookId};
+use herald_domain::{DeliveryId, RetrySchedule, WebhookId};
 use herald_store::{AttemptRecord, ClaimedDelivery, DeliveryState, NewEvent, Store, StoreError};
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinSet;
@@ -189,6 +189,10 @@ impl Engine {
         let heartbeat = tokio::spawn(heartbeat_loop(inner.clone()));
         let mut sched = Scheduler::new(inner.cfg.max_in_flight, inner.cfg.max_in_flight_per_webhook);
         let mut tasks: JoinSet<(WebhookId, Option<AttemptRecord>)> = JoinSet::new();
+        // What each attempt task holds, so that even a task that panicked gives its delivery back.
+        let mut running: HashMap<tokio::task::Id, (WebhookId, DeliveryId)> = HashMap::new();
+        // A wake-up arrived while a claim was in progress: its rows may be newer than the claim's snapshot.
+        let mut woken_during_claim = false;
         let mut stopping = false;
         let mut backoff = Duration::from_millis(100);
         // When the next claim may start. After a failed claim it waits for the back-off; after an empty one, for the
@@ -203,7 +207,9 @@ impl Engine {
         loop {
             while let Some(d) = sched.next() {
                 let inner = inner.clone();
-                tasks.spawn(async move { inner.attempt(d).await });
+                let held = (d.webhook_id, d.id);
+                let task = tasks.spawn(async move { inner.attempt(d).await });
+                running.insert(task.id(), held);
             }
             if stopping && tasks.is_empty() && claiming.is_none() {
                 break;
@@ -226,7 +232,12 @@ impl Engine {
             tokio::select! {
                 Some(batch) = fresh.recv(), if !stopping => {
                     // Stored already held by this node (see `Intake`): straight to the queues.
-                    batch.into_iter().for_each(|d| sched.push(d));
+                    for d in batch {
+                        let w = d.webhook_id;
+                        if !sched.push(d) {
+                            inner.intake.done(w);
+                        }
+                    }
                 }
                 claim = async { claiming.as_mut().expect("a claim in progress").await }, if claiming.is_some() => {
                     claiming = None;
@@ -235,13 +246,18 @@ impl Engine {
                     match claim {
                         Claim::Claimed { claimed, full } => {
                             backoff = Duration::from_millis(100);
-                            inner.intake.claimed(&claimed);
-                            if stopping {
-                                // Claimed while stopping: released with the node's other claims below.
-                                claimed.iter().for_each(|d| inner.intake.done(d.webhook_id));
-                            } else {
-                                claimed.into_iter().for_each(|d| sched.push(d));
-                            }
+                            // Claimed while stopping: released with the node's other claims below. A delivery this
+                            // node holds already (re-claimed after a lease: see `Store::claim_due_with_lease`) is
+                            // not taken twice.
+                            let taken: Vec<WebhookId> = claimed
+                                .into_iter()
+                                .filter(|_| !stopping)
+                                .filter_map(|d| {
+                                    let w = d.webhook_id;
+                                    sched.push(d).then_some(w)
+                                })
+                                .collect();
+                            inner.intake.claimed(&taken);
                             // Fewer than asked for: nothing else claimable is due now (as after an empty claim).
                             let until = if full { Duration::ZERO } else { IDLE_POLL };
                             claim_after = tokio::time::Instant::now() + until;
@@ -261,18 +277,31 @@ impl Engine {
                             backoff = (backoff * 2).min(Duration::from_secs(5));
                         }
                     }
+                    if std::mem::take(&mut woken_during_claim) && backoff == Duration::from_millis(100) {
+                        claim_after = claim_after.min(last_claim + CLAIM_GAP);
+                    }
                 }
                 _ = inner.wake.notified() => {
                     // New deliveries were stored unheld: claim them soon (unless backing off from a failing store;
                     // after an empty claim, no sooner than `CLAIM_GAP` after it).
-                    if backoff == Duration::from_millis(100) {
+                    if claiming.is_some() {
+                        woken_during_claim = true;
+                    } else if backoff == Duration::from_millis(100) {
                         let soonest = if last_claim_empty { last_claim + CLAIM_GAP } else { last_claim };
                         claim_after = claim_after.min(soonest.max(tokio::time::Instant::now()));
                     }
                 }
-                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                    if let Ok((webhook, record)) = done {
-                        sched.finished(webhook);
+                Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                    let (id, record) = match done {
+                        Ok((id, (_, record))) => (id, record),
+                        Err(e) => {
+                            // Not recorded: the delivery stays held by this node until it re-claims it after a lease.
+                            tracing::error!(error = %e, "a delivery attempt failed unexpectedly");
+                            (e.id(), None)
+                        }
+                    };
+                    if let Some((webhook, delivery)) = running.remove(&id) {
+                        sched.finished(webhook, delivery);
                         inner.intake.done(webhook);
                         // No record: not attempted (shutting down while the store was away); the claim is released
                         // below. The recorder outlives this loop; a send fails only if it died, and then the
@@ -520,6 +549,8 @@ async fn record_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<AttemptRecord
 /// Held deliveries, queued per webhook, handed out round-robin within the concurrency bounds.
 struct Scheduler {
     queues: HashMap<WebhookId, VecDeque<ClaimedDelivery>>,
+    /// Every delivery held, queued or in flight.
+    ids: HashSet<DeliveryId>,
     in_flight: HashMap<WebhookId, usize>,
     ready: VecDeque<WebhookId>,
     total_in_flight: usize,
@@ -535,6 +566,7 @@ impl Scheduler {
     fn new(max_in_flight: usize, per_webhook: usize) -> Self {
         Self {
             queues: HashMap::new(),
+            ids: HashSet::new(),
             in_flight: HashMap::new(),
             ready: VecDeque::new(),
             total_in_flight: 0,
@@ -574,7 +606,11 @@ impl Scheduler {
         self.queues.iter().filter(|(_, q)| q.len() >= cap).map(|(w, _)| *w).collect()
     }
 
-    fn push(&mut self, d: ClaimedDelivery) {
+    /// Queues a delivery; `false` (and nothing queued) when it is held already.
+    fn push(&mut self, d: ClaimedDelivery) -> bool {
+        if !self.ids.insert(d.id) {
+            return false;
+        }
         let w = d.webhook_id;
         let q = self.queues.entry(w).or_default();
         if q.is_empty() {
@@ -582,6 +618,7 @@ impl Scheduler {
         }
         q.push_back(d);
         self.held += 1;
+        true
     }
 
     /// The next delivery to attempt, if the bounds allow one.
@@ -618,7 +655,8 @@ impl Scheduler {
         std::mem::take(&mut self.unsaturated)
     }
 
-    fn finished(&mut self, w: WebhookId) {
+    fn finished(&mut self, w: WebhookId, delivery: DeliveryId) {
+        self.ids.remove(&delivery);
         self.total_in_flight = self.total_in_flight.saturating_sub(1);
         self.held = self.held.saturating_sub(1);
         if let Some(n) = self.in_flight.get_mut(&w) {
@@ -635,7 +673,15 @@ impl Scheduler {
     /// At shutdown: forget what was held but not started (its claims are released by the caller); returns the
     /// webhook of each delivery forgotten.
     fn drop_queued(&mut self) -> Vec<WebhookId> {
-        let dropped: Vec<WebhookId> = self.queues.drain().flat_map(|(w, q)| std::iter::repeat_n(w, q.len())).collect();
+        let dropped: Vec<(WebhookId, DeliveryId)> =
+            self.queues.drain().flat_map(|(w, q)| q.into_iter().map(move |d| (w, d.id))).collect();
+        let dropped: Vec<WebhookId> = dropped
+            .into_iter()
+            .map(|(w, id)| {
+                self.ids.remove(&id);
+                w
+            })
+            .collect();
         self.held -= dropped.len();
         self.ready.clear();
         dropped
@@ -667,12 +713,17 @@ mod tests {
             s.push(delivery(1, n));
         }
         s.push(delivery(2, 100));
-        let order: Vec<u128> = std::iter::from_fn(|| s.next()).map(|d| d.webhook_id.0.as_u128()).collect();
+        let started: Vec<ClaimedDelivery> = std::iter::from_fn(|| s.next()).collect();
+        let order: Vec<u128> = started.iter().map(|d| d.webhook_id.0.as_u128()).collect();
         // webhook 1 is bounded to two in flight; webhook 2 is not starved behind it
         assert_eq!(order, vec![1, 2, 1]);
-        s.finished(WebhookId(Uuid::from_u128(1)));
+        // A delivery held already (queued or in flight) is not taken twice.
+        assert!(!s.push(delivery(1, 4)), "queued");
+        assert!(!s.push(started[0].clone()), "in flight");
+        s.finished(WebhookId(Uuid::from_u128(1)), started[0].id);
         assert_eq!(s.next().map(|d| d.webhook_id.0.as_u128()), Some(1));
         assert!(s.next().is_none());
+        assert!(s.push(started[0].clone()), "finished: it may come back (a retry)");
     }
 
     #[test]

@@ -74,10 +74,10 @@ impl Intake {
         self.counts().open = open;
     }
 
-    /// The engine took deliveries by a claim.
-    pub(crate) fn claimed(&self, deliveries: &[ClaimedDelivery]) {
+    /// The engine took deliveries (of these webhooks) by a claim.
+    pub(crate) fn claimed(&self, webhooks: &[WebhookId]) {
         let mut c = self.counts();
-        deliveries.iter().for_each(|d| c.add(d.webhook_id));
+        webhooks.iter().for_each(|w| c.add(*w));
     }
 
     /// The engine is done with a delivery (attempted, or dropped at shutdown).

@@ -100,6 +100,8 @@ fn required_text(object: &Entity, field: &str, max_chars: usize, errors: &mut Ve
             errors.push(FieldError::new(field, format!("must be at most {max_chars} characters")));
             return None;
         }
+        // An id travels in headers, logs and database text columns (PostgreSQL refuses NUL in text).
+        Some(Value::String(text)) if text.chars().any(char::is_control) => "must not contain control characters",
         Some(Value::String(text)) => return Some(text.clone()),
         Some(_) => "must be a string",
     };
@@ -192,6 +194,17 @@ mod tests {
         assert_eq!(with(json!({"old": {"id": "RPT1"}, "new": null})), Ok(ChangeKind::Deleted));
         assert_eq!(with(json!({"old": {"id": "RPT1"}})), Ok(ChangeKind::Deleted));
         assert_eq!(with(json!({"old": {}, "new": {}})), Ok(ChangeKind::Modified));
+    }
+
+    #[test]
+    fn ids_with_control_characters_are_refused() {
+        let parsed = Change::from_json(&json!({
+            "customerId": "RPT\u{0}", "entityType": "contacts", "entityId": "a\nb", "new": {"id": "x"}
+        }));
+        let Err(errors) = parsed else { panic!("accepted: {parsed:?}") };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["customerId", "entityId"], "{errors:?}");
+        assert!(errors.iter().all(|e| e.message == "must not contain control characters"), "{errors:?}");
     }
 
     #[test]

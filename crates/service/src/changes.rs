@@ -70,9 +70,9 @@ impl Herald {
         }
         let answer = serde_json::to_string(&ChangesOut { event_id: event_id.to_string(), events: out })
             .map_err(ServiceError::internal)?;
-        // Deliveries this node's engine has room for are stored already held by it and handed over in memory.
-        let reservation = self.inner.engine.reserve(&mut events);
-        match self.inner.store.insert_events(&events, idempotency_key.map(|k| (k, answer.as_str())), now).await {
+        let idempotency = idempotency_key.map(|k| (k.to_string(), answer.clone()));
+        let (stored, events) = self.store_events(events, idempotency, now).await?;
+        match stored {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) if idempotency_key.is_some() => {
                 // The same key was stored by a concurrent request: its answer is the answer.
@@ -89,11 +89,33 @@ impl Herald {
         for e in &events {
             metrics.event(&e.topic_id, e.deliveries.len());
         }
-        if reservation.leaves_work_to_claim(&events) {
-            self.inner.engine.wake();
-        }
-        reservation.hand_over(&events);
         Ok(IngestOutcome { body: answer, replayed: false })
+    }
+
+    /// Stores events (with the idempotency key's answer) and hands the deliveries this node's engine has room for to
+    /// it, stored already held by this node. Both happen in one spawned task: a request cancelled meanwhile (its
+    /// client went away) cannot separate them, which would leave deliveries held by this node but not in its engine
+    /// (until the engine takes them back, a lease later). Returns the store's answer and the events.
+    async fn store_events(
+        &self,
+        mut events: Vec<NewEvent>,
+        idempotency: Option<(String, String)>,
+        now: DateTime<Utc>,
+    ) -> ServiceResult<(Result<(), StoreError>, Vec<NewEvent>)> {
+        let reservation = self.inner.engine.reserve(&mut events);
+        let (store, engine) = (self.inner.store.clone(), self.inner.engine.clone());
+        let task = tokio::spawn(async move {
+            let key = idempotency.as_ref().map(|(k, answer)| (k.as_str(), answer.as_str()));
+            let stored = store.insert_events(&events, key, now).await;
+            if stored.is_ok() {
+                if reservation.leaves_work_to_claim(&events) {
+                    engine.wake();
+                }
+                reservation.hand_over(&events);
+            }
+            (stored, events)
+        });
+        task.await.map_err(ServiceError::internal)
     }
 
     async fn idempotent_answer(&self, key: &str) -> ServiceResult<Option<String>> {
@@ -131,7 +153,6 @@ impl Herald {
         let table = self.inner.routing.table().await?;
         let route = RouteEvent { topic, customer_id: &inst.customer_id, etag_only: false, application: Some(app.id) };
         let deliveries = deliveries_for(&table, &route, now);
-        let any = !deliveries.is_empty();
         let event = NewEvent {
             id: new_uuid_v7(),
             event_id,
@@ -142,13 +163,7 @@ impl Herald {
             body,
             deliveries,
         };
-        let mut events = [event];
-        let reservation = self.inner.engine.reserve(&mut events);
-        self.inner.store.insert_events(&events, None, now).await?;
-        if any && reservation.leaves_work_to_claim(&events) {
-            self.inner.engine.wake();
-        }
-        reservation.hand_over(&events);
+        self.store_events(vec![event], None, now).await?.0?;
         Ok(())
     }
 }

@@ -98,6 +98,21 @@ async fn run(committer: impl Committer, mut rx: mpsc::Receiver<Job>, parallel: u
 
 async fn commit_group(committer: &dyn Committer, jobs: Vec<Job>) {
     match committer.commit(&jobs).await {
+        // One request whose rows the database refuses (a constraint, an encoding) must not fail the others grouped
+        // with it: each alone. A failure of the connection or the server is everybody's, and answered at once.
+        Err(e @ (StoreError::Database(sqlx::Error::Database(_)) | StoreError::Conflict(_))) if jobs.len() > 1 => {
+            tracing::warn!(error = %e, requests = jobs.len(), "a group commit failed; committing its requests one by one");
+            for job in jobs {
+                let outcome = committer.commit(std::slice::from_ref(&job)).await;
+                answer(vec![job], outcome);
+            }
+        }
+        outcome => answer(jobs, outcome),
+    }
+}
+
+fn answer(jobs: Vec<Job>, outcome: StoreResult<Vec<StoreResult<()>>>) {
+    match outcome {
         Ok(outcomes) => {
             for (job, outcome) in jobs.into_iter().zip(outcomes) {
                 let _ = job.reply.send(outcome);

@@ -103,8 +103,11 @@ pub trait Store: Send + Sync + 'static {
     /// Webhooks in `exclude` are skipped (their owner has enough of their work queued already).
     ///
     /// A delivery is free when nobody holds it, or when its holder (another node) was last seen, by heartbeat or
-    /// claim, more than `lease` before `now` and claimed it more than `lease` before `now`. Claiming is itself a
-    /// heartbeat of `owner`, written in the same statement. Two concurrent calls never return the same delivery.
+    /// claim, more than `lease` before `now` and claimed it more than `lease` before `now`. `owner` also gets back
+    /// its own deliveries claimed (or stored held) more than `lease` before `now`: it may have lost them (a request
+    /// cancelled between its commit and the hand-over, an attempt that panicked), and its worker ignores those it
+    /// still holds. Claiming is itself a heartbeat of `owner`, written in the same statement. Two concurrent calls
+    /// never return the same delivery.
     async fn claim_due_with_lease(
         &self,
         owner: &str,

@@ -23,27 +23,32 @@ pub struct PgCommitter {
 impl crate::group_commit::Committer for PgCommitter {
     async fn commit(&self, jobs: &[crate::group_commit::Job]) -> StoreResult<Vec<StoreResult<()>>> {
         let mut tx = self.pool.begin().await?;
-        let mut outcomes: Vec<StoreResult<()>> = Vec::with_capacity(jobs.len());
-        let mut kept = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            if let Some((key, response)) = &job.idempotency {
-                let done = sqlx::query(
-                    "INSERT INTO idempotency_keys (key, response, created) VALUES ($1, $2, $3) \
-                     ON CONFLICT (key) DO NOTHING",
-                )
-                .bind(key)
-                .bind(response)
-                .bind(micros(job.now))
-                .execute(&mut *tx)
-                .await?;
-                if done.rows_affected() == 0 {
-                    outcomes.push(Err(StoreError::Conflict("a request with this idempotency key is stored".into())));
-                    continue;
-                }
-            }
-            outcomes.push(Ok(()));
-            kept.push(job);
+        // Keys in one order in every group, so that two groups in flight with the same retried keys cannot deadlock.
+        let mut keyed: Vec<(usize, &(String, String))> =
+            jobs.iter().enumerate().filter_map(|(i, j)| j.idempotency.as_ref().map(|k| (i, k))).collect();
+        keyed.sort_by(|a, b| a.1 .0.cmp(&b.1 .0));
+        let mut conflict = vec![false; jobs.len()];
+        for (i, (key, response)) in keyed {
+            let done = sqlx::query(
+                "INSERT INTO idempotency_keys (key, response, created) VALUES ($1, $2, $3) \
+                 ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(key)
+            .bind(response)
+            .bind(micros(jobs[i].now))
+            .execute(&mut *tx)
+            .await?;
+            conflict[i] = done.rows_affected() == 0;
         }
+        let outcomes: Vec<StoreResult<()>> = conflict
+            .iter()
+            .map(|c| match c {
+                true => Err(StoreError::Conflict("a request with this idempotency key is stored".into())),
+                false => Ok(()),
+            })
+            .collect();
+        let kept: Vec<&crate::group_commit::Job> =
+            jobs.iter().zip(&conflict).filter(|(_, c)| !**c).map(|(j, _)| j).collect();
         let events: Vec<(&NewEvent, DateTime<Utc>)> =
             kept.iter().flat_map(|j| j.events.iter().map(move |e| (e, j.now))).collect();
         if !events.is_empty() {
@@ -130,8 +135,8 @@ macro_rules! claim_rest {
     () => {
         "expired AS (
     SELECT d.id, d.next_attempt_at FROM deliveries d
-    WHERE d.state = 0 AND d.owner IS NOT NULL AND d.updated < $3 AND d.owner <> $1 AND d.next_attempt_at <= $2
-      AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = d.owner AND n.heartbeat >= $3)
+    WHERE d.state = 0 AND d.owner IS NOT NULL AND d.updated < $3 AND d.next_attempt_at <= $2
+      AND (d.owner = $1 OR NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = d.owner AND n.heartbeat >= $3))
       AND d.webhook_id <> ALL($4)
     ORDER BY d.next_attempt_at
     LIMIT $5

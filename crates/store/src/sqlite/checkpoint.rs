@@ -21,7 +21,9 @@ const BEHIND_PAGES: i64 = 16_384;
 /// Runs checkpoints until the returned sender is dropped (with the store).
 pub fn start(options: SqliteConnectOptions) -> mpsc::Sender<()> {
     // A checkpoint of a large WAL takes seconds by design, beside the writer: not a slow statement worth a warning.
-    let options = options.log_slow_statements(log::LevelFilter::Off, Duration::ZERO);
+    // A short busy timeout: a truncating checkpoint waits for the writer, and must give up rather than hold commits.
+    let options =
+        options.log_slow_statements(log::LevelFilter::Off, Duration::ZERO).busy_timeout(Duration::from_millis(100));
     let (stop, mut stopped) = mpsc::channel::<()>(1);
     tokio::spawn(async move {
         let mut conn: Option<SqliteConnection> = None;
@@ -52,7 +54,10 @@ async fn checkpoint(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
     let (log, copied): (i64, i64) = (row.try_get(1)?, row.try_get(2)?);
     if log - copied > BEHIND_PAGES {
         tracing::debug!(log, copied, "passive checkpoints fell behind; truncating the WAL");
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut *conn).await?;
+        // Busy (the writer or a reader in the way past the short timeout) is not an error: the next round retries.
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut *conn).await {
+            tracing::debug!(error = %e, "truncating checkpoint gave up");
+        }
     }
     Ok(())
 }

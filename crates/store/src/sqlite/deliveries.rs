@@ -103,10 +103,10 @@ async fn claim_in(
         ") UNION ALL SELECT * FROM (SELECT d.id, d.next_attempt_at FROM deliveries d \
              WHERE d.state = 0 AND d.owner IS NOT NULL AND d.updated < ",
     );
-    q.push_bind(cutoff).push(" AND d.owner <> ").push_bind(owner);
-    q.push(" AND d.next_attempt_at <= ").push_bind(micros(now));
-    q.push(" AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = d.owner AND n.heartbeat >= ").push_bind(cutoff);
-    q.push(")");
+    q.push_bind(cutoff).push(" AND d.next_attempt_at <= ").push_bind(micros(now));
+    q.push(" AND (d.owner = ").push_bind(owner);
+    q.push(" OR NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = d.owner AND n.heartbeat >= ").push_bind(cutoff);
+    q.push("))");
     push_exclude(&mut q, exclude);
     q.push(" ORDER BY d.next_attempt_at LIMIT ").push_bind(limit as i64);
     q.push(")) ORDER BY next_attempt_at LIMIT ").push_bind(limit as i64);

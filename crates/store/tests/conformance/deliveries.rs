@@ -31,7 +31,9 @@ pub async fn claim_due_takes_only_pending_deliveries_that_are_due(store: Arc<dyn
     expected.sort();
     assert_eq!(claimed, expected);
     assert_eq!(ids(&store.claim_due("node-a", t(21), 10, &[]).await.unwrap()), vec![later.id]);
-    assert!(store.claim_due("node-a", t(1_000_000), 10, &[]).await.unwrap().is_empty());
+    // Released, and asked much later: the same three, never the unscheduled or the finished one.
+    store.release_claims("node-a").await.unwrap();
+    assert_eq!(store.claim_due("node-a", t(1_000_000), 10, &[]).await.unwrap().len(), 3);
 }
 
 pub async fn claim_due_takes_the_earliest_due_up_to_the_limit(store: Arc<dyn Store>) {
@@ -497,6 +499,44 @@ pub async fn a_delivery_stored_held_by_a_node_is_claimed_by_it(store: Arc<dyn St
     let mut want = vec![also_held.id, free.id];
     want.sort();
     assert_eq!(got, want);
+}
+
+pub async fn a_node_gets_its_own_deliveries_back_after_a_lease(store: Arc<dyn Store>) {
+    let (_, hook) = seed(store.as_ref()).await;
+    let d = due(store.as_ref(), &hook, t(5)).await.deliveries[0].id;
+    assert_eq!(ids(&store.claim_due_with_lease("node-a", t(5), 10, &[], LEASE).await.unwrap()), vec![d]);
+    store.heartbeat("node-a", t(30)).await.unwrap();
+
+    // Within the lease it is node-a's and not returned again; one lease after the claim, node-a gets it back (it
+    // may have lost it), and holds it anew: nobody else takes it.
+    assert!(store.claim_due_with_lease("node-a", t(34), 10, &[], LEASE).await.unwrap().is_empty());
+    assert_eq!(ids(&store.claim_due_with_lease("node-a", t(36), 10, &[], LEASE).await.unwrap()), vec![d]);
+    assert!(store.claim_due_with_lease("node-b", t(40), 10, &[], LEASE).await.unwrap().is_empty());
+    assert!(store.claim_due_with_lease("node-a", t(40), 10, &[], LEASE).await.unwrap().is_empty());
+}
+
+pub async fn a_refused_request_does_not_fail_the_requests_stored_with_it(store: Arc<dyn Store>) {
+    let (_, hook) = seed(store.as_ref()).await;
+    // Twenty good requests and one the database refuses (two deliveries with one id), all at once: whether or not
+    // they share a transaction, only the bad one fails.
+    let good: Vec<NewEvent> = (0..20).map(|_| event("RPT", "contacts.created", vec![pending(&hook, t(5))])).collect();
+    let twice = pending(&hook, t(5));
+    let bad = event("RPT", "contacts.created", vec![twice.clone(), twice]);
+    let mut calls = Vec::new();
+    for e in good.iter().chain(std::iter::once(&bad)) {
+        let (store, e) = (store.clone(), e.clone());
+        calls.push(tokio::spawn(async move { store.insert_events(std::slice::from_ref(&e), None, t(1)).await }));
+    }
+    let mut results = Vec::new();
+    for call in calls {
+        results.push(call.await.expect("no panic"));
+    }
+    let (bad_result, good_results) = results.split_last().expect("21 results");
+    assert!(good_results.iter().all(|r| r.is_ok()), "{good_results:?}");
+    assert!(bad_result.is_err(), "{bad_result:?}");
+    for e in &good {
+        assert_eq!(store.get_delivery(e.deliveries[0].id).await.unwrap().event, e.id);
+    }
 }
 
 pub async fn claiming_counts_as_a_heartbeat(store: Arc<dyn Store>) {

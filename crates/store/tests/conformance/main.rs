@@ -72,6 +72,8 @@ conformance! {
     deliveries::a_delivery_held_by_a_node_with_a_stale_heartbeat_goes_to_another,
     deliveries::a_node_that_heartbeats_keeps_its_claims_past_the_lease,
     deliveries::a_delivery_stored_held_by_a_node_is_claimed_by_it,
+    deliveries::a_node_gets_its_own_deliveries_back_after_a_lease,
+    deliveries::a_refused_request_does_not_fail_the_requests_stored_with_it,
     deliveries::claiming_counts_as_a_heartbeat,
     maintenance::replay_candidates_are_one_per_event_oldest_first_within_the_window_and_states,
     maintenance::insert_deliveries_adds_deliveries_to_stored_events,
