@@ -18,6 +18,19 @@ use crate::error::ErrorModel;
 /// `White_Space`; ECMA's `\S` would differ on U+0085 and U+FEFF).
 const NON_BLANK: &str = r"[^\t\n\x0B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]";
 
+/// An id of a change (`customerId`, `entityId`): non-blank and without control characters (Unicode `Cc`, as Rust's
+/// `char::is_control` reads them), as `herald_domain::change` reads one.
+const ID_TEXT: &str = concat!(
+    r"^[^\u0000-\u001F\u007F-\u009F]*",
+    r"[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]",
+    r"[^\u0000-\u001F\u007F-\u009F]*$"
+);
+
+/// A change's id of at most `max` characters.
+fn id_text(max: usize) -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(max)).pattern(Some(ID_TEXT))
+}
+
 /// A non-blank string of at most `max` characters, as `herald_service::input` reads one.
 fn non_blank(max: usize) -> ObjectBuilder {
     ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(max)).pattern(Some(NON_BLANK))
@@ -268,11 +281,11 @@ fn change_fields(with_event_id: bool) -> ObjectBuilder {
     };
     let mut b = ObjectBuilder::new()
         .schema_type(Type::Object)
-        .property("customerId", non_blank(MAX_CUSTOMER_ID_CHARS).examples([serde_json::json!("RPT")]))
+        .property("customerId", id_text(MAX_CUSTOMER_ID_CHARS).examples([serde_json::json!("RPT")]))
         .required("customerId")
         .property("entityType", entity_type())
         .required("entityType")
-        .property("entityId", non_blank(MAX_ENTITY_ID_CHARS))
+        .property("entityId", id_text(MAX_ENTITY_ID_CHARS))
         .required("entityId")
         .property("old", side("before"))
         .property("new", side("after"));
