@@ -64,16 +64,7 @@ impl Browser {
                 "{bin} is missing: install Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver)"
             );
         }
-        let port = herald_testkit::free_port();
-        let driver = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .expect("start chromedriver");
         let profile = tempfile::tempdir().expect("browser profile dir");
-        let url = format!("http://127.0.0.1:{port}");
         let caps: serde_json::Map<String, Value> = serde_json::from_value(json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
@@ -89,12 +80,26 @@ impl Browser {
         }))
         .expect("capabilities");
         let deadline = Instant::now() + Duration::from_secs(60);
-        let client = loop {
-            // chromedriver refuses connections until it listens; a session attempt is the readiness probe.
-            match ClientBuilder::new(HttpConnector::new()).capabilities(caps.clone()).connect(&url).await {
-                Ok(c) => break c,
-                Err(_) if Instant::now() < deadline => tokio::time::sleep(POLL).await,
-                Err(e) => panic!("no WebDriver session from chromedriver: {e}"),
+        // chromedriver refuses connections until it listens; a session attempt is the readiness probe. A driver that
+        // exits first (its port taken between `free_port` and its bind, by a test running beside) is started again
+        // on another port.
+        let (client, driver) = 'start: loop {
+            let port = herald_testkit::free_port();
+            let mut driver = Command::new(CHROMEDRIVER)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .expect("start chromedriver");
+            let url = format!("http://127.0.0.1:{port}");
+            loop {
+                match ClientBuilder::new(HttpConnector::new()).capabilities(caps.clone()).connect(&url).await {
+                    Ok(c) => break 'start (c, driver),
+                    Err(e) if Instant::now() >= deadline => panic!("no WebDriver session from chromedriver: {e}"),
+                    Err(_) if matches!(driver.try_wait(), Ok(Some(_))) => continue 'start,
+                    Err(_) => tokio::time::sleep(POLL).await,
+                }
             }
         };
         let mut browser = Browser { client, base: base.to_string(), driver, _profile: profile };
