@@ -58,6 +58,11 @@ impl<'a> Fields<'a> {
                 self.error(name, format!("must be at most {max} characters"));
                 None
             }
+            // Stored as text: PostgreSQL refuses NUL in text, and no name, URL or id needs it.
+            Value::String(s) if s.contains('\0') => {
+                self.error(name, "must not contain the NUL character");
+                None
+            }
             Value::String(s) => Some(s.clone()),
             _ => {
                 self.error(name, "must be a string");
@@ -85,6 +90,9 @@ impl<'a> Fields<'a> {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
                     match item {
+                        Value::String(s) if s.contains('\0') => {
+                            self.error(format!("{name}[{i}]"), "must not contain the NUL character")
+                        }
                         Value::String(s) if !s.trim().is_empty() && s.chars().count() <= max => out.push(s.clone()),
                         Value::String(_) => self.error(
                             format!("{name}[{i}]"),

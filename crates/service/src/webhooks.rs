@@ -112,6 +112,10 @@ impl Herald {
                 f.error("description", format!("must be at most {DESCRIPTION_MAX} characters"));
                 None
             }
+            Some(Value::String(s)) if s.contains('\0') => {
+                f.error("description", "must not contain the NUL character");
+                None
+            }
             Some(Value::String(s)) => Some(Some(s.clone())),
             Some(_) => {
                 f.error("description", "must be a string");

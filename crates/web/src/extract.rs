@@ -69,6 +69,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match Query::<HashMap<String, String>>::from_request_parts(parts, state).await {
+            // Query values reach the database as text, where PostgreSQL refuses NUL.
+            Ok(Query(m)) if m.iter().any(|(k, v)| k.contains('\0') || v.contains('\0')) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "Malformed query string: parameters must not contain the NUL character".to_string(),
+            )),
             Ok(Query(m)) => Ok(Params(m)),
             Err(e) => Err(ApiError::new(StatusCode::BAD_REQUEST, format!("Malformed query string: {}", e.body_text()))),
         }
@@ -84,6 +89,9 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParam {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(p)) if p.contains('\0') => {
+                Err(ApiError::new(StatusCode::BAD_REQUEST, "Malformed path: it contains the NUL character".to_string()))
+            }
             Ok(Path(p)) => Ok(PathParam(p)),
             Err(e) => Err(ApiError::new(StatusCode::BAD_REQUEST, format!("Malformed path: {}", e.body_text()))),
         }

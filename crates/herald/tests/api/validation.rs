@@ -657,3 +657,22 @@ async fn strange_input_never_answers_500() {
         }
     }
 }
+
+#[tokio::test]
+async fn text_with_a_nul_character_is_refused_on_every_backend() {
+    // PostgreSQL refuses NUL in text: it must be a 4xx naming the field there too, never a 500.
+    let app = TestApp::spawn().await;
+    let a = contacts_app(&app).await;
+    let r = send_json(&app, Method::POST, "/apps", Some(ADMIN), &[], json!({"name": "a\u{0}b", "scopes": []})).await;
+    assert_422_naming(&r, "name", "an application name with NUL");
+    rejects(&app, with(webhook_body(&a, "contacts.created"), "description", json!("x\u{0}")), "description").await;
+    rejects(&app, with(webhook_body(&a, "contacts.created"), "customerIds", json!(["R\u{0}T"])), "customerIds[0]")
+        .await;
+    let change = json!({"customerId": "RPT", "entityType": "contacts", "entityId": "A\u{0}", "new": {"id": "A"}});
+    let r = send_json(&app, Method::POST, "/changes", Some(ADMIN), &[], change).await;
+    assert_422_naming(&r, "entityId", "a change id with NUL");
+    for path in ["/installations?customerId=R%00T", "/webhooks/subscriptions?customerId=%00", "/apps/%00"] {
+        let r = send(&app, Method::GET, path, Some(ADMIN), &[], None).await;
+        assert_error(&r, 400, path);
+    }
+}

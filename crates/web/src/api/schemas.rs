@@ -16,7 +16,12 @@ use crate::error::ErrorModel;
 
 /// Non-blank: at least one character that is not white space as Rust's `str::trim` reads it (Unicode
 /// `White_Space`; ECMA's `\S` would differ on U+0085 and U+FEFF).
-const NON_BLANK: &str = r"[^\t\n\x0B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]";
+/// And no NUL anywhere (text columns refuse it on PostgreSQL).
+const NON_BLANK: &str = concat!(
+    r"^[^\u0000]*",
+    r"[^\u0000\t\n\x0B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]",
+    r"[^\u0000]*$"
+);
 
 /// An id of a change (`customerId`, `entityId`): non-blank and without control characters (Unicode `Cc`, as Rust's
 /// `char::is_control` reads them), as `herald_domain::change` reads one.
@@ -179,7 +184,7 @@ pub struct CreateWebhookModel {
     pub application_id: String,
     #[schema(schema_with = url)]
     pub url: String,
-    #[schema(max_length = 500)]
+    #[schema(max_length = 500, pattern = r"^[^\u0000]*$")]
     pub description: Option<String>,
     /// Known topics whose scope the application holds, each once.
     #[schema(schema_with = topic_ids)]
@@ -201,7 +206,7 @@ pub struct CreateWebhookModel {
 pub struct UpdateWebhookModel {
     #[schema(schema_with = url)]
     pub url: String,
-    #[schema(max_length = 500)]
+    #[schema(max_length = 500, pattern = r"^[^\u0000]*$")]
     pub description: Option<String>,
     #[schema(schema_with = topic_ids)]
     pub topic_ids: Vec<String>,
@@ -217,7 +222,7 @@ pub struct UpdateWebhookModel {
 pub struct CreateResthookModel {
     #[schema(schema_with = url)]
     pub url: String,
-    #[schema(max_length = 500)]
+    #[schema(max_length = 500, pattern = r"^[^\u0000]*$")]
     pub description: Option<String>,
     #[schema(schema_with = topic_ids)]
     pub topic_ids: Vec<String>,
@@ -231,7 +236,7 @@ pub struct CreateResthookModel {
 pub struct UpdateResthookModel {
     #[schema(schema_with = url)]
     pub url: String,
-    #[schema(max_length = 500)]
+    #[schema(max_length = 500, pattern = r"^[^\u0000]*$")]
     pub description: Option<String>,
     #[schema(schema_with = topic_ids)]
     pub topic_ids: Vec<String>,
@@ -458,6 +463,7 @@ pub struct ResthookListParams {
 pub struct InstallationListParams {
     #[param(format = Uuid)]
     pub application_id: Option<String>,
+    #[param(pattern = r"^[^\u0000]*$")]
     pub customer_id: Option<String>,
     /// `true`: current installations only; `false`: terminated ones only.
     #[param(schema_with = true_false)]
@@ -477,12 +483,15 @@ pub struct LogParams {
     /// Attempts started before this time (RFC 3339).
     #[param(format = DateTime)]
     pub to: Option<String>,
+    #[param(pattern = r"^[^\u0000]*$")]
     pub topic_id: Option<String>,
+    #[param(pattern = r"^[^\u0000]*$")]
     pub entity_id: Option<String>,
     #[param(format = Uuid)]
     pub event_id: Option<String>,
     #[param(format = Uuid)]
     pub webhook_id: Option<String>,
+    #[param(pattern = r"^[^\u0000]*$")]
     pub customer_id: Option<String>,
     #[param(format = Uuid)]
     pub delivery_id: Option<String>,
