@@ -62,6 +62,9 @@ impl Herald {
     }
 
     fn webhook_url_errors(&self, url: &str) -> Option<String> {
+        if let Some(why) = url_shape_error(url) {
+            return Some(why.into());
+        }
         let parsed = match url::Url::parse(url) {
             Ok(u) => u,
             Err(_) => return Some("must be an absolute URL".into()),
@@ -353,4 +356,47 @@ pub(crate) fn parse_bool(s: &str) -> Option<bool> {
         "false" | "0" => Some(false),
         _ => None,
     }
+}
+
+/// The shape the API documents for a webhook URL (`docs/openapi.json`): `http(s)://host[:port][/path][?query]`, the
+/// host a name of letters, digits and hyphens (its last label starting with a letter) or a dotted IPv4 address, the
+/// rest plain URL characters or `%XX`; no user name, no fragment. The URL parser alone accepts more (and rewrites
+/// it), which the document and the receivers' expectations do not.
+fn url_shape_error(url: &str) -> Option<&'static str> {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (authority, None),
+    };
+    if port.is_some_and(|p| p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return Some("must have a port of digits after the host");
+    }
+    let labels: Vec<&str> = host.split('.').collect();
+    let ldh = |l: &str| {
+        !l.is_empty()
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    let ipv4 =
+        labels.len() == 4 && labels.iter().all(|l| (1..=3).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_digit()));
+    let name = labels.iter().all(|l| ldh(l))
+        && labels.last().is_some_and(|l| l.starts_with(|c: char| c.is_ascii_alphabetic()));
+    if !ipv4 && !name {
+        return Some("must name a host of letters, digits, hyphens and dots, or an IPv4 address");
+    }
+    let bytes = tail.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if bytes.len() > i + 2 && bytes[i + 1].is_ascii_hexdigit() && bytes[i + 2].is_ascii_hexdigit() => {
+                i += 3
+            }
+            b if b.is_ascii_alphanumeric() || b"._~!$&'()*+,;=:@/?-".contains(&b) => i += 1,
+            _ => return Some("must be made of plain URL characters (others percent-encoded), without a fragment"),
+        }
+    }
+    None
 }

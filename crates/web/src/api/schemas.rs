@@ -57,13 +57,14 @@ fn customer_email() -> Schema {
     or_null(non_blank(320))
 }
 
-/// A webhook target: an absolute `https` URL (`http` too under `--allow-http-targets`) naming a DNS host, IPv4 or
-/// bracketed IPv6 literals are accepted too but are not described here. Under the default configuration a host
+/// A webhook target: an absolute `https` URL (`http` too under `--allow-http-targets`) naming a DNS host or an IPv4
+/// address, exactly the shape the API checks (`herald_service::webhooks::url_shape_error`; IPv6 literals, user names
+/// and fragments are refused). Under the default configuration a host
 /// that is `localhost` or resolves to a loopback, private or link-local address is refused
 /// (`--allow-private-targets` lifts that).
 const URL_PATTERN: &str = concat!(
     r"^https?://",
-    r"([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z]([A-Za-z0-9-]*[A-Za-z0-9])?",
+    r"(([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z]([A-Za-z0-9-]*[A-Za-z0-9])?|[0-9]{1,3}(\.[0-9]{1,3}){3})",
     r"(:([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?",
     r"(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})*)*",
     r"(\?([A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})*)?$",
