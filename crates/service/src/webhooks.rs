@@ -400,3 +400,40 @@ fn url_shape_error(url: &str) -> Option<&'static str> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::url_shape_error;
+
+    #[test]
+    fn webhook_urls_have_the_documented_shape() {
+        for ok in [
+            "https://example.com/hooks",
+            "https://api.example-1.io:8443/a/b?x=1&y=%2F",
+            "http://127.0.0.1:9000/hook",
+            "https://localhost",
+            "https://a.b.c/~user/(x);p=1:@",
+        ] {
+            assert_eq!(url_shape_error(ok), None, "{ok}");
+        }
+        for bad in [
+            "http://A*",
+            "https://exa_mple.com/",
+            "https://example.com./",
+            "https://-example.com/",
+            "https://example.1/",
+            "https://0x7f.1/",
+            "https://1.2.3/",
+            "https://user@example.com/",
+            "https://example.com/#frag",
+            "https://example.com/a b",
+            "https://example.com/%zz",
+            "https://example.com:/",
+            "https://example.com:123456/",
+            "https://[::1]/hook",
+            "https://example.com/é",
+        ] {
+            assert!(url_shape_error(bad).is_some(), "{bad}");
+        }
+    }
+}
