@@ -81,14 +81,7 @@ async fn claim_in(
              FROM deliveries x WHERE x.webhook_id = w.id AND x.state = 0 AND x.owner IS NULL AND x.next_attempt_at <= ",
         );
         q.push_bind(micros(now)).push(" ORDER BY x.next_attempt_at LIMIT ").push_bind(limit as i64).push(")");
-        if !exclude.is_empty() {
-            q.push(" AND w.id NOT IN (");
-            let mut sep = q.separated(", ");
-            for w in exclude {
-                sep.push_bind(w.to_string());
-            }
-            q.push(")");
-        }
+        push_exclude_on(&mut q, "w.id", exclude);
         q.push(" ORDER BY d.next_attempt_at LIMIT ").push_bind(limit as i64);
     } else {
         q.push(
@@ -171,8 +164,13 @@ async fn window_blocked(
 
 /// ` AND webhook_id NOT IN (...)` for a non-empty `exclude`.
 fn push_exclude(q: &mut QueryBuilder<'_, Sqlite>, exclude: &[herald_domain::WebhookId]) {
+    push_exclude_on(q, "webhook_id", exclude);
+}
+
+/// ` AND <column> NOT IN (...)` for a non-empty `exclude`.
+fn push_exclude_on(q: &mut QueryBuilder<'_, Sqlite>, column: &str, exclude: &[herald_domain::WebhookId]) {
     if !exclude.is_empty() {
-        q.push(" AND webhook_id NOT IN (");
+        q.push(" AND ").push(column).push(" NOT IN (");
         let mut sep = q.separated(", ");
         for w in exclude {
             sep.push_bind(w.to_string());
