@@ -1,4 +1,5 @@
-//! How a batch of attempt records is shaped for set-based writes, the same on every backend.
+//! Rules both backends share: how a batch of attempt records is shaped for set-based writes, and when a claim
+//! switches to its per-webhook plan.
 
 use std::collections::HashMap;
 
@@ -55,4 +56,19 @@ pub fn rounds(attempts: &[AttemptRecord]) -> Vec<Vec<&AttemptRecord>> {
 /// When the attempt ended: the delivery's `updated`.
 pub fn ended(a: &AttemptRecord) -> i64 {
     micros(a.started + chrono::Duration::milliseconds(a.duration_ms as i64))
+}
+
+/// How far past its `limit` a claim walks the due deliveries in time order looking for ones not excluded, before it
+/// looks webhook by webhook instead.
+const CLAIM_WINDOW_SLACK: u32 = 1_024;
+
+/// The rows a claim's probe reads in time order: `limit` plus the slack.
+pub fn claim_window(limit: u32) -> i64 {
+    i64::from(limit.saturating_add(CLAIM_WINDOW_SLACK))
+}
+
+/// Whether a probe that read `seen` of the earliest due rows (at most [`claim_window`]), `usable` of them not
+/// excluded, shows a window blocked by excluded webhooks' backlog: the claim then takes the per-webhook plan.
+pub fn window_blocked(seen: i64, usable: i64, limit: u32) -> bool {
+    seen >= claim_window(limit) && usable < i64::from(limit)
 }

@@ -191,15 +191,11 @@ const CLAIM_DUE_BY_WEBHOOK: &str = concat!(
     claim_rest!()
 );
 
-/// How far past `limit` a claim walks the due deliveries in time order looking for ones not excluded, before it
-/// looks webhook by webhook instead.
-const CLAIM_WINDOW_SLACK: u32 = 1_024;
-
 /// Whether the earliest due deliveries nobody holds are so much excluded webhooks' backlog that a claim in time
-/// order would walk more than `limit + CLAIM_WINDOW_SLACK` of them: one bounded index scan, one row. Only picks the
+/// order would walk more than `crate::batch::claim_window(limit)` of them: one bounded index scan, one row. Only picks the
 /// claim's plan; either plan claims correctly.
 async fn window_blocked(pool: &PgPool, now: DateTime<Utc>, limit: u32, exclude: &[WebhookId]) -> StoreResult<bool> {
-    let window = i64::from(limit.saturating_add(CLAIM_WINDOW_SLACK));
+    let window = crate::batch::claim_window(limit);
     let (seen, usable): (i64, i64) = sqlx::query_as(
         "SELECT COUNT(*), COUNT(*) FILTER (WHERE webhook_id <> ALL($2)) FROM (SELECT webhook_id FROM deliveries \
          WHERE state = 0 AND owner IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $3) w",
@@ -209,7 +205,7 @@ async fn window_blocked(pool: &PgPool, now: DateTime<Utc>, limit: u32, exclude: 
     .bind(window)
     .fetch_one(pool)
     .await?;
-    Ok(seen >= window && usable < i64::from(limit))
+    Ok(crate::batch::window_blocked(seen, usable, limit))
 }
 
 pub async fn claim_due(

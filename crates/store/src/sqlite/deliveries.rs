@@ -138,19 +138,15 @@ async fn claim_in(
         .collect()
 }
 
-/// How far past `limit` a claim walks the due deliveries in time order looking for ones not excluded, before it
-/// looks webhook by webhook instead.
-const CLAIM_WINDOW_SLACK: u32 = 1_024;
-
 /// Whether the earliest due deliveries nobody holds are so much excluded webhooks' backlog that a claim in time
-/// order would walk more than `limit + CLAIM_WINDOW_SLACK` of them: one bounded index scan, one row.
+/// order would walk more than `crate::batch::claim_window(limit)` of them: one bounded index scan, one row.
 async fn window_blocked(
     tx: &mut sqlx::SqliteConnection,
     now: DateTime<Utc>,
     limit: u32,
     exclude: &[herald_domain::WebhookId],
 ) -> StoreResult<bool> {
-    let window = i64::from(limit.saturating_add(CLAIM_WINDOW_SLACK));
+    let window = crate::batch::claim_window(limit);
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT COUNT(*), COALESCE(SUM(webhook_id NOT IN (");
     let mut sep = q.separated(", ");
     for w in exclude {
@@ -159,7 +155,7 @@ async fn window_blocked(
     q.push(")), 0) FROM (SELECT webhook_id FROM deliveries WHERE state = 0 AND owner IS NULL AND next_attempt_at <= ");
     q.push_bind(micros(now)).push(" ORDER BY next_attempt_at LIMIT ").push_bind(window).push(")");
     let (seen, usable): (i64, i64) = q.build_query_as().fetch_one(&mut *tx).await?;
-    Ok(seen >= window && usable < i64::from(limit))
+    Ok(crate::batch::window_blocked(seen, usable, limit))
 }
 
 /// ` AND webhook_id NOT IN (...)` for a non-empty `exclude`.
