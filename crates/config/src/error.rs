@@ -84,6 +84,10 @@ pub enum InvalidValue {
     TokenCharacters,
     #[error("{value:?} is not one of pretty, json")]
     NotALogFormat { value: String },
+    #[error("an encryption key is 32 bytes written as 64 hexadecimal digits")]
+    NotAnEncryptionKey,
+    #[error("{value:?} is not an http:// or https:// proxy URL with a host")]
+    NotAProxyUrl { value: String },
 }
 
 impl fmt::Display for Origin {

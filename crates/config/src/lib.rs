@@ -21,6 +21,7 @@ pub use database::{DatabaseUrl, DatabaseUrlError};
 pub use error::{ConfigError, InvalidValue, Origin};
 pub use migrate::{MigrateArgs, MigrateConfig};
 pub use serve::{LogFormat, ServeArgs, ServeConfig};
+pub use value::EncryptionKey;
 
 /// The built-in defaults, the lowest layer. Its keys are those of a config file.
 pub const DEFAULTS_TOML: &str = include_str!("../herald.default.toml");

@@ -127,8 +127,52 @@ pub(crate) const LOG_FORMAT: Opt = Opt::new("log_format", "--log-format", "HERAL
 pub(crate) const LOG: Opt =
     Opt::new("log", "--log", "HERALD_LOG", "Which log lines to write: a tracing filter such as info,herald=debug");
 
+pub(crate) const INTEGRITY_CHECK: Opt = Opt::new(
+    "integrity_check",
+    "--integrity-check",
+    "HERALD_INTEGRITY_CHECK",
+    "Check the SQLite file for damage at start (false: skip, for very large files)",
+);
+pub(crate) const HEADER_READ_TIMEOUT: Opt = Opt::new(
+    "header_read_timeout",
+    "--header-read-timeout",
+    "HERALD_HEADER_READ_TIMEOUT",
+    "Time to receive a request's headers; also how long an idle keep-alive connection stays open (1s..=10m)",
+);
+pub(crate) const BODY_READ_TIMEOUT: Opt = Opt::new(
+    "body_read_timeout",
+    "--body-read-timeout",
+    "HERALD_BODY_READ_TIMEOUT",
+    "Time to receive a whole request body, 408 after it (1s..=10m)",
+);
+pub(crate) const MAX_CONNECTIONS: Opt = Opt::new(
+    "max_connections",
+    "--max-connections",
+    "HERALD_MAX_CONNECTIONS",
+    "HTTP connections open at once; more wait until one closes (1..=1000000)",
+);
+pub(crate) const DELIVERY_PROXY: Opt = Opt {
+    no_default: Some("none: deliveries connect directly, whatever HTTPS_PROXY says"),
+    ..Opt::new(
+        "delivery_proxy",
+        "--delivery-proxy",
+        "HERALD_DELIVERY_PROXY",
+        "http://HOST:PORT proxy for deliveries; the target guard still checks each target first",
+    )
+};
+pub(crate) const ENCRYPTION_KEY: Opt = Opt {
+    no_default: Some("generated at first start and stored in the data dir"),
+    list: true,
+    ..Opt::new(
+        "encryption_key",
+        "--encryption-key",
+        "HERALD_ENCRYPTION_KEY",
+        "Key(s) sealing secrets at rest: 32 bytes as 64 hex digits; a comma-separated list seals with the first",
+    )
+};
+
 /// Every option a config file may set (all but `config` itself).
-pub(crate) const FILE_OPTIONS: [&Opt; 16] = [
+pub(crate) const FILE_OPTIONS: [&Opt; 22] = [
     &LISTEN,
     &DATA_DIR,
     &DATABASE_URL,
@@ -145,6 +189,12 @@ pub(crate) const FILE_OPTIONS: [&Opt; 16] = [
     &LEASE,
     &LOG_FORMAT,
     &LOG,
+    &INTEGRITY_CHECK,
+    &HEADER_READ_TIMEOUT,
+    &BODY_READ_TIMEOUT,
+    &MAX_CONNECTIONS,
+    &DELIVERY_PROXY,
+    &ENCRYPTION_KEY,
 ];
 
 /// The option a config file key names.

@@ -13,6 +13,7 @@ use crate::error::ConfigError;
 use crate::options::*;
 use crate::sources::{process_env, Env, Sources};
 use crate::value;
+use crate::value::EncryptionKey;
 
 /// The options of `herald serve` as given on the command line. Each is also read from its `HERALD_*` environment
 /// variable and from the config file by [`ServeArgs::resolve`]; clap itself reads no environment, so that
@@ -58,6 +59,19 @@ pub struct ServeArgs {
     pub log_format: Option<String>,
     #[arg(long, value_name = "FILTER", help = LOG.help())]
     pub log: Option<String>,
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          help = INTEGRITY_CHECK.help())]
+    pub integrity_check: Option<String>,
+    #[arg(long, value_name = "DURATION", help = HEADER_READ_TIMEOUT.help())]
+    pub header_read_timeout: Option<String>,
+    #[arg(long, value_name = "DURATION", help = BODY_READ_TIMEOUT.help())]
+    pub body_read_timeout: Option<String>,
+    #[arg(long, value_name = "N", help = MAX_CONNECTIONS.help())]
+    pub max_connections: Option<String>,
+    #[arg(long, value_name = "URL", help = DELIVERY_PROXY.help())]
+    pub delivery_proxy: Option<String>,
+    #[arg(long, value_name = "KEYS", help = ENCRYPTION_KEY.help())]
+    pub encryption_key: Option<String>,
 }
 
 /// `herald serve`'s configuration, every value parsed and checked. See docs/CONFIG.md for each option.
@@ -82,6 +96,15 @@ pub struct ServeConfig {
     pub log_format: LogFormat,
     /// A tracing `EnvFilter` directive, known only to be non-empty.
     pub log_filter: String,
+    /// Whether to run SQLite's `quick_check` at start.
+    pub integrity_check: bool,
+    pub header_read_timeout: Duration,
+    pub body_read_timeout: Duration,
+    pub max_connections: usize,
+    /// The proxy deliveries go through; `None`: direct, ignoring proxy environment variables.
+    pub delivery_proxy: Option<url::Url>,
+    /// The keys sealing secrets at rest, the first sealing; `None`: the binary keeps one in the data dir.
+    pub encryption_keys: Option<Vec<EncryptionKey>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,10 +142,16 @@ impl ServeArgs {
             lease: s.required(&LEASE, value::duration(value::LEASE_RANGE))?,
             log_format: s.required(&LOG_FORMAT, value::log_format)?,
             log_filter: s.required(&LOG, value::log_filter)?,
+            integrity_check: s.required(&INTEGRITY_CHECK, value::boolean)?,
+            header_read_timeout: s.required(&HEADER_READ_TIMEOUT, value::duration(value::SERVER_TIMEOUT_RANGE))?,
+            body_read_timeout: s.required(&BODY_READ_TIMEOUT, value::duration(value::SERVER_TIMEOUT_RANGE))?,
+            max_connections: s.required(&MAX_CONNECTIONS, value::count(1, 1_000_000))?,
+            delivery_proxy: s.optional(&DELIVERY_PROXY, value::proxy_url)?,
+            encryption_keys: s.optional(&ENCRYPTION_KEY, value::encryption_keys)?,
         })
     }
 
-    fn flags(&self) -> [(&'static Opt, Option<&str>); 16] {
+    fn flags(&self) -> [(&'static Opt, Option<&str>); 22] {
         [
             (&LISTEN, self.listen.as_deref()),
             (&DATA_DIR, self.data_dir.as_deref()),
@@ -140,6 +169,12 @@ impl ServeArgs {
             (&LEASE, self.lease.as_deref()),
             (&LOG_FORMAT, self.log_format.as_deref()),
             (&LOG, self.log.as_deref()),
+            (&INTEGRITY_CHECK, self.integrity_check.as_deref()),
+            (&HEADER_READ_TIMEOUT, self.header_read_timeout.as_deref()),
+            (&BODY_READ_TIMEOUT, self.body_read_timeout.as_deref()),
+            (&MAX_CONNECTIONS, self.max_connections.as_deref()),
+            (&DELIVERY_PROXY, self.delivery_proxy.as_deref()),
+            (&ENCRYPTION_KEY, self.encryption_key.as_deref()),
         ]
     }
 }
@@ -179,6 +214,12 @@ impl fmt::Debug for ServeArgs {
             .field("lease", &self.lease)
             .field("log_format", &self.log_format)
             .field("log", &self.log)
+            .field("integrity_check", &self.integrity_check)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("body_read_timeout", &self.body_read_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("delivery_proxy", &self.delivery_proxy.as_deref().map(redact))
+            .field("encryption_key", &hidden(&self.encryption_key))
             .finish()
     }
 }
@@ -202,6 +243,12 @@ impl fmt::Debug for ServeConfig {
             .field("lease", &self.lease)
             .field("log_format", &self.log_format)
             .field("log_filter", &self.log_filter)
+            .field("integrity_check", &self.integrity_check)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("body_read_timeout", &self.body_read_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("delivery_proxy", &self.delivery_proxy.as_ref().map(|u| redact(u.as_str())))
+            .field("encryption_keys", &self.encryption_keys.as_ref().map(|k| format!("{} key(s)", k.len())))
             .finish()
     }
 }

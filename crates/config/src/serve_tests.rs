@@ -200,7 +200,7 @@ fn the_default_database_follows_the_data_dir_from_any_layer() {
 }
 
 /// Every option with a bad value, and the reason the message must give.
-const BAD_VALUES: [(&str, &str, &str, &str); 16] = [
+const BAD_VALUES: [(&str, &str, &str, &str); 22] = [
     (
         "listen",
         "--listen",
@@ -232,6 +232,17 @@ const BAD_VALUES: [(&str, &str, &str, &str); 16] = [
     ("lease", "--lease", "2h", "\"2h\" is out of range: it must be between 1s and 1h"),
     ("log_format", "--log-format", "xml", "\"xml\" is not one of pretty, json"),
     ("log", "--log", "", "the value is empty"),
+    ("integrity_check", "--integrity-check", "maybe", "\"maybe\" is not one of true, false, 1, 0"),
+    ("header_read_timeout", "--header-read-timeout", "0s", "\"0s\" is out of range: it must be between 1s and 10m"),
+    ("body_read_timeout", "--body-read-timeout", "1h", "\"1h\" is out of range: it must be between 1s and 10m"),
+    ("max_connections", "--max-connections", "0", "\"0\" is out of range: it must be between 1 and 1000000"),
+    (
+        "delivery_proxy",
+        "--delivery-proxy",
+        "socks5://p:1080",
+        "\"socks5://p:1080\" is not an http:// or https:// proxy URL with a host",
+    ),
+    ("encryption_key", "--encryption-key", "abcd", "an encryption key is 32 bytes written as 64 hexadecimal digits"),
 ];
 
 #[test]

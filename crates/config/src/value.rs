@@ -43,6 +43,50 @@ pub(crate) const RETENTION_RANGE: DurationRange = DurationRange {
 pub(crate) const LEASE_RANGE: DurationRange =
     DurationRange { min: Duration::from_secs(1), max: Duration::from_secs(3600), text: "between 1s and 1h" };
 
+/// Server read timeouts: under a second, a client on a slow link could not send its headers; over ten minutes, a
+/// slow client would hold a connection that long.
+pub(crate) const SERVER_TIMEOUT_RANGE: DurationRange =
+    DurationRange { min: Duration::from_secs(1), max: Duration::from_secs(600), text: "between 1s and 10m" };
+
+/// A key sealing secrets at rest: 32 bytes. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EncryptionKey(pub [u8; 32]);
+
+impl std::fmt::Debug for EncryptionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EncryptionKey(***)")
+    }
+}
+
+impl std::str::FromStr for EncryptionKey {
+    type Err = InvalidValue;
+
+    /// 64 hexadecimal digits.
+    fn from_str(text: &str) -> Result<Self, InvalidValue> {
+        let text = text.trim();
+        let mut key = [0u8; 32];
+        if text.len() != 64 || hex::decode_to_slice(text, &mut key).is_err() {
+            return Err(InvalidValue::NotAnEncryptionKey);
+        }
+        Ok(EncryptionKey(key))
+    }
+}
+
+/// One key or a comma-separated list of them (the first seals, all unseal).
+pub(crate) fn encryption_keys(text: &str) -> Result<Vec<EncryptionKey>, InvalidValue> {
+    text.split(',').map(str::parse).collect()
+}
+
+/// An `http://` or `https://` proxy URL with a host.
+pub(crate) fn proxy_url(text: &str) -> Result<url::Url, InvalidValue> {
+    let bad = || InvalidValue::NotAProxyUrl { value: crate::database::redact(text.trim()) };
+    let url = url::Url::parse(text.trim()).map_err(|_| bad())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(bad());
+    }
+    Ok(url)
+}
+
 pub(crate) fn socket_addr(text: &str) -> Result<SocketAddr, InvalidValue> {
     text.trim().parse().map_err(|_| InvalidValue::NotASocketAddr { value: text.to_string() })
 }

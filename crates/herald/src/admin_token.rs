@@ -23,7 +23,7 @@ pub fn resolve(given: Option<&str>, data_dir: &Path) -> anyhow::Result<(String, 
         anyhow::ensure!(!token.is_empty(), "{} is empty; delete it to generate a new token", path.display());
         return Ok((token, false));
     }
-    fs::create_dir_all(data_dir).with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+    crate::data_dir::create_private_dir(data_dir)?;
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     let token = format!("herald_admin_{}", URL_SAFE_NO_PAD.encode(bytes));

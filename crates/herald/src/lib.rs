@@ -3,7 +3,9 @@
 
 pub mod admin_token;
 pub mod bench;
+pub mod data_dir;
 pub mod listen;
+pub mod server;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,6 +29,8 @@ pub struct Running {
     pub herald: Herald,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// This process's hold on its SQLite database, released after everything stopped.
+    _lock: Option<data_dir::DatabaseLock>,
 }
 
 impl Running {
@@ -46,16 +50,35 @@ pub const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
 pub const PG_POOL_SIZE: u32 = 16;
 
 /// Opens the store named by the configuration (creating the data dir) and applies migrations.
-pub async fn open_store(database: &DatabaseUrl, data_dir: &std::path::Path) -> anyhow::Result<Arc<dyn Store>> {
-    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+/// With `integrity_check`, a SQLite file is checked for damage (`PRAGMA quick_check`) once open: damage is logged and
+/// reported by `/readyz` (through [`Store::integrity_problem`]), and Herald serves what it can still read.
+pub async fn open_store(
+    database: &DatabaseUrl,
+    data_dir: &std::path::Path,
+    integrity_check: bool,
+) -> anyhow::Result<Arc<dyn Store>> {
+    data_dir::create_private_dir(data_dir)?;
     match database {
         DatabaseUrl::Sqlite { path } => {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+                data_dir::create_private_dir(parent)?;
             }
+            data_dir::make_database_private(path)?;
             let store = SqliteStore::open(path)
                 .await
                 .with_context(|| format!("cannot open the SQLite database {}", path.display()))?;
+            if integrity_check {
+                let started = std::time::Instant::now();
+                match store.quick_check().await {
+                    Ok(None) => {
+                        tracing::debug!(elapsed = ?started.elapsed(), "the SQLite file passed its integrity check")
+                    }
+                    Ok(Some(problem)) => {
+                        tracing::error!(%problem, database = %path.display(), "the SQLite file is damaged: restore it from a backup")
+                    }
+                    Err(e) => tracing::error!(error = %e, "the SQLite integrity check could not run"),
+                }
+            }
             Ok(Arc::new(store))
         }
         DatabaseUrl::Postgres { url } => {
@@ -74,7 +97,16 @@ pub async fn start(
     listener: TcpListener,
     run_worker: bool,
 ) -> anyhow::Result<Running> {
-    let store = open_store(&cfg.database, &cfg.data_dir).await?;
+    let lock = match &cfg.database {
+        DatabaseUrl::Sqlite { path } => {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                data_dir::create_private_dir(parent)?;
+            }
+            Some(data_dir::DatabaseLock::acquire(path)?)
+        }
+        DatabaseUrl::Postgres { .. } => None,
+    };
+    let store = open_store(&cfg.database, &cfg.data_dir, cfg.integrity_check).await?;
     if matches!(cfg.database, DatabaseUrl::Sqlite { .. }) {
         // One node owns a SQLite file: whatever a previous process held (and was attempting when it died) is due again.
         let released = store.release_all_claims().await.context("cannot release earlier claims")?;
@@ -113,15 +145,13 @@ pub async fn start(
     let (tx, rx) = watch::channel(false);
     let mut tasks = Vec::new();
     let app = herald_web::router(herald.clone());
-    let mut http_rx = rx.clone();
-    tasks.push(tokio::spawn(async move {
-        let stop = async move {
-            let _ = http_rx.wait_for(|s| *s).await;
-        };
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
-            tracing::error!(error = %e, "the HTTP server stopped");
-        }
-    }));
+    let limits = server::HttpLimits {
+        header_read_timeout: cfg.header_read_timeout,
+        body_read_timeout: cfg.body_read_timeout,
+        max_connections: cfg.max_connections,
+    };
+    server::raise_open_file_limit(limits.max_connections);
+    tasks.push(tokio::spawn(server::serve(listener, app, limits, rx.clone())));
     if run_worker {
         let upkeep = herald.clone();
         let mut upkeep_rx = rx.clone();
@@ -146,5 +176,5 @@ pub async fn start(
                 .await;
         }));
     }
-    Ok(Running { addr, engine, herald, shutdown: tx, tasks })
+    Ok(Running { addr, engine, herald, shutdown: tx, tasks, _lock: lock })
 }

@@ -95,7 +95,13 @@ fn main() -> ExitCode {
         },
         Command::Migrate(args) => match args.resolve() {
             Ok(cfg) => runtime.block_on(async move {
-                herald::open_store(&cfg.database, &cfg.data_dir).await?;
+                let _lock = match &cfg.database {
+                    herald_config::DatabaseUrl::Sqlite { path } if path.exists() => {
+                        Some(herald::data_dir::DatabaseLock::acquire(path)?)
+                    }
+                    _ => None,
+                };
+                herald::open_store(&cfg.database, &cfg.data_dir, false).await?;
                 println!("herald: migrations applied to {}", cfg.database);
                 Ok(())
             }),

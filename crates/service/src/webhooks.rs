@@ -102,7 +102,7 @@ impl Herald {
         f: &mut Fields<'_>,
         customer_from_scope: bool,
     ) -> ServiceResult<Option<WebhookFields>> {
-        let url = f.required_str("url", URL_MAX);
+        let url = f.required_str("url", URL_MAX).map(normalise_url);
         if let Some(u) = &url {
             if let Some(msg) = self.webhook_url_errors(u) {
                 f.error("url", msg);
@@ -358,12 +358,25 @@ pub(crate) fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
+/// A webhook URL with its scheme in lower case (`HTTPS://x` is `https://x`), so that the shape check below sees
+/// every URL the way the URL parser and the delivery client will, and stores one spelling.
+fn normalise_url(url: String) -> String {
+    match url.find("://") {
+        Some(i) if url[..i].eq_ignore_ascii_case("https") || url[..i].eq_ignore_ascii_case("http") => {
+            format!("{}{}", url[..i].to_ascii_lowercase(), &url[i..])
+        }
+        _ => url,
+    }
+}
+
 /// The shape the API documents for a webhook URL (`docs/openapi.json`): `http(s)://host[:port][/path][?query]`, the
 /// host a name of letters, digits and hyphens (its last label starting with a letter) or a dotted IPv4 address, the
 /// rest plain URL characters or `%XX`; no user name, no fragment. The URL parser alone accepts more (and rewrites
 /// it), which the document and the receivers' expectations do not.
 fn url_shape_error(url: &str) -> Option<&'static str> {
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
+    let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else {
+        return Some("must be an absolute URL starting with https://");
+    };
     let end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
     let (host, port) = match authority.rsplit_once(':') {
@@ -403,7 +416,26 @@ fn url_shape_error(url: &str) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
-    use super::url_shape_error;
+    use super::{normalise_url, url_shape_error};
+
+    #[test]
+    fn the_scheme_is_normalised_before_the_shape_is_checked() {
+        assert_eq!(normalise_url("HTTPS://Example.com/A".into()), "https://Example.com/A");
+        assert_eq!(normalise_url("Http://example.com".into()), "http://example.com");
+        for bad in [
+            "HTTPS://[::7f00:1]/",
+            "HTTPS://user:pw@vm/x",
+            "https:vm/x",
+            "https:/vm/x",
+            "HTTPS://vm/x#frag",
+            "ftp://example.com/",
+            "//example.com/",
+            "example.com/hook",
+        ] {
+            assert!(url_shape_error(&normalise_url(bad.into())).is_some(), "{bad}");
+        }
+        assert_eq!(url_shape_error(&normalise_url("HTTPS://example.com/hook".into())), None);
+    }
 
     #[test]
     fn webhook_urls_have_the_documented_shape() {

@@ -38,6 +38,12 @@ pub const PRUNE_BATCH: u32 = 10_000;
 /// claims, attempt records), so that a backend can write many in one transaction.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Damage found in the database by an integrity check at start (SQLite's `quick_check`), if any: the store
+    /// still answers, but what touches the damaged pages fails. `None` when sound or never checked.
+    fn integrity_problem(&self) -> Option<String> {
+        None
+    }
+
     // -- applications --------------------------------------------------------------------------------------------
     async fn insert_application(&self, app: &ApplicationRecord) -> StoreResult<()>;
     async fn get_application(&self, id: ApplicationId) -> StoreResult<ApplicationRecord>;

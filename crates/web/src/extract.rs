@@ -46,6 +46,10 @@ impl<S: Send + Sync> FromRequest<S> for Body {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("The request body is larger than {} bytes.", crate::BODY_LIMIT),
             )),
+            Err(e) if crate::body_timeout::is_body_timeout(&e) => Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "The request body was not received in time.".to_string(),
+            )),
             Err(e) => Err(ApiError::new(e.status(), e.body_text())),
         }
     }

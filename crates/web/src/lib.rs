@@ -3,6 +3,7 @@
 //! body of contract §3 through [`ApiError`]; no handler runs SQL or holds a business rule.
 
 mod api;
+pub mod body_timeout;
 mod error;
 mod extract;
 mod ui;

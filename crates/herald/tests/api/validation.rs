@@ -65,6 +65,33 @@ async fn a_webhook_url_with_another_scheme_than_https_is_refused() {
 }
 
 #[tokio::test]
+async fn a_url_with_an_upper_case_scheme_is_normalised_then_checked_on_create_and_update() {
+    let app = TestApp::spawn().await;
+    let a = contacts_app(&app).await;
+    let bad =
+        ["HTTPS://[::7f00:1]/", "HTTPS://user:pw@vm/x", "https:vm/x", "HTTPS://vm/x#frag", "Https://exa_mple.com/"];
+    for url in bad {
+        rejects(&app, with(webhook_body(&a, "contacts.created"), "url", json!(url)), "url").await;
+    }
+    let created = app
+        .client
+        .post(
+            "/webhooks/subscriptions",
+            ADMIN,
+            with(webhook_body(&a, "contacts.created"), "url", json!("HTTPS://example.com/Hook")),
+        )
+        .await;
+    assert_eq!(created.0, 201, "{}", created.1);
+    assert_eq!(created.1["url"], "https://example.com/Hook", "the scheme is stored in lower case");
+    let path = format!("/webhooks/subscriptions/{}", created.1["id"].as_str().unwrap());
+    for url in bad {
+        let body = json!({ "url": url, "topicIds": ["contacts.created"] });
+        let r = send_json(&app, Method::PUT, &path, Some(ADMIN), &[], body.clone()).await;
+        assert_422_naming(&r, "url", &format!("PUT {body}"));
+    }
+}
+
+#[tokio::test]
 async fn an_http_url_is_refused_unless_http_targets_are_allowed() {
     let app = TestApp::with(Opts { strict_targets: true, ..Opts::default() }).await;
     let a = contacts_app(&app).await;

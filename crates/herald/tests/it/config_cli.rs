@@ -95,3 +95,53 @@ fn migrate_creates_the_database_and_exits() {
     assert_eq!(code, 0, "{stderr}");
     assert!(dir.path().join("herald.db").exists());
 }
+
+#[tokio::test]
+async fn a_second_process_on_one_data_dir_exits_with_one_line_naming_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    #[cfg(unix)] // A private data dir: no warning line about its mode beside the error.
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let first =
+        herald_testkit::HeraldProcess::start(std::path::Path::new(BIN), dir.path(), "admin-token-0123456789", &[])
+            .await;
+    let pid = first.child.id();
+    let port = herald_testkit::free_port().to_string();
+    let d = dir.path().to_str().unwrap();
+    let (code, stderr) = run(
+        &[
+            "serve",
+            "--data-dir",
+            d,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--admin-token",
+            "admin-token-0123456789",
+        ],
+        &[],
+    );
+    assert_ne!(code, 0, "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.starts_with("herald: "), "{stderr}");
+    assert!(stderr.contains(&format!("PID {pid}")), "names the first process: {stderr}");
+    let (code, stderr) = run(&["migrate", "--data-dir", d], &[]);
+    assert_ne!(code, 0, "migrate waits for serve to stop: {stderr}");
+    assert!(stderr.contains(&format!("PID {pid}")), "{stderr}");
+    let r = reqwest::get(format!("{}/healthz", first.base)).await.expect("the first keeps serving");
+    assert!(r.status().is_success());
+}
+
+#[cfg(unix)]
+#[test]
+fn the_data_dir_and_database_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (code, stderr) = run(&["migrate", "--data-dir", data.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700, "data dir");
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+    }
+}

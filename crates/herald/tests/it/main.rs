@@ -11,5 +11,6 @@ mod isolation;
 mod listen;
 mod logs;
 mod signatures;
+mod slow_clients;
 mod upkeep;
 mod validation;

@@ -61,6 +61,8 @@ pub struct Opts {
     pub strict_targets: bool,
     pub auto_disable_after: Option<&'static str>,
     pub retention: Option<&'static str>,
+    /// Any other options, set on the arguments before they are resolved.
+    pub tune: Option<fn(&mut ServeArgs)>,
 }
 
 impl TestApp {
@@ -89,6 +91,10 @@ impl TestApp {
             retention: opts.retention.map(str::to_string),
             ..ServeArgs::default()
         };
+        let mut args = args;
+        if let Some(tune) = opts.tune {
+            tune(&mut args);
+        }
         let cfg = args.resolve_with_env(|_| None).expect("test configuration");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let running = herald::start(&cfg, ADMIN, listener, opts.worker).await.expect("start herald");

@@ -31,6 +31,8 @@ pub struct SqliteStore {
     commits: crate::group_commit::GroupCommit,
     /// Stops the background checkpoints when the store is dropped.
     _checkpoints: tokio::sync::mpsc::Sender<()>,
+    /// What [`SqliteStore::quick_check`] found wrong, if anything.
+    integrity: std::sync::Mutex<Option<String>>,
 }
 
 impl SqliteStore {
@@ -63,7 +65,20 @@ impl SqliteStore {
             .map_err(StoreError::from)?;
         let commits = crate::group_commit::GroupCommit::start(commit::SqliteCommitter { writer: writer.clone() }, 1);
         let checkpoints = checkpoint::start(options);
-        Ok(Self { writer, reader, commits, _checkpoints: checkpoints })
+        Ok(Self { writer, reader, commits, _checkpoints: checkpoints, integrity: std::sync::Mutex::new(None) })
+    }
+
+    /// Runs SQLite's `PRAGMA quick_check` (every page and index entry readable and well-formed; O(size of the file))
+    /// and remembers what it found, which [`Store::integrity_problem`] reports from then on. `None`: the file is sound.
+    pub async fn quick_check(&self) -> StoreResult<Option<String>> {
+        let rows: Vec<String> = sqlx::query_scalar("PRAGMA quick_check(20)").fetch_all(&self.reader).await?;
+        let problem = match rows.as_slice() {
+            [ok] if ok == "ok" => None,
+            [] => Some("quick_check returned nothing".to_string()),
+            lines => Some(lines.join("; ")),
+        };
+        *self.integrity.lock().unwrap_or_else(|e| e.into_inner()) = problem.clone();
+        Ok(problem)
     }
 
     /// Applies the embedded migrations and closes the database (for `herald migrate`).
@@ -128,6 +143,10 @@ fn webhook(row: &SqliteRow) -> StoreResult<WebhookRecord> {
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn integrity_problem(&self) -> Option<String> {
+        self.integrity.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     async fn insert_application(&self, app: &ApplicationRecord) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
         sqlx::query(

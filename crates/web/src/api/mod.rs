@@ -91,6 +91,10 @@ async fn healthz() -> Json<StatusModel> {
     )
 )]
 async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    if let Some(problem) = state.herald.store().integrity_problem() {
+        return crate::ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("The database is damaged: {problem}"))
+            .into_response();
+    }
     match state.herald.store().routing_version().await {
         Ok(_) => Json(StatusModel { status: "ready" }).into_response(),
         Err(e) => {

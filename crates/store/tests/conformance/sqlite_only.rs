@@ -1,0 +1,43 @@
+//! What only the SQLite backend has: the integrity check at start.
+
+use std::io::{Seek, SeekFrom, Write};
+use std::str::FromStr;
+
+use herald_store::sqlite::SqliteStore;
+use herald_store::Store;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Connection};
+
+use crate::fixtures::{app_at, t};
+
+#[tokio::test]
+async fn quick_check_passes_a_sound_file_and_reports_corrupt_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("herald.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    for i in 0..2_000 {
+        store.insert_application(&app_at(t(i))).await.unwrap();
+    }
+    assert_eq!(store.quick_check().await.unwrap(), None, "a sound file passes");
+    assert_eq!(store.integrity_problem(), None);
+    drop(store);
+
+    // Everything into the main file, then the root page of `applications` overwritten with garbage.
+    let mut conn = SqliteConnectOptions::from_str("sqlite://").unwrap().filename(&path).connect().await.unwrap();
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut conn).await.unwrap();
+    let root: i64 = sqlx::query_scalar("SELECT rootpage FROM sqlite_master WHERE name = 'applications'")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let page_size: i64 = sqlx::query_scalar("PRAGMA page_size").fetch_one(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.seek(SeekFrom::Start(((root - 1) * page_size) as u64)).unwrap();
+    file.write_all(&vec![0xA5; page_size as usize]).unwrap();
+    file.sync_all().unwrap();
+
+    let store = SqliteStore::open(&path).await.expect("a damaged file still opens");
+    let problem = store.quick_check().await.unwrap().expect("the damage is found");
+    assert!(!problem.is_empty());
+    assert_eq!(store.integrity_problem(), Some(problem));
+}
