@@ -33,6 +33,8 @@ pub struct DeliveryConfig {
     pub node_id: String,
     /// How long this node's claims outlive its last heartbeat (other nodes take them over after).
     pub lease: Duration,
+    /// The proxy attempts go through (`--delivery-proxy`); `None`: direct, whatever the environment says.
+    pub proxy: Option<url::Url>,
 }
 
 /// How long a cached target is used at most before it is read again from the store.
@@ -129,7 +131,8 @@ impl EngineHandle {
 
 impl Engine {
     pub fn new(store: Arc<dyn Store>, cfg: DeliveryConfig) -> Result<Self, reqwest::Error> {
-        let sender = HttpSender::new(cfg.timeout, cfg.allow_private_targets, cfg.allow_http_targets)?;
+        let sender =
+            HttpSender::with_proxy(cfg.timeout, cfg.allow_private_targets, cfg.allow_http_targets, cfg.proxy.clone())?;
         let (intake, fresh) = Intake::new(cfg.node_id.clone(), cfg.max_in_flight, cfg.max_in_flight_per_webhook);
         Ok(Self {
             inner: Arc::new(Inner {

@@ -24,32 +24,58 @@ pub struct SendResult {
 }
 
 /// Sends attempts. One client (one keep-alive connection pool per host) for every attempt of the process.
+///
+/// Proxy environment variables (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`) are ignored: through a proxy, the target's
+/// name would be resolved by the proxy, out of the guard's sight. An explicit proxy may be given; then the guard
+/// resolves each target itself before the attempt and refuses it when any of its addresses is refused (the proxy
+/// may connect to any of them).
 #[derive(Clone, Debug)]
 pub struct HttpSender {
     client: reqwest::Client,
     timeout: Duration,
     allow_private: bool,
     allow_http: bool,
+    proxied: bool,
 }
 
 impl HttpSender {
+    /// A sender that connects directly.
     pub fn new(timeout: Duration, allow_private: bool, allow_http: bool) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
+        Self::with_proxy(timeout, allow_private, allow_http, None)
+    }
+
+    /// A sender whose attempts go through `proxy` when given (`--delivery-proxy`), directly otherwise.
+    pub fn with_proxy(
+        timeout: Duration,
+        allow_private: bool,
+        allow_http: bool,
+        proxy: Option<url::Url>,
+    ) -> Result<Self, reqwest::Error> {
+        let builder = reqwest::Client::builder().no_proxy();
+        let builder = match &proxy {
+            // The proxy's own address is the operator's choice: it is resolved without the guard.
+            Some(url) => builder.proxy(reqwest::Proxy::all(url.as_str())?),
+            None => builder.dns_resolver(std::sync::Arc::new(TargetGuard { allow_private })),
+        };
+        let client = builder
             .redirect(Policy::none())
             .user_agent(concat!("Herald/", env!("CARGO_PKG_VERSION")))
-            .dns_resolver(std::sync::Arc::new(TargetGuard { allow_private }))
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(256)
             .connect_timeout(timeout)
             .tcp_nodelay(true)
             .build()?;
-        Ok(Self { client, timeout, allow_private, allow_http })
+        Ok(Self { client, timeout, allow_private, allow_http, proxied: proxy.is_some() })
     }
 
     /// `POST`s `body` to `url` with `headers`, within the delivery timeout (the whole exchange, body included).
     pub async fn send(&self, url: &str, headers: HeaderMap, body: Bytes) -> SendResult {
         let start = Instant::now();
-        if let Some(reason) = self.refuse(url) {
+        let refused = match self.refuse(url) {
+            None if self.proxied && !self.allow_private => self.refuse_resolved(url).await,
+            other => other,
+        };
+        if let Some(reason) = refused {
             return SendResult {
                 outcome: AttemptOutcome::Blocked { reason },
                 duration: start.elapsed(),
@@ -105,6 +131,29 @@ impl HttpSender {
             _ => None,
         };
         ip.and_then(|ip| check_ip(ip).map(|why| format!("{ip} is a {why}")))
+    }
+}
+
+impl HttpSender {
+    /// Through a proxy: why the target's host name may not be called, after resolving it here (every address must
+    /// pass, since the proxy picks one). IP literals were checked by `refuse` already.
+    async fn refuse_resolved(&self, url: &str) -> Option<String> {
+        let parsed = url::Url::parse(url).ok()?;
+        let Some(url::Host::Domain(host)) = parsed.host() else { return None };
+        let port = parsed.port_or_known_default().unwrap_or(443);
+        let addrs = match tokio::time::timeout(self.timeout, tokio::net::lookup_host((host, port))).await {
+            Err(_) => return Some(format!("{host} did not resolve in time")),
+            Ok(Err(e)) => return Some(format!("{host} does not resolve: {e}")),
+            Ok(Ok(addrs)) => addrs,
+        };
+        let mut any = false;
+        for addr in addrs {
+            any = true;
+            if let Some(why) = check_ip(addr.ip()) {
+                return Some(format!("{host} resolves to a {why}"));
+            }
+        }
+        (!any).then(|| format!("{host} has no address"))
     }
 }
 

@@ -126,6 +126,7 @@ pub async fn start(
             max_in_flight_per_webhook: cfg.max_in_flight_per_webhook,
             node_id,
             lease: cfg.lease,
+            proxy: cfg.delivery_proxy.clone(),
         },
     )
     .context("cannot build the HTTP client for deliveries")?;
