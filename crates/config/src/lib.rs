@@ -13,6 +13,7 @@ mod database;
 mod error;
 mod migrate;
 mod options;
+mod rotate;
 mod serve;
 mod sources;
 mod value;
@@ -20,6 +21,7 @@ mod value;
 pub use database::{DatabaseUrl, DatabaseUrlError};
 pub use error::{ConfigError, InvalidValue, Origin};
 pub use migrate::{MigrateArgs, MigrateConfig};
+pub use rotate::{RotateKeyArgs, RotateKeyConfig};
 pub use serve::{LogFormat, ServeArgs, ServeConfig};
 pub use value::EncryptionKey;
 

@@ -4,7 +4,9 @@
 pub mod admin_token;
 pub mod bench;
 pub mod data_dir;
+pub mod encryption_key;
 pub mod listen;
+pub mod rotate;
 pub mod server;
 
 use std::net::SocketAddr;
@@ -17,7 +19,7 @@ use herald_delivery::{DeliveryConfig, Engine};
 use herald_service::{Herald, ServiceConfig};
 use herald_store::postgres::PgStore;
 use herald_store::sqlite::SqliteStore;
-use herald_store::Store;
+use herald_store::{Sealer, Store};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -52,10 +54,13 @@ pub const PG_POOL_SIZE: u32 = 16;
 /// Opens the store named by the configuration (creating the data dir) and applies migrations.
 /// With `integrity_check`, a SQLite file is checked for damage (`PRAGMA quick_check`) once open: damage is logged and
 /// reported by `/readyz` (through [`Store::integrity_problem`]), and Herald serves what it can still read.
+///
+/// Secrets are sealed with `sealer` (its first key); `Sealer::plain()` leaves them in the clear (migrations only).
 pub async fn open_store(
     database: &DatabaseUrl,
     data_dir: &std::path::Path,
     integrity_check: bool,
+    sealer: Sealer,
 ) -> anyhow::Result<Arc<dyn Store>> {
     data_dir::create_private_dir(data_dir)?;
     match database {
@@ -66,7 +71,8 @@ pub async fn open_store(
             data_dir::make_database_private(path)?;
             let store = SqliteStore::open(path)
                 .await
-                .with_context(|| format!("cannot open the SQLite database {}", path.display()))?;
+                .with_context(|| format!("cannot open the SQLite database {}", path.display()))?
+                .sealed(sealer);
             if integrity_check {
                 let started = std::time::Instant::now();
                 match store.quick_check().await {
@@ -84,7 +90,8 @@ pub async fn open_store(
         DatabaseUrl::Postgres { url } => {
             let store = PgStore::open(url, PG_POOL_SIZE)
                 .await
-                .with_context(|| format!("cannot open the PostgreSQL database {database}"))?;
+                .with_context(|| format!("cannot open the PostgreSQL database {database}"))?
+                .sealed(sealer);
             Ok(Arc::new(store))
         }
     }
@@ -106,7 +113,20 @@ pub async fn start(
         }
         DatabaseUrl::Postgres { .. } => None,
     };
-    let store = open_store(&cfg.database, &cfg.data_dir, cfg.integrity_check).await?;
+    let (keys, key_source) = encryption_key::resolve(cfg.encryption_keys.as_deref(), &cfg.data_dir)?;
+    if key_source == (encryption_key::KeySource::DataDir { generated: true }) {
+        tracing::info!(file = %cfg.data_dir.join(encryption_key::FILE_NAME).display(), "generated the key that seals secrets at rest; back it up with the database");
+        if matches!(cfg.database, DatabaseUrl::Postgres { .. }) {
+            tracing::warn!("on PostgreSQL every node needs the same encryption key: give them all --encryption-key");
+        }
+    }
+    let store = open_store(&cfg.database, &cfg.data_dir, cfg.integrity_check, Sealer::new(&keys)).await?;
+    // Seals secrets written before sealing (or with another key of the ring), and checks that every stored secret
+    // opens with this node's keys: a node given the wrong key stops here with one clear line.
+    let resealed = store.reseal_secrets().await.context("cannot open the stored secrets with the encryption key(s)")?;
+    if resealed > 0 {
+        tracing::info!(resealed, "sealed stored secrets with the current encryption key");
+    }
     if matches!(cfg.database, DatabaseUrl::Sqlite { .. }) {
         // One node owns a SQLite file: whatever a previous process held (and was attempting when it died) is due again.
         let released = store.release_all_claims().await.context("cannot release earlier claims")?;

@@ -27,6 +27,8 @@ enum Command {
     Listen(Box<ListenArgs>),
     /// Measure Herald against this machine's loopback HTTP limit.
     Bench(BenchArgs),
+    /// Reseal every stored secret with a new encryption key (stop `serve` first on SQLite).
+    RotateEncryptionKey(Box<herald_config::RotateKeyArgs>),
 }
 
 #[derive(clap::Args)]
@@ -101,13 +103,17 @@ fn main() -> ExitCode {
                     }
                     _ => None,
                 };
-                herald::open_store(&cfg.database, &cfg.data_dir, false).await?;
+                herald::open_store(&cfg.database, &cfg.data_dir, false, herald_store::Sealer::plain()).await?;
                 println!("herald: migrations applied to {}", cfg.database);
                 Ok(())
             }),
             Err(e) => return config_error(e),
         },
         Command::Listen(args) => runtime.block_on(listen(*args)),
+        Command::RotateEncryptionKey(args) => match args.resolve() {
+            Ok(cfg) => runtime.block_on(herald::rotate::rotate_encryption_key(cfg)),
+            Err(e) => return config_error(e),
+        },
         Command::Bench(args) => runtime.block_on(async move {
             let opts = herald::bench::BenchOptions {
                 quick: args.quick,

@@ -12,6 +12,7 @@ mod error;
 mod group_commit;
 mod models;
 pub mod postgres;
+mod sealing;
 pub mod sqlite;
 
 use std::time::Duration;
@@ -21,6 +22,7 @@ use chrono::{DateTime, Utc};
 
 pub use error::StoreError;
 pub use models::*;
+pub use sealing::Sealer;
 
 use herald_domain::{ApplicationId, DeliveryId, InstallationId, WebhookId};
 
@@ -43,6 +45,11 @@ pub trait Store: Send + Sync + 'static {
     fn integrity_problem(&self) -> Option<String> {
         None
     }
+
+    /// Rewrites every webhook secret and signing seed (deleted webhooks included) not sealed with the store's
+    /// sealing key with it, in one transaction; returns how many rows it rewrote. Run by
+    /// `herald rotate-encryption-key` with the new key first and the old one after it.
+    async fn reseal_secrets(&self) -> StoreResult<u64>;
 
     // -- applications --------------------------------------------------------------------------------------------
     async fn insert_application(&self, app: &ApplicationRecord) -> StoreResult<()>;

@@ -27,6 +27,8 @@ async fn node(dir: &Path, db: &TestDatabase) -> HeraldProcess {
         "60s",
         "--retry-schedule",
         "500ms,500ms,500ms",
+        "--encryption-key",
+        ENCRYPTION_KEY,
     ];
     HeraldProcess::start(Path::new(BIN), dir, ADMIN, &flags).await
 }

@@ -14,6 +14,8 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 
 pub const ADMIN: &str = "cluster-admin-token-0123456789";
+/// The key every node seals secrets with: nodes sharing a database share it, as the operations notes say.
+pub const ENCRYPTION_KEY: &str = "5e1f0c0ffee5e1f0c0ffee5e1f0c0ffee5e1f0c0ffee5e1f0c0ffee5e1f0c0ff";
 pub const BIN: &str = env!("CARGO_BIN_EXE_herald");
 
 /// The topic and customer every test uses.
@@ -51,6 +53,7 @@ impl Node {
             allow_private_targets: Some("true".into()),
             retry_schedule: Some(opts.retry_schedule.into()),
             delivery_timeout: Some(opts.delivery_timeout.into()),
+            encryption_key: Some(ENCRYPTION_KEY.into()),
             ..ServeArgs::default()
         };
         let cfg = args.resolve_with_env(|_| None).expect("node configuration");

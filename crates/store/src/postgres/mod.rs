@@ -40,6 +40,7 @@ const COMMITS_IN_FLIGHT: usize = 4;
 pub struct PgStore {
     pool: PgPool,
     commits: crate::group_commit::GroupCommit,
+    sealer: Sealer,
 }
 
 impl PgStore {
@@ -54,7 +55,13 @@ impl PgStore {
             .await?;
         let commits =
             crate::group_commit::GroupCommit::start(deliveries::PgCommitter { pool: pool.clone() }, COMMITS_IN_FLIGHT);
-        Ok(Self { pool, commits })
+        Ok(Self { pool, commits, sealer: Sealer::plain() })
+    }
+
+    /// The store sealing secrets with `sealer` (see [`Sealer`]); without it, they are written in the clear.
+    pub fn sealed(mut self, sealer: Sealer) -> Self {
+        self.sealer = sealer;
+        self
     }
 
     /// Applies the embedded migrations and disconnects (for `herald migrate`).
@@ -98,14 +105,14 @@ async fn migrate_with(options: &PgConnectOptions) -> StoreResult<()> {
     Ok(())
 }
 
-fn application(row: &PgRow) -> StoreResult<ApplicationRecord> {
+fn application(row: &PgRow, sealer: &Sealer) -> StoreResult<ApplicationRecord> {
     Ok(ApplicationRecord {
         id: row.try_get::<Uuid, _>("id")?.into(),
         client_id: row.try_get("client_id")?,
         name: row.try_get("name")?,
         scopes: row.try_get("scopes")?,
         api_key_hash: row.try_get("api_key_hash")?,
-        signing_seed: row.try_get("signing_seed")?,
+        signing_seed: sealer.open_bytes(row.try_get("signing_seed")?)?,
         created: time(row.try_get("created")?),
         modified: time(row.try_get("modified")?),
     })
@@ -123,7 +130,7 @@ fn installation(row: &PgRow) -> StoreResult<InstallationRecord> {
     })
 }
 
-fn webhook(row: &PgRow) -> StoreResult<WebhookRecord> {
+fn webhook(row: &PgRow, sealer: &Sealer) -> StoreResult<WebhookRecord> {
     Ok(WebhookRecord {
         id: row.try_get::<Uuid, _>("id")?.into(),
         application_id: row.try_get::<Uuid, _>("application_id")?.into(),
@@ -133,8 +140,8 @@ fn webhook(row: &PgRow) -> StoreResult<WebhookRecord> {
         customer_ids: row.try_get("customer_ids")?,
         active: row.try_get("active")?,
         ignore_etag_only_changes: row.try_get("ignore_etag_only_changes")?,
-        secret: row.try_get("secret")?,
-        previous_secret: row.try_get("previous_secret")?,
+        secret: sealer.open_text(row.try_get("secret")?)?,
+        previous_secret: sealer.open_opt_text(row.try_get("previous_secret")?)?,
         previous_secret_expires: opt_time(row.try_get("previous_secret_expires")?),
         disabled_reason: row.try_get("disabled_reason")?,
         last_success: opt_time(row.try_get("last_success")?),
@@ -146,6 +153,42 @@ fn webhook(row: &PgRow) -> StoreResult<WebhookRecord> {
 
 #[async_trait]
 impl Store for PgStore {
+    async fn reseal_secrets(&self) -> StoreResult<u64> {
+        let sealer = &self.sealer;
+        let mut tx = self.pool.begin().await?;
+        let mut rewritten = 0;
+        // Row locks: a node writing a secret meanwhile waits, and is not overwritten with an older value.
+        let apps: Vec<(Uuid, Vec<u8>)> =
+            sqlx::query_as("SELECT id, signing_seed FROM applications FOR UPDATE").fetch_all(&mut *tx).await?;
+        for (id, seed) in apps.into_iter().filter(|(_, seed)| !sealer.is_current_bytes(seed)) {
+            let seed = sealer.seal_bytes(&sealer.open_bytes(seed)?);
+            sqlx::query("UPDATE applications SET signing_seed = $1 WHERE id = $2")
+                .bind(seed)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            rewritten += 1;
+        }
+        let hooks: Vec<(Uuid, String, Option<String>)> =
+            sqlx::query_as("SELECT id, secret, previous_secret FROM webhooks FOR UPDATE").fetch_all(&mut *tx).await?;
+        for (id, secret, previous) in hooks {
+            if sealer.is_current_text(&secret) && previous.as_deref().is_none_or(|p| sealer.is_current_text(p)) {
+                continue;
+            }
+            let secret = sealer.seal_text(&sealer.open_text(secret)?);
+            let previous = sealer.open_opt_text(previous)?.map(|p| sealer.seal_text(&p));
+            sqlx::query("UPDATE webhooks SET secret = $1, previous_secret = $2 WHERE id = $3")
+                .bind(secret)
+                .bind(previous)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            rewritten += 1;
+        }
+        tx.commit().await?;
+        Ok(rewritten)
+    }
+
     async fn insert_application(&self, app: &ApplicationRecord) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -157,7 +200,7 @@ impl Store for PgStore {
         .bind(&app.name)
         .bind(&app.scopes)
         .bind(&app.api_key_hash)
-        .bind(&app.signing_seed)
+        .bind(self.sealer.seal_bytes(&app.signing_seed))
         .bind(micros(app.created))
         .bind(micros(app.modified))
         .execute(&mut *tx)
@@ -173,7 +216,7 @@ impl Store for PgStore {
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound)?;
-        application(&row)
+        application(&row, &self.sealer)
     }
 
     async fn find_application_by_key_hash(&self, key_hash: &str) -> StoreResult<Option<ApplicationRecord>> {
@@ -181,7 +224,7 @@ impl Store for PgStore {
             .bind(key_hash)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(application).transpose()
+        row.as_ref().map(|r| application(r, &self.sealer)).transpose()
     }
 
     async fn list_applications(&self, page: Page) -> StoreResult<(Vec<ApplicationRecord>, u64)> {
@@ -191,7 +234,7 @@ impl Store for PgStore {
             .bind(page.offset())
             .fetch_all(&self.pool)
             .await?;
-        Ok((rows.iter().map(application).collect::<StoreResult<_>>()?, total as u64))
+        Ok((rows.iter().map(|r| application(r, &self.sealer)).collect::<StoreResult<_>>()?, total as u64))
     }
 
     async fn update_application(
@@ -211,7 +254,7 @@ impl Store for PgStore {
                 .fetch_optional(&mut *tx)
                 .await?
                 .ok_or(StoreError::NotFound)?;
-        let app = application(&row)?;
+        let app = application(&row, &self.sealer)?;
         Self::bump_routing_version(&mut tx).await?;
         tx.commit().await?;
         Ok(app)
@@ -330,8 +373,8 @@ impl Store for PgStore {
         .bind(&hook.customer_ids)
         .bind(hook.active)
         .bind(hook.ignore_etag_only_changes)
-        .bind(&hook.secret)
-        .bind(&hook.previous_secret)
+        .bind(self.sealer.seal_text(&hook.secret))
+        .bind(hook.previous_secret.as_deref().map(|s| self.sealer.seal_text(s)))
         .bind(hook.previous_secret_expires.map(micros))
         .bind(&hook.disabled_reason)
         .bind(hook.last_success.map(micros))
@@ -351,7 +394,7 @@ impl Store for PgStore {
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound)?;
-        webhook(&row)
+        webhook(&row, &self.sealer)
     }
 
     async fn update_webhook(&self, hook: &WebhookRecord) -> StoreResult<()> {
@@ -367,8 +410,8 @@ impl Store for PgStore {
         .bind(&hook.customer_ids)
         .bind(hook.active)
         .bind(hook.ignore_etag_only_changes)
-        .bind(&hook.secret)
-        .bind(&hook.previous_secret)
+        .bind(self.sealer.seal_text(&hook.secret))
+        .bind(hook.previous_secret.as_deref().map(|s| self.sealer.seal_text(s)))
         .bind(hook.previous_secret_expires.map(micros))
         .bind(&hook.disabled_reason)
         .bind(micros(hook.modified))
@@ -431,7 +474,7 @@ impl Store for PgStore {
             .push(" OFFSET ")
             .push_bind(page.offset());
         let rows = q.build().fetch_all(&self.pool).await?;
-        Ok((rows.iter().map(webhook).collect::<StoreResult<_>>()?, total as u64))
+        Ok((rows.iter().map(|r| webhook(r, &self.sealer)).collect::<StoreResult<_>>()?, total as u64))
     }
 
     async fn routing_version(&self) -> StoreResult<i64> {

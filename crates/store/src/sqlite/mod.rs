@@ -33,6 +33,7 @@ pub struct SqliteStore {
     _checkpoints: tokio::sync::mpsc::Sender<()>,
     /// What [`SqliteStore::quick_check`] found wrong, if anything.
     integrity: std::sync::Mutex<Option<String>>,
+    sealer: Sealer,
 }
 
 impl SqliteStore {
@@ -65,7 +66,20 @@ impl SqliteStore {
             .map_err(StoreError::from)?;
         let commits = crate::group_commit::GroupCommit::start(commit::SqliteCommitter { writer: writer.clone() }, 1);
         let checkpoints = checkpoint::start(options);
-        Ok(Self { writer, reader, commits, _checkpoints: checkpoints, integrity: std::sync::Mutex::new(None) })
+        Ok(Self {
+            writer,
+            reader,
+            commits,
+            _checkpoints: checkpoints,
+            integrity: std::sync::Mutex::new(None),
+            sealer: Sealer::plain(),
+        })
+    }
+
+    /// The store sealing secrets with `sealer` (see [`Sealer`]); without it, they are written in the clear.
+    pub fn sealed(mut self, sealer: Sealer) -> Self {
+        self.sealer = sealer;
+        self
     }
 
     /// Runs SQLite's `PRAGMA quick_check` (every page and index entry readable and well-formed; O(size of the file))
@@ -95,14 +109,14 @@ impl SqliteStore {
     }
 }
 
-fn application(row: &SqliteRow) -> StoreResult<ApplicationRecord> {
+fn application(row: &SqliteRow, sealer: &Sealer) -> StoreResult<ApplicationRecord> {
     Ok(ApplicationRecord {
         id: id(row.try_get("id")?)?,
         client_id: row.try_get("client_id")?,
         name: row.try_get("name")?,
         scopes: list(row.try_get("scopes")?)?,
         api_key_hash: row.try_get("api_key_hash")?,
-        signing_seed: row.try_get("signing_seed")?,
+        signing_seed: sealer.open_bytes(row.try_get("signing_seed")?)?,
         created: time(row.try_get("created")?),
         modified: time(row.try_get("modified")?),
     })
@@ -120,7 +134,7 @@ fn installation(row: &SqliteRow) -> StoreResult<InstallationRecord> {
     })
 }
 
-fn webhook(row: &SqliteRow) -> StoreResult<WebhookRecord> {
+fn webhook(row: &SqliteRow, sealer: &Sealer) -> StoreResult<WebhookRecord> {
     Ok(WebhookRecord {
         id: id(row.try_get("id")?)?,
         application_id: id(row.try_get("application_id")?)?,
@@ -130,8 +144,8 @@ fn webhook(row: &SqliteRow) -> StoreResult<WebhookRecord> {
         customer_ids: list(row.try_get("customer_ids")?)?,
         active: row.try_get("active")?,
         ignore_etag_only_changes: row.try_get("ignore_etag_only_changes")?,
-        secret: row.try_get("secret")?,
-        previous_secret: row.try_get("previous_secret")?,
+        secret: sealer.open_text(row.try_get("secret")?)?,
+        previous_secret: sealer.open_opt_text(row.try_get("previous_secret")?)?,
         previous_secret_expires: opt_time(row.try_get("previous_secret_expires")?),
         disabled_reason: row.try_get("disabled_reason")?,
         last_success: opt_time(row.try_get("last_success")?),
@@ -147,6 +161,41 @@ impl Store for SqliteStore {
         self.integrity.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    async fn reseal_secrets(&self) -> StoreResult<u64> {
+        let sealer = &self.sealer;
+        let mut tx = self.writer.begin().await?;
+        let mut rewritten = 0;
+        let apps: Vec<(String, Vec<u8>)> =
+            sqlx::query_as("SELECT id, signing_seed FROM applications").fetch_all(&mut *tx).await?;
+        for (id, seed) in apps.into_iter().filter(|(_, seed)| !sealer.is_current_bytes(seed)) {
+            let seed = sealer.seal_bytes(&sealer.open_bytes(seed)?);
+            sqlx::query("UPDATE applications SET signing_seed = ? WHERE id = ?")
+                .bind(seed)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            rewritten += 1;
+        }
+        let hooks: Vec<(String, String, Option<String>)> =
+            sqlx::query_as("SELECT id, secret, previous_secret FROM webhooks").fetch_all(&mut *tx).await?;
+        for (id, secret, previous) in hooks {
+            if sealer.is_current_text(&secret) && previous.as_deref().is_none_or(|p| sealer.is_current_text(p)) {
+                continue;
+            }
+            let secret = sealer.seal_text(&sealer.open_text(secret)?);
+            let previous = sealer.open_opt_text(previous)?.map(|p| sealer.seal_text(&p));
+            sqlx::query("UPDATE webhooks SET secret = ?, previous_secret = ? WHERE id = ?")
+                .bind(secret)
+                .bind(previous)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            rewritten += 1;
+        }
+        tx.commit().await?;
+        Ok(rewritten)
+    }
+
     async fn insert_application(&self, app: &ApplicationRecord) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
         sqlx::query(
@@ -158,7 +207,7 @@ impl Store for SqliteStore {
         .bind(&app.name)
         .bind(list_json(&app.scopes))
         .bind(&app.api_key_hash)
-        .bind(&app.signing_seed)
+        .bind(self.sealer.seal_bytes(&app.signing_seed))
         .bind(micros(app.created))
         .bind(micros(app.modified))
         .execute(&mut *tx)
@@ -174,7 +223,7 @@ impl Store for SqliteStore {
             .fetch_optional(&self.reader)
             .await?
             .ok_or(StoreError::NotFound)?;
-        application(&row)
+        application(&row, &self.sealer)
     }
 
     async fn find_application_by_key_hash(&self, key_hash: &str) -> StoreResult<Option<ApplicationRecord>> {
@@ -182,7 +231,7 @@ impl Store for SqliteStore {
             .bind(key_hash)
             .fetch_optional(&self.reader)
             .await?;
-        row.as_ref().map(application).transpose()
+        row.as_ref().map(|r| application(r, &self.sealer)).transpose()
     }
 
     async fn list_applications(&self, page: Page) -> StoreResult<(Vec<ApplicationRecord>, u64)> {
@@ -192,7 +241,7 @@ impl Store for SqliteStore {
             .bind(page.offset())
             .fetch_all(&self.reader)
             .await?;
-        Ok((rows.iter().map(application).collect::<StoreResult<_>>()?, total as u64))
+        Ok((rows.iter().map(|r| application(r, &self.sealer)).collect::<StoreResult<_>>()?, total as u64))
     }
 
     async fn update_application(
@@ -211,7 +260,7 @@ impl Store for SqliteStore {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound)?;
-        let app = application(&row)?;
+        let app = application(&row, &self.sealer)?;
         Self::bump_routing_version(&mut tx).await?;
         tx.commit().await?;
         Ok(app)
@@ -327,8 +376,8 @@ impl Store for SqliteStore {
         .bind(list_json(&hook.customer_ids))
         .bind(hook.active)
         .bind(hook.ignore_etag_only_changes)
-        .bind(&hook.secret)
-        .bind(&hook.previous_secret)
+        .bind(self.sealer.seal_text(&hook.secret))
+        .bind(hook.previous_secret.as_deref().map(|s| self.sealer.seal_text(s)))
         .bind(hook.previous_secret_expires.map(micros))
         .bind(&hook.disabled_reason)
         .bind(hook.last_success.map(micros))
@@ -348,7 +397,7 @@ impl Store for SqliteStore {
             .fetch_optional(&self.reader)
             .await?
             .ok_or(StoreError::NotFound)?;
-        webhook(&row)
+        webhook(&row, &self.sealer)
     }
 
     async fn update_webhook(&self, hook: &WebhookRecord) -> StoreResult<()> {
@@ -364,8 +413,8 @@ impl Store for SqliteStore {
         .bind(list_json(&hook.customer_ids))
         .bind(hook.active)
         .bind(hook.ignore_etag_only_changes)
-        .bind(&hook.secret)
-        .bind(&hook.previous_secret)
+        .bind(self.sealer.seal_text(&hook.secret))
+        .bind(hook.previous_secret.as_deref().map(|s| self.sealer.seal_text(s)))
         .bind(hook.previous_secret_expires.map(micros))
         .bind(&hook.disabled_reason)
         .bind(micros(hook.modified))
@@ -426,7 +475,7 @@ impl Store for SqliteStore {
             .push(" OFFSET ")
             .push_bind(page.offset());
         let rows = q.build().fetch_all(&self.reader).await?;
-        Ok((rows.iter().map(webhook).collect::<StoreResult<_>>()?, total as u64))
+        Ok((rows.iter().map(|r| webhook(r, &self.sealer)).collect::<StoreResult<_>>()?, total as u64))
     }
 
     async fn routing_version(&self) -> StoreResult<i64> {

@@ -22,14 +22,19 @@ pub struct TestStore {
 
 pub async fn sqlite() -> TestStore {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let store = SqliteStore::open(&dir.path().join("herald.db")).await.expect("SQLite store opens");
+    let store = SqliteStore::open(&dir.path().join("herald.db")).await.expect("SQLite store opens").sealed(sealer());
     TestStore { store: Arc::new(store), _dir: Some(dir), _database: None }
+}
+
+/// Every conformance test runs with secrets sealed, as Herald runs.
+fn sealer() -> herald_store::Sealer {
+    herald_store::Sealer::new(&[[42; 32]])
 }
 
 /// `None` only when `HERALD_TEST_SKIP_POSTGRES=1`; an unreachable server fails the test.
 pub async fn postgres() -> Option<TestStore> {
     let (db, url) = postgres_database().await?;
-    let store = PgStore::open(&url, PG_POOL).await.expect("PostgreSQL store opens");
+    let store = PgStore::open(&url, PG_POOL).await.expect("PostgreSQL store opens").sealed(sealer());
     Some(TestStore { store: Arc::new(store), _dir: None, _database: Some(db) })
 }
 

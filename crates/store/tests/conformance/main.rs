@@ -12,6 +12,7 @@ mod fixtures;
 mod harness;
 mod maintenance;
 mod pg_only;
+mod sealing;
 mod sqlite_only;
 
 /// Instantiates each listed test (`module::name`, an `async fn(Arc<dyn Store>)`) once per backend.

@@ -30,3 +30,36 @@ async fn an_unreachable_server_is_unavailable() {
     let err = PgStore::open("postgres://postgres@127.0.0.1:1/postgres", 1).await.err().expect("no server there");
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn secrets_are_sealed_at_rest_and_reseal_with_a_new_key() {
+    let Some((_db, url)) = postgres_database().await else { return };
+    let open = |keys: Vec<[u8; 32]>| {
+        let url = url.clone();
+        async move {
+            let store = PgStore::open(&url, 2).await.unwrap().sealed(herald_store::Sealer::new(&keys));
+            std::sync::Arc::new(store) as std::sync::Arc<dyn Store>
+        }
+    };
+    let raw = |id: String| {
+        let url = url.clone();
+        async move {
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.unwrap();
+            let id: uuid::Uuid = id.parse().unwrap();
+            let secret: String = sqlx::query_scalar("SELECT secret FROM webhooks WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            let seed: Vec<u8> = sqlx::query_scalar(
+                "SELECT a.signing_seed FROM applications a JOIN webhooks w ON w.application_id = a.id WHERE w.id = $1",
+            )
+            .bind(id)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+            (secret, seed)
+        }
+    };
+    crate::sealing::secrets_are_sealed_at_rest_and_reseal_with_a_new_key(open, raw).await;
+}

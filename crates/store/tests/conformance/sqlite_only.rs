@@ -11,6 +11,40 @@ use sqlx::{ConnectOptions, Connection};
 use crate::fixtures::{app_at, t};
 
 #[tokio::test]
+async fn secrets_are_sealed_at_rest_and_reseal_with_a_new_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("herald.db");
+    let open = |keys: Vec<[u8; 32]>| {
+        let path = path.clone();
+        async move {
+            let store = SqliteStore::open(&path).await.unwrap().sealed(herald_store::Sealer::new(&keys));
+            std::sync::Arc::new(store) as std::sync::Arc<dyn Store>
+        }
+    };
+    let raw = |id: String| {
+        let path = path.clone();
+        async move {
+            let mut conn =
+                SqliteConnectOptions::from_str("sqlite://").unwrap().filename(&path).connect().await.unwrap();
+            let secret: String = sqlx::query_scalar("SELECT secret FROM webhooks WHERE id = ?")
+                .bind(&id)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            let seed: Vec<u8> = sqlx::query_scalar(
+                "SELECT a.signing_seed FROM applications a JOIN webhooks w ON w.application_id = a.id WHERE w.id = ?",
+            )
+            .bind(&id)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+            (secret, seed)
+        }
+    };
+    crate::sealing::secrets_are_sealed_at_rest_and_reseal_with_a_new_key(open, raw).await;
+}
+
+#[tokio::test]
 async fn quick_check_passes_a_sound_file_and_reports_corrupt_pages() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("herald.db");
