@@ -217,3 +217,45 @@ async fn secrets_are_sealed_in_the_database_and_survive_a_key_rotation() {
     assert_ne!(code, 0, "{stderr}");
     assert!(stderr.contains("encryption key"), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_damaged_sqlite_file_is_reported_by_readyz() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let admin = "admin-token-0123456789";
+    let bin = std::path::Path::new(BIN);
+    let mut first = herald_testkit::HeraldProcess::start(bin, &data, admin, &[]).await;
+    let client = herald_testkit::Client::new(first.base.clone());
+    let (_, ready) = client.get("/readyz", admin).await;
+    assert_eq!(ready["status"], "ready", "a sound file is ready");
+    for i in 0..300 {
+        let (s, _) = client
+            .post("/apps", admin, serde_json::json!({"name": format!("app {i} {}", "x".repeat(200)), "scopes": []}))
+            .await;
+        assert_eq!(s, 201);
+    }
+    first.kill9();
+    // `migrate` opens and closes the database, which moves the WAL into the main file.
+    let (code, stderr) = run(&["migrate", "--data-dir", data.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let db = data.join("herald.db");
+    let len = std::fs::metadata(&db).unwrap().len();
+    let mut file = std::fs::OpenOptions::new().write(true).open(&db).unwrap();
+    use std::io::{Seek, Write};
+    file.seek(std::io::SeekFrom::Start(len - 4 * 4096)).unwrap();
+    file.write_all(&[0xA5; 4 * 4096]).unwrap();
+    file.sync_all().unwrap();
+    drop(file);
+
+    let second = herald_testkit::HeraldProcess::start(bin, &data, admin, &[]).await;
+    let r = reqwest::get(format!("{}/readyz", second.base)).await.unwrap();
+    assert_eq!(r.status(), 503);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(body["description"].as_str().unwrap_or_default().contains("damaged"), "{body}");
+    drop(second);
+
+    let third = herald_testkit::HeraldProcess::start(bin, &data, admin, &["--integrity-check=false"]).await;
+    let r = reqwest::get(format!("{}/readyz", third.base)).await.unwrap();
+    assert_eq!(r.status(), 200, "without the check, nothing is reported");
+}
