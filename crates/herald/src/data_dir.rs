@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-/// Creates `dir` (and its parents) with mode 0700 when it does not exist yet. An existing directory keeps its mode;
-/// a warning says so when others may read it.
+/// Creates `dir` (and its parents) with mode 0700 when it does not exist yet. An existing directory keeps the mode
+/// its owner gave it (docs/OPERATIONS.md asks for 0700).
 pub fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     if !dir.exists() {
         let mut builder = fs::DirBuilder::new();
@@ -23,8 +23,6 @@ pub fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
             builder.mode(0o700);
         }
         builder.create(dir).with_context(|| format!("cannot create data dir {}", dir.display()))?;
-    } else if let Some(mode) = loose_mode(dir) {
-        tracing::warn!(dir = %dir.display(), mode = format!("{mode:o}"), "the data dir may be read by other users; chmod 700 it");
     }
     Ok(())
 }

@@ -114,13 +114,13 @@ pub async fn start(
         DatabaseUrl::Postgres { .. } => None,
     };
     let (keys, key_source) = encryption_key::resolve(cfg.encryption_keys.as_deref(), &cfg.data_dir)?;
+    let store = open_store(&cfg.database, &cfg.data_dir, cfg.integrity_check, Sealer::new(&keys)).await?;
     if key_source == (encryption_key::KeySource::DataDir { generated: true }) {
         tracing::info!(file = %cfg.data_dir.join(encryption_key::FILE_NAME).display(), "generated the key that seals secrets at rest; back it up with the database");
         if matches!(cfg.database, DatabaseUrl::Postgres { .. }) {
             tracing::warn!("on PostgreSQL every node needs the same encryption key: give them all --encryption-key");
         }
     }
-    let store = open_store(&cfg.database, &cfg.data_dir, cfg.integrity_check, Sealer::new(&keys)).await?;
     // Seals secrets written before sealing (or with another key of the ring), and checks that every stored secret
     // opens with this node's keys: a node given the wrong key stops here with one clear line.
     let resealed = store.reseal_secrets().await.context("cannot open the stored secrets with the encryption key(s)")?;

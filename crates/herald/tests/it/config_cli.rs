@@ -99,8 +99,6 @@ fn migrate_creates_the_database_and_exits() {
 #[tokio::test]
 async fn a_second_process_on_one_data_dir_exits_with_one_line_naming_the_first() {
     let dir = tempfile::tempdir().unwrap();
-    #[cfg(unix)] // A private data dir: no warning line about its mode beside the error.
-    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     let first =
         herald_testkit::HeraldProcess::start(std::path::Path::new(BIN), dir.path(), "admin-token-0123456789", &[])
             .await;
