@@ -13,6 +13,7 @@ mod maintenance;
 pub mod models;
 pub mod paging;
 mod ping;
+mod receivable;
 mod redeliver;
 mod replay;
 mod routing_cache;

@@ -196,7 +196,8 @@ pub struct LogOut {
     pub outcome: String,
     pub duration_ms: u64,
     pub error: Option<String>,
-    /// The exact bytes sent, as text; `null` once retention pruned them.
+    /// The exact bytes sent, as text; `null` once retention pruned them, or once the application may no longer
+    /// receive the event (its customer uninstalled it, or the topic's scope was taken away).
     pub payload: Option<String>,
     pub response: Option<String>,
 }

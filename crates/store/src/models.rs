@@ -161,6 +161,8 @@ pub struct DeliveryRecord {
     pub event: Uuid,
     pub event_id: EventId,
     pub topic_id: String,
+    /// The event's customer.
+    pub customer_id: String,
     pub webhook_id: WebhookId,
     pub application_id: ApplicationId,
     pub sandbox: bool,
@@ -238,6 +240,9 @@ pub struct ReplayCandidate {
     pub event: Uuid,
     pub application_id: ApplicationId,
     pub sandbox: bool,
+    /// The event's topic and customer, so that the caller can tell whether the application may still receive it.
+    pub topic_id: String,
+    pub customer_id: String,
 }
 
 /// Figures for metrics.

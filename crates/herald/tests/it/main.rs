@@ -10,6 +10,7 @@ mod events;
 mod isolation;
 mod listen;
 mod logs;
+mod revoked;
 mod signatures;
 mod upkeep;
 mod validation;

@@ -334,7 +334,7 @@ pub async fn record_attempts(pool: &PgPool, attempts: &[AttemptRecord]) -> Store
 
 pub async fn get_delivery(pool: &PgPool, delivery: DeliveryId) -> StoreResult<DeliveryRecord> {
     let row = sqlx::query(
-        "SELECT d.id, d.event, e.event_id, e.topic_id, d.webhook_id, d.application_id, d.sandbox, d.state, \
+        "SELECT d.id, d.event, e.event_id, e.topic_id, e.customer_id, d.webhook_id, d.application_id, d.sandbox, d.state, \
          d.attempts, d.next_attempt_at FROM deliveries d JOIN events e ON e.id = d.event WHERE d.id = $1",
     )
     .bind(delivery.0)
@@ -347,6 +347,7 @@ pub async fn get_delivery(pool: &PgPool, delivery: DeliveryId) -> StoreResult<De
         event: row.try_get("event")?,
         event_id: row.try_get::<Uuid, _>("event_id")?.into(),
         topic_id: row.try_get("topic_id")?,
+        customer_id: row.try_get("customer_id")?,
         webhook_id: row.try_get::<Uuid, _>("webhook_id")?.into(),
         application_id: row.try_get::<Uuid, _>("application_id")?.into(),
         sandbox: row.try_get("sandbox")?,

@@ -303,7 +303,7 @@ async fn record_in(conn: &mut sqlx::SqliteConnection, attempts: &[AttemptRecord]
 
 pub async fn get_delivery(reader: &SqlitePool, delivery: DeliveryId) -> StoreResult<DeliveryRecord> {
     let row = sqlx::query(
-        "SELECT d.id, d.event, e.event_id, e.topic_id, d.webhook_id, d.application_id, d.sandbox, d.state, \
+        "SELECT d.id, d.event, e.event_id, e.topic_id, e.customer_id, d.webhook_id, d.application_id, d.sandbox, d.state, \
          d.attempts, d.next_attempt_at FROM deliveries d JOIN events e ON e.id = d.event WHERE d.id = ?",
     )
     .bind(delivery.to_string())
@@ -316,6 +316,7 @@ pub async fn get_delivery(reader: &SqlitePool, delivery: DeliveryId) -> StoreRes
         event: uuid(row.try_get("event")?)?,
         event_id: id(row.try_get("event_id")?)?,
         topic_id: row.try_get("topic_id")?,
+        customer_id: row.try_get("customer_id")?,
         webhook_id: id(row.try_get("webhook_id")?)?,
         application_id: id(row.try_get("application_id")?)?,
         sandbox: row.try_get("sandbox")?,

@@ -331,8 +331,8 @@ pub async fn get_delivery_returns_the_delivery_and_its_event(store: Arc<dyn Stor
     let d = store.get_delivery(e.deliveries[0].id).await.unwrap();
 
     assert_eq!(
-        (d.id, d.event, d.event_id, d.topic_id.as_str()),
-        (e.deliveries[0].id, e.id, e.event_id, "contacts.created")
+        (d.id, d.event, d.event_id, d.topic_id.as_str(), d.customer_id.as_str()),
+        (e.deliveries[0].id, e.id, e.event_id, "contacts.created", e.customer_id.as_str())
     );
     assert_eq!((d.webhook_id, d.application_id, d.sandbox), (hook.id, app.id, false));
     assert_eq!((d.state, d.attempts, d.next_attempt_at), (DeliveryState::Pending, 0, Some(t(5))));

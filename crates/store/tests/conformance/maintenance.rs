@@ -47,7 +47,13 @@ pub async fn replay_candidates_are_one_per_event_oldest_first_within_the_window_
 
     let all = store.replay_candidates(hook.id, Some(t(100)), None, &finished, 10).await.unwrap();
 
-    let plain = |e: &NewEvent| ReplayCandidate { event: e.id, application_id: app.id, sandbox: false };
+    let plain = |e: &NewEvent| ReplayCandidate {
+        event: e.id,
+        application_id: app.id,
+        sandbox: false,
+        topic_id: e.topic_id.clone(),
+        customer_id: e.customer_id.clone(),
+    };
     let sandboxed = ReplayCandidate { sandbox: true, ..plain(&dead) };
     assert_eq!(all, vec![plain(&delivered), plain(&failed), sandboxed]);
     assert_eq!(
