@@ -123,18 +123,19 @@ impl Herald {
         Ok(self.inner.store.get_idempotent_response(key, self.now() - ttl).await?)
     }
 
-    /// Emits `application.install` or `application.uninstall` (contract §8.4) to the application concerned.
-    pub(crate) async fn emit_install_event(
+    /// The `application.install` or `application.uninstall` event (contract §8.4) for the application concerned,
+    /// with its deliveries, to be stored with the installation's change in one transaction.
+    pub(crate) async fn install_event(
         &self,
         app: &ApplicationRecord,
         inst: &InstallationRecord,
         install: bool,
-    ) -> ServiceResult<()> {
+        now: DateTime<Utc>,
+    ) -> ServiceResult<NewEvent> {
         let topic_id = if install { "application.install" } else { "application.uninstall" };
         let Some(topic) = topics::find(topic_id) else {
             return Err(ServiceError::Internal(format!("topic {topic_id} missing from the catalogue").into()));
         };
-        let now = self.now();
         let event_id = EventId(new_uuid_v7());
         let new = install_payload(app, inst);
         let event_time = format_event_time(now);
@@ -153,7 +154,7 @@ impl Herald {
         let table = self.inner.routing.table().await?;
         let route = RouteEvent { topic, customer_id: &inst.customer_id, etag_only: false, application: Some(app.id) };
         let deliveries = deliveries_for(&table, &route, now);
-        let event = NewEvent {
+        Ok(NewEvent {
             id: new_uuid_v7(),
             event_id,
             topic_id: topic_id.to_string(),
@@ -162,9 +163,7 @@ impl Herald {
             event_time: now,
             body,
             deliveries,
-        };
-        self.store_events(vec![event], None, now).await?.0?;
-        Ok(())
+        })
     }
 }
 

@@ -52,10 +52,18 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<ApplicationRecord>;
 
     // -- installations -------------------------------------------------------------------------------------------
-    async fn insert_installation(&self, inst: &InstallationRecord) -> StoreResult<()>;
+    /// Stores the installation and, in the same transaction, its `application.install` event with the event's
+    /// deliveries (created at `inst.created`), so that a crash cannot keep one without the other.
+    async fn insert_installation(&self, inst: &InstallationRecord, event: Option<&NewEvent>) -> StoreResult<()>;
     async fn get_installation(&self, id: InstallationId) -> StoreResult<InstallationRecord>;
-    /// Sets `terminated`; `NotFound` when absent, `Conflict` when already terminated.
-    async fn terminate_installation(&self, id: InstallationId, now: DateTime<Utc>) -> StoreResult<InstallationRecord>;
+    /// Sets `terminated` and, in the same transaction, stores its `application.uninstall` event with the event's
+    /// deliveries (created at `now`); `NotFound` when absent, `Conflict` when already terminated (nothing stored).
+    async fn terminate_installation(
+        &self,
+        id: InstallationId,
+        now: DateTime<Utc>,
+        event: Option<&NewEvent>,
+    ) -> StoreResult<InstallationRecord>;
     async fn list_installations(
         &self,
         filter: &InstallationFilter,

@@ -76,6 +76,27 @@ impl crate::group_commit::Committer for PgCommitter {
     }
 }
 
+/// Inserts one event with its deliveries, created at `now`, in the caller's transaction (an installation's event,
+/// written with the installation; the hot path of `POST /changes` goes through the group commit instead).
+pub async fn insert_event_with_deliveries(tx: &mut PgConnection, e: &NewEvent, now: DateTime<Utc>) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO events (id, event_id, topic_id, customer_id, entity_id, event_time, body, created) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(e.id)
+    .bind(e.event_id.0)
+    .bind(e.topic_id.as_str())
+    .bind(e.customer_id.as_str())
+    .bind(e.entity_id.as_deref())
+    .bind(micros(e.event_time))
+    .bind(e.body.as_str())
+    .bind(micros(now))
+    .execute(&mut *tx)
+    .await?;
+    let rows: Vec<(Uuid, &NewDelivery, DateTime<Utc>)> = e.deliveries.iter().map(|d| (e.id, d, now)).collect();
+    insert_delivery_rows(tx, &rows).await
+}
+
 pub async fn insert_deliveries(
     pool: &PgPool,
     deliveries: &[(Uuid, NewDelivery)],

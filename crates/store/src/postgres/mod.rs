@@ -217,7 +217,7 @@ impl Store for PgStore {
         Ok(app)
     }
 
-    async fn insert_installation(&self, inst: &InstallationRecord) -> StoreResult<()> {
+    async fn insert_installation(&self, inst: &InstallationRecord, event: Option<&NewEvent>) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO installations (id, application_id, customer_id, customer_name, customer_email, created, \
@@ -232,6 +232,9 @@ impl Store for PgStore {
         .bind(inst.terminated.map(micros))
         .execute(&mut *tx)
         .await?;
+        if let Some(e) = event {
+            deliveries::insert_event_with_deliveries(&mut tx, e, inst.created).await?;
+        }
         Self::bump_routing_version(&mut tx).await?;
         tx.commit().await?;
         Ok(())
@@ -246,7 +249,12 @@ impl Store for PgStore {
         installation(&row)
     }
 
-    async fn terminate_installation(&self, id: InstallationId, now: DateTime<Utc>) -> StoreResult<InstallationRecord> {
+    async fn terminate_installation(
+        &self,
+        id: InstallationId,
+        now: DateTime<Utc>,
+        event: Option<&NewEvent>,
+    ) -> StoreResult<InstallationRecord> {
         let mut tx = self.pool.begin().await?;
         // The row lock makes two concurrent terminations one success and one conflict.
         let row = sqlx::query("SELECT * FROM installations WHERE id = $1 FOR UPDATE")
@@ -263,6 +271,9 @@ impl Store for PgStore {
             .bind(id.0)
             .execute(&mut *tx)
             .await?;
+        if let Some(e) = event {
+            deliveries::insert_event_with_deliveries(&mut tx, e, now).await?;
+        }
         Self::bump_routing_version(&mut tx).await?;
         tx.commit().await?;
         inst.terminated = Some(now);

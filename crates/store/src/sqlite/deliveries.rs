@@ -394,6 +394,31 @@ pub async fn list_attempts(reader: &SqlitePool, f: &AttemptFilter) -> StoreResul
         .collect()
 }
 
+/// Inserts one event with its deliveries, created at `now`, in the caller's transaction (an installation's event,
+/// written with the installation; the hot path of `POST /changes` goes through the group commit instead).
+pub async fn insert_event_with_deliveries(
+    tx: &mut sqlx::SqliteConnection,
+    e: &NewEvent,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO events (id, event_id, topic_id, customer_id, entity_id, event_time, body, created) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(e.id.to_string())
+    .bind(e.event_id.to_string())
+    .bind(e.topic_id.as_str())
+    .bind(e.customer_id.as_str())
+    .bind(e.entity_id.as_deref())
+    .bind(micros(e.event_time))
+    .bind(e.body.as_str())
+    .bind(micros(now))
+    .execute(&mut *tx)
+    .await?;
+    let rows: Vec<(uuid::Uuid, &NewDelivery, DateTime<Utc>)> = e.deliveries.iter().map(|d| (e.id, d, now)).collect();
+    insert_delivery_rows(tx, &rows).await
+}
+
 pub async fn insert_deliveries(
     writer: &SqlitePool,
     deliveries: &[(uuid::Uuid, NewDelivery)],

@@ -198,7 +198,7 @@ impl Store for SqliteStore {
         Ok(app)
     }
 
-    async fn insert_installation(&self, inst: &InstallationRecord) -> StoreResult<()> {
+    async fn insert_installation(&self, inst: &InstallationRecord, event: Option<&NewEvent>) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO installations (id, application_id, customer_id, customer_name, customer_email, created, \
@@ -213,6 +213,9 @@ impl Store for SqliteStore {
         .bind(inst.terminated.map(micros))
         .execute(&mut *tx)
         .await?;
+        if let Some(e) = event {
+            deliveries::insert_event_with_deliveries(&mut tx, e, inst.created).await?;
+        }
         Self::bump_routing_version(&mut tx).await?;
         tx.commit().await?;
         Ok(())
@@ -227,7 +230,12 @@ impl Store for SqliteStore {
         installation(&row)
     }
 
-    async fn terminate_installation(&self, id: InstallationId, now: DateTime<Utc>) -> StoreResult<InstallationRecord> {
+    async fn terminate_installation(
+        &self,
+        id: InstallationId,
+        now: DateTime<Utc>,
+        event: Option<&NewEvent>,
+    ) -> StoreResult<InstallationRecord> {
         let mut tx = self.writer.begin().await?;
         let row = sqlx::query("SELECT * FROM installations WHERE id = ?")
             .bind(id.to_string())
@@ -243,6 +251,9 @@ impl Store for SqliteStore {
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;
+        if let Some(e) = event {
+            deliveries::insert_event_with_deliveries(&mut tx, e, now).await?;
+        }
         Self::bump_routing_version(&mut tx).await?;
         tx.commit().await?;
         inst.terminated = Some(now);

@@ -44,6 +44,8 @@ conformance! {
     catalogue::updating_an_application_changes_its_name_scopes_and_modified,
     catalogue::a_duplicate_client_id_or_key_hash_is_a_conflict,
     catalogue::an_installation_round_trips_and_is_terminated_once,
+    catalogue::an_installation_and_its_event_are_stored_in_one_transaction,
+    catalogue::an_installation_whose_event_cannot_be_stored_is_not_stored_either,
     catalogue::installations_are_listed_by_application_customer_and_state,
     catalogue::is_installed_follows_installation_and_termination,
     catalogue::a_webhook_round_trips_and_updates,
