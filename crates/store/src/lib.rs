@@ -88,15 +88,17 @@ pub trait Store: Send + Sync + 'static {
     async fn routing_snapshot(&self) -> StoreResult<RoutingSnapshot>;
 
     // -- events and deliveries -----------------------------------------------------------------------------------
-    /// Stores events with their deliveries (and, when given, the idempotency key's answer) in one transaction.
+    /// Stores events with their deliveries (and, when given, the idempotency key with its answer) in one
+    /// transaction. `Conflict` (and nothing stored) when the key is stored already and has not expired
+    /// (`Idempotency::expired_before`); an expired key is replaced.
     async fn insert_events(
         &self,
         events: &[NewEvent],
-        idempotency: Option<(&str, &str)>,
+        idempotency: Option<Idempotency<'_>>,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
-    /// The answer stored for an idempotency key, if it is younger than `since`.
-    async fn get_idempotent_response(&self, key: &str, since: DateTime<Utc>) -> StoreResult<Option<String>>;
+    /// What is stored for an idempotency key, if it is younger than `since`.
+    async fn get_idempotent_response(&self, key: &str, since: DateTime<Utc>) -> StoreResult<Option<IdempotentAnswer>>;
     /// [`Store::claim_due_with_lease`] with the [`DEFAULT_NODE_LEASE`].
     async fn claim_due(
         &self,

@@ -81,6 +81,26 @@ pub struct RoutingSnapshot {
     pub installations: Vec<(ApplicationId, String)>,
 }
 
+/// An `Idempotency-Key` stored with the events of the request that first used it.
+#[derive(Debug, Clone, Copy)]
+pub struct Idempotency<'a> {
+    pub key: &'a str,
+    /// SHA-256 of the request body, hex: a reuse of the key with another body is told apart by it.
+    pub body_hash: &'a str,
+    /// The answer given, replayed to retries.
+    pub response: &'a str,
+    /// A key stored before this instant has expired: storing it again replaces it instead of conflicting.
+    pub expired_before: DateTime<Utc>,
+}
+
+/// What is stored for an `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotentAnswer {
+    pub response: String,
+    /// SHA-256 of the first request's body, hex; `None` for keys stored before Herald kept it.
+    pub body_hash: Option<String>,
+}
+
 /// An event to store: one topic of one change, with the deliveries routing chose for it.
 #[derive(Debug, Clone)]
 pub struct NewEvent {

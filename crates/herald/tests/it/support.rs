@@ -61,6 +61,8 @@ pub struct Opts {
     pub strict_targets: bool,
     pub auto_disable_after: Option<&'static str>,
     pub retention: Option<&'static str>,
+    /// How long `Idempotency-Key`s are remembered (default 24 hours).
+    pub idempotency_ttl: Option<Duration>,
 }
 
 impl TestApp {
@@ -91,7 +93,14 @@ impl TestApp {
         };
         let cfg = args.resolve_with_env(|_| None).expect("test configuration");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let running = herald::start(&cfg, ADMIN, listener, opts.worker).await.expect("start herald");
+        let idempotency_ttl = opts.idempotency_ttl;
+        let running = herald::start_tuned(&cfg, ADMIN, listener, opts.worker, |service| {
+            if let Some(ttl) = idempotency_ttl {
+                service.idempotency_ttl = ttl;
+            }
+        })
+        .await
+        .expect("start herald");
         let client = Client::new(format!("http://{}", running.addr));
         TestApp { client, running: Some(running), dir, db }
     }

@@ -24,18 +24,22 @@ impl crate::group_commit::Committer for PgCommitter {
     async fn commit(&self, jobs: &[crate::group_commit::Job]) -> StoreResult<Vec<StoreResult<()>>> {
         let mut tx = self.pool.begin().await?;
         // Keys in one order in every group, so that two groups in flight with the same retried keys cannot deadlock.
-        let mut keyed: Vec<(usize, &(String, String))> =
+        let mut keyed: Vec<(usize, &crate::group_commit::StoredKey)> =
             jobs.iter().enumerate().filter_map(|(i, j)| j.idempotency.as_ref().map(|k| (i, k))).collect();
-        keyed.sort_by(|a, b| a.1 .0.cmp(&b.1 .0));
+        keyed.sort_by(|a, b| a.1.key.cmp(&b.1.key));
         let mut conflict = vec![false; jobs.len()];
-        for (i, (key, response)) in keyed {
+        for (i, k) in keyed {
+            // An expired key is new again at once: replaced, not a conflict until the upkeep deletes it.
             let done = sqlx::query(
-                "INSERT INTO idempotency_keys (key, response, created) VALUES ($1, $2, $3) \
-                 ON CONFLICT (key) DO NOTHING",
+                "INSERT INTO idempotency_keys (key, response, body_hash, created) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (key) DO UPDATE SET response = excluded.response, body_hash = excluded.body_hash, \
+                 created = excluded.created WHERE idempotency_keys.created < $5",
             )
-            .bind(key)
-            .bind(response)
+            .bind(&k.key)
+            .bind(&k.response)
+            .bind(&k.body_hash)
             .bind(micros(jobs[i].now))
+            .bind(micros(k.expired_before))
             .execute(&mut *tx)
             .await?;
             conflict[i] = done.rows_affected() == 0;

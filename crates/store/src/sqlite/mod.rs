@@ -464,18 +464,20 @@ impl Store for SqliteStore {
     async fn insert_events(
         &self,
         events: &[NewEvent],
-        idempotency: Option<(&str, &str)>,
+        idempotency: Option<Idempotency<'_>>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         self.commits.submit(events, idempotency, now).await
     }
 
-    async fn get_idempotent_response(&self, key: &str, since: DateTime<Utc>) -> StoreResult<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT response FROM idempotency_keys WHERE key = ? AND created >= ?")
+    async fn get_idempotent_response(&self, key: &str, since: DateTime<Utc>) -> StoreResult<Option<IdempotentAnswer>> {
+        let row = sqlx::query("SELECT response, body_hash FROM idempotency_keys WHERE key = ? AND created >= ?")
             .bind(key)
             .bind(micros(since))
             .fetch_optional(&self.reader)
-            .await?)
+            .await?;
+        row.map(|r| Ok(IdempotentAnswer { response: r.try_get("response")?, body_hash: r.try_get("body_hash")? }))
+            .transpose()
     }
 
     async fn claim_due_with_lease(

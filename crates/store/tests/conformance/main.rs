@@ -71,6 +71,7 @@ conformance! {
     deliveries::get_delivery_returns_the_delivery_and_its_event,
     deliveries::list_attempts_filters_and_shows_the_newest_first,
     deliveries::an_idempotency_key_keeps_its_answer_and_cannot_be_used_twice,
+    deliveries::an_expired_idempotency_key_is_replaced_at_once,
     deliveries::a_delivery_held_by_a_node_with_a_stale_heartbeat_goes_to_another,
     deliveries::a_node_that_heartbeats_keeps_its_claims_past_the_lease,
     deliveries::a_delivery_stored_held_by_a_node_is_claimed_by_it,
