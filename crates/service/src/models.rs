@@ -42,6 +42,18 @@ pub struct AppCreatedOut {
     pub api_key: String,
 }
 
+/// The answer to `POST /apps/{id}/api-key/rotate`: the only time the new key is shown.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = RotatedApiKeyModel)]
+pub struct ApiKeyOut {
+    /// The new API key (`hk_…`).
+    pub api_key: String,
+    /// Until when the key it replaced keeps working; `null`: it stopped at once.
+    #[schema(format = DateTime)]
+    pub previous_key_expires: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = InstallationModel)]

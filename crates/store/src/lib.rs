@@ -40,8 +40,16 @@ pub const PRUNE_BATCH: u32 = 10_000;
 pub trait Store: Send + Sync + 'static {
     // -- applications --------------------------------------------------------------------------------------------
     async fn insert_application(&self, app: &ApplicationRecord) -> StoreResult<()>;
+    /// An application that is not deleted.
     async fn get_application(&self, id: ApplicationId) -> StoreResult<ApplicationRecord>;
-    async fn find_application_by_key_hash(&self, key_hash: &str) -> StoreResult<Option<ApplicationRecord>>;
+    /// The application (not deleted) whose current API key has this hash, or whose previous key (before the last
+    /// rotation) has it and is still valid at `now`.
+    async fn find_application_by_key_hash(
+        &self,
+        key_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ApplicationRecord>>;
+    /// The applications that are not deleted, oldest first.
     async fn list_applications(&self, page: Page) -> StoreResult<(Vec<ApplicationRecord>, u64)>;
     async fn update_application(
         &self,
@@ -50,6 +58,21 @@ pub trait Store: Send + Sync + 'static {
         scopes: &[String],
         now: DateTime<Utc>,
     ) -> StoreResult<ApplicationRecord>;
+
+    /// Replaces the application's API key hash. With `previous_expires`, the key it replaces keeps authenticating
+    /// until then (a key kept from an earlier rotation is dropped); without, it stops at once. `NotFound` when the
+    /// application is absent or deleted.
+    async fn rotate_api_key(
+        &self,
+        id: ApplicationId,
+        key_hash: &str,
+        previous_expires: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ApplicationRecord>;
+    /// Soft-deletes the application, in one transaction: its webhooks are deleted and their pending deliveries
+    /// cancelled (as [`Store::delete_webhook`] does), its current installations terminated, and its keys stop
+    /// authenticating. Attempts, events and deliveries stay for the logs. `NotFound` when absent or deleted already.
+    async fn delete_application(&self, id: ApplicationId, now: DateTime<Utc>) -> StoreResult<()>;
 
     // -- installations -------------------------------------------------------------------------------------------
     /// Stores the installation and, in the same transaction, its `application.install` event with the event's

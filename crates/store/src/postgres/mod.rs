@@ -168,7 +168,7 @@ impl Store for PgStore {
     }
 
     async fn get_application(&self, id: ApplicationId) -> StoreResult<ApplicationRecord> {
-        let row = sqlx::query("SELECT * FROM applications WHERE id = $1")
+        let row = sqlx::query("SELECT * FROM applications WHERE id = $1 AND deleted IS NULL")
             .bind(id.0)
             .fetch_optional(&self.pool)
             .await?
@@ -176,21 +176,31 @@ impl Store for PgStore {
         application(&row)
     }
 
-    async fn find_application_by_key_hash(&self, key_hash: &str) -> StoreResult<Option<ApplicationRecord>> {
-        let row = sqlx::query("SELECT * FROM applications WHERE api_key_hash = $1")
-            .bind(key_hash)
-            .fetch_optional(&self.pool)
-            .await?;
+    async fn find_application_by_key_hash(
+        &self,
+        key_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ApplicationRecord>> {
+        let row = sqlx::query(
+            "SELECT * FROM applications WHERE deleted IS NULL AND (api_key_hash = $1 \
+             OR (previous_api_key_hash = $1 AND previous_key_expires > $2)) LIMIT 1",
+        )
+        .bind(key_hash)
+        .bind(micros(now))
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(application).transpose()
     }
 
     async fn list_applications(&self, page: Page) -> StoreResult<(Vec<ApplicationRecord>, u64)> {
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM applications").fetch_one(&self.pool).await?;
-        let rows = sqlx::query("SELECT * FROM applications ORDER BY created, id LIMIT $1 OFFSET $2")
-            .bind(page.size as i64)
-            .bind(page.offset())
-            .fetch_all(&self.pool)
-            .await?;
+        let total: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM applications WHERE deleted IS NULL").fetch_one(&self.pool).await?;
+        let rows =
+            sqlx::query("SELECT * FROM applications WHERE deleted IS NULL ORDER BY created, id LIMIT $1 OFFSET $2")
+                .bind(page.size as i64)
+                .bind(page.offset())
+                .fetch_all(&self.pool)
+                .await?;
         Ok((rows.iter().map(application).collect::<StoreResult<_>>()?, total as u64))
     }
 
@@ -203,7 +213,7 @@ impl Store for PgStore {
     ) -> StoreResult<ApplicationRecord> {
         let mut tx = self.pool.begin().await?;
         let row =
-            sqlx::query("UPDATE applications SET name = $1, scopes = $2, modified = $3 WHERE id = $4 RETURNING *")
+            sqlx::query("UPDATE applications SET name = $1, scopes = $2, modified = $3 WHERE id = $4 AND deleted IS NULL RETURNING *")
                 .bind(name)
                 .bind(scopes)
                 .bind(micros(now))
@@ -215,6 +225,62 @@ impl Store for PgStore {
         Self::bump_routing_version(&mut tx).await?;
         tx.commit().await?;
         Ok(app)
+    }
+
+    async fn rotate_api_key(
+        &self,
+        id: ApplicationId,
+        key_hash: &str,
+        previous_expires: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ApplicationRecord> {
+        // SET reads the row as it was: the previous key is the one being replaced.
+        let row = sqlx::query(
+            "UPDATE applications SET previous_api_key_hash = CASE WHEN $1::int8 IS NULL THEN NULL \
+             ELSE api_key_hash END, previous_key_expires = $1, api_key_hash = $2, modified = $3 \
+             WHERE id = $4 AND deleted IS NULL RETURNING *",
+        )
+        .bind(previous_expires.map(micros))
+        .bind(key_hash)
+        .bind(micros(now))
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        application(&row)
+    }
+
+    async fn delete_application(&self, id: ApplicationId, now: DateTime<Utc>) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE applications SET deleted = $1, modified = $1 WHERE id = $2 AND deleted IS NULL")
+            .bind(micros(now))
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query(
+            "UPDATE deliveries SET state = 4, owner = NULL, next_attempt_at = NULL, updated = $1 WHERE state = 0 \
+             AND webhook_id IN (SELECT id FROM webhooks WHERE application_id = $2 AND deleted IS NULL)",
+        )
+        .bind(micros(now))
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE webhooks SET deleted = $1, modified = $1 WHERE application_id = $2 AND deleted IS NULL")
+            .bind(micros(now))
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE installations SET terminated = $1 WHERE application_id = $2 AND terminated IS NULL")
+            .bind(micros(now))
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        Self::bump_routing_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn insert_installation(&self, inst: &InstallationRecord, event: Option<&NewEvent>) -> StoreResult<()> {
@@ -473,7 +539,7 @@ impl Store for PgStore {
             });
         }
         let mut scopes = Vec::new();
-        for row in sqlx::query("SELECT id, scopes FROM applications").fetch_all(&mut *tx).await? {
+        for row in sqlx::query("SELECT id, scopes FROM applications WHERE deleted IS NULL").fetch_all(&mut *tx).await? {
             scopes.push((row.try_get::<Uuid, _>("id")?.into(), row.try_get("scopes")?));
         }
         let mut installations = Vec::new();

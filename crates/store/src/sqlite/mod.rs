@@ -150,7 +150,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_application(&self, id: ApplicationId) -> StoreResult<ApplicationRecord> {
-        let row = sqlx::query("SELECT * FROM applications WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM applications WHERE id = ? AND deleted IS NULL")
             .bind(id.to_string())
             .fetch_optional(&self.reader)
             .await?
@@ -158,21 +158,33 @@ impl Store for SqliteStore {
         application(&row)
     }
 
-    async fn find_application_by_key_hash(&self, key_hash: &str) -> StoreResult<Option<ApplicationRecord>> {
-        let row = sqlx::query("SELECT * FROM applications WHERE api_key_hash = ?")
-            .bind(key_hash)
-            .fetch_optional(&self.reader)
-            .await?;
+    async fn find_application_by_key_hash(
+        &self,
+        key_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ApplicationRecord>> {
+        let row = sqlx::query(
+            "SELECT * FROM applications WHERE deleted IS NULL AND (api_key_hash = ? \
+             OR (previous_api_key_hash = ? AND previous_key_expires > ?)) LIMIT 1",
+        )
+        .bind(key_hash)
+        .bind(key_hash)
+        .bind(micros(now))
+        .fetch_optional(&self.reader)
+        .await?;
         row.as_ref().map(application).transpose()
     }
 
     async fn list_applications(&self, page: Page) -> StoreResult<(Vec<ApplicationRecord>, u64)> {
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM applications").fetch_one(&self.reader).await?;
-        let rows = sqlx::query("SELECT * FROM applications ORDER BY created, id LIMIT ? OFFSET ?")
-            .bind(page.size as i64)
-            .bind(page.offset())
-            .fetch_all(&self.reader)
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM applications WHERE deleted IS NULL")
+            .fetch_one(&self.reader)
             .await?;
+        let rows =
+            sqlx::query("SELECT * FROM applications WHERE deleted IS NULL ORDER BY created, id LIMIT ? OFFSET ?")
+                .bind(page.size as i64)
+                .bind(page.offset())
+                .fetch_all(&self.reader)
+                .await?;
         Ok((rows.iter().map(application).collect::<StoreResult<_>>()?, total as u64))
     }
 
@@ -184,18 +196,78 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<ApplicationRecord> {
         let mut tx = self.writer.begin().await?;
-        let row = sqlx::query("UPDATE applications SET name = ?, scopes = ?, modified = ? WHERE id = ? RETURNING *")
-            .bind(name)
-            .bind(list_json(scopes))
-            .bind(micros(now))
-            .bind(id.to_string())
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = sqlx::query(
+            "UPDATE applications SET name = ?, scopes = ?, modified = ? WHERE id = ? AND deleted IS NULL RETURNING *",
+        )
+        .bind(name)
+        .bind(list_json(scopes))
+        .bind(micros(now))
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
         let app = application(&row)?;
         Self::bump_routing_version(&mut tx).await?;
         tx.commit().await?;
         Ok(app)
+    }
+
+    async fn rotate_api_key(
+        &self,
+        id: ApplicationId,
+        key_hash: &str,
+        previous_expires: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ApplicationRecord> {
+        // SET reads the row as it was: the previous key is the one being replaced.
+        let row = sqlx::query(
+            "UPDATE applications SET previous_api_key_hash = CASE WHEN ? IS NULL THEN NULL ELSE api_key_hash END, \
+             previous_key_expires = ?, api_key_hash = ?, modified = ? WHERE id = ? AND deleted IS NULL RETURNING *",
+        )
+        .bind(previous_expires.map(micros))
+        .bind(previous_expires.map(micros))
+        .bind(key_hash)
+        .bind(micros(now))
+        .bind(id.to_string())
+        .fetch_optional(&self.writer)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        application(&row)
+    }
+
+    async fn delete_application(&self, id: ApplicationId, now: DateTime<Utc>) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query("UPDATE applications SET deleted = ?, modified = ? WHERE id = ? AND deleted IS NULL")
+            .bind(micros(now))
+            .bind(micros(now))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query(
+            "UPDATE deliveries SET state = 4, owner = NULL, next_attempt_at = NULL, updated = ? WHERE state = 0 \
+             AND webhook_id IN (SELECT id FROM webhooks WHERE application_id = ? AND deleted IS NULL)",
+        )
+        .bind(micros(now))
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE webhooks SET deleted = ?, modified = ? WHERE application_id = ? AND deleted IS NULL")
+            .bind(micros(now))
+            .bind(micros(now))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE installations SET terminated = ? WHERE application_id = ? AND terminated IS NULL")
+            .bind(micros(now))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        Self::bump_routing_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn insert_installation(&self, inst: &InstallationRecord, event: Option<&NewEvent>) -> StoreResult<()> {
@@ -447,7 +519,7 @@ impl Store for SqliteStore {
             });
         }
         let mut scopes = Vec::new();
-        for row in sqlx::query("SELECT id, scopes FROM applications").fetch_all(&mut *tx).await? {
+        for row in sqlx::query("SELECT id, scopes FROM applications WHERE deleted IS NULL").fetch_all(&mut *tx).await? {
             scopes.push((id(row.try_get("id")?)?, list(row.try_get("scopes")?)?));
         }
         let mut installations = Vec::new();

@@ -13,8 +13,8 @@ pub async fn an_application_round_trips_and_is_found_by_its_key_hash(store: Arc<
     store.insert_application(&app).await.unwrap();
 
     assert_eq!(store.get_application(app.id).await.unwrap(), app);
-    assert_eq!(store.find_application_by_key_hash(&app.api_key_hash).await.unwrap(), Some(app.clone()));
-    assert_eq!(store.find_application_by_key_hash("no-such-hash").await.unwrap(), None);
+    assert_eq!(store.find_application_by_key_hash(&app.api_key_hash, t(1)).await.unwrap(), Some(app.clone()));
+    assert_eq!(store.find_application_by_key_hash("no-such-hash", t(1)).await.unwrap(), None);
     assert!(matches!(store.get_application(ApplicationId(Uuid::new_v4())).await, Err(StoreError::NotFound)));
 }
 
@@ -59,6 +59,66 @@ pub async fn a_duplicate_client_id_or_key_hash_is_a_conflict(store: Arc<dyn Stor
     let same_key = ApplicationRecord { api_key_hash: app.api_key_hash.clone(), ..app_at(t(1)) };
     assert!(matches!(store.insert_application(&same_key).await, Err(StoreError::Conflict(_))));
     assert_eq!(store.list_applications(page(1, 10)).await.unwrap().1, 1);
+}
+
+pub async fn a_rotated_api_key_replaces_the_old_one_which_may_live_on_until_it_expires(store: Arc<dyn Store>) {
+    let app = app_at(t(0));
+    store.insert_application(&app).await.unwrap();
+    let find = |hash: &str, at: i64| {
+        let (store, hash) = (store.clone(), hash.to_string());
+        async move { store.find_application_by_key_hash(&hash, t(at)).await.unwrap().map(|a| a.id) }
+    };
+    let first = app.api_key_hash.as_str();
+
+    let rotated = store.rotate_api_key(app.id, "hash-second", Some(t(100)), t(10)).await.unwrap();
+
+    assert_eq!((rotated.api_key_hash.as_str(), rotated.modified), ("hash-second", t(10)));
+    assert_eq!(find("hash-second", 11).await, Some(app.id));
+    assert_eq!(find(first, 99).await, Some(app.id), "the old key works until it expires");
+    assert_eq!(find(first, 100).await, None, "and not from then on");
+
+    // Without a grace period the key it replaces stops at once, and a key kept from before is dropped.
+    store.rotate_api_key(app.id, "hash-third", None, t(20)).await.unwrap();
+    assert_eq!(find("hash-third", 21).await, Some(app.id));
+    assert_eq!(find("hash-second", 21).await, None);
+    assert_eq!(find(first, 21).await, None);
+    let unknown = ApplicationId(Uuid::new_v4());
+    assert!(matches!(store.rotate_api_key(unknown, "hash-x", None, t(20)).await, Err(StoreError::NotFound)));
+}
+
+pub async fn a_deleted_application_is_gone_with_its_webhooks_but_its_logs_stay(store: Arc<dyn Store>) {
+    let (app, hook) = seed(store.as_ref()).await;
+    let (other, other_hook) = seed(store.as_ref()).await;
+    store.insert_installation(&installation(&app, "RPT", t(1)), None).await.unwrap();
+    let sent = event("RPT", "contacts.created", vec![pending(&hook, t(2)), pending(&other_hook, t(2))]);
+    let waiting = event("RPT", "contacts.created", vec![pending(&hook, t(50))]);
+    store.insert_events(&[sent.clone(), waiting.clone()], None, t(2)).await.unwrap();
+    let claimed = store.claim_due("node-a", t(2), 10, &[]).await.unwrap();
+    let attempts: Vec<_> = claimed.iter().map(|c| attempt(c, 1, t(3), Outcome::Delivered)).collect();
+    store.record_attempts(&attempts).await.unwrap();
+    store.rotate_api_key(app.id, "hash-next", Some(t(1_000)), t(4)).await.unwrap();
+    let version = store.routing_version().await.unwrap();
+
+    store.delete_application(app.id, t(5)).await.unwrap();
+
+    assert!(matches!(store.get_application(app.id).await, Err(StoreError::NotFound)));
+    assert_eq!(store.find_application_by_key_hash("hash-next", t(6)).await.unwrap(), None, "its key stops");
+    assert_eq!(store.find_application_by_key_hash(&app.api_key_hash, t(6)).await.unwrap(), None, "so does the old");
+    let (listed, total) = store.list_applications(page(1, 10)).await.unwrap();
+    assert_eq!((listed.iter().map(|a| a.id).collect::<Vec<_>>(), total), (vec![other.id], 1));
+    assert!(matches!(store.get_webhook(hook.id).await, Err(StoreError::NotFound)), "its webhooks are deleted");
+    assert_eq!(store.get_webhook(other_hook.id).await.unwrap().id, other_hook.id);
+    assert_eq!(store.get_delivery(waiting.deliveries[0].id).await.unwrap().state, DeliveryState::Cancelled);
+    assert!(store.claim_due("node-a", t(60), 10, &[]).await.unwrap().is_empty(), "nothing more is attempted");
+    assert!(!store.is_installed(app.id, "RPT").await.unwrap(), "its installations end");
+    assert!(store.routing_version().await.unwrap() > version);
+    let snapshot = store.routing_snapshot().await.unwrap();
+    assert!(snapshot.webhooks.iter().all(|w| w.application_id != app.id));
+    assert!(snapshot.scopes.iter().all(|(a, _)| *a != app.id));
+    let logs = AttemptFilter { application_id: Some(app.id), limit: 10, ..Default::default() };
+    assert_eq!(store.list_attempts(&logs).await.unwrap().len(), 1, "its logs stay");
+    assert!(matches!(store.delete_application(app.id, t(7)).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.update_application(app.id, "x", &[], t(7)).await, Err(StoreError::NotFound)));
 }
 
 pub async fn an_installation_round_trips_and_is_terminated_once(store: Arc<dyn Store>) {

@@ -43,6 +43,8 @@ conformance! {
     catalogue::applications_are_listed_in_pages_oldest_first_with_a_total,
     catalogue::updating_an_application_changes_its_name_scopes_and_modified,
     catalogue::a_duplicate_client_id_or_key_hash_is_a_conflict,
+    catalogue::a_rotated_api_key_replaces_the_old_one_which_may_live_on_until_it_expires,
+    catalogue::a_deleted_application_is_gone_with_its_webhooks_but_its_logs_stay,
     catalogue::an_installation_round_trips_and_is_terminated_once,
     catalogue::an_installation_and_its_event_are_stored_in_one_transaction,
     catalogue::an_installation_whose_event_cannot_be_stored_is_not_stored_either,
