@@ -65,6 +65,71 @@ pub fn receives(webhook: &RouteWebhook, event: &RouteEvent<'_>, facts: &impl Fac
         && (webhook.customer_ids.is_empty() || lists(event.customer_id))
 }
 
+/// Why an application may no longer receive an event it was sent before (a customer uninstalled it, or a scope was
+/// taken away): the customer and scope half of the rule above, for redelivery, replay and the logs' payloads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The application no longer holds the topic's scope.
+    ScopeNotHeld(&'static str),
+    /// The customer has no current installation of the application.
+    NotInstalled,
+    /// A sandbox event, and the webhook no longer lists `SBOX`.
+    SandboxNotListed,
+}
+
+impl Refusal {
+    /// The request field the refusal concerns, for an error body.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Refusal::ScopeNotHeld(_) => "topicId",
+            Refusal::NotInstalled | Refusal::SandboxNotListed => "customerId",
+        }
+    }
+
+    /// Why, in words a user may read.
+    pub fn message(&self, customer: &str) -> String {
+        match self {
+            Refusal::ScopeNotHeld(scope) => format!("the application no longer holds the scope {scope}"),
+            Refusal::NotInstalled => {
+                format!("customer {customer} no longer has a current installation of the application")
+            }
+            Refusal::SandboxNotListed => "the webhook no longer lists the sandbox customer SBOX".into(),
+        }
+    }
+}
+
+/// Whether `application` may still receive an event of `topic` for `customer` it was sent before (contract §8.2 for
+/// customer and scope): `application.*` events always go to their application; otherwise the application must hold
+/// the topic's scope, and the customer must be `SBOX` (listed by the webhook, when `webhook_customers` is given) or
+/// have a current installation of the application.
+pub fn may_still_receive(
+    application: ApplicationId,
+    topic: &Topic,
+    customer: &str,
+    webhook_customers: Option<&[String]>,
+    facts: &impl Facts,
+) -> Result<(), Refusal> {
+    if topic.id.starts_with("application.") {
+        return Ok(());
+    }
+    if let Some(scope) = topic.scope {
+        if !facts.holds_scope(application, scope) {
+            return Err(Refusal::ScopeNotHeld(scope));
+        }
+    }
+    if customer == SANDBOX_CUSTOMER {
+        return match webhook_customers {
+            Some(list) if !list.iter().any(|c| c == SANDBOX_CUSTOMER) => Err(Refusal::SandboxNotListed),
+            _ => Ok(()),
+        };
+    }
+    if facts.is_installed(application, customer) {
+        Ok(())
+    } else {
+        Err(Refusal::NotInstalled)
+    }
+}
+
 /// A snapshot of every live webhook, the scopes of every application and the current installations, indexed by topic.
 /// Built from the store, replaced whole when any of them changes; routing an event reads only memory.
 #[derive(Debug, Default)]
@@ -182,6 +247,19 @@ mod tests {
         assert_eq!(ids(t.route(&ev(&TOPIC, "RPT"))), vec![1, 2]);
         assert_eq!(ids(t.route(&ev(&TOPIC, "NOTINSTALLED"))), Vec::<u128>::new());
         assert_eq!(ids(t.route(&ev(&TOPIC, "SBOX"))), vec![6]);
+    }
+
+    #[test]
+    fn an_application_may_still_receive_only_what_its_scopes_and_installations_allow() {
+        let t = table(vec![]);
+        let sbox = vec!["SBOX".to_string()];
+        assert_eq!(may_still_receive(app(1), &TOPIC, "RPT", None, &t), Ok(()));
+        assert_eq!(may_still_receive(app(1), &TOPIC, "GONE", None, &t), Err(Refusal::NotInstalled));
+        assert_eq!(may_still_receive(app(2), &TOPIC, "RPT", None, &t), Err(Refusal::ScopeNotHeld("contacts.read")));
+        assert_eq!(may_still_receive(app(1), &TOPIC, "SBOX", Some(&sbox), &t), Ok(()));
+        assert_eq!(may_still_receive(app(1), &TOPIC, "SBOX", Some(&[]), &t), Err(Refusal::SandboxNotListed));
+        assert_eq!(may_still_receive(app(1), &TOPIC, "SBOX", None, &t), Ok(()));
+        assert_eq!(may_still_receive(app(2), &INSTALL, "GONE", None, &t), Ok(()), "application.* always");
     }
 
     #[test]

@@ -104,6 +104,18 @@ pub async fn start(
     listener: TcpListener,
     run_worker: bool,
 ) -> anyhow::Result<Running> {
+    start_tuned(cfg, admin_token, listener, run_worker, |_| {}).await
+}
+
+/// [`start`], with the service's configuration adjusted by `tune` after it is derived from `cfg` (tests shorten
+/// what the command line does not set, such as the idempotency keys' time to live).
+pub async fn start_tuned(
+    cfg: &ServeConfig,
+    admin_token: &str,
+    listener: TcpListener,
+    run_worker: bool,
+    tune: impl FnOnce(&mut ServiceConfig),
+) -> anyhow::Result<Running> {
     let lock = match &cfg.database {
         DatabaseUrl::Sqlite { path } => {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -150,18 +162,15 @@ pub async fn start(
         },
     )
     .context("cannot build the HTTP client for deliveries")?;
-    let herald = Herald::new(
-        store,
-        engine.handle(),
-        admin_token,
-        ServiceConfig {
-            allow_http_targets: cfg.allow_http_targets,
-            allow_private_targets: cfg.allow_private_targets,
-            idempotency_ttl: Duration::from_secs(86_400),
-            auto_disable_after: cfg.auto_disable_after,
-            retention: cfg.retention,
-        },
-    );
+    let mut service = ServiceConfig {
+        allow_http_targets: cfg.allow_http_targets,
+        allow_private_targets: cfg.allow_private_targets,
+        idempotency_ttl: Duration::from_secs(86_400),
+        auto_disable_after: cfg.auto_disable_after,
+        retention: cfg.retention,
+    };
+    tune(&mut service);
+    let herald = Herald::new(store, engine.handle(), admin_token, service);
     let addr = listener.local_addr().context("cannot read the listening address")?;
     let (tx, rx) = watch::channel(false);
     let mut tasks = Vec::new();

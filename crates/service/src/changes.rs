@@ -8,8 +8,11 @@ use herald_domain::routing::{RouteEvent, RoutingTable};
 use herald_domain::rules::derive_topics;
 use herald_domain::time::{format_event_time, parse_rfc3339};
 use herald_domain::{topics, Change, DeliveryId, EventId, FieldError, Topic, SANDBOX_CUSTOMER};
-use herald_store::{ApplicationRecord, DeliveryState, InstallationRecord, NewDelivery, NewEvent, StoreError};
+use herald_store::{
+    ApplicationRecord, DeliveryState, Idempotency, InstallationRecord, NewDelivery, NewEvent, StoreError,
+};
 use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
 
 use crate::input::object;
 use crate::models::{ChangesOut, EventOut};
@@ -24,6 +27,14 @@ pub struct IngestOutcome {
     pub body: String,
     /// The answer was stored for this idempotency key by an earlier request.
     pub replayed: bool,
+}
+
+/// An idempotency key with what is stored beside it (see `herald_store::Idempotency`).
+struct StoredKey {
+    key: String,
+    body_hash: String,
+    response: String,
+    expired_before: DateTime<Utc>,
 }
 
 struct ParsedChange {
@@ -49,8 +60,9 @@ impl Herald {
         // must not get a stored 202 just because it carries a known key.
         let obj = object(body)?;
         let (event_id, changes) = parse_request(&obj, now)?;
+        let body_hash = hex::encode(Sha256::digest(body));
         if let Some(key) = idempotency_key {
-            if let Some(stored) = self.idempotent_answer(key).await? {
+            if let Some(stored) = self.idempotent_answer(key, &body_hash, now).await? {
                 return Ok(IngestOutcome { body: stored, replayed: true });
             }
         }
@@ -70,14 +82,19 @@ impl Herald {
         }
         let answer = serde_json::to_string(&ChangesOut { event_id: event_id.to_string(), events: out })
             .map_err(ServiceError::internal)?;
-        let idempotency = idempotency_key.map(|k| (k.to_string(), answer.clone()));
+        let idempotency = idempotency_key.map(|k| StoredKey {
+            key: k.to_string(),
+            body_hash: body_hash.clone(),
+            response: answer.clone(),
+            expired_before: now - self.idempotency_ttl(),
+        });
         let (stored, events) = self.store_events(events, idempotency, now).await?;
         match stored {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) if idempotency_key.is_some() => {
                 // The same key was stored by a concurrent request: its answer is the answer.
                 let key = idempotency_key.unwrap_or_default();
-                if let Some(stored) = self.idempotent_answer(key).await? {
+                if let Some(stored) = self.idempotent_answer(key, &body_hash, now).await? {
                     return Ok(IngestOutcome { body: stored, replayed: true });
                 }
                 return Err(ServiceError::Conflict("a request with this Idempotency-Key is in progress".into()));
@@ -99,13 +116,18 @@ impl Herald {
     async fn store_events(
         &self,
         mut events: Vec<NewEvent>,
-        idempotency: Option<(String, String)>,
+        idempotency: Option<StoredKey>,
         now: DateTime<Utc>,
     ) -> ServiceResult<(Result<(), StoreError>, Vec<NewEvent>)> {
         let reservation = self.inner.engine.reserve(&mut events);
         let (store, engine) = (self.inner.store.clone(), self.inner.engine.clone());
         let task = tokio::spawn(async move {
-            let key = idempotency.as_ref().map(|(k, answer)| (k.as_str(), answer.as_str()));
+            let key = idempotency.as_ref().map(|k| Idempotency {
+                key: &k.key,
+                body_hash: &k.body_hash,
+                response: &k.response,
+                expired_before: k.expired_before,
+            });
             let stored = store.insert_events(&events, key, now).await;
             if stored.is_ok() {
                 if reservation.leaves_work_to_claim(&events) {
@@ -118,23 +140,38 @@ impl Herald {
         task.await.map_err(ServiceError::internal)
     }
 
-    async fn idempotent_answer(&self, key: &str) -> ServiceResult<Option<String>> {
-        let ttl = chrono::Duration::from_std(self.inner.cfg.idempotency_ttl).unwrap_or(chrono::Duration::days(1));
-        Ok(self.inner.store.get_idempotent_response(key, self.now() - ttl).await?)
+    fn idempotency_ttl(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.inner.cfg.idempotency_ttl).unwrap_or(chrono::Duration::days(1))
     }
 
-    /// Emits `application.install` or `application.uninstall` (contract §8.4) to the application concerned.
-    pub(crate) async fn emit_install_event(
+    /// The stored answer for `key` within its time to live; `422` on `Idempotency-Key` when the key was first used
+    /// with another body (a key stored before Herald kept the body's hash is taken as the same request).
+    async fn idempotent_answer(&self, key: &str, body_hash: &str, now: DateTime<Utc>) -> ServiceResult<Option<String>> {
+        let Some(stored) = self.inner.store.get_idempotent_response(key, now - self.idempotency_ttl()).await? else {
+            return Ok(None);
+        };
+        if stored.body_hash.as_deref().is_some_and(|h| h != body_hash) {
+            return Err(ServiceError::field(
+                "Idempotency-Key",
+                "was used with a different request body; use a new key for a new request",
+            ));
+        }
+        Ok(Some(stored.response))
+    }
+
+    /// The `application.install` or `application.uninstall` event (contract §8.4) for the application concerned,
+    /// with its deliveries, to be stored with the installation's change in one transaction.
+    pub(crate) async fn install_event(
         &self,
         app: &ApplicationRecord,
         inst: &InstallationRecord,
         install: bool,
-    ) -> ServiceResult<()> {
+        now: DateTime<Utc>,
+    ) -> ServiceResult<NewEvent> {
         let topic_id = if install { "application.install" } else { "application.uninstall" };
         let Some(topic) = topics::find(topic_id) else {
             return Err(ServiceError::Internal(format!("topic {topic_id} missing from the catalogue").into()));
         };
-        let now = self.now();
         let event_id = EventId(new_uuid_v7());
         let new = install_payload(app, inst);
         let event_time = format_event_time(now);
@@ -153,7 +190,7 @@ impl Herald {
         let table = self.inner.routing.table().await?;
         let route = RouteEvent { topic, customer_id: &inst.customer_id, etag_only: false, application: Some(app.id) };
         let deliveries = deliveries_for(&table, &route, now);
-        let event = NewEvent {
+        Ok(NewEvent {
             id: new_uuid_v7(),
             event_id,
             topic_id: topic_id.to_string(),
@@ -162,9 +199,7 @@ impl Herald {
             event_time: now,
             body,
             deliveries,
-        };
-        self.store_events(vec![event], None, now).await?.0?;
-        Ok(())
+        })
     }
 }
 

@@ -39,24 +39,39 @@ impl Herald {
                 "customer {customer_id} already has a current installation of this application"
             )));
         }
+        let now = self.now();
         let inst = InstallationRecord {
             id: InstallationId(new_uuid_v7()),
             application_id: app_id,
             customer_id,
             customer_name,
             customer_email,
-            created: self.now(),
+            created: now,
             terminated: None,
         };
-        self.inner.store.insert_installation(&inst).await?;
+        // The installation and its event are one transaction: a crash cannot keep one without the other.
+        let event = self.install_event(&app, &inst, true, now).await?;
+        self.inner.store.insert_installation(&inst, Some(&event)).await?;
         self.routing_changed();
-        self.emit_install_event(&app, &inst, true).await?;
+        self.deliveries_stored(&event);
         Ok(InstallationOut::from(&inst))
     }
 
     pub async fn terminate_installation(&self, who: &Principal, id: InstallationId) -> ServiceResult<()> {
         who.require_admin()?;
-        let inst = match self.inner.store.terminate_installation(id, self.now()).await {
+        let inst = match self.inner.store.get_installation(id).await {
+            Err(StoreError::NotFound) => return Err(ServiceError::NotFound("installation")),
+            other => other?,
+        };
+        if inst.terminated.is_some() {
+            return Err(ServiceError::Conflict("the installation is already terminated".into()));
+        }
+        let app = self.inner.store.get_application(inst.application_id).await?;
+        let now = self.now();
+        let event = self.install_event(&app, &inst, false, now).await?;
+        // The store checks `terminated` again inside the transaction: of two concurrent terminations, one stores the
+        // event and the other gets `Conflict`.
+        match self.inner.store.terminate_installation(id, now, Some(&event)).await {
             Err(StoreError::NotFound) => return Err(ServiceError::NotFound("installation")),
             Err(StoreError::Conflict(_)) => {
                 return Err(ServiceError::Conflict("the installation is already terminated".into()))
@@ -64,8 +79,15 @@ impl Herald {
             other => other?,
         };
         self.routing_changed();
-        let app = self.inner.store.get_application(inst.application_id).await?;
-        self.emit_install_event(&app, &inst, false).await
+        self.deliveries_stored(&event);
+        Ok(())
+    }
+
+    /// Wakes the delivery worker when an installation's event has deliveries to attempt.
+    fn deliveries_stored(&self, event: &herald_store::NewEvent) {
+        if !event.deliveries.is_empty() {
+            self.inner.engine.wake();
+        }
     }
 
     pub async fn list_installations(

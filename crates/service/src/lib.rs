@@ -13,6 +13,7 @@ mod maintenance;
 pub mod models;
 pub mod paging;
 mod ping;
+mod receivable;
 mod redeliver;
 mod replay;
 mod routing_cache;
@@ -145,7 +146,7 @@ impl Herald {
         if !token.starts_with(API_KEY_PREFIX) {
             return Ok(None);
         }
-        let app = self.inner.store.find_application_by_key_hash(&hex::encode(hash)).await?;
+        let app = self.inner.store.find_application_by_key_hash(&hex::encode(hash), self.now()).await?;
         Ok(app.map(|a| Principal::App(Arc::new(a))))
     }
 

@@ -6,6 +6,7 @@ use herald_store::AttemptFilter;
 
 use crate::input::query_param;
 use crate::models::LogOut;
+use crate::receivable::refusal;
 use crate::*;
 
 /// The logs' filters as they arrive in a query string.
@@ -69,6 +70,17 @@ impl Herald {
             .unwrap_or(DEFAULT_LOG_LIMIT),
         };
         let records = self.inner.store.list_attempts(&filter).await?;
-        Ok(records.iter().map(LogOut::from).collect())
+        let table = self.inner.routing.table().await?;
+        Ok(records
+            .iter()
+            .map(|r| {
+                let mut out = LogOut::from(r);
+                // The record stays; the customer's data goes once the application may no longer receive it.
+                if refusal(&table, r.application_id, &r.topic_id, &r.customer_id, None).is_some() {
+                    out.payload = None;
+                }
+                out
+            })
+            .collect())
     }
 }

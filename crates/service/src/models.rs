@@ -42,6 +42,18 @@ pub struct AppCreatedOut {
     pub api_key: String,
 }
 
+/// The answer to `POST /apps/{id}/api-key/rotate`: the only time the new key is shown.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = RotatedApiKeyModel)]
+pub struct ApiKeyOut {
+    /// The new API key (`hk_…`).
+    pub api_key: String,
+    /// Until when the key it replaced keeps working; `null`: it stopped at once.
+    #[schema(format = DateTime)]
+    pub previous_key_expires: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = InstallationModel)]
@@ -196,7 +208,8 @@ pub struct LogOut {
     pub outcome: String,
     pub duration_ms: u64,
     pub error: Option<String>,
-    /// The exact bytes sent, as text; `null` once retention pruned them.
+    /// The exact bytes sent, as text; `null` once retention pruned them, or once the application may no longer
+    /// receive the event (its customer uninstalled it, or the topic's scope was taken away).
     pub payload: Option<String>,
     pub response: Option<String>,
 }

@@ -5,6 +5,7 @@ use herald_domain::DeliveryId;
 use herald_store::{AttemptFilter, DeliveryState, NewDelivery, StoreError};
 use serde::Serialize;
 
+use crate::receivable::{refusal, refusal_error};
 use crate::*;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -24,12 +25,18 @@ impl Herald {
             other => other?,
         };
         who.check_app(d.application_id).map_err(|_| ServiceError::NotFound("delivery"))?;
-        match self.inner.store.get_webhook(d.webhook_id).await {
+        let hook = match self.inner.store.get_webhook(d.webhook_id).await {
             Err(StoreError::NotFound) => {
                 return Err(ServiceError::Conflict("the delivery's webhook was deleted".into()));
             }
             other => other?,
         };
+        // Whoever asks (the admin too), the delivery would go to the application: it must still be allowed the event.
+        let table = self.inner.routing.table().await?;
+        if let Some(refused) = refusal(&table, d.application_id, &d.topic_id, &d.customer_id, Some(&hook.customer_ids))
+        {
+            return Err(ServiceError::Validation(vec![refusal_error(&refused, &d.customer_id)]));
+        }
         let filter = AttemptFilter { delivery_id: Some(delivery), limit: 1, ..AttemptFilter::default() };
         let attempt = self.inner.store.list_attempts(&filter).await?.into_iter().next();
         let Some(attempt) = attempt else {

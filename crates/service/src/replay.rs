@@ -7,6 +7,7 @@ use herald_store::{DeliveryState, NewDelivery};
 use serde::Serialize;
 
 use crate::input::{object, Fields};
+use crate::receivable::refusal;
 use crate::*;
 
 /// At most this many events are replayed by one call; the answer says when the window held more.
@@ -18,6 +19,9 @@ pub const MAX_REPLAY: u32 = 10_000;
 pub struct ReplayOut {
     /// How many events were (or, on a dry run, would be) sent again.
     pub events: u64,
+    /// How many matching events were left out because the application may no longer receive them (the customer has
+    /// no current installation, or the application no longer holds the topic's scope).
+    pub refused: u64,
     pub dry_run: bool,
     /// More events matched than one call replays (`MAX_REPLAY`); call again with a later `from`.
     pub truncated: bool,
@@ -64,7 +68,15 @@ impl Herald {
         f.finish()?;
         let found = self.inner.store.replay_candidates(hook.id, from, to, states, MAX_REPLAY + 1).await?;
         let truncated = found.len() > MAX_REPLAY as usize;
-        let chosen = &found[..found.len().min(MAX_REPLAY as usize)];
+        let window = &found[..found.len().min(MAX_REPLAY as usize)];
+        let table = self.inner.routing.table().await?;
+        let chosen: Vec<_> = window
+            .iter()
+            .filter(|c| {
+                refusal(&table, c.application_id, &c.topic_id, &c.customer_id, Some(&hook.customer_ids)).is_none()
+            })
+            .collect();
+        let refused = (window.len() - chosen.len()) as u64;
         if !dry_run && !chosen.is_empty() {
             let now = self.now();
             let rows: Vec<_> = chosen
@@ -87,6 +99,6 @@ impl Herald {
             self.inner.store.insert_deliveries(&rows, now).await?;
             self.inner.engine.wake();
         }
-        Ok(ReplayOut { events: chosen.len() as u64, dry_run, truncated })
+        Ok(ReplayOut { events: chosen.len() as u64, refused, dry_run, truncated })
     }
 }

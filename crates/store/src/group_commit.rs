@@ -15,13 +15,21 @@ const MAX_EVENTS_PER_COMMIT: usize = 4_000;
 /// One caller's request.
 pub(crate) struct Job {
     pub events: Vec<NewEvent>,
-    pub idempotency: Option<(String, String)>,
+    pub idempotency: Option<StoredKey>,
     pub now: DateTime<Utc>,
     reply: oneshot::Sender<StoreResult<()>>,
 }
 
-/// A backend's write of a group: one transaction for every job; a job whose idempotency key is already stored is
-/// left out and answered `Conflict`. `Err` when the whole transaction failed (nothing of it is stored).
+/// An idempotency key as a job carries it (see [`Idempotency`]).
+pub(crate) struct StoredKey {
+    pub key: String,
+    pub body_hash: String,
+    pub response: String,
+    pub expired_before: DateTime<Utc>,
+}
+
+/// A backend's write of a group: one transaction for every job; a job whose idempotency key is already stored (and
+/// not expired) is left out and answered `Conflict`; an expired key is replaced. `Err` when the whole transaction failed (nothing of it is stored).
 #[async_trait]
 pub(crate) trait Committer: Send + Sync + 'static {
     async fn commit(&self, jobs: &[Job]) -> StoreResult<Vec<StoreResult<()>>>;
@@ -46,13 +54,18 @@ impl GroupCommit {
     pub async fn submit(
         &self,
         events: &[NewEvent],
-        idempotency: Option<(&str, &str)>,
+        idempotency: Option<Idempotency<'_>>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             events: events.to_vec(),
-            idempotency: idempotency.map(|(k, r)| (k.to_string(), r.to_string())),
+            idempotency: idempotency.map(|i| StoredKey {
+                key: i.key.to_string(),
+                body_hash: i.body_hash.to_string(),
+                response: i.response.to_string(),
+                expired_before: i.expired_before,
+            }),
             now,
             reply,
         };

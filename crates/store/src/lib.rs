@@ -53,8 +53,16 @@ pub trait Store: Send + Sync + 'static {
 
     // -- applications --------------------------------------------------------------------------------------------
     async fn insert_application(&self, app: &ApplicationRecord) -> StoreResult<()>;
+    /// An application that is not deleted.
     async fn get_application(&self, id: ApplicationId) -> StoreResult<ApplicationRecord>;
-    async fn find_application_by_key_hash(&self, key_hash: &str) -> StoreResult<Option<ApplicationRecord>>;
+    /// The application (not deleted) whose current API key has this hash, or whose previous key (before the last
+    /// rotation) has it and is still valid at `now`.
+    async fn find_application_by_key_hash(
+        &self,
+        key_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ApplicationRecord>>;
+    /// The applications that are not deleted, oldest first.
     async fn list_applications(&self, page: Page) -> StoreResult<(Vec<ApplicationRecord>, u64)>;
     async fn update_application(
         &self,
@@ -64,11 +72,34 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> StoreResult<ApplicationRecord>;
 
+    /// Replaces the application's API key hash. With `previous_expires`, the key it replaces keeps authenticating
+    /// until then (a key kept from an earlier rotation is dropped); without, it stops at once. `NotFound` when the
+    /// application is absent or deleted.
+    async fn rotate_api_key(
+        &self,
+        id: ApplicationId,
+        key_hash: &str,
+        previous_expires: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ApplicationRecord>;
+    /// Soft-deletes the application, in one transaction: its webhooks are deleted and their pending deliveries
+    /// cancelled (as [`Store::delete_webhook`] does), its current installations terminated, and its keys stop
+    /// authenticating. Attempts, events and deliveries stay for the logs. `NotFound` when absent or deleted already.
+    async fn delete_application(&self, id: ApplicationId, now: DateTime<Utc>) -> StoreResult<()>;
+
     // -- installations -------------------------------------------------------------------------------------------
-    async fn insert_installation(&self, inst: &InstallationRecord) -> StoreResult<()>;
+    /// Stores the installation and, in the same transaction, its `application.install` event with the event's
+    /// deliveries (created at `inst.created`), so that a crash cannot keep one without the other.
+    async fn insert_installation(&self, inst: &InstallationRecord, event: Option<&NewEvent>) -> StoreResult<()>;
     async fn get_installation(&self, id: InstallationId) -> StoreResult<InstallationRecord>;
-    /// Sets `terminated`; `NotFound` when absent, `Conflict` when already terminated.
-    async fn terminate_installation(&self, id: InstallationId, now: DateTime<Utc>) -> StoreResult<InstallationRecord>;
+    /// Sets `terminated` and, in the same transaction, stores its `application.uninstall` event with the event's
+    /// deliveries (created at `now`); `NotFound` when absent, `Conflict` when already terminated (nothing stored).
+    async fn terminate_installation(
+        &self,
+        id: InstallationId,
+        now: DateTime<Utc>,
+        event: Option<&NewEvent>,
+    ) -> StoreResult<InstallationRecord>;
     async fn list_installations(
         &self,
         filter: &InstallationFilter,
@@ -93,15 +124,17 @@ pub trait Store: Send + Sync + 'static {
     async fn routing_snapshot(&self) -> StoreResult<RoutingSnapshot>;
 
     // -- events and deliveries -----------------------------------------------------------------------------------
-    /// Stores events with their deliveries (and, when given, the idempotency key's answer) in one transaction.
+    /// Stores events with their deliveries (and, when given, the idempotency key with its answer) in one
+    /// transaction. `Conflict` (and nothing stored) when the key is stored already and has not expired
+    /// (`Idempotency::expired_before`); an expired key is replaced.
     async fn insert_events(
         &self,
         events: &[NewEvent],
-        idempotency: Option<(&str, &str)>,
+        idempotency: Option<Idempotency<'_>>,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
-    /// The answer stored for an idempotency key, if it is younger than `since`.
-    async fn get_idempotent_response(&self, key: &str, since: DateTime<Utc>) -> StoreResult<Option<String>>;
+    /// What is stored for an idempotency key, if it is younger than `since`.
+    async fn get_idempotent_response(&self, key: &str, since: DateTime<Utc>) -> StoreResult<Option<IdempotentAnswer>>;
     /// [`Store::claim_due_with_lease`] with the [`DEFAULT_NODE_LEASE`].
     async fn claim_due(
         &self,

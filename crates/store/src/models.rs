@@ -81,6 +81,26 @@ pub struct RoutingSnapshot {
     pub installations: Vec<(ApplicationId, String)>,
 }
 
+/// An `Idempotency-Key` stored with the events of the request that first used it.
+#[derive(Debug, Clone, Copy)]
+pub struct Idempotency<'a> {
+    pub key: &'a str,
+    /// SHA-256 of the request body, hex: a reuse of the key with another body is told apart by it.
+    pub body_hash: &'a str,
+    /// The answer given, replayed to retries.
+    pub response: &'a str,
+    /// A key stored before this instant has expired: storing it again replaces it instead of conflicting.
+    pub expired_before: DateTime<Utc>,
+}
+
+/// What is stored for an `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotentAnswer {
+    pub response: String,
+    /// SHA-256 of the first request's body, hex; `None` for keys stored before Herald kept it.
+    pub body_hash: Option<String>,
+}
+
 /// An event to store: one topic of one change, with the deliveries routing chose for it.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
@@ -161,6 +181,8 @@ pub struct DeliveryRecord {
     pub event: Uuid,
     pub event_id: EventId,
     pub topic_id: String,
+    /// The event's customer.
+    pub customer_id: String,
     pub webhook_id: WebhookId,
     pub application_id: ApplicationId,
     pub sandbox: bool,
@@ -238,6 +260,9 @@ pub struct ReplayCandidate {
     pub event: Uuid,
     pub application_id: ApplicationId,
     pub sandbox: bool,
+    /// The event's topic and customer, so that the caller can tell whether the application may still receive it.
+    pub topic_id: String,
+    pub customer_id: String,
 }
 
 /// Figures for metrics.

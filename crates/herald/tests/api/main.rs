@@ -7,6 +7,7 @@ mod support;
 
 mod apps;
 mod auth;
+mod lifecycle;
 mod paging;
 mod resthooks;
 mod topics;

@@ -63,6 +63,8 @@ pub struct Opts {
     pub retention: Option<&'static str>,
     /// Any other options, set on the arguments before they are resolved.
     pub tune: Option<fn(&mut ServeArgs)>,
+    /// How long `Idempotency-Key`s are remembered (default 24 hours).
+    pub idempotency_ttl: Option<Duration>,
 }
 
 impl TestApp {
@@ -97,7 +99,14 @@ impl TestApp {
         }
         let cfg = args.resolve_with_env(|_| None).expect("test configuration");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let running = herald::start(&cfg, ADMIN, listener, opts.worker).await.expect("start herald");
+        let idempotency_ttl = opts.idempotency_ttl;
+        let running = herald::start_tuned(&cfg, ADMIN, listener, opts.worker, |service| {
+            if let Some(ttl) = idempotency_ttl {
+                service.idempotency_ttl = ttl;
+            }
+        })
+        .await
+        .expect("start herald");
         let client = Client::new(format!("http://{}", running.addr));
         TestApp { client, running: Some(running), dir, db }
     }

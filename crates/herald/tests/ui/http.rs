@@ -223,3 +223,59 @@ async fn the_filtered_logs_export_as_csv() {
     assert_eq!(none.lines().count(), 1, "{none}");
     f.app.stop().await;
 }
+
+#[tokio::test]
+async fn the_admin_rotates_an_api_key_and_deletes_an_application_on_the_applications_page() {
+    let f = Fixture::new(TestApp::spawn().await).await;
+    let base = f.base();
+    let id = f.app_id.clone();
+    let key_status = |key: String| {
+        let base = base.clone();
+        async move {
+            let resp = client().get(format!("{base}/webhooks/subscriptions")).bearer_auth(key).send().await.unwrap();
+            resp.status().as_u16()
+        }
+    };
+    let (session, csrf) = sign_in(&base, ADMIN).await;
+    let get = |path: String| client().get(format!("{base}{path}")).header(COOKIE, &session).send();
+    let post = |path: String, form: Vec<(&'static str, String)>| {
+        client().post(format!("{base}{path}")).header(COOKIE, &session).form(&form).send()
+    };
+    let list = get("/ui/apps".into()).await.unwrap();
+    assert_eq!(list.status(), 200);
+    let html = list.text().await.unwrap();
+    let rotate = format!("/ui/apps/{id}/api-key/rotate");
+    assert!(html.contains("Acme Lettings") && html.contains(&rotate), "the application with its rotate form");
+    assert!(html.contains(&format!("/ui/apps/{id}/delete")), "and its delete link");
+
+    let refused = post(rotate.clone(), vec![("csrf", "0000".into()), ("gracePeriod", "0s".into())]).await.unwrap();
+    assert_eq!(refused.status(), 403, "a rotation without the session's CSRF token");
+    assert_eq!(key_status(f.key.clone()).await, 200, "nothing rotated");
+    let rotated = post(rotate, vec![("csrf", csrf.clone()), ("gracePeriod", "0s".into())]).await.unwrap();
+    assert_eq!(rotated.status(), 200);
+    let html = rotated.text().await.unwrap();
+    let at = html.find("id=\"new-api-key\">").expect("the new key is shown") + "id=\"new-api-key\">".len();
+    let new_key = html[at..].split('<').next().unwrap().to_string();
+    assert!(new_key.starts_with("hk_"), "{new_key}");
+    assert_eq!((key_status(f.key.clone()).await, key_status(new_key.clone()).await), (401, 200));
+
+    let confirm = get(format!("/ui/apps/{id}/delete")).await.unwrap();
+    assert_eq!(confirm.status(), 200);
+    assert!(confirm.text().await.unwrap().contains("Delete application"));
+    let refused = post(format!("/ui/apps/{id}/delete"), vec![("csrf", "0000".into())]).await.unwrap();
+    assert_eq!(refused.status(), 403, "a deletion without the session's CSRF token");
+    let deleted = post(format!("/ui/apps/{id}/delete"), vec![("csrf", csrf.clone())]).await.unwrap();
+    assert_eq!(deleted.status(), 303);
+    assert_eq!(deleted.headers()[LOCATION], "/ui/apps");
+    assert_eq!(key_status(new_key).await, 401, "the deleted application's key stops");
+    let (status, _) = f.app.client.get(&format!("/apps/{id}"), ADMIN).await;
+    assert_eq!(status, 404);
+
+    let other = Fixture::new(TestApp::spawn().await).await;
+    let other_base = other.base();
+    let (app_session, _) = sign_in(&other_base, &other.key).await;
+    let page = client().get(format!("{other_base}/ui/apps")).header(COOKIE, &app_session).send().await.unwrap();
+    assert_eq!(page.status(), 403, "an application key has no applications page");
+    f.app.stop().await;
+    other.app.stop().await;
+}

@@ -24,18 +24,22 @@ impl crate::group_commit::Committer for PgCommitter {
     async fn commit(&self, jobs: &[crate::group_commit::Job]) -> StoreResult<Vec<StoreResult<()>>> {
         let mut tx = self.pool.begin().await?;
         // Keys in one order in every group, so that two groups in flight with the same retried keys cannot deadlock.
-        let mut keyed: Vec<(usize, &(String, String))> =
+        let mut keyed: Vec<(usize, &crate::group_commit::StoredKey)> =
             jobs.iter().enumerate().filter_map(|(i, j)| j.idempotency.as_ref().map(|k| (i, k))).collect();
-        keyed.sort_by(|a, b| a.1 .0.cmp(&b.1 .0));
+        keyed.sort_by(|a, b| a.1.key.cmp(&b.1.key));
         let mut conflict = vec![false; jobs.len()];
-        for (i, (key, response)) in keyed {
+        for (i, k) in keyed {
+            // An expired key is new again at once: replaced, not a conflict until the upkeep deletes it.
             let done = sqlx::query(
-                "INSERT INTO idempotency_keys (key, response, created) VALUES ($1, $2, $3) \
-                 ON CONFLICT (key) DO NOTHING",
+                "INSERT INTO idempotency_keys (key, response, body_hash, created) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (key) DO UPDATE SET response = excluded.response, body_hash = excluded.body_hash, \
+                 created = excluded.created WHERE idempotency_keys.created < $5",
             )
-            .bind(key)
-            .bind(response)
+            .bind(&k.key)
+            .bind(&k.response)
+            .bind(&k.body_hash)
             .bind(micros(jobs[i].now))
+            .bind(micros(k.expired_before))
             .execute(&mut *tx)
             .await?;
             conflict[i] = done.rows_affected() == 0;
@@ -74,6 +78,27 @@ impl crate::group_commit::Committer for PgCommitter {
         tx.commit().await?;
         Ok(outcomes)
     }
+}
+
+/// Inserts one event with its deliveries, created at `now`, in the caller's transaction (an installation's event,
+/// written with the installation; the hot path of `POST /changes` goes through the group commit instead).
+pub async fn insert_event_with_deliveries(tx: &mut PgConnection, e: &NewEvent, now: DateTime<Utc>) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO events (id, event_id, topic_id, customer_id, entity_id, event_time, body, created) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(e.id)
+    .bind(e.event_id.0)
+    .bind(e.topic_id.as_str())
+    .bind(e.customer_id.as_str())
+    .bind(e.entity_id.as_deref())
+    .bind(micros(e.event_time))
+    .bind(e.body.as_str())
+    .bind(micros(now))
+    .execute(&mut *tx)
+    .await?;
+    let rows: Vec<(Uuid, &NewDelivery, DateTime<Utc>)> = e.deliveries.iter().map(|d| (e.id, d, now)).collect();
+    insert_delivery_rows(tx, &rows).await
 }
 
 pub async fn insert_deliveries(
@@ -334,7 +359,7 @@ pub async fn record_attempts(pool: &PgPool, attempts: &[AttemptRecord]) -> Store
 
 pub async fn get_delivery(pool: &PgPool, delivery: DeliveryId) -> StoreResult<DeliveryRecord> {
     let row = sqlx::query(
-        "SELECT d.id, d.event, e.event_id, e.topic_id, d.webhook_id, d.application_id, d.sandbox, d.state, \
+        "SELECT d.id, d.event, e.event_id, e.topic_id, e.customer_id, d.webhook_id, d.application_id, d.sandbox, d.state, \
          d.attempts, d.next_attempt_at FROM deliveries d JOIN events e ON e.id = d.event WHERE d.id = $1",
     )
     .bind(delivery.0)
@@ -347,6 +372,7 @@ pub async fn get_delivery(pool: &PgPool, delivery: DeliveryId) -> StoreResult<De
         event: row.try_get("event")?,
         event_id: row.try_get::<Uuid, _>("event_id")?.into(),
         topic_id: row.try_get("topic_id")?,
+        customer_id: row.try_get("customer_id")?,
         webhook_id: row.try_get::<Uuid, _>("webhook_id")?.into(),
         application_id: row.try_get::<Uuid, _>("application_id")?.into(),
         sandbox: row.try_get("sandbox")?,

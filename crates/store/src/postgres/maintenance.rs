@@ -26,8 +26,8 @@ pub async fn replay_candidates(
     }
     // DISTINCT ON keeps each event's earliest matching delivery; the outer query orders events by it.
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
-        "SELECT event, application_id, sandbox FROM (SELECT DISTINCT ON (d.event) d.event, d.application_id, \
-         d.sandbox, d.created FROM deliveries d WHERE d.webhook_id = ",
+        "SELECT first.event, first.application_id, first.sandbox, e.topic_id, e.customer_id FROM (SELECT DISTINCT ON \
+         (d.event) d.event, d.application_id, d.sandbox, d.created FROM deliveries d WHERE d.webhook_id = ",
     );
     q.push_bind(webhook.0)
         .push(" AND d.state = ANY(")
@@ -39,7 +39,11 @@ pub async fn replay_candidates(
     if let Some(to) = to {
         q.push(" AND d.created <= ").push_bind(micros(to));
     }
-    q.push(" ORDER BY d.event, d.created) first ORDER BY created, event LIMIT ").push_bind(limit as i64);
+    q.push(
+        " ORDER BY d.event, d.created) first JOIN events e ON e.id = first.event \
+             ORDER BY first.created, first.event LIMIT ",
+    )
+    .push_bind(limit as i64);
     let rows = q.build().fetch_all(pool).await?;
     rows.iter()
         .map(|row| {
@@ -47,6 +51,8 @@ pub async fn replay_candidates(
                 event: row.try_get("event")?,
                 application_id: row.try_get::<Uuid, _>("application_id")?.into(),
                 sandbox: row.try_get("sandbox")?,
+                topic_id: row.try_get("topic_id")?,
+                customer_id: row.try_get("customer_id")?,
             })
         })
         .collect()

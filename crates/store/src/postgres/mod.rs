@@ -211,7 +211,7 @@ impl Store for PgStore {
     }
 
     async fn get_application(&self, id: ApplicationId) -> StoreResult<ApplicationRecord> {
-        let row = sqlx::query("SELECT * FROM applications WHERE id = $1")
+        let row = sqlx::query("SELECT * FROM applications WHERE id = $1 AND deleted IS NULL")
             .bind(id.0)
             .fetch_optional(&self.pool)
             .await?
@@ -219,21 +219,31 @@ impl Store for PgStore {
         application(&row, &self.sealer)
     }
 
-    async fn find_application_by_key_hash(&self, key_hash: &str) -> StoreResult<Option<ApplicationRecord>> {
-        let row = sqlx::query("SELECT * FROM applications WHERE api_key_hash = $1")
-            .bind(key_hash)
-            .fetch_optional(&self.pool)
-            .await?;
+    async fn find_application_by_key_hash(
+        &self,
+        key_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ApplicationRecord>> {
+        let row = sqlx::query(
+            "SELECT * FROM applications WHERE deleted IS NULL AND (api_key_hash = $1 \
+             OR (previous_api_key_hash = $1 AND previous_key_expires > $2)) LIMIT 1",
+        )
+        .bind(key_hash)
+        .bind(micros(now))
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(|r| application(r, &self.sealer)).transpose()
     }
 
     async fn list_applications(&self, page: Page) -> StoreResult<(Vec<ApplicationRecord>, u64)> {
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM applications").fetch_one(&self.pool).await?;
-        let rows = sqlx::query("SELECT * FROM applications ORDER BY created, id LIMIT $1 OFFSET $2")
-            .bind(page.size as i64)
-            .bind(page.offset())
-            .fetch_all(&self.pool)
-            .await?;
+        let total: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM applications WHERE deleted IS NULL").fetch_one(&self.pool).await?;
+        let rows =
+            sqlx::query("SELECT * FROM applications WHERE deleted IS NULL ORDER BY created, id LIMIT $1 OFFSET $2")
+                .bind(page.size as i64)
+                .bind(page.offset())
+                .fetch_all(&self.pool)
+                .await?;
         Ok((rows.iter().map(|r| application(r, &self.sealer)).collect::<StoreResult<_>>()?, total as u64))
     }
 
@@ -246,7 +256,7 @@ impl Store for PgStore {
     ) -> StoreResult<ApplicationRecord> {
         let mut tx = self.pool.begin().await?;
         let row =
-            sqlx::query("UPDATE applications SET name = $1, scopes = $2, modified = $3 WHERE id = $4 RETURNING *")
+            sqlx::query("UPDATE applications SET name = $1, scopes = $2, modified = $3 WHERE id = $4 AND deleted IS NULL RETURNING *")
                 .bind(name)
                 .bind(scopes)
                 .bind(micros(now))
@@ -260,7 +270,63 @@ impl Store for PgStore {
         Ok(app)
     }
 
-    async fn insert_installation(&self, inst: &InstallationRecord) -> StoreResult<()> {
+    async fn rotate_api_key(
+        &self,
+        id: ApplicationId,
+        key_hash: &str,
+        previous_expires: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ApplicationRecord> {
+        // SET reads the row as it was: the previous key is the one being replaced.
+        let row = sqlx::query(
+            "UPDATE applications SET previous_api_key_hash = CASE WHEN $1::int8 IS NULL THEN NULL \
+             ELSE api_key_hash END, previous_key_expires = $1, api_key_hash = $2, modified = $3 \
+             WHERE id = $4 AND deleted IS NULL RETURNING *",
+        )
+        .bind(previous_expires.map(micros))
+        .bind(key_hash)
+        .bind(micros(now))
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        application(&row, &self.sealer)
+    }
+
+    async fn delete_application(&self, id: ApplicationId, now: DateTime<Utc>) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE applications SET deleted = $1, modified = $1 WHERE id = $2 AND deleted IS NULL")
+            .bind(micros(now))
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query(
+            "UPDATE deliveries SET state = 4, owner = NULL, next_attempt_at = NULL, updated = $1 WHERE state = 0 \
+             AND webhook_id IN (SELECT id FROM webhooks WHERE application_id = $2 AND deleted IS NULL)",
+        )
+        .bind(micros(now))
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE webhooks SET deleted = $1, modified = $1 WHERE application_id = $2 AND deleted IS NULL")
+            .bind(micros(now))
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE installations SET terminated = $1 WHERE application_id = $2 AND terminated IS NULL")
+            .bind(micros(now))
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        Self::bump_routing_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_installation(&self, inst: &InstallationRecord, event: Option<&NewEvent>) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO installations (id, application_id, customer_id, customer_name, customer_email, created, \
@@ -275,6 +341,9 @@ impl Store for PgStore {
         .bind(inst.terminated.map(micros))
         .execute(&mut *tx)
         .await?;
+        if let Some(e) = event {
+            deliveries::insert_event_with_deliveries(&mut tx, e, inst.created).await?;
+        }
         Self::bump_routing_version(&mut tx).await?;
         tx.commit().await?;
         Ok(())
@@ -289,7 +358,12 @@ impl Store for PgStore {
         installation(&row)
     }
 
-    async fn terminate_installation(&self, id: InstallationId, now: DateTime<Utc>) -> StoreResult<InstallationRecord> {
+    async fn terminate_installation(
+        &self,
+        id: InstallationId,
+        now: DateTime<Utc>,
+        event: Option<&NewEvent>,
+    ) -> StoreResult<InstallationRecord> {
         let mut tx = self.pool.begin().await?;
         // The row lock makes two concurrent terminations one success and one conflict.
         let row = sqlx::query("SELECT * FROM installations WHERE id = $1 FOR UPDATE")
@@ -306,6 +380,9 @@ impl Store for PgStore {
             .bind(id.0)
             .execute(&mut *tx)
             .await?;
+        if let Some(e) = event {
+            deliveries::insert_event_with_deliveries(&mut tx, e, now).await?;
+        }
         Self::bump_routing_version(&mut tx).await?;
         tx.commit().await?;
         inst.terminated = Some(now);
@@ -505,7 +582,7 @@ impl Store for PgStore {
             });
         }
         let mut scopes = Vec::new();
-        for row in sqlx::query("SELECT id, scopes FROM applications").fetch_all(&mut *tx).await? {
+        for row in sqlx::query("SELECT id, scopes FROM applications WHERE deleted IS NULL").fetch_all(&mut *tx).await? {
             scopes.push((row.try_get::<Uuid, _>("id")?.into(), row.try_get("scopes")?));
         }
         let mut installations = Vec::new();
@@ -522,18 +599,20 @@ impl Store for PgStore {
     async fn insert_events(
         &self,
         events: &[NewEvent],
-        idempotency: Option<(&str, &str)>,
+        idempotency: Option<Idempotency<'_>>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         self.commits.submit(events, idempotency, now).await
     }
 
-    async fn get_idempotent_response(&self, key: &str, since: DateTime<Utc>) -> StoreResult<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT response FROM idempotency_keys WHERE key = $1 AND created >= $2")
+    async fn get_idempotent_response(&self, key: &str, since: DateTime<Utc>) -> StoreResult<Option<IdempotentAnswer>> {
+        let row = sqlx::query("SELECT response, body_hash FROM idempotency_keys WHERE key = $1 AND created >= $2")
             .bind(key)
             .bind(micros(since))
             .fetch_optional(&self.pool)
-            .await?)
+            .await?;
+        row.map(|r| Ok(IdempotentAnswer { response: r.try_get("response")?, body_hash: r.try_get("body_hash")? }))
+            .transpose()
     }
 
     async fn claim_due_with_lease(

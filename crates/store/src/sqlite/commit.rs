@@ -32,13 +32,18 @@ async fn commit(writer: &SqlitePool, jobs: &[Job]) -> StoreResult<Vec<StoreResul
     let mut outcomes: Vec<StoreResult<()>> = Vec::with_capacity(jobs.len());
     let mut kept: Vec<&Job> = Vec::with_capacity(jobs.len());
     for job in jobs {
-        if let Some((key, response)) = &job.idempotency {
+        if let Some(k) = &job.idempotency {
+            // An expired key is new again at once: replaced, not a conflict until the upkeep deletes it.
             let done = sqlx::query(
-                "INSERT INTO idempotency_keys (key, response, created) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING",
+                "INSERT INTO idempotency_keys (key, response, body_hash, created) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (key) DO UPDATE SET response = excluded.response, body_hash = excluded.body_hash, \
+                 created = excluded.created WHERE idempotency_keys.created < ?",
             )
-            .bind(key)
-            .bind(response)
+            .bind(&k.key)
+            .bind(&k.response)
+            .bind(&k.body_hash)
             .bind(micros(job.now))
+            .bind(micros(k.expired_before))
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 0 {

@@ -303,7 +303,7 @@ async fn record_in(conn: &mut sqlx::SqliteConnection, attempts: &[AttemptRecord]
 
 pub async fn get_delivery(reader: &SqlitePool, delivery: DeliveryId) -> StoreResult<DeliveryRecord> {
     let row = sqlx::query(
-        "SELECT d.id, d.event, e.event_id, e.topic_id, d.webhook_id, d.application_id, d.sandbox, d.state, \
+        "SELECT d.id, d.event, e.event_id, e.topic_id, e.customer_id, d.webhook_id, d.application_id, d.sandbox, d.state, \
          d.attempts, d.next_attempt_at FROM deliveries d JOIN events e ON e.id = d.event WHERE d.id = ?",
     )
     .bind(delivery.to_string())
@@ -316,6 +316,7 @@ pub async fn get_delivery(reader: &SqlitePool, delivery: DeliveryId) -> StoreRes
         event: uuid(row.try_get("event")?)?,
         event_id: id(row.try_get("event_id")?)?,
         topic_id: row.try_get("topic_id")?,
+        customer_id: row.try_get("customer_id")?,
         webhook_id: id(row.try_get("webhook_id")?)?,
         application_id: id(row.try_get("application_id")?)?,
         sandbox: row.try_get("sandbox")?,
@@ -391,6 +392,31 @@ pub async fn list_attempts(reader: &SqlitePool, f: &AttemptFilter) -> StoreResul
             })
         })
         .collect()
+}
+
+/// Inserts one event with its deliveries, created at `now`, in the caller's transaction (an installation's event,
+/// written with the installation; the hot path of `POST /changes` goes through the group commit instead).
+pub async fn insert_event_with_deliveries(
+    tx: &mut sqlx::SqliteConnection,
+    e: &NewEvent,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO events (id, event_id, topic_id, customer_id, entity_id, event_time, body, created) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(e.id.to_string())
+    .bind(e.event_id.to_string())
+    .bind(e.topic_id.as_str())
+    .bind(e.customer_id.as_str())
+    .bind(e.entity_id.as_deref())
+    .bind(micros(e.event_time))
+    .bind(e.body.as_str())
+    .bind(micros(now))
+    .execute(&mut *tx)
+    .await?;
+    let rows: Vec<(uuid::Uuid, &NewDelivery, DateTime<Utc>)> = e.deliveries.iter().map(|d| (e.id, d, now)).collect();
+    insert_delivery_rows(tx, &rows).await
 }
 
 pub async fn insert_deliveries(

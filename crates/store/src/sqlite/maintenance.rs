@@ -25,7 +25,8 @@ pub async fn replay_candidates(
     }
     // With MIN(), SQLite takes the bare columns from the row holding the minimum: the event's earliest delivery.
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT d.event, d.application_id, d.sandbox, MIN(d.created) AS first FROM deliveries d WHERE d.webhook_id = ",
+        "SELECT d.event, d.application_id, d.sandbox, e.topic_id, e.customer_id, MIN(d.created) AS first FROM deliveries d \
+         JOIN events e ON e.id = d.event WHERE d.webhook_id = ",
     );
     q.push_bind(webhook.to_string()).push(" AND d.state IN (");
     let mut sep = q.separated(", ");
@@ -47,6 +48,8 @@ pub async fn replay_candidates(
                 event: uuid(row.try_get("event")?)?,
                 application_id: id(row.try_get("application_id")?)?,
                 sandbox: row.try_get("sandbox")?,
+                topic_id: row.try_get("topic_id")?,
+                customer_id: row.try_get("customer_id")?,
             })
         })
         .collect()

@@ -218,7 +218,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_application(&self, id: ApplicationId) -> StoreResult<ApplicationRecord> {
-        let row = sqlx::query("SELECT * FROM applications WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM applications WHERE id = ? AND deleted IS NULL")
             .bind(id.to_string())
             .fetch_optional(&self.reader)
             .await?
@@ -226,21 +226,33 @@ impl Store for SqliteStore {
         application(&row, &self.sealer)
     }
 
-    async fn find_application_by_key_hash(&self, key_hash: &str) -> StoreResult<Option<ApplicationRecord>> {
-        let row = sqlx::query("SELECT * FROM applications WHERE api_key_hash = ?")
-            .bind(key_hash)
-            .fetch_optional(&self.reader)
-            .await?;
+    async fn find_application_by_key_hash(
+        &self,
+        key_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ApplicationRecord>> {
+        let row = sqlx::query(
+            "SELECT * FROM applications WHERE deleted IS NULL AND (api_key_hash = ? \
+             OR (previous_api_key_hash = ? AND previous_key_expires > ?)) LIMIT 1",
+        )
+        .bind(key_hash)
+        .bind(key_hash)
+        .bind(micros(now))
+        .fetch_optional(&self.reader)
+        .await?;
         row.as_ref().map(|r| application(r, &self.sealer)).transpose()
     }
 
     async fn list_applications(&self, page: Page) -> StoreResult<(Vec<ApplicationRecord>, u64)> {
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM applications").fetch_one(&self.reader).await?;
-        let rows = sqlx::query("SELECT * FROM applications ORDER BY created, id LIMIT ? OFFSET ?")
-            .bind(page.size as i64)
-            .bind(page.offset())
-            .fetch_all(&self.reader)
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM applications WHERE deleted IS NULL")
+            .fetch_one(&self.reader)
             .await?;
+        let rows =
+            sqlx::query("SELECT * FROM applications WHERE deleted IS NULL ORDER BY created, id LIMIT ? OFFSET ?")
+                .bind(page.size as i64)
+                .bind(page.offset())
+                .fetch_all(&self.reader)
+                .await?;
         Ok((rows.iter().map(|r| application(r, &self.sealer)).collect::<StoreResult<_>>()?, total as u64))
     }
 
@@ -252,21 +264,81 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<ApplicationRecord> {
         let mut tx = self.writer.begin().await?;
-        let row = sqlx::query("UPDATE applications SET name = ?, scopes = ?, modified = ? WHERE id = ? RETURNING *")
-            .bind(name)
-            .bind(list_json(scopes))
-            .bind(micros(now))
-            .bind(id.to_string())
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = sqlx::query(
+            "UPDATE applications SET name = ?, scopes = ?, modified = ? WHERE id = ? AND deleted IS NULL RETURNING *",
+        )
+        .bind(name)
+        .bind(list_json(scopes))
+        .bind(micros(now))
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
         let app = application(&row, &self.sealer)?;
         Self::bump_routing_version(&mut tx).await?;
         tx.commit().await?;
         Ok(app)
     }
 
-    async fn insert_installation(&self, inst: &InstallationRecord) -> StoreResult<()> {
+    async fn rotate_api_key(
+        &self,
+        id: ApplicationId,
+        key_hash: &str,
+        previous_expires: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ApplicationRecord> {
+        // SET reads the row as it was: the previous key is the one being replaced.
+        let row = sqlx::query(
+            "UPDATE applications SET previous_api_key_hash = CASE WHEN ? IS NULL THEN NULL ELSE api_key_hash END, \
+             previous_key_expires = ?, api_key_hash = ?, modified = ? WHERE id = ? AND deleted IS NULL RETURNING *",
+        )
+        .bind(previous_expires.map(micros))
+        .bind(previous_expires.map(micros))
+        .bind(key_hash)
+        .bind(micros(now))
+        .bind(id.to_string())
+        .fetch_optional(&self.writer)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        application(&row, &self.sealer)
+    }
+
+    async fn delete_application(&self, id: ApplicationId, now: DateTime<Utc>) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query("UPDATE applications SET deleted = ?, modified = ? WHERE id = ? AND deleted IS NULL")
+            .bind(micros(now))
+            .bind(micros(now))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query(
+            "UPDATE deliveries SET state = 4, owner = NULL, next_attempt_at = NULL, updated = ? WHERE state = 0 \
+             AND webhook_id IN (SELECT id FROM webhooks WHERE application_id = ? AND deleted IS NULL)",
+        )
+        .bind(micros(now))
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE webhooks SET deleted = ?, modified = ? WHERE application_id = ? AND deleted IS NULL")
+            .bind(micros(now))
+            .bind(micros(now))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE installations SET terminated = ? WHERE application_id = ? AND terminated IS NULL")
+            .bind(micros(now))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        Self::bump_routing_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_installation(&self, inst: &InstallationRecord, event: Option<&NewEvent>) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO installations (id, application_id, customer_id, customer_name, customer_email, created, \
@@ -281,6 +353,9 @@ impl Store for SqliteStore {
         .bind(inst.terminated.map(micros))
         .execute(&mut *tx)
         .await?;
+        if let Some(e) = event {
+            deliveries::insert_event_with_deliveries(&mut tx, e, inst.created).await?;
+        }
         Self::bump_routing_version(&mut tx).await?;
         tx.commit().await?;
         Ok(())
@@ -295,7 +370,12 @@ impl Store for SqliteStore {
         installation(&row)
     }
 
-    async fn terminate_installation(&self, id: InstallationId, now: DateTime<Utc>) -> StoreResult<InstallationRecord> {
+    async fn terminate_installation(
+        &self,
+        id: InstallationId,
+        now: DateTime<Utc>,
+        event: Option<&NewEvent>,
+    ) -> StoreResult<InstallationRecord> {
         let mut tx = self.writer.begin().await?;
         let row = sqlx::query("SELECT * FROM installations WHERE id = ?")
             .bind(id.to_string())
@@ -311,6 +391,9 @@ impl Store for SqliteStore {
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;
+        if let Some(e) = event {
+            deliveries::insert_event_with_deliveries(&mut tx, e, now).await?;
+        }
         Self::bump_routing_version(&mut tx).await?;
         tx.commit().await?;
         inst.terminated = Some(now);
@@ -504,7 +587,7 @@ impl Store for SqliteStore {
             });
         }
         let mut scopes = Vec::new();
-        for row in sqlx::query("SELECT id, scopes FROM applications").fetch_all(&mut *tx).await? {
+        for row in sqlx::query("SELECT id, scopes FROM applications WHERE deleted IS NULL").fetch_all(&mut *tx).await? {
             scopes.push((id(row.try_get("id")?)?, list(row.try_get("scopes")?)?));
         }
         let mut installations = Vec::new();
@@ -521,18 +604,20 @@ impl Store for SqliteStore {
     async fn insert_events(
         &self,
         events: &[NewEvent],
-        idempotency: Option<(&str, &str)>,
+        idempotency: Option<Idempotency<'_>>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         self.commits.submit(events, idempotency, now).await
     }
 
-    async fn get_idempotent_response(&self, key: &str, since: DateTime<Utc>) -> StoreResult<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT response FROM idempotency_keys WHERE key = ? AND created >= ?")
+    async fn get_idempotent_response(&self, key: &str, since: DateTime<Utc>) -> StoreResult<Option<IdempotentAnswer>> {
+        let row = sqlx::query("SELECT response, body_hash FROM idempotency_keys WHERE key = ? AND created >= ?")
             .bind(key)
             .bind(micros(since))
             .fetch_optional(&self.reader)
-            .await?)
+            .await?;
+        row.map(|r| Ok(IdempotentAnswer { response: r.try_get("response")?, body_hash: r.try_get("body_hash")? }))
+            .transpose()
     }
 
     async fn claim_due_with_lease(

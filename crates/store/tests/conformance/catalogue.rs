@@ -13,8 +13,8 @@ pub async fn an_application_round_trips_and_is_found_by_its_key_hash(store: Arc<
     store.insert_application(&app).await.unwrap();
 
     assert_eq!(store.get_application(app.id).await.unwrap(), app);
-    assert_eq!(store.find_application_by_key_hash(&app.api_key_hash).await.unwrap(), Some(app.clone()));
-    assert_eq!(store.find_application_by_key_hash("no-such-hash").await.unwrap(), None);
+    assert_eq!(store.find_application_by_key_hash(&app.api_key_hash, t(1)).await.unwrap(), Some(app.clone()));
+    assert_eq!(store.find_application_by_key_hash("no-such-hash", t(1)).await.unwrap(), None);
     assert!(matches!(store.get_application(ApplicationId(Uuid::new_v4())).await, Err(StoreError::NotFound)));
 }
 
@@ -61,22 +61,131 @@ pub async fn a_duplicate_client_id_or_key_hash_is_a_conflict(store: Arc<dyn Stor
     assert_eq!(store.list_applications(page(1, 10)).await.unwrap().1, 1);
 }
 
+pub async fn a_rotated_api_key_replaces_the_old_one_which_may_live_on_until_it_expires(store: Arc<dyn Store>) {
+    let app = app_at(t(0));
+    store.insert_application(&app).await.unwrap();
+    let find = |hash: &str, at: i64| {
+        let (store, hash) = (store.clone(), hash.to_string());
+        async move { store.find_application_by_key_hash(&hash, t(at)).await.unwrap().map(|a| a.id) }
+    };
+    let first = app.api_key_hash.as_str();
+
+    let rotated = store.rotate_api_key(app.id, "hash-second", Some(t(100)), t(10)).await.unwrap();
+
+    assert_eq!((rotated.api_key_hash.as_str(), rotated.modified), ("hash-second", t(10)));
+    assert_eq!(find("hash-second", 11).await, Some(app.id));
+    assert_eq!(find(first, 99).await, Some(app.id), "the old key works until it expires");
+    assert_eq!(find(first, 100).await, None, "and not from then on");
+
+    // Without a grace period the key it replaces stops at once, and a key kept from before is dropped.
+    store.rotate_api_key(app.id, "hash-third", None, t(20)).await.unwrap();
+    assert_eq!(find("hash-third", 21).await, Some(app.id));
+    assert_eq!(find("hash-second", 21).await, None);
+    assert_eq!(find(first, 21).await, None);
+    let unknown = ApplicationId(Uuid::new_v4());
+    assert!(matches!(store.rotate_api_key(unknown, "hash-x", None, t(20)).await, Err(StoreError::NotFound)));
+}
+
+pub async fn a_deleted_application_is_gone_with_its_webhooks_but_its_logs_stay(store: Arc<dyn Store>) {
+    let (app, hook) = seed(store.as_ref()).await;
+    let (other, other_hook) = seed(store.as_ref()).await;
+    store.insert_installation(&installation(&app, "RPT", t(1)), None).await.unwrap();
+    let sent = event("RPT", "contacts.created", vec![pending(&hook, t(2)), pending(&other_hook, t(2))]);
+    let waiting = event("RPT", "contacts.created", vec![pending(&hook, t(50))]);
+    store.insert_events(&[sent.clone(), waiting.clone()], None, t(2)).await.unwrap();
+    let claimed = store.claim_due("node-a", t(2), 10, &[]).await.unwrap();
+    let attempts: Vec<_> = claimed.iter().map(|c| attempt(c, 1, t(3), Outcome::Delivered)).collect();
+    store.record_attempts(&attempts).await.unwrap();
+    store.rotate_api_key(app.id, "hash-next", Some(t(1_000)), t(4)).await.unwrap();
+    let version = store.routing_version().await.unwrap();
+
+    store.delete_application(app.id, t(5)).await.unwrap();
+
+    assert!(matches!(store.get_application(app.id).await, Err(StoreError::NotFound)));
+    assert_eq!(store.find_application_by_key_hash("hash-next", t(6)).await.unwrap(), None, "its key stops");
+    assert_eq!(store.find_application_by_key_hash(&app.api_key_hash, t(6)).await.unwrap(), None, "so does the old");
+    let (listed, total) = store.list_applications(page(1, 10)).await.unwrap();
+    assert_eq!((listed.iter().map(|a| a.id).collect::<Vec<_>>(), total), (vec![other.id], 1));
+    assert!(matches!(store.get_webhook(hook.id).await, Err(StoreError::NotFound)), "its webhooks are deleted");
+    assert_eq!(store.get_webhook(other_hook.id).await.unwrap().id, other_hook.id);
+    assert_eq!(store.get_delivery(waiting.deliveries[0].id).await.unwrap().state, DeliveryState::Cancelled);
+    assert!(store.claim_due("node-a", t(60), 10, &[]).await.unwrap().is_empty(), "nothing more is attempted");
+    assert!(!store.is_installed(app.id, "RPT").await.unwrap(), "its installations end");
+    assert!(store.routing_version().await.unwrap() > version);
+    let snapshot = store.routing_snapshot().await.unwrap();
+    assert!(snapshot.webhooks.iter().all(|w| w.application_id != app.id));
+    assert!(snapshot.scopes.iter().all(|(a, _)| *a != app.id));
+    let logs = AttemptFilter { application_id: Some(app.id), limit: 10, ..Default::default() };
+    assert_eq!(store.list_attempts(&logs).await.unwrap().len(), 1, "its logs stay");
+    assert!(matches!(store.delete_application(app.id, t(7)).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.update_application(app.id, "x", &[], t(7)).await, Err(StoreError::NotFound)));
+}
+
 pub async fn an_installation_round_trips_and_is_terminated_once(store: Arc<dyn Store>) {
     let app = app_at(t(0));
     store.insert_application(&app).await.unwrap();
     let inst = installation(&app, "RPT", t(1));
-    store.insert_installation(&inst).await.unwrap();
+    store.insert_installation(&inst, None).await.unwrap();
     assert_eq!(store.get_installation(inst.id).await.unwrap(), inst);
 
-    let terminated = store.terminate_installation(inst.id, t(5)).await.unwrap();
+    let terminated = store.terminate_installation(inst.id, t(5), None).await.unwrap();
 
     assert_eq!(terminated, InstallationRecord { terminated: Some(t(5)), ..inst.clone() });
     assert_eq!(store.get_installation(inst.id).await.unwrap(), terminated);
-    assert!(matches!(store.terminate_installation(inst.id, t(6)).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.terminate_installation(inst.id, t(6), None).await, Err(StoreError::Conflict(_))));
     assert_eq!(store.get_installation(inst.id).await.unwrap().terminated, Some(t(5)));
     let unknown = InstallationId(Uuid::new_v4());
-    assert!(matches!(store.terminate_installation(unknown, t(6)).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.terminate_installation(unknown, t(6), None).await, Err(StoreError::NotFound)));
     assert!(matches!(store.get_installation(unknown).await, Err(StoreError::NotFound)));
+}
+
+pub async fn an_installation_and_its_event_are_stored_in_one_transaction(store: Arc<dyn Store>) {
+    let (app, hook) = seed(store.as_ref()).await;
+    let inst = installation(&app, "RPT", t(2));
+    let install = event("RPT", "application.install", vec![pending(&hook, t(2))]);
+
+    store.insert_installation(&inst, Some(&install)).await.unwrap();
+
+    assert_eq!(store.get_installation(inst.id).await.unwrap(), inst);
+    let d = store.get_delivery(install.deliveries[0].id).await.unwrap();
+    assert_eq!((d.event, d.topic_id.as_str(), d.state), (install.id, "application.install", DeliveryState::Pending));
+    let claimed = store.claim_due("node-a", t(3), 10, &[]).await.unwrap();
+    assert_eq!(claimed.iter().map(|c| c.id).collect::<Vec<_>>(), vec![install.deliveries[0].id], "due at once");
+
+    let uninstall = event("RPT", "application.uninstall", vec![pending(&hook, t(4))]);
+    let ended = store.terminate_installation(inst.id, t(4), Some(&uninstall)).await.unwrap();
+    assert_eq!(ended.terminated, Some(t(4)));
+    let d = store.get_delivery(uninstall.deliveries[0].id).await.unwrap();
+    assert_eq!((d.event, d.topic_id.as_str()), (uninstall.id, "application.uninstall"));
+    let again = event("RPT", "application.uninstall", vec![pending(&hook, t(5))]);
+    assert!(matches!(store.terminate_installation(inst.id, t(5), Some(&again)).await, Err(StoreError::Conflict(_))));
+    assert!(
+        matches!(store.get_delivery(again.deliveries[0].id).await, Err(StoreError::NotFound)),
+        "a refused termination stores no event"
+    );
+}
+
+pub async fn an_installation_whose_event_cannot_be_stored_is_not_stored_either(store: Arc<dyn Store>) {
+    let (app, hook) = seed(store.as_ref()).await;
+    // An event row that exists already makes the event's insert fail inside the installation's transaction.
+    let taken = event("RPT", "contacts.created", vec![]);
+    store.insert_events(std::slice::from_ref(&taken), None, t(1)).await.unwrap();
+    let inst = installation(&app, "RPT", t(2));
+    let install = NewEvent { id: taken.id, ..event("RPT", "application.install", vec![pending(&hook, t(2))]) };
+
+    assert!(store.insert_installation(&inst, Some(&install)).await.is_err());
+
+    assert!(
+        matches!(store.get_installation(inst.id).await, Err(StoreError::NotFound)),
+        "no installation without event"
+    );
+    assert!(!store.is_installed(app.id, "RPT").await.unwrap());
+
+    store.insert_installation(&inst, None).await.unwrap();
+    let uninstall = NewEvent { id: taken.id, ..event("RPT", "application.uninstall", vec![pending(&hook, t(3))]) };
+    assert!(store.terminate_installation(inst.id, t(3), Some(&uninstall)).await.is_err());
+    assert_eq!(store.get_installation(inst.id).await.unwrap().terminated, None, "no termination without event");
+    assert!(store.is_installed(app.id, "RPT").await.unwrap());
 }
 
 pub async fn installations_are_listed_by_application_customer_and_state(store: Arc<dyn Store>) {
@@ -88,9 +197,9 @@ pub async fn installations_are_listed_by_application_customer_and_state(store: A
     let a_abc = installation(&a, "ABC", t(2));
     let b_rpt = installation(&b, "RPT", t(3));
     for i in [&a_rpt, &a_abc, &b_rpt] {
-        store.insert_installation(i).await.unwrap();
+        store.insert_installation(i, None).await.unwrap();
     }
-    store.terminate_installation(a_abc.id, t(4)).await.unwrap();
+    store.terminate_installation(a_abc.id, t(4), None).await.unwrap();
     let ids = |v: (Vec<InstallationRecord>, u64)| (v.0.iter().map(|i| i.id).collect::<Vec<_>>(), v.1);
     let list = |f: InstallationFilter| {
         let store = store.clone();
@@ -113,14 +222,14 @@ pub async fn is_installed_follows_installation_and_termination(store: Arc<dyn St
     store.insert_application(&app).await.unwrap();
     assert!(!store.is_installed(app.id, "RPT").await.unwrap());
     let inst = installation(&app, "RPT", t(1));
-    store.insert_installation(&inst).await.unwrap();
+    store.insert_installation(&inst, None).await.unwrap();
 
     assert!(store.is_installed(app.id, "RPT").await.unwrap());
     assert!(!store.is_installed(app.id, "ABC").await.unwrap());
     assert!(!store.is_installed(ApplicationId(Uuid::new_v4()), "RPT").await.unwrap());
-    store.terminate_installation(inst.id, t(2)).await.unwrap();
+    store.terminate_installation(inst.id, t(2), None).await.unwrap();
     assert!(!store.is_installed(app.id, "RPT").await.unwrap());
-    store.insert_installation(&installation(&app, "RPT", t(3))).await.unwrap();
+    store.insert_installation(&installation(&app, "RPT", t(3)), None).await.unwrap();
     assert!(store.is_installed(app.id, "RPT").await.unwrap());
 }
 
@@ -267,9 +376,9 @@ pub async fn every_routing_write_moves_the_routing_version(store: Arc<dyn Store>
     store.update_application(app.id, "n", &[], t(1)).await.unwrap();
     check(store.routing_version().await.unwrap(), "update_application");
     let inst = installation(&app, "RPT", t(1));
-    store.insert_installation(&inst).await.unwrap();
+    store.insert_installation(&inst, None).await.unwrap();
     check(store.routing_version().await.unwrap(), "insert_installation");
-    store.terminate_installation(inst.id, t(2)).await.unwrap();
+    store.terminate_installation(inst.id, t(2), None).await.unwrap();
     check(store.routing_version().await.unwrap(), "terminate_installation");
     let hook = webhook(&app, &[], t(2));
     store.insert_webhook(&hook).await.unwrap();
@@ -296,9 +405,9 @@ pub async fn the_routing_snapshot_holds_live_webhooks_scopes_and_current_install
     store.delete_webhook(deleted.id, t(4)).await.unwrap();
     let current = installation(&app, "RPT", t(5));
     let ended = installation(&app, "ABC", t(6));
-    store.insert_installation(&current).await.unwrap();
-    store.insert_installation(&ended).await.unwrap();
-    store.terminate_installation(ended.id, t(7)).await.unwrap();
+    store.insert_installation(&current, None).await.unwrap();
+    store.insert_installation(&ended, None).await.unwrap();
+    store.terminate_installation(ended.id, t(7), None).await.unwrap();
 
     let snap = store.routing_snapshot().await.unwrap();
 

@@ -331,8 +331,8 @@ pub async fn get_delivery_returns_the_delivery_and_its_event(store: Arc<dyn Stor
     let d = store.get_delivery(e.deliveries[0].id).await.unwrap();
 
     assert_eq!(
-        (d.id, d.event, d.event_id, d.topic_id.as_str()),
-        (e.deliveries[0].id, e.id, e.event_id, "contacts.created")
+        (d.id, d.event, d.event_id, d.topic_id.as_str(), d.customer_id.as_str()),
+        (e.deliveries[0].id, e.id, e.event_id, "contacts.created", e.customer_id.as_str())
     );
     assert_eq!((d.webhook_id, d.application_id, d.sandbox), (hook.id, app.id, false));
     assert_eq!((d.state, d.attempts, d.next_attempt_at), (DeliveryState::Pending, 0, Some(t(5))));
@@ -415,19 +415,42 @@ pub async fn list_attempts_filters_and_shows_the_newest_first(store: Arc<dyn Sto
 pub async fn an_idempotency_key_keeps_its_answer_and_cannot_be_used_twice(store: Arc<dyn Store>) {
     let (_, hook) = seed(store.as_ref()).await;
     let first = event("RPT", "contacts.created", vec![pending(&hook, t(5))]);
-    store.insert_events(&[first], Some(("key-1", "{\"eventId\":\"one\"}")), t(100)).await.unwrap();
+    store.insert_events(&[first], Some(key("key-1", "hash-1", "{\"eventId\":\"one\"}", t(0))), t(100)).await.unwrap();
 
-    assert_eq!(store.get_idempotent_response("key-1", t(100)).await.unwrap().as_deref(), Some("{\"eventId\":\"one\"}"));
+    let answer = IdempotentAnswer { response: "{\"eventId\":\"one\"}".into(), body_hash: Some("hash-1".into()) };
+    assert_eq!(store.get_idempotent_response("key-1", t(100)).await.unwrap(), Some(answer.clone()));
     assert_eq!(store.get_idempotent_response("key-1", t(101)).await.unwrap(), None, "older than `since`");
     assert_eq!(store.get_idempotent_response("key-2", t(0)).await.unwrap(), None);
 
+    // Within its time to live (keys stored before t(100) expired), the key cannot be stored again.
     let retry = event("RPT", "contacts.created", vec![pending(&hook, t(5))]);
-    let err = store.insert_events(std::slice::from_ref(&retry), Some(("key-1", "{}")), t(200)).await.unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let err =
+        store.insert_events(std::slice::from_ref(&retry), Some(key("key-1", "hash-2", "{}", t(100))), t(200)).await;
+    assert!(matches!(err, Err(StoreError::Conflict(_))), "{err:?}");
     // Nothing of the refused request was stored.
     assert!(matches!(store.get_delivery(retry.deliveries[0].id).await, Err(StoreError::NotFound)));
-    assert_eq!(store.get_idempotent_response("key-1", t(0)).await.unwrap().as_deref(), Some("{\"eventId\":\"one\"}"));
+    assert_eq!(store.get_idempotent_response("key-1", t(0)).await.unwrap(), Some(answer));
     assert_eq!(store.claim_due("node-a", t(5), 10, &[]).await.unwrap().len(), 1);
+}
+
+pub async fn an_expired_idempotency_key_is_replaced_at_once(store: Arc<dyn Store>) {
+    let (_, hook) = seed(store.as_ref()).await;
+    let first = event("RPT", "contacts.created", vec![pending(&hook, t(5))]);
+    store.insert_events(&[first], Some(key("key-1", "hash-1", "first", t(0))), t(100)).await.unwrap();
+
+    // Keys stored before t(101) have expired: the key is new again, without waiting for `prune`.
+    let later = event("RPT", "contacts.created", vec![pending(&hook, t(500))]);
+    store
+        .insert_events(std::slice::from_ref(&later), Some(key("key-1", "hash-2", "second", t(101))), t(500))
+        .await
+        .unwrap();
+
+    let answer = IdempotentAnswer { response: "second".into(), body_hash: Some("hash-2".into()) };
+    assert_eq!(store.get_idempotent_response("key-1", t(500)).await.unwrap(), Some(answer), "replaced, created anew");
+    assert_eq!(store.get_delivery(later.deliveries[0].id).await.unwrap().state, DeliveryState::Pending);
+    let again = event("RPT", "contacts.created", vec![]);
+    let err = store.insert_events(&[again], Some(key("key-1", "hash-3", "third", t(101))), t(600)).await;
+    assert!(matches!(err, Err(StoreError::Conflict(_))), "the replacement is live again: {err:?}");
 }
 
 const LEASE: Duration = Duration::from_secs(30);

@@ -140,3 +140,14 @@ pub enum Outcome {
 pub fn page(number: u32, size: u32) -> Page {
     Page { number, size }
 }
+
+/// An idempotency key stored with `response` for a body whose hash is `body_hash`, expiring keys stored before
+/// `expired_before`.
+pub fn key<'a>(key: &'a str, body_hash: &'a str, response: &'a str, expired_before: DateTime<Utc>) -> Idempotency<'a> {
+    Idempotency { key, body_hash, response, expired_before }
+}
+
+/// The response stored for an idempotency key younger than `since`.
+pub async fn stored_response(store: &dyn Store, key: &str, since: DateTime<Utc>) -> Option<String> {
+    store.get_idempotent_response(key, since).await.expect("idempotency key read").map(|a| a.response)
+}

@@ -47,7 +47,13 @@ pub async fn replay_candidates_are_one_per_event_oldest_first_within_the_window_
 
     let all = store.replay_candidates(hook.id, Some(t(100)), None, &finished, 10).await.unwrap();
 
-    let plain = |e: &NewEvent| ReplayCandidate { event: e.id, application_id: app.id, sandbox: false };
+    let plain = |e: &NewEvent| ReplayCandidate {
+        event: e.id,
+        application_id: app.id,
+        sandbox: false,
+        topic_id: e.topic_id.clone(),
+        customer_id: e.customer_id.clone(),
+    };
     let sandboxed = ReplayCandidate { sandbox: true, ..plain(&dead) };
     assert_eq!(all, vec![plain(&delivered), plain(&failed), sandboxed]);
     assert_eq!(
@@ -213,9 +219,12 @@ pub async fn prune_drops_old_bodies_responses_and_keys_but_keeps_rows(store: Arc
     let waiting = event("RPT", "contacts.created", vec![pending(&hook, t(20_000))]);
     let bare = event("RPT", "contacts.modified", vec![]);
     let old = [finished.clone(), waiting.clone(), bare];
-    store.insert_events(&old, Some(("old-key", "{}")), t(100)).await.unwrap();
+    store.insert_events(&old, Some(key("old-key", "h", "{}", t(0))), t(100)).await.unwrap();
     let young = event("ABC", "contacts.created", vec![pending(&hook, t(10_050))]);
-    store.insert_events(std::slice::from_ref(&young), Some(("young-key", "{}")), t(10_000)).await.unwrap();
+    store
+        .insert_events(std::slice::from_ref(&young), Some(key("young-key", "h", "{}", t(0))), t(10_000))
+        .await
+        .unwrap();
     let c = store.claim_due("node-a", t(150), 10, &[]).await.unwrap();
     store.record_attempts(&[attempt(&c[0], 1, t(150), Outcome::Retry(t(300)))]).await.unwrap();
     let c = store.claim_due("node-a", t(300), 10, &[]).await.unwrap();
@@ -244,7 +253,7 @@ pub async fn prune_drops_old_bodies_responses_and_keys_but_keeps_rows(store: Arc
     // The event still pending keeps its body for its attempt.
     let w = store.claim_due("node-b", t(20_000), 10, &[]).await.unwrap();
     assert_eq!((w[0].event, &*w[0].body), (waiting.id, waiting.body.as_str()));
-    assert_eq!(store.get_idempotent_response("old-key", t(0)).await.unwrap().as_deref(), Some("{}"));
+    assert_eq!(stored_response(store.as_ref(), "old-key", t(0)).await.as_deref(), Some("{}"));
     // Rows and counts stay.
     assert_eq!(store.get_delivery(finished.deliveries[0].id).await.unwrap().attempts, 2);
     assert_eq!(store.attempt_counts(&counts).await.unwrap(), counted);
@@ -253,8 +262,8 @@ pub async fn prune_drops_old_bodies_responses_and_keys_but_keeps_rows(store: Arc
         store.prune(t(5_000), t(5_000)).await.unwrap(),
         PruneReport { event_bodies: 0, responses: 0, idempotency_keys: 1 }
     );
-    assert_eq!(store.get_idempotent_response("old-key", t(0)).await.unwrap(), None);
-    assert_eq!(store.get_idempotent_response("young-key", t(0)).await.unwrap().as_deref(), Some("{}"));
+    assert_eq!(stored_response(store.as_ref(), "old-key", t(0)).await, None);
+    assert_eq!(stored_response(store.as_ref(), "young-key", t(0)).await.as_deref(), Some("{}"));
     assert_eq!(store.prune(t(5_000), t(5_000)).await.unwrap(), PruneReport::default());
 }
 

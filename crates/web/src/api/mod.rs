@@ -21,7 +21,8 @@ use crate::AppState;
 pub fn routes() -> Router<AppState> {
     let r = Router::new()
         .route("/apps", post(platform::create_app).get(platform::list_apps))
-        .route("/apps/{id}", get(platform::get_app).put(platform::update_app))
+        .route("/apps/{id}", get(platform::get_app).put(platform::update_app).delete(platform::delete_app))
+        .route("/apps/{id}/api-key/rotate", post(platform::rotate_api_key))
         .route("/installations", post(platform::create_installation).get(platform::list_installations))
         .route("/installations/{id}", get(platform::get_installation).delete(platform::terminate_installation))
         .route("/changes", post(platform::post_changes))

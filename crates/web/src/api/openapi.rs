@@ -33,6 +33,8 @@ const BEARER: &str = "bearer";
         platform::list_apps,
         platform::get_app,
         platform::update_app,
+        platform::delete_app,
+        platform::rotate_api_key,
         platform::create_installation,
         platform::list_installations,
         platform::get_installation,

@@ -7,11 +7,11 @@ use axum::Json;
 use herald_service::paging::page;
 use herald_store::InstallationFilter;
 
-use herald_service::models::{AppCreatedOut, AppOut, ChangesOut, InstallationOut};
+use herald_service::models::{ApiKeyOut, AppCreatedOut, AppOut, ChangesOut, InstallationOut};
 
 use super::schemas::{
     BadRequest, ChangesRequest, CreateAppModel, CreateInstallationModel, Forbidden, InstallationListParams, NotFound,
-    PageParams, PayloadTooLarge, UpdateAppModel, ValidationFailed,
+    PageParams, PayloadTooLarge, RotateApiKeyModel, UpdateAppModel, ValidationFailed,
 };
 use super::{paged, PageModel};
 use crate::error::ErrorModel;
@@ -105,6 +105,55 @@ pub async fn update_app(
 ) -> Result<Response> {
     who.require_admin()?;
     Ok(Json(s.herald.update_app(&who, path_id(&id, "application")?, &body).await?).into_response())
+}
+
+/// Deletes an application: its webhooks stop at once (pending deliveries cancelled), its installations end, its API
+/// keys stop working (401), and it is no longer found or listed. Its logs stay until retention prunes them.
+#[utoipa::path(
+    delete,
+    path = "/apps/{id}",
+    operation_id = "deleteApplication",
+    tag = "platform",
+    params(("id" = String, Path, description = "The application's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
+pub async fn delete_app(State(s): State<AppState>, Auth(who): Auth, PathParam(id): PathParam) -> Result<StatusCode> {
+    who.require_admin()?;
+    s.herald.delete_app(&who, path_id(&id, "application")?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Gives an application a new API key, shown this once. The key it replaces stops at once, or keeps working for
+/// the optional `gracePeriod`.
+#[utoipa::path(
+    post,
+    path = "/apps/{id}/api-key/rotate",
+    operation_id = "rotateApplicationApiKey",
+    tag = "platform",
+    params(("id" = String, Path, description = "The application's id.")),
+    request_body(content = Option<RotateApiKeyModel>, description = "Optional; no body is `{}`."),
+    responses(
+        (status = 200, description = "The new API key.", body = ApiKeyOut),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = ValidationFailed),
+    )
+)]
+pub async fn rotate_api_key(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    PathParam(id): PathParam,
+    Body(body): Body,
+) -> Result<Response> {
+    who.require_admin()?;
+    Ok(Json(s.herald.rotate_api_key(&who, path_id(&id, "application")?, &body).await?).into_response())
 }
 
 /// Installs an application for a customer; emits `application.install` to that application alone.

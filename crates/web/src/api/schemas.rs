@@ -160,6 +160,16 @@ pub struct UpdateAppModel {
     pub scopes: Vec<String>,
 }
 
+/// `POST /apps/{id}/api-key/rotate` (optional body).
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct RotateApiKeyModel {
+    /// How long the key being replaced keeps working: a whole number and a unit, `s`, `m`, `h` or `d` (`0s`, `30m`,
+    /// `1h`), at most `30d`. Default `0s`: it stops at once.
+    #[schema(pattern = "^[0-9]+[smhd]$", example = "1h")]
+    pub grace_period: Option<String>,
+}
+
 /// `POST /installations`.
 #[derive(ToSchema)]
 #[schema(rename_all = "camelCase")]

@@ -30,6 +30,7 @@ impl Ctx {
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Nav {
+    Applications,
     Webhooks,
     Logs,
     About,
@@ -63,6 +64,7 @@ pub fn page(ctx: &Ctx, nav: Nav, title: &str, here: &str, content: Markup) -> Ma
                     nav aria-label="Main" {
                         (link(Nav::Webhooks, "/ui/webhooks", "Webhooks"))
                         (link(Nav::Logs, "/ui/logs", "Logs"))
+                        @if ctx.is_admin() { (link(Nav::Applications, "/ui/apps", "Applications")) }
                         (link(Nav::About, "/ui/about", "About"))
                     }
                     div.who {

@@ -3,12 +3,14 @@
 //! ([`herald_service::Herald`]) exactly as the JSON API does, so no rule is written twice here: validation errors
 //! come back from the service and are shown next to their fields.
 //!
-//! Pages: `/signin`, `/ui/webhooks` (manage, add, edit, delete, ping, secret), `/ui/logs` (filters, attempt detail,
-//! payload download, redeliver, CSV export), `/ui/about`. Pages need a session (else 303 to `/signin`); every POST
-//! needs the session's CSRF token (else a 403 page).
+//! Pages: `/signin`, `/ui/apps` (the admin: rotate an API key, delete an application), `/ui/webhooks` (manage, add,
+//! edit, delete, ping, secret), `/ui/logs` (filters, attempt detail, payload download, redeliver, CSV export),
+//! `/ui/about`. Pages need a session (else 303 to `/signin`); every POST needs the session's CSRF token (else a 403
+//! page).
 
 mod about;
 mod actions;
+mod apps;
 mod chart;
 mod error;
 mod form;
@@ -58,6 +60,9 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/logs/attempt", get(log_detail::show))
         .route("/ui/logs/payload", get(log_detail::download_payload))
         .route("/ui/logs/redeliver", post(log_detail::redeliver))
+        .route("/ui/apps", get(apps::show))
+        .route("/ui/apps/{id}/api-key/rotate", post(apps::rotate_key))
+        .route("/ui/apps/{id}/delete", get(apps::confirm_delete).post(apps::delete))
         .route("/ui/about", get(about::show))
         .route(CSS_PATH, get(|| async { asset("text/css; charset=utf-8", CSS) }))
         .route(JS_PATH, get(|| async { asset("text/javascript; charset=utf-8", JS) }))
