@@ -135,9 +135,13 @@ pub async fn start_tuned(
     }
     // Seals secrets written before sealing (or with another key of the ring), and checks that every stored secret
     // opens with this node's keys: a node given the wrong key stops here with one clear line.
-    let resealed = store.reseal_secrets().await.context("cannot open the stored secrets with the encryption key(s)")?;
-    if resealed > 0 {
-        tracing::info!(resealed, "sealed stored secrets with the current encryption key");
+    // A damaged file is served as far as it reads (`/readyz` reports it), so the check is skipped there.
+    if store.integrity_problem().is_none() {
+        let resealed =
+            store.reseal_secrets().await.context("cannot open the stored secrets with the encryption key(s)")?;
+        if resealed > 0 {
+            tracing::info!(resealed, "sealed stored secrets with the current encryption key");
+        }
     }
     if matches!(cfg.database, DatabaseUrl::Sqlite { .. }) {
         // One node owns a SQLite file: whatever a previous process held (and was attempting when it died) is due again.

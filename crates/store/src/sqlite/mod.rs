@@ -85,11 +85,17 @@ impl SqliteStore {
     /// Runs SQLite's `PRAGMA quick_check` (every page and index entry readable and well-formed; O(size of the file))
     /// and remembers what it found, which [`Store::integrity_problem`] reports from then on. `None`: the file is sound.
     pub async fn quick_check(&self) -> StoreResult<Option<String>> {
-        let rows: Vec<String> = sqlx::query_scalar("PRAGMA quick_check(20)").fetch_all(&self.reader).await?;
-        let problem = match rows.as_slice() {
-            [ok] if ok == "ok" => None,
-            [] => Some("quick_check returned nothing".to_string()),
-            lines => Some(lines.join("; ")),
+        let problem = match sqlx::query_scalar::<_, String>("PRAGMA quick_check(20)").fetch_all(&self.reader).await {
+            Ok(rows) => match rows.as_slice() {
+                [ok] if ok == "ok" => None,
+                [] => Some("quick_check returned nothing".to_string()),
+                lines => Some(lines.join("; ")),
+            },
+            // Damage can stop the check itself (SQLITE_CORRUPT, or a page that cannot be read): a finding too.
+            Err(e) => Some(format!(
+                "the check could not finish: {}",
+                std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| s.to_string())
+            )),
         };
         *self.integrity.lock().unwrap_or_else(|e| e.into_inner()) = problem.clone();
         Ok(problem)
