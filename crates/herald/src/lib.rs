@@ -107,12 +107,14 @@ pub async fn start(
             idempotency_ttl: Duration::from_secs(86_400),
             auto_disable_after: cfg.auto_disable_after,
             retention: cfg.retention,
+            sessions: herald_service::SessionPolicy::default(),
         },
     );
     let addr = listener.local_addr().context("cannot read the listening address")?;
     let (tx, rx) = watch::channel(false);
     let mut tasks = Vec::new();
-    let app = herald_web::router(herald.clone());
+    let app = herald_web::router_with(herald.clone(), herald_web::WebConfig::default())
+        .into_make_service_with_connect_info::<SocketAddr>();
     let mut http_rx = rx.clone();
     tasks.push(tokio::spawn(async move {
         let stop = async move {

@@ -12,6 +12,7 @@ mod error;
 mod group_commit;
 mod models;
 pub mod postgres;
+mod sessions;
 pub mod sqlite;
 
 use std::time::Duration;
@@ -21,6 +22,7 @@ use chrono::{DateTime, Utc};
 
 pub use error::StoreError;
 pub use models::*;
+pub use sessions::SessionRecord;
 
 use herald_domain::{ApplicationId, DeliveryId, InstallationId, WebhookId};
 
@@ -131,6 +133,29 @@ pub trait Store: Send + Sync + 'static {
     /// Records attempts and the resulting state of their deliveries, in one transaction.
     async fn record_attempts(&self, attempts: &[AttemptRecord]) -> StoreResult<()>;
     async fn get_delivery(&self, id: DeliveryId) -> StoreResult<DeliveryRecord>;
+
+    // -- web UI sessions ----------------------------------------------------------------------------------------
+    /// Stores a new session, then deletes the oldest sessions of its principal beyond the `keep` newest (by
+    /// `created`, then token hash), in one transaction. `Conflict` when the token hash exists.
+    async fn insert_session(&self, session: &SessionRecord, keep: u32) -> StoreResult<()>;
+    /// The session with this token hash, whatever its age (expiry is the caller's rule).
+    async fn get_session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>>;
+    /// Moves the session's `last_seen` forward to `now` (never back); false when there is no such session.
+    async fn touch_session(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Records the application picked in the session.
+    async fn set_session_app(&self, token_hash: &str, app: ApplicationId) -> StoreResult<()>;
+    /// Sets (or, with `None`, clears) the session's one-shot message.
+    async fn set_session_flash(&self, token_hash: &str, flash: Option<&str>) -> StoreResult<()>;
+    /// Clears the session's one-shot message if it is still `shown` (a newer one stays for the next page).
+    async fn clear_session_flash(&self, token_hash: &str, shown: &str) -> StoreResult<()>;
+    /// Deletes the session; false when there was none.
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<bool>;
+    /// Deletes every session last seen before `idle_before` or created before `created_before`; returns how many.
+    async fn delete_expired_sessions(
+        &self,
+        idle_before: DateTime<Utc>,
+        created_before: DateTime<Utc>,
+    ) -> StoreResult<u64>;
 
     // -- logs ----------------------------------------------------------------------------------------------------
     async fn list_attempts(&self, filter: &AttemptFilter) -> StoreResult<Vec<AttemptLogRecord>>;

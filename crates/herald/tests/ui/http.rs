@@ -1,51 +1,14 @@
 //! The UI's session and CSRF rules over plain HTTP (no browser): pages need a session, posts need the session's
 //! CSRF token, the session cookie is `HttpOnly; SameSite=Strict`, and an application key sees only its own.
 
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
-use reqwest::redirect::Policy;
+use herald_testkit::ui::{cookie_of, csrf_of, sign_in, ui_client};
+use reqwest::header::{COOKIE, LOCATION};
 
 use crate::support::{TestApp, ADMIN};
 use crate::Fixture;
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
-}
-
-/// The value of `name="csrf"` in a page.
-fn csrf_of(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
-    html[at..].split('"').next().unwrap().to_string()
-}
-
-/// The `name=value` part of a `Set-Cookie` for `name`.
-fn cookie_of(resp: &reqwest::Response, name: &str) -> Option<(String, String)> {
-    resp.headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .map(|v| (v.split(';').next().unwrap().to_string(), v.to_string()))
-}
-
-/// Signs in over HTTP; returns the session cookie (`herald_session=...`) and the page's CSRF token.
-async fn sign_in(base: &str, token: &str) -> (String, String) {
-    let c = client();
-    let page = c.get(format!("{base}/signin")).send().await.unwrap();
-    let (signin_cookie, _) = cookie_of(&page, "herald_signin").expect("a sign-in cookie");
-    let csrf = csrf_of(&page.text().await.unwrap());
-    let resp = c
-        .post(format!("{base}/signin"))
-        .header(COOKIE, &signin_cookie)
-        .form(&[("csrf", csrf.as_str()), ("token", token)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 303);
-    let (session, _) = cookie_of(&resp, "herald_session").expect("a session cookie");
-    let page = c.get(format!("{base}/ui/webhooks")).header(COOKIE, &session).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    let csrf = csrf_of(&page.text().await.unwrap());
-    (session, csrf)
+    ui_client()
 }
 
 #[tokio::test]

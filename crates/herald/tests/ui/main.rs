@@ -9,6 +9,7 @@ mod support;
 
 mod browser;
 mod http;
+mod limits;
 mod logs;
 mod manage;
 mod signin;

@@ -12,6 +12,7 @@ mod fixtures;
 mod harness;
 mod maintenance;
 mod pg_only;
+mod sessions;
 
 /// Instantiates each listed test (`module::name`, an `async fn(Arc<dyn Store>)`) once per backend.
 macro_rules! conformance {
@@ -83,4 +84,7 @@ conformance! {
     maintenance::prune_drops_old_bodies_responses_and_keys_but_keeps_rows,
     maintenance::prune_goes_through_more_rows_than_one_batch,
     maintenance::attempt_counts_group_by_day_customer_topic_and_webhook,
+    sessions::a_session_round_trips_and_is_deleted,
+    sessions::a_new_session_drops_the_oldest_of_its_principal_beyond_the_cap,
+    sessions::expired_sessions_are_deleted_by_idleness_or_age,
 }

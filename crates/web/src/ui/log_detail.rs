@@ -130,7 +130,7 @@ pub async fn redeliver(State(s): State<AppState>, Posted { ui, form }: Posted) -
     let id: DeliveryId = delivery.parse().map_err(|_| UiError::not_found("delivery"))?;
     let out = s.herald.redeliver(&ui.who, id).await?;
     let new_id = format!(" as delivery {}", out.delivery_id);
-    ui.flash(true, format!("Redelivered{new_id}: a new delivery of event {} to {}.", first.event_id, first.url));
+    ui.flash(true, format!("Redelivered{new_id}: a new delivery of event {} to {}.", first.event_id, first.url)).await;
     Ok(Redirect::to(&format!(
         "/ui/logs?app={}&event={}&webhook={}",
         enc(&first.application_id),
