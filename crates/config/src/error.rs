@@ -84,6 +84,8 @@ pub enum InvalidValue {
     TokenCharacters,
     #[error("{value:?} is not one of pretty, json")]
     NotALogFormat { value: String },
+    #[error("{value:?} is not an http:// or https:// URL with a host, such as https://herald.example.com")]
+    NotAPublicUrl { value: String },
 }
 
 impl fmt::Display for Origin {

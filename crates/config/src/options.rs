@@ -126,9 +126,24 @@ pub(crate) const LEASE: Opt = Opt::new(
 pub(crate) const LOG_FORMAT: Opt = Opt::new("log_format", "--log-format", "HERALD_LOG_FORMAT", "pretty or json");
 pub(crate) const LOG: Opt =
     Opt::new("log", "--log", "HERALD_LOG", "Which log lines to write: a tracing filter such as info,herald=debug");
+pub(crate) const PUBLIC_URL: Opt = Opt {
+    no_default: Some(""),
+    ..Opt::new(
+        "public_url",
+        "--public-url",
+        "HERALD_PUBLIC_URL",
+        "The URL users reach Herald at (http:// or https://); https makes the UI's cookies Secure",
+    )
+};
+pub(crate) const TRUSTED_PROXY: Opt = Opt::new(
+    "trusted_proxy",
+    "--trusted-proxy",
+    "HERALD_TRUSTED_PROXY",
+    "Trust X-Forwarded-Proto and X-Forwarded-For from the peer (Herald is behind a proxy)",
+);
 
 /// Every option a config file may set (all but `config` itself).
-pub(crate) const FILE_OPTIONS: [&Opt; 16] = [
+pub(crate) const FILE_OPTIONS: [&Opt; 18] = [
     &LISTEN,
     &DATA_DIR,
     &DATABASE_URL,
@@ -145,6 +160,8 @@ pub(crate) const FILE_OPTIONS: [&Opt; 16] = [
     &LEASE,
     &LOG_FORMAT,
     &LOG,
+    &PUBLIC_URL,
+    &TRUSTED_PROXY,
 ];
 
 /// The option a config file key names.

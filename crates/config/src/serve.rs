@@ -58,6 +58,11 @@ pub struct ServeArgs {
     pub log_format: Option<String>,
     #[arg(long, value_name = "FILTER", help = LOG.help())]
     pub log: Option<String>,
+    #[arg(long, value_name = "URL", help = PUBLIC_URL.help())]
+    pub public_url: Option<String>,
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          help = TRUSTED_PROXY.help())]
+    pub trusted_proxy: Option<String>,
 }
 
 /// `herald serve`'s configuration, every value parsed and checked. See docs/CONFIG.md for each option.
@@ -82,6 +87,10 @@ pub struct ServeConfig {
     pub log_format: LogFormat,
     /// A tracing `EnvFilter` directive, known only to be non-empty.
     pub log_filter: String,
+    /// The URL users reach Herald at, when given (http or https, with a host).
+    pub public_url: Option<url::Url>,
+    /// Whether the peer is a proxy whose `X-Forwarded-*` headers are trusted.
+    pub trusted_proxy: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,10 +128,12 @@ impl ServeArgs {
             lease: s.required(&LEASE, value::duration(value::LEASE_RANGE))?,
             log_format: s.required(&LOG_FORMAT, value::log_format)?,
             log_filter: s.required(&LOG, value::log_filter)?,
+            public_url: s.optional(&PUBLIC_URL, value::public_url)?,
+            trusted_proxy: s.required(&TRUSTED_PROXY, value::boolean)?,
         })
     }
 
-    fn flags(&self) -> [(&'static Opt, Option<&str>); 16] {
+    fn flags(&self) -> [(&'static Opt, Option<&str>); 18] {
         [
             (&LISTEN, self.listen.as_deref()),
             (&DATA_DIR, self.data_dir.as_deref()),
@@ -140,6 +151,8 @@ impl ServeArgs {
             (&LEASE, self.lease.as_deref()),
             (&LOG_FORMAT, self.log_format.as_deref()),
             (&LOG, self.log.as_deref()),
+            (&PUBLIC_URL, self.public_url.as_deref()),
+            (&TRUSTED_PROXY, self.trusted_proxy.as_deref()),
         ]
     }
 }
@@ -179,6 +192,8 @@ impl fmt::Debug for ServeArgs {
             .field("lease", &self.lease)
             .field("log_format", &self.log_format)
             .field("log", &self.log)
+            .field("public_url", &self.public_url)
+            .field("trusted_proxy", &self.trusted_proxy)
             .finish()
     }
 }
@@ -202,6 +217,8 @@ impl fmt::Debug for ServeConfig {
             .field("lease", &self.lease)
             .field("log_format", &self.log_format)
             .field("log_filter", &self.log_filter)
+            .field("public_url", &self.public_url.as_ref().map(url::Url::as_str))
+            .field("trusted_proxy", &self.trusted_proxy)
             .finish()
     }
 }

@@ -200,7 +200,7 @@ fn the_default_database_follows_the_data_dir_from_any_layer() {
 }
 
 /// Every option with a bad value, and the reason the message must give.
-const BAD_VALUES: [(&str, &str, &str, &str); 16] = [
+const BAD_VALUES: [(&str, &str, &str, &str); 18] = [
     (
         "listen",
         "--listen",
@@ -232,6 +232,13 @@ const BAD_VALUES: [(&str, &str, &str, &str); 16] = [
     ("lease", "--lease", "2h", "\"2h\" is out of range: it must be between 1s and 1h"),
     ("log_format", "--log-format", "xml", "\"xml\" is not one of pretty, json"),
     ("log", "--log", "", "the value is empty"),
+    (
+        "public_url",
+        "--public-url",
+        "herald.example.com",
+        "\"herald.example.com\" is not an http:// or https:// URL with a host, such as https://herald.example.com",
+    ),
+    ("trusted_proxy", "--trusted-proxy", "maybe", "\"maybe\" is not one of true, false, 1, 0"),
 ];
 
 #[test]

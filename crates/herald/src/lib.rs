@@ -113,8 +113,15 @@ pub async fn start(
     let addr = listener.local_addr().context("cannot read the listening address")?;
     let (tx, rx) = watch::channel(false);
     let mut tasks = Vec::new();
-    let app = herald_web::router_with(herald.clone(), herald_web::WebConfig::default())
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let app = herald_web::router_with(
+        herald.clone(),
+        herald_web::WebConfig {
+            public_https: cfg.public_url.as_ref().is_some_and(|u| u.scheme() == "https"),
+            trusted_proxy: cfg.trusted_proxy,
+            ..herald_web::WebConfig::default()
+        },
+    )
+    .into_make_service_with_connect_info::<SocketAddr>();
     let mut http_rx = rx.clone();
     tasks.push(tokio::spawn(async move {
         let stop = async move {

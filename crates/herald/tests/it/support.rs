@@ -61,6 +61,8 @@ pub struct Opts {
     pub strict_targets: bool,
     pub auto_disable_after: Option<&'static str>,
     pub retention: Option<&'static str>,
+    pub public_url: Option<&'static str>,
+    pub trusted_proxy: bool,
 }
 
 impl TestApp {
@@ -87,6 +89,8 @@ impl TestApp {
             delivery_timeout: Some(opts.delivery_timeout.unwrap_or("2s").to_string()),
             auto_disable_after: opts.auto_disable_after.map(str::to_string),
             retention: opts.retention.map(str::to_string),
+            public_url: opts.public_url.map(str::to_string),
+            trusted_proxy: Some(opts.trusted_proxy.to_string()),
             ..ServeArgs::default()
         };
         let cfg = args.resolve_with_env(|_| None).expect("test configuration");

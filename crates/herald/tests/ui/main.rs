@@ -8,6 +8,7 @@
 mod support;
 
 mod browser;
+mod cookies;
 mod http;
 mod limits;
 mod logs;
