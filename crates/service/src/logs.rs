@@ -29,6 +29,16 @@ pub struct LogQuery {
 pub const DEFAULT_LOG_LIMIT: u32 = 100;
 pub const MAX_LOG_LIMIT: u32 = 1_000;
 
+/// What `from` and `to` must be.
+const LOG_TIME: &str = "an RFC 3339 date and time in the years 0001 to 9999 (UTC)";
+
+/// A log bound: RFC 3339 whose UTC instant lies in the years RFC 3339 can write. An offset can carry
+/// `9999-12-31T23:59:59-23:59` into the year 10000; such instants are refused rather than passed on.
+fn log_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    use chrono::Datelike;
+    parse_rfc3339(text).filter(|t| (1..=9999).contains(&t.year()))
+}
+
 fn nonempty(s: &Option<String>) -> Option<String> {
     s.as_ref().filter(|s| !s.is_empty()).cloned()
 }
@@ -42,8 +52,8 @@ impl Herald {
         }
         let filter = AttemptFilter {
             application_id: app.or(who.application_id()),
-            from: query_param("from", q.from.as_deref(), parse_rfc3339, "an RFC 3339 date and time")?,
-            to: query_param("to", q.to.as_deref(), parse_rfc3339, "an RFC 3339 date and time")?,
+            from: query_param("from", q.from.as_deref(), log_time, LOG_TIME)?,
+            to: query_param("to", q.to.as_deref(), log_time, LOG_TIME)?,
             topic_id: nonempty(&q.topic_id),
             entity_id: nonempty(&q.entity_id),
             event_id: query_param("eventId", q.event_id.as_deref(), |s| s.parse::<EventId>().ok(), "a UUID")?,

@@ -186,3 +186,25 @@ async fn the_filtered_logs_export_as_csv() {
     assert_eq!(none.lines().count(), 1, "{none}");
     f.app.stop().await;
 }
+
+#[tokio::test]
+async fn a_log_date_beyond_the_year_9999_is_a_field_error_on_the_page_not_a_panic() {
+    let f = Fixture::new(TestApp::spawn().await).await;
+    let base = f.base();
+    let (session, _) = sign_in(&base, &f.key).await;
+    for (query, field) in [("to=%2B262142-12-31", "to"), ("from=%2B262142-12-31", "from"), ("to=9999-12-31", "")] {
+        let resp = client().get(format!("{base}/ui/logs?{query}")).header(COOKIE, &session).send().await.unwrap();
+        let status = resp.status().as_u16();
+        let page = resp.text().await.unwrap();
+        if field.is_empty() {
+            assert_eq!(status, 200, "{query}: the last day there is");
+            continue;
+        }
+        assert_eq!(status, 422, "{query}");
+        assert!(page.contains(&format!("id=\"{field}-error\"")), "{query}: the error is next to the field");
+        assert!(page.contains("must be a date from 0001-01-01 to 9999-12-31"), "{query}");
+    }
+    let csv = client().get(format!("{base}/ui/logs/export.csv?to=%2B262142-12-31")).header(COOKIE, &session).send();
+    assert_eq!(csv.await.unwrap().status(), 422);
+    f.app.stop().await;
+}
