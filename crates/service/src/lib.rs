@@ -35,7 +35,7 @@ use sha2::{Digest, Sha256};
 pub use changes::IngestOutcome;
 pub use clock::Clock;
 pub use error::{ServiceError, ServiceResult};
-pub use logs::LogQuery;
+pub use logs::{LogPage, LogQuery, LOG_PAGE_BYTES};
 pub use maintenance::{CountOut, MaintenanceReport};
 pub use paging::Paged;
 pub use redeliver::RedeliverOut;
@@ -58,6 +58,8 @@ pub struct ServiceConfig {
     pub retention: Duration,
     /// Web UI sessions: lifetimes and the cap per principal.
     pub sessions: SessionPolicy,
+    /// Bytes of records (as JSON) one page of the logs with payloads holds, beside its count limit.
+    pub log_page_bytes: u64,
 }
 
 impl Default for ServiceConfig {
@@ -69,6 +71,7 @@ impl Default for ServiceConfig {
             auto_disable_after: Duration::from_secs(5 * 86_400),
             retention: Duration::from_secs(30 * 86_400),
             sessions: SessionPolicy::default(),
+            log_page_bytes: LOG_PAGE_BYTES,
         }
     }
 }

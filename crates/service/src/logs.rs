@@ -1,8 +1,11 @@
 //! The attempt logs (contract §5.4).
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use herald_domain::time::parse_rfc3339;
-use herald_domain::{ApplicationId, EventId, WebhookId};
-use herald_store::AttemptFilter;
+use herald_domain::time::to_micros;
+use herald_domain::{ApplicationId, DeliveryId, EventId, WebhookId};
+use herald_store::{AttemptCursor, AttemptFilter};
 
 use crate::input::query_param;
 use crate::models::LogOut;
@@ -24,6 +27,34 @@ pub struct LogQuery {
     pub status: Option<String>,
     /// At most this many records (default 100, at most 1000).
     pub limit: Option<String>,
+    /// Where the previous page ended (the `cursor` of its `Link: rel="next"`).
+    pub cursor: Option<String>,
+    /// Whether the records carry their payload and response. Pages that show neither leave them out, and then
+    /// never read them.
+    pub payloads: bool,
+}
+
+/// A page of the logs and, when more records follow, the cursor of the next page.
+#[derive(Debug, Clone)]
+pub struct LogPage {
+    pub records: Vec<LogOut>,
+    pub next: Option<String>,
+}
+
+/// How many bytes of records (as JSON) one page of the logs holds by default, beside its count limit; the first
+/// record of a page comes however large it is. See docs/API.md.
+pub const LOG_PAGE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// A cursor as clients see it: base64url of `<started, microseconds>.<attempt row id>`. Opaque to them.
+fn encode_cursor(c: AttemptCursor) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}.{}", to_micros(c.started), c.id))
+}
+
+fn decode_cursor(text: &str) -> Option<AttemptCursor> {
+    let raw = URL_SAFE_NO_PAD.decode(text.trim()).ok()?;
+    let (started, id) = std::str::from_utf8(&raw).ok()?.split_once('.')?;
+    let started = DateTime::from_timestamp_micros(started.parse().ok()?)?;
+    Some(AttemptCursor { started, id: id.parse().ok()? })
 }
 
 pub const DEFAULT_LOG_LIMIT: u32 = 100;
@@ -44,7 +75,9 @@ fn nonempty(s: &Option<String>) -> Option<String> {
 }
 
 impl Herald {
-    pub async fn list_logs(&self, who: &Principal, q: &LogQuery) -> ServiceResult<Vec<LogOut>> {
+    /// A page of the logs, newest first: at most `limit` records and, with payloads, at most the configured bytes of
+    /// JSON (the first record always comes), with the cursor of the next page when more records match.
+    pub async fn list_logs(&self, who: &Principal, q: &LogQuery) -> ServiceResult<LogPage> {
         let app: Option<ApplicationId> =
             query_param("applicationId", q.application_id.as_deref(), |s| s.parse().ok(), "an application id")?;
         if let Some(a) = app {
@@ -77,8 +110,54 @@ impl Herald {
                 "a whole number from 1 to 1000",
             )?
             .unwrap_or(DEFAULT_LOG_LIMIT),
+            cursor: query_param(
+                "cursor",
+                q.cursor.as_deref(),
+                decode_cursor,
+                "a cursor from this endpoint's Link header",
+            )?,
+            bodies: q.payloads,
+            byte_budget: q.payloads.then_some(self.inner.cfg.log_page_bytes),
         };
-        let records = self.inner.store.list_attempts(&filter).await?;
-        Ok(records.iter().map(LogOut::from).collect())
+        let page = self.inner.store.list_attempt_page(&filter).await?;
+        // The store cut at the raw bytes of payloads and responses; as JSON they only grow (escapes), so the page
+        // is cut again at the bytes each record takes in the answer.
+        let mut records = Vec::with_capacity(page.records.len());
+        let mut bytes = 0u64;
+        let mut cut = false;
+        for r in &page.records {
+            let out = LogOut::from(r);
+            if q.payloads {
+                bytes = bytes.saturating_add(serde_json::to_vec(&out).map(|v| v.len() as u64 + 1).unwrap_or(0));
+                if !records.is_empty() && bytes > self.inner.cfg.log_page_bytes {
+                    cut = true;
+                    break;
+                }
+            }
+            records.push((out, r.cursor()));
+        }
+        let next = (page.more || cut).then(|| records.last().map(|(_, c)| encode_cursor(*c))).flatten();
+        Ok(LogPage { records: records.into_iter().map(|(out, _)| out).collect(), next })
+    }
+
+    /// One attempt of a delivery with its payload and response, or `None` when the principal sees no such attempt.
+    /// Only that attempt's payload is read.
+    pub async fn log_attempt(&self, who: &Principal, delivery: &str, attempt: u32) -> ServiceResult<Option<LogOut>> {
+        let Ok(delivery) = delivery.parse::<DeliveryId>() else { return Ok(None) };
+        let mut filter = AttemptFilter {
+            application_id: who.application_id(),
+            delivery_id: Some(delivery),
+            limit: MAX_LOG_LIMIT,
+            ..AttemptFilter::default()
+        };
+        let listed = self.inner.store.list_attempt_page(&filter).await?;
+        let Some(found) = listed.records.iter().find(|r| r.attempt == attempt) else { return Ok(None) };
+        // The page after a cursor just past this record starts with it.
+        let c = found.cursor();
+        filter.cursor = Some(AttemptCursor { started: c.started, id: c.id.saturating_add(1) });
+        filter.limit = 1;
+        filter.bodies = true;
+        let page = self.inner.store.list_attempt_page(&filter).await?;
+        Ok(page.records.first().filter(|r| r.id == c.id).map(LogOut::from))
     }
 }

@@ -158,7 +158,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<u64>;
 
     // -- logs ----------------------------------------------------------------------------------------------------
-    async fn list_attempts(&self, filter: &AttemptFilter) -> StoreResult<Vec<AttemptLogRecord>>;
+    /// The attempts matching `filter`, newest first (by `started`, then row id), as [`Store::list_attempt_page`].
+    async fn list_attempts(&self, filter: &AttemptFilter) -> StoreResult<Vec<AttemptLogRecord>> {
+        Ok(self.list_attempt_page(filter).await?.records)
+    }
+    /// A page of the attempts matching `filter`, newest first: at most `limit`, after `cursor`, cut at the byte
+    /// budget, and whether more follow. With a budget, the records' sizes are read first and only the records of
+    /// the page are read whole, so that memory stays within the budget plus one record.
+    async fn list_attempt_page(&self, filter: &AttemptFilter) -> StoreResult<AttemptPage>;
 
     // -- replay, health, maintenance, analytics -----------------------------------------------------------------
     /// The events `webhook` had deliveries of, created within `[from, to]` (either bound optional), whose delivery

@@ -582,8 +582,8 @@ impl Store for PgStore {
         sessions::delete_expired(&self.pool, idle_before, created_before).await
     }
 
-    async fn list_attempts(&self, filter: &AttemptFilter) -> StoreResult<Vec<AttemptLogRecord>> {
-        deliveries::list_attempts(&self.pool, filter).await
+    async fn list_attempt_page(&self, filter: &AttemptFilter) -> StoreResult<AttemptPage> {
+        deliveries::list_attempt_page(&self.pool, filter).await
     }
 
     async fn replay_candidates(

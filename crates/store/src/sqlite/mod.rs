@@ -549,8 +549,8 @@ impl Store for SqliteStore {
         sessions::delete_expired(&self.writer, idle_before, created_before).await
     }
 
-    async fn list_attempts(&self, filter: &AttemptFilter) -> StoreResult<Vec<AttemptLogRecord>> {
-        deliveries::list_attempts(&self.reader, filter).await
+    async fn list_attempt_page(&self, filter: &AttemptFilter) -> StoreResult<AttemptPage> {
+        deliveries::list_attempt_page(&self.reader, filter).await
     }
 
     async fn replay_candidates(

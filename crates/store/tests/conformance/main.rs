@@ -69,6 +69,7 @@ conformance! {
     deliveries::release_claims_frees_one_owner_and_release_all_claims_every_owner,
     deliveries::get_delivery_returns_the_delivery_and_its_event,
     deliveries::list_attempts_filters_and_shows_the_newest_first,
+    deliveries::attempt_pages_follow_the_cursor_and_stop_at_the_byte_budget,
     deliveries::an_idempotency_key_keeps_its_answer_and_cannot_be_used_twice,
     deliveries::a_delivery_held_by_a_node_with_a_stale_heartbeat_goes_to_another,
     deliveries::a_node_that_heartbeats_keeps_its_claims_past_the_lease,

@@ -137,7 +137,7 @@ async fn run(
         Err(errors) => return Ok(Err(errors)),
     };
     match s.herald.list_logs(&ctx.ui.who, &q).await {
-        Ok(logs) => Ok(Ok(logs)),
+        Ok(page) => Ok(Ok(page.records)),
         Err(ServiceError::Validation(e)) => {
             Ok(Err(e.into_iter().map(|e| (form_field(&e.field).to_string(), e.message)).collect()))
         }
