@@ -1,6 +1,6 @@
 //! Web UI sessions, kept in the store so that every node sharing the database knows them (a load balancer needs no
 //! sticky sessions). The session token lives only in the visitor's cookie; the store keeps its SHA-256, the
-//! principal (`admin` or the application id), the CSRF token, the application picked, a one-shot message, and when
+//! principal (`admin:<tag of the admin token>` or the application id), the CSRF token, the application picked, a one-shot message, and when
 //! the session was made and last used. The rules live here: idle and absolute expiry, and the cap on live sessions
 //! per principal ([`SessionPolicy`]). The HTTP layer only carries the token in a cookie.
 
@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use herald_domain::ApplicationId;
 use herald_store::SessionRecord;
+use sha2::{Digest, Sha256};
 
 use crate::*;
 
@@ -44,8 +45,13 @@ impl Default for SessionPolicy {
     }
 }
 
-/// The `principal` column of an admin session.
-const ADMIN: &str = "admin";
+/// The `principal` column of an admin session: `admin:` and a tag of the admin token it signed in with, so that a
+/// new admin token (set after a leak, say) ends every session made with the old one. The tag is 8 bytes of a
+/// domain-separated SHA-256: enough to tell tokens apart, too little to check guesses of the token against.
+fn admin_principal(admin_token_hash: &[u8; 32]) -> String {
+    let tag = Sha256::new().chain_update(b"herald session principal\0").chain_update(admin_token_hash).finalize();
+    format!("admin:{}", hex::encode(&tag[..8]))
+}
 
 /// A live session, resolved.
 #[derive(Debug, Clone)]
@@ -73,7 +79,7 @@ impl Herald {
     pub async fn start_session(&self, bearer: &str) -> ServiceResult<Option<String>> {
         let principal = match self.authenticate(bearer).await? {
             None => return Ok(None),
-            Some(Principal::Admin) => ADMIN.to_string(),
+            Some(Principal::Admin) => admin_principal(&self.inner.admin_token_hash),
             Some(Principal::App(app)) => app.id.to_string(),
         };
         let token = hex::encode(random_bytes::<32>());
@@ -102,8 +108,12 @@ impl Herald {
             self.inner.store.delete_session(&hash).await?;
             return Ok(None);
         }
-        let who = if s.principal == ADMIN {
+        let who = if s.principal == admin_principal(&self.inner.admin_token_hash) {
             Principal::Admin
+        } else if s.principal.starts_with("admin:") {
+            // Made with another admin token: over.
+            self.inner.store.delete_session(&hash).await?;
+            return Ok(None);
         } else {
             let Ok(id) = s.principal.parse::<ApplicationId>() else {
                 self.inner.store.delete_session(&hash).await?;

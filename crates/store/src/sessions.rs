@@ -9,7 +9,7 @@ use herald_domain::ApplicationId;
 pub struct SessionRecord {
     /// SHA-256 of the session's token, hex: the token itself is never stored.
     pub token_hash: String,
-    /// Who signed in: `admin`, or an application id as text. Sessions are capped per principal.
+    /// Who signed in, as the service names it (`admin:<tag>`, or an application id as text). Sessions are capped per principal.
     pub principal: String,
     /// The CSRF token every form of this session carries.
     pub csrf: String,

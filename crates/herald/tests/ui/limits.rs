@@ -89,3 +89,26 @@ async fn a_session_in_use_ends_seven_days_after_sign_in() {
     assert_eq!(resp.headers()[LOCATION], "/signin");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_new_admin_token_ends_the_sessions_made_with_the_old_one() {
+    let mut app = TestApp::spawn().await;
+    let (session, _) = sign_in(&app.client.base, ADMIN).await;
+    if let Some(r) = app.running.take() {
+        r.stop().await;
+    }
+    // The same database, restarted with another admin token.
+    let args = herald_config::ServeArgs {
+        data_dir: Some(app.dir.path().display().to_string()),
+        database_url: app.db.as_ref().map(|d| d.url().to_string()),
+        ..herald_config::ServeArgs::default()
+    };
+    let cfg = args.resolve_with_env(|_| None).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let restarted = herald::start(&cfg, "another-admin-token-0123456789", listener, false).await.unwrap();
+    let base = format!("http://{}", restarted.addr);
+    assert_eq!(page_status(&base, &session).await, 303, "the old token's session is over");
+    let (fresh, _) = sign_in(&base, "another-admin-token-0123456789").await;
+    assert_eq!(page_status(&base, &fresh).await, 200);
+    restarted.stop().await;
+}

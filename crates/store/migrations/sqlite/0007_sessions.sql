@@ -1,6 +1,6 @@
 -- Web UI sessions, shared by every process on the database (docs/STORAGE.md). Only the SHA-256 of a session's token
--- is kept. `principal` is the session's holder: "admin" or an application id. `flash` is a one-shot message for the
--- next page. Instants in microseconds since the Unix epoch, as everywhere.
+-- is kept. `principal` is the session's holder: "admin:<tag of the admin token>" or an application id. `flash` is a
+-- one-shot message for the next page. Instants in microseconds since the Unix epoch, as everywhere.
 CREATE TABLE sessions (
     token_hash      TEXT PRIMARY KEY,
     principal       TEXT NOT NULL,
