@@ -50,6 +50,25 @@ fn encode_cursor(c: AttemptCursor) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}.{}", to_micros(c.started), c.id))
 }
 
+/// How many bytes `value` takes as JSON, counted without writing them anywhere.
+fn json_len(value: &impl serde::Serialize) -> u64 {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Serialising these plain records cannot fail; were it to, the record would count as empty and the store's
+    // own cut at the raw bytes still bounds the page.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}
+
 fn decode_cursor(text: &str) -> Option<AttemptCursor> {
     let raw = URL_SAFE_NO_PAD.decode(text.trim()).ok()?;
     let (started, id) = std::str::from_utf8(&raw).ok()?.split_once('.')?;
@@ -125,10 +144,11 @@ impl Herald {
         let mut records = Vec::with_capacity(page.records.len());
         let mut bytes = 0u64;
         let mut cut = false;
-        for r in &page.records {
-            let out = LogOut::from(r);
+        // Each store record is dropped once converted, so that a page is not held twice.
+        for r in page.records {
+            let out = LogOut::from(&r);
             if q.payloads {
-                bytes = bytes.saturating_add(serde_json::to_vec(&out).map(|v| v.len() as u64 + 1).unwrap_or(0));
+                bytes = bytes.saturating_add(json_len(&out) + 1);
                 if !records.is_empty() && bytes > self.inner.cfg.log_page_bytes {
                     cut = true;
                     break;

@@ -10,6 +10,7 @@ mod events;
 mod isolation;
 mod listen;
 mod logs;
+mod memory;
 mod signatures;
 mod upkeep;
 mod validation;
