@@ -52,8 +52,8 @@ pub async fn show(State(state): State<AppState>, ui: Option<Ui>, headers: Header
 pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let ip = client_ip(&state.web, &parts);
-    let headers = &parts.headers;
-    let expected = cookie(headers, SIGNIN_COOKIE);
+    let secure = is_https(&state.web, &parts.headers);
+    let expected = cookie(&parts.headers, SIGNIN_COOKIE);
     let csrf = expected.clone().unwrap_or_default();
     if let Some(left) = state.signin_limiter.blocked_for(ip, Instant::now()) {
         let secs = left.as_secs().max(1);
@@ -61,12 +61,11 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
         return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, secs.to_string())], form(&csrf, Some(&message)))
             .into_response();
     }
-    let secure = is_https(&state.web, headers);
-    let Form(fields) =
-        match Form::<Vec<(String, String)>>::from_request(Request::from_parts(parts.clone(), body), &state).await {
-            Ok(f) => f,
-            Err(e) => return UiError::page(e.status(), "The form could not be read", e.body_text()).into_response(),
-        };
+    let Form(fields) = match Form::<Vec<(String, String)>>::from_request(Request::from_parts(parts, body), &state).await
+    {
+        Ok(f) => f,
+        Err(e) => return UiError::page(e.status(), "The form could not be read", e.body_text()).into_response(),
+    };
     let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_string());
     match (expected.as_deref(), field(CSRF_FIELD).as_deref()) {
         (Some(e), Some(got)) if !e.is_empty() && constant_time_eq(e, got) => {}
