@@ -141,9 +141,15 @@ pub(crate) const TRUSTED_PROXY: Opt = Opt::new(
     "HERALD_TRUSTED_PROXY",
     "Trust X-Forwarded-Proto and X-Forwarded-For from the peer (Herald is behind a proxy)",
 );
+pub(crate) const LOGS_PAGE_BYTES: Opt = Opt::new(
+    "logs_page_bytes",
+    "--logs-page-bytes",
+    "HERALD_LOGS_PAGE_BYTES",
+    "Bytes of records one page of GET /webhooks/logs holds at most, beside its count (65536..=268435456)",
+);
 
 /// Every option a config file may set (all but `config` itself).
-pub(crate) const FILE_OPTIONS: [&Opt; 18] = [
+pub(crate) const FILE_OPTIONS: [&Opt; 19] = [
     &LISTEN,
     &DATA_DIR,
     &DATABASE_URL,
@@ -162,6 +168,7 @@ pub(crate) const FILE_OPTIONS: [&Opt; 18] = [
     &LOG,
     &PUBLIC_URL,
     &TRUSTED_PROXY,
+    &LOGS_PAGE_BYTES,
 ];
 
 /// The option a config file key names.

@@ -63,6 +63,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true",
           help = TRUSTED_PROXY.help())]
     pub trusted_proxy: Option<String>,
+    #[arg(long, value_name = "BYTES", help = LOGS_PAGE_BYTES.help())]
+    pub logs_page_bytes: Option<String>,
 }
 
 /// `herald serve`'s configuration, every value parsed and checked. See docs/CONFIG.md for each option.
@@ -91,6 +93,8 @@ pub struct ServeConfig {
     pub public_url: Option<url::Url>,
     /// Whether the peer is a proxy whose `X-Forwarded-*` headers are trusted.
     pub trusted_proxy: bool,
+    /// Bytes of records (as JSON) one page of the logs holds at most.
+    pub logs_page_bytes: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,10 +134,11 @@ impl ServeArgs {
             log_filter: s.required(&LOG, value::log_filter)?,
             public_url: s.optional(&PUBLIC_URL, value::public_url)?,
             trusted_proxy: s.required(&TRUSTED_PROXY, value::boolean)?,
+            logs_page_bytes: s.required(&LOGS_PAGE_BYTES, value::count(1 << 16, 1 << 28))?,
         })
     }
 
-    fn flags(&self) -> [(&'static Opt, Option<&str>); 18] {
+    fn flags(&self) -> [(&'static Opt, Option<&str>); 19] {
         [
             (&LISTEN, self.listen.as_deref()),
             (&DATA_DIR, self.data_dir.as_deref()),
@@ -153,6 +158,7 @@ impl ServeArgs {
             (&LOG, self.log.as_deref()),
             (&PUBLIC_URL, self.public_url.as_deref()),
             (&TRUSTED_PROXY, self.trusted_proxy.as_deref()),
+            (&LOGS_PAGE_BYTES, self.logs_page_bytes.as_deref()),
         ]
     }
 }
@@ -194,6 +200,7 @@ impl fmt::Debug for ServeArgs {
             .field("log", &self.log)
             .field("public_url", &self.public_url)
             .field("trusted_proxy", &self.trusted_proxy)
+            .field("logs_page_bytes", &self.logs_page_bytes)
             .finish()
     }
 }
@@ -219,6 +226,7 @@ impl fmt::Debug for ServeConfig {
             .field("log_filter", &self.log_filter)
             .field("public_url", &self.public_url.as_ref().map(url::Url::as_str))
             .field("trusted_proxy", &self.trusted_proxy)
+            .field("logs_page_bytes", &self.logs_page_bytes)
             .finish()
     }
 }

@@ -200,7 +200,7 @@ fn the_default_database_follows_the_data_dir_from_any_layer() {
 }
 
 /// Every option with a bad value, and the reason the message must give.
-const BAD_VALUES: [(&str, &str, &str, &str); 18] = [
+const BAD_VALUES: [(&str, &str, &str, &str); 19] = [
     (
         "listen",
         "--listen",
@@ -239,6 +239,12 @@ const BAD_VALUES: [(&str, &str, &str, &str); 18] = [
         "\"herald.example.com\" is not an http:// or https:// URL with a host, such as https://herald.example.com",
     ),
     ("trusted_proxy", "--trusted-proxy", "maybe", "\"maybe\" is not one of true, false, 1, 0"),
+    (
+        "logs_page_bytes",
+        "--logs-page-bytes",
+        "1000",
+        "\"1000\" is out of range: it must be between 65536 and 268435456",
+    ),
 ];
 
 #[test]

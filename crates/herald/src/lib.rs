@@ -108,7 +108,7 @@ pub async fn start(
             auto_disable_after: cfg.auto_disable_after,
             retention: cfg.retention,
             sessions: herald_service::SessionPolicy::default(),
-            log_page_bytes: herald_service::LOG_PAGE_BYTES,
+            log_page_bytes: cfg.logs_page_bytes as u64,
         },
     );
     let addr = listener.local_addr().context("cannot read the listening address")?;

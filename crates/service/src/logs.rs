@@ -41,8 +41,8 @@ pub struct LogPage {
     pub next: Option<String>,
 }
 
-/// How many bytes of records (as JSON) one page of the logs holds by default, beside its count limit; the first
-/// record of a page comes however large it is. See docs/API.md.
+/// How many bytes of records (as JSON) one page of the logs holds by default (`--logs-page-bytes`), beside its
+/// count limit; the first record of a page comes however large it is. See docs/API.md.
 pub const LOG_PAGE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// A cursor as clients see it: base64url of `<started, microseconds>.<attempt row id>`. Opaque to them.

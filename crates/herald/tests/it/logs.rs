@@ -162,3 +162,37 @@ async fn a_cursor_that_is_not_one_answers_422_naming_it() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn logs_page_bytes_sets_the_byte_bound_of_a_page() {
+    let app = TestApp::with(Opts { logs_page_bytes: Some("65536"), ..Opts::default() }).await;
+    let (app_id, _, _) = app.create_app("Mid", &["contacts.read"]).await;
+    app.install(&app_id, "RPT").await;
+    let r = Receiver::start(Behaviour::Status(200)).await;
+    app.create_webhook(&app_id, &r.url(), &["contacts.created"], &[]).await;
+    for i in 0..10 {
+        let id = format!("MID{i}");
+        let change = json!({ "customerId": "RPT", "entityType": "contacts", "entityId": id, "old": null,
+                             "new": { "id": id, "notes": "y".repeat(20_000) } });
+        app.publish(change).await;
+    }
+    let attempts = app.deliver_all(Duration::from_secs(30)).await;
+    let http = reqwest::Client::new();
+    let mut path = "/webhooks/logs".to_string();
+    let mut sizes = Vec::new();
+    let mut total = 0;
+    loop {
+        let resp = http.get(format!("{}{path}", app.client.base)).bearer_auth(ADMIN).send().await.unwrap();
+        let next = next_link(&resp);
+        let page: Vec<Value> = serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap();
+        total += page.len();
+        sizes.push(page.len());
+        match next {
+            Some(p) => path = p,
+            None => break,
+        }
+    }
+    assert_eq!(total, attempts);
+    assert!(sizes.len() >= 4 && sizes.iter().all(|&n| n <= 3), "20 KB payloads, 64 KiB pages: {sizes:?}");
+    app.stop().await;
+}

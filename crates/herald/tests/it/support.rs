@@ -63,6 +63,7 @@ pub struct Opts {
     pub retention: Option<&'static str>,
     pub public_url: Option<&'static str>,
     pub trusted_proxy: bool,
+    pub logs_page_bytes: Option<&'static str>,
 }
 
 impl TestApp {
@@ -91,6 +92,7 @@ impl TestApp {
             retention: opts.retention.map(str::to_string),
             public_url: opts.public_url.map(str::to_string),
             trusted_proxy: Some(opts.trusted_proxy.to_string()),
+            logs_page_bytes: opts.logs_page_bytes.map(str::to_string),
             ..ServeArgs::default()
         };
         let cfg = args.resolve_with_env(|_| None).expect("test configuration");
