@@ -126,6 +126,27 @@ pub(crate) const LEASE: Opt = Opt::new(
 pub(crate) const LOG_FORMAT: Opt = Opt::new("log_format", "--log-format", "HERALD_LOG_FORMAT", "pretty or json");
 pub(crate) const LOG: Opt =
     Opt::new("log", "--log", "HERALD_LOG", "Which log lines to write: a tracing filter such as info,herald=debug");
+pub(crate) const PUBLIC_URL: Opt = Opt {
+    no_default: Some(""),
+    ..Opt::new(
+        "public_url",
+        "--public-url",
+        "HERALD_PUBLIC_URL",
+        "The URL users reach Herald at (http:// or https://); https makes the UI's cookies Secure",
+    )
+};
+pub(crate) const TRUSTED_PROXY: Opt = Opt::new(
+    "trusted_proxy",
+    "--trusted-proxy",
+    "HERALD_TRUSTED_PROXY",
+    "Trust X-Forwarded-Proto and X-Forwarded-For from the peer (Herald is behind a proxy)",
+);
+pub(crate) const LOGS_PAGE_BYTES: Opt = Opt::new(
+    "logs_page_bytes",
+    "--logs-page-bytes",
+    "HERALD_LOGS_PAGE_BYTES",
+    "Bytes of records one page of GET /webhooks/logs holds at most, beside its count (65536..=268435456)",
+);
 
 pub(crate) const INTEGRITY_CHECK: Opt = Opt::new(
     "integrity_check",
@@ -172,7 +193,7 @@ pub(crate) const ENCRYPTION_KEY: Opt = Opt {
 };
 
 /// Every option a config file may set (all but `config` itself).
-pub(crate) const FILE_OPTIONS: [&Opt; 22] = [
+pub(crate) const FILE_OPTIONS: [&Opt; 25] = [
     &LISTEN,
     &DATA_DIR,
     &DATABASE_URL,
@@ -195,6 +216,9 @@ pub(crate) const FILE_OPTIONS: [&Opt; 22] = [
     &MAX_CONNECTIONS,
     &DELIVERY_PROXY,
     &ENCRYPTION_KEY,
+    &PUBLIC_URL,
+    &TRUSTED_PROXY,
+    &LOGS_PAGE_BYTES,
 ];
 
 /// The option a config file key names.

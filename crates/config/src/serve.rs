@@ -72,6 +72,13 @@ pub struct ServeArgs {
     pub delivery_proxy: Option<String>,
     #[arg(long, value_name = "KEYS", help = ENCRYPTION_KEY.help())]
     pub encryption_key: Option<String>,
+    #[arg(long, value_name = "URL", help = PUBLIC_URL.help())]
+    pub public_url: Option<String>,
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          help = TRUSTED_PROXY.help())]
+    pub trusted_proxy: Option<String>,
+    #[arg(long, value_name = "BYTES", help = LOGS_PAGE_BYTES.help())]
+    pub logs_page_bytes: Option<String>,
 }
 
 /// `herald serve`'s configuration, every value parsed and checked. See docs/CONFIG.md for each option.
@@ -105,6 +112,12 @@ pub struct ServeConfig {
     pub delivery_proxy: Option<url::Url>,
     /// The keys sealing secrets at rest, the first sealing; `None`: the binary keeps one in the data dir.
     pub encryption_keys: Option<Vec<EncryptionKey>>,
+    /// The URL users reach Herald at, when given (http or https, with a host).
+    pub public_url: Option<url::Url>,
+    /// Whether the peer is a proxy whose `X-Forwarded-*` headers are trusted.
+    pub trusted_proxy: bool,
+    /// Bytes of records (as JSON) one page of the logs holds at most.
+    pub logs_page_bytes: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,10 +161,13 @@ impl ServeArgs {
             max_connections: s.required(&MAX_CONNECTIONS, value::count(1, 1_000_000))?,
             delivery_proxy: s.optional(&DELIVERY_PROXY, value::proxy_url)?,
             encryption_keys: s.optional(&ENCRYPTION_KEY, value::encryption_keys)?,
+            public_url: s.optional(&PUBLIC_URL, value::public_url)?,
+            trusted_proxy: s.required(&TRUSTED_PROXY, value::boolean)?,
+            logs_page_bytes: s.required(&LOGS_PAGE_BYTES, value::count(1 << 16, 1 << 28))?,
         })
     }
 
-    fn flags(&self) -> [(&'static Opt, Option<&str>); 22] {
+    fn flags(&self) -> [(&'static Opt, Option<&str>); 25] {
         [
             (&LISTEN, self.listen.as_deref()),
             (&DATA_DIR, self.data_dir.as_deref()),
@@ -175,6 +191,9 @@ impl ServeArgs {
             (&MAX_CONNECTIONS, self.max_connections.as_deref()),
             (&DELIVERY_PROXY, self.delivery_proxy.as_deref()),
             (&ENCRYPTION_KEY, self.encryption_key.as_deref()),
+            (&PUBLIC_URL, self.public_url.as_deref()),
+            (&TRUSTED_PROXY, self.trusted_proxy.as_deref()),
+            (&LOGS_PAGE_BYTES, self.logs_page_bytes.as_deref()),
         ]
     }
 }
@@ -220,6 +239,9 @@ impl fmt::Debug for ServeArgs {
             .field("max_connections", &self.max_connections)
             .field("delivery_proxy", &self.delivery_proxy.as_deref().map(redact))
             .field("encryption_key", &hidden(&self.encryption_key))
+            .field("public_url", &self.public_url)
+            .field("trusted_proxy", &self.trusted_proxy)
+            .field("logs_page_bytes", &self.logs_page_bytes)
             .finish()
     }
 }
@@ -249,6 +271,9 @@ impl fmt::Debug for ServeConfig {
             .field("max_connections", &self.max_connections)
             .field("delivery_proxy", &self.delivery_proxy.as_ref().map(|u| redact(u.as_str())))
             .field("encryption_keys", &self.encryption_keys.as_ref().map(|k| format!("{} key(s)", k.len())))
+            .field("public_url", &self.public_url.as_ref().map(url::Url::as_str))
+            .field("trusted_proxy", &self.trusted_proxy)
+            .field("logs_page_bytes", &self.logs_page_bytes)
             .finish()
     }
 }

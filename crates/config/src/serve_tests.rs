@@ -200,7 +200,7 @@ fn the_default_database_follows_the_data_dir_from_any_layer() {
 }
 
 /// Every option with a bad value, and the reason the message must give.
-const BAD_VALUES: [(&str, &str, &str, &str); 22] = [
+const BAD_VALUES: [(&str, &str, &str, &str); 25] = [
     (
         "listen",
         "--listen",
@@ -243,6 +243,19 @@ const BAD_VALUES: [(&str, &str, &str, &str); 22] = [
         "\"socks5://p:1080\" is not an http:// or https:// proxy URL with a host",
     ),
     ("encryption_key", "--encryption-key", "abcd", "an encryption key is 32 bytes written as 64 hexadecimal digits"),
+    (
+        "public_url",
+        "--public-url",
+        "herald.example.com",
+        "\"herald.example.com\" is not an http:// or https:// URL with a host, such as https://herald.example.com",
+    ),
+    ("trusted_proxy", "--trusted-proxy", "maybe", "\"maybe\" is not one of true, false, 1, 0"),
+    (
+        "logs_page_bytes",
+        "--logs-page-bytes",
+        "1000",
+        "\"1000\" is out of range: it must be between 65536 and 268435456",
+    ),
 ];
 
 #[test]

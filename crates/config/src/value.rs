@@ -160,6 +160,17 @@ pub(crate) fn log_format(text: &str) -> Result<LogFormat, InvalidValue> {
     }
 }
 
+/// Herald's public URL: `http://` or `https://` with a host, nothing after the path.
+pub(crate) fn public_url(text: &str) -> Result<url::Url, InvalidValue> {
+    let bad = || InvalidValue::NotAPublicUrl { value: text.to_string() };
+    let url = url::Url::parse(text.trim()).map_err(|_| bad())?;
+    let web = matches!(url.scheme(), "http" | "https");
+    if !web || url.host_str().is_none_or(str::is_empty) || url.query().is_some() || url.fragment().is_some() {
+        return Err(bad());
+    }
+    Ok(url)
+}
+
 /// A log filter is checked only for being there: its syntax is the logging library's to judge, at start-up.
 pub(crate) fn log_filter(text: &str) -> Result<String, InvalidValue> {
     match text.trim() {
@@ -232,6 +243,15 @@ mod tests {
         assert_eq!(socket_addr("[::1]:8080"), Ok("[::1]:8080".parse().unwrap()));
         for text in ["localhost:8080", "127.0.0.1", ":8080", ""] {
             assert_eq!(socket_addr(text), Err(InvalidValue::NotASocketAddr { value: text.into() }), "{text}");
+        }
+    }
+
+    #[test]
+    fn public_urls_are_http_or_https_with_a_host() {
+        assert_eq!(public_url(" https://herald.example.com ").unwrap().as_str(), "https://herald.example.com/");
+        assert_eq!(public_url("http://10.0.0.1:8080/herald").unwrap().scheme(), "http");
+        for text in ["herald.example.com", "ftp://h", "https://", "https://h/?a=1", "https://h/#x", "", "mailto:a@b"] {
+            assert_eq!(public_url(text), Err(InvalidValue::NotAPublicUrl { value: text.into() }), "{text}");
         }
     }
 

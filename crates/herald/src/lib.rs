@@ -172,13 +172,22 @@ pub async fn start_tuned(
         idempotency_ttl: Duration::from_secs(86_400),
         auto_disable_after: cfg.auto_disable_after,
         retention: cfg.retention,
+        sessions: herald_service::SessionPolicy::default(),
+        log_page_bytes: cfg.logs_page_bytes as u64,
     };
     tune(&mut service);
     let herald = Herald::new(store, engine.handle(), admin_token, service);
     let addr = listener.local_addr().context("cannot read the listening address")?;
     let (tx, rx) = watch::channel(false);
     let mut tasks = Vec::new();
-    let app = herald_web::router(herald.clone());
+    let app = herald_web::router_with(
+        herald.clone(),
+        herald_web::WebConfig {
+            public_https: cfg.public_url.as_ref().is_some_and(|u| u.scheme() == "https"),
+            trusted_proxy: cfg.trusted_proxy,
+            ..herald_web::WebConfig::default()
+        },
+    );
     let limits = server::HttpLimits {
         header_read_timeout: cfg.header_read_timeout,
         body_read_timeout: cfg.body_read_timeout,

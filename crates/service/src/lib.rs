@@ -5,6 +5,7 @@
 
 mod apps;
 mod changes;
+mod clock;
 mod error;
 pub mod input;
 mod installations;
@@ -18,6 +19,7 @@ mod redeliver;
 mod replay;
 mod routing_cache;
 mod secrets;
+mod sessions;
 mod topics;
 mod webhooks;
 
@@ -32,12 +34,14 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 pub use changes::IngestOutcome;
+pub use clock::Clock;
 pub use error::{ServiceError, ServiceResult};
-pub use logs::LogQuery;
+pub use logs::{LogPage, LogQuery, LOG_PAGE_BYTES};
 pub use maintenance::{CountOut, MaintenanceReport};
 pub use paging::Paged;
 pub use redeliver::RedeliverOut;
 pub use replay::ReplayOut;
+pub use sessions::{SessionPolicy, UiSession};
 pub use webhooks::{WebhookListQuery, WebhookScope};
 
 use routing_cache::RoutingCache;
@@ -53,6 +57,10 @@ pub struct ServiceConfig {
     pub auto_disable_after: Duration,
     /// Payloads and response bodies older than this are pruned (counts stay).
     pub retention: Duration,
+    /// Web UI sessions: lifetimes and the cap per principal.
+    pub sessions: SessionPolicy,
+    /// Bytes of records (as JSON) one page of the logs with payloads holds, beside its count limit.
+    pub log_page_bytes: u64,
 }
 
 impl Default for ServiceConfig {
@@ -63,6 +71,8 @@ impl Default for ServiceConfig {
             idempotency_ttl: Duration::from_secs(86_400),
             auto_disable_after: Duration::from_secs(5 * 86_400),
             retention: Duration::from_secs(30 * 86_400),
+            sessions: SessionPolicy::default(),
+            log_page_bytes: LOG_PAGE_BYTES,
         }
     }
 }
@@ -114,6 +124,7 @@ struct Inner {
     admin_token_hash: [u8; 32],
     cfg: ServiceConfig,
     routing: RoutingCache,
+    clock: Clock,
 }
 
 impl Herald {
@@ -125,6 +136,7 @@ impl Herald {
                 engine,
                 admin_token_hash: Sha256::digest(admin_token.as_bytes()).into(),
                 cfg,
+                clock: Clock::default(),
             }),
         }
     }
@@ -151,7 +163,12 @@ impl Herald {
     }
 
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        self.inner.clock.now()
+    }
+
+    /// The clock every operation reads (tests move it forward).
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
     }
 
     /// Store writes that change routing call this so that the next event on this node sees them.

@@ -14,6 +14,7 @@ pub struct MaintenanceReport {
     pub disabled_webhooks: usize,
     pub pruned_payloads: u64,
     pub pruned_responses: u64,
+    pub expired_sessions: u64,
 }
 
 /// `GET /analytics/deliveries` rows.
@@ -46,7 +47,9 @@ impl Herald {
             self.routing_changed();
         }
         let pruned = self.inner.store.prune(now - chrono(cfg.retention), now - chrono(cfg.idempotency_ttl)).await?;
+        let expired_sessions = self.delete_expired_sessions(now).await?;
         Ok(MaintenanceReport {
+            expired_sessions,
             disabled_webhooks: disabled.len(),
             pruned_payloads: pruned.event_bodies,
             pruned_responses: pruned.responses,

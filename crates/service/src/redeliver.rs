@@ -37,7 +37,7 @@ impl Herald {
         {
             return Err(ServiceError::Validation(vec![refusal_error(&refused, &d.customer_id)]));
         }
-        let filter = AttemptFilter { delivery_id: Some(delivery), limit: 1, ..AttemptFilter::default() };
+        let filter = AttemptFilter { delivery_id: Some(delivery), limit: 1, bodies: true, ..AttemptFilter::default() };
         let attempt = self.inner.store.list_attempts(&filter).await?.into_iter().next();
         let Some(attempt) = attempt else {
             return Err(ServiceError::Conflict(

@@ -13,6 +13,7 @@ mod group_commit;
 mod models;
 pub mod postgres;
 mod sealing;
+mod sessions;
 pub mod sqlite;
 
 use std::time::Duration;
@@ -23,6 +24,7 @@ use chrono::{DateTime, Utc};
 pub use error::StoreError;
 pub use models::*;
 pub use sealing::Sealer;
+pub use sessions::SessionRecord;
 
 use herald_domain::{ApplicationId, DeliveryId, InstallationId, WebhookId};
 
@@ -178,8 +180,38 @@ pub trait Store: Send + Sync + 'static {
     async fn record_attempts(&self, attempts: &[AttemptRecord]) -> StoreResult<()>;
     async fn get_delivery(&self, id: DeliveryId) -> StoreResult<DeliveryRecord>;
 
+    // -- web UI sessions ----------------------------------------------------------------------------------------
+    /// Stores a new session, then deletes the oldest sessions of its principal beyond the `keep` newest (by
+    /// `created`, then token hash), in one transaction. `Conflict` when the token hash exists.
+    async fn insert_session(&self, session: &SessionRecord, keep: u32) -> StoreResult<()>;
+    /// The session with this token hash, whatever its age (expiry is the caller's rule).
+    async fn get_session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>>;
+    /// Moves the session's `last_seen` forward to `now` (never back); false when there is no such session.
+    async fn touch_session(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Records the application picked in the session.
+    async fn set_session_app(&self, token_hash: &str, app: ApplicationId) -> StoreResult<()>;
+    /// Sets (or, with `None`, clears) the session's one-shot message.
+    async fn set_session_flash(&self, token_hash: &str, flash: Option<&str>) -> StoreResult<()>;
+    /// Clears the session's one-shot message if it is still `shown` (a newer one stays for the next page).
+    async fn clear_session_flash(&self, token_hash: &str, shown: &str) -> StoreResult<()>;
+    /// Deletes the session; false when there was none.
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<bool>;
+    /// Deletes every session last seen before `idle_before` or created before `created_before`; returns how many.
+    async fn delete_expired_sessions(
+        &self,
+        idle_before: DateTime<Utc>,
+        created_before: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+
     // -- logs ----------------------------------------------------------------------------------------------------
-    async fn list_attempts(&self, filter: &AttemptFilter) -> StoreResult<Vec<AttemptLogRecord>>;
+    /// The attempts matching `filter`, newest first (by `started`, then row id), as [`Store::list_attempt_page`].
+    async fn list_attempts(&self, filter: &AttemptFilter) -> StoreResult<Vec<AttemptLogRecord>> {
+        Ok(self.list_attempt_page(filter).await?.records)
+    }
+    /// A page of the attempts matching `filter`, newest first: at most `limit`, after `cursor`, cut at the byte
+    /// budget, and whether more follow. With a budget, the records' sizes are read first and only the records of
+    /// the page are read whole, so that memory stays within the budget plus one record.
+    async fn list_attempt_page(&self, filter: &AttemptFilter) -> StoreResult<AttemptPage>;
 
     // -- replay, health, maintenance, analytics -----------------------------------------------------------------
     /// The events `webhook` had deliveries of, created within `[from, to]` (either bound optional), whose delivery

@@ -229,11 +229,35 @@ pub struct AttemptFilter {
     /// Only successful (`Some(true)`) or failed (`Some(false)`) attempts.
     pub success: Option<bool>,
     pub limit: u32,
+    /// Only the attempts listed after this one (newest first: older ones, or as old with a smaller row id).
+    pub cursor: Option<AttemptCursor>,
+    /// Read each record's payload (`body`) and `response`. Without it both are `None` and no payload column is read.
+    pub bodies: bool,
+    /// With `bodies`: stop before a record that would take the payload and response bytes of the records over
+    /// this many; the first record always comes, however large. Only their lengths are read to decide.
+    pub byte_budget: Option<u64>,
+}
+
+/// Where a page of attempts ended: the last record's start and row id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptCursor {
+    pub started: DateTime<Utc>,
+    pub id: i64,
+}
+
+/// A page of attempts, newest first.
+#[derive(Debug, Clone)]
+pub struct AttemptPage {
+    pub records: Vec<AttemptLogRecord>,
+    /// More attempts match the filter after these (the page was cut by `limit` or by the byte budget).
+    pub more: bool,
 }
 
 /// One attempt as the logs show it.
 #[derive(Debug, Clone)]
 pub struct AttemptLogRecord {
+    /// The attempt's row id: with `started`, its place in the logs.
+    pub id: i64,
     pub delivery_id: DeliveryId,
     pub started: DateTime<Utc>,
     pub application_id: ApplicationId,
@@ -251,6 +275,27 @@ pub struct AttemptLogRecord {
     /// The payload's tail (`None` once retention pruned it); the bytes sent are `with_attempt(body, attempt)`.
     pub body: Option<String>,
     pub response: Option<String>,
+}
+
+impl AttemptLogRecord {
+    /// The cursor of the page that ends with this record.
+    pub fn cursor(&self) -> AttemptCursor {
+        AttemptCursor { started: self.started, id: self.id }
+    }
+}
+
+/// Which of the records of `sizes` (payload and response bytes each, in order) a page with `budget` takes: the
+/// longest prefix whose bytes stay within the budget, and never none.
+pub fn within_budget(sizes: &[u64], budget: Option<u64>) -> usize {
+    let Some(budget) = budget else { return sizes.len() };
+    let mut total = 0u64;
+    for (i, size) in sizes.iter().enumerate() {
+        total = total.saturating_add(*size);
+        if i > 0 && total > budget {
+            return i;
+        }
+    }
+    sizes.len()
 }
 
 /// An event a webhook may be sent again (see `Store::replay_candidates`).

@@ -609,6 +609,23 @@ async fn list_and_log_filters_that_break_a_rule_answer_422_naming_the_parameter(
 }
 
 #[tokio::test]
+async fn log_bounds_outside_the_years_0001_to_9999_answer_422_naming_the_bound() {
+    let app = TestApp::spawn().await;
+    for (query, field) in [
+        ("/webhooks/logs?to=%2B262142-12-31T00:00:00Z", "to"),
+        ("/webhooks/logs?from=9999-12-31T23:59:59-23:59", "from"),
+        ("/webhooks/logs?to=0000-01-01T00:00:00%2B23:59", "to"),
+        ("/webhooks/logs?from=0000-01-01T00:00:00Z", "from"),
+    ] {
+        let r = send(&app, Method::GET, query, Some(ADMIN), &[], None).await;
+        assert_422_naming(&r, field, query);
+    }
+    let (status, logs) =
+        app.client.get("/webhooks/logs?from=0001-01-01T00:00:00Z&to=9999-12-31T23:59:59Z", ADMIN).await;
+    assert_eq!((status.as_u16(), logs), (200, json!([])), "the widest range is fine");
+}
+
+#[tokio::test]
 async fn a_ping_for_a_topic_the_webhook_lacks_answers_422_naming_topic_id() {
     let app = TestApp::spawn().await;
     let a = contacts_app(&app).await;

@@ -101,6 +101,15 @@ impl Cluster {
         Cluster { a, b, db }
     }
 
+    /// The base URL of node A and of node B.
+    pub fn base_a(&self) -> String {
+        self.a.client.base.clone()
+    }
+
+    pub fn base_b(&self) -> String {
+        self.b.client.base.clone()
+    }
+
     pub async fn stop(self) {
         let Cluster { a, b, db } = self;
         tokio::join!(a.stop(), b.stop());

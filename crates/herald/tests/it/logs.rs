@@ -90,3 +90,109 @@ async fn a_delivery_can_be_redelivered_as_a_new_delivery_of_the_same_event() {
     assert_eq!(s, 404);
     app.stop().await;
 }
+
+/// The `cursor` of a `Link: <…>; rel="next"` header, and the path it links to.
+fn next_link(resp: &reqwest::Response) -> Option<String> {
+    let link = resp.headers().get("link")?.to_str().ok()?;
+    assert!(link.ends_with(">; rel=\"next\""), "{link}");
+    let target = link.strip_prefix('<')?.split('>').next()?.to_string();
+    assert!(target.starts_with("/webhooks/logs?"), "{target}");
+    Some(target)
+}
+
+#[tokio::test]
+async fn a_log_read_of_large_payloads_comes_in_pages_under_the_byte_budget_linked_by_cursors() {
+    const CHANGES: usize = 100;
+    let app = TestApp::spawn().await;
+    let (app_id, _, _) = app.create_app("Big", &["contacts.read"]).await;
+    app.install(&app_id, "RPT").await;
+    let r = Receiver::start(Behaviour::Status(200)).await;
+    app.create_webhook(&app_id, &r.url(), &["contacts.created"], &[]).await;
+    let filler = "x".repeat(400 * 1024);
+    for i in 0..CHANGES {
+        let id = format!("BIG{i:03}");
+        app.publish(json!({ "customerId": "RPT", "entityType": "contacts", "entityId": id, "old": null,
+                            "new": { "id": id, "notes": filler } }))
+            .await;
+    }
+    // Every change delivered (a slow moment may add a retry: each attempt is one record).
+    let attempts = app.deliver_all(Duration::from_secs(60)).await;
+    assert!(attempts >= CHANGES, "{attempts} attempts");
+
+    let budget = herald_service::LOG_PAGE_BYTES as usize;
+    let http = reqwest::Client::new();
+    let mut path = "/webhooks/logs?limit=1000&customerId=RPT".to_string();
+    let mut seen = std::collections::HashSet::new();
+    let mut pages = 0;
+    loop {
+        let resp = http.get(format!("{}{path}", app.client.base)).bearer_auth(ADMIN).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let next = next_link(&resp);
+        let body = resp.bytes().await.unwrap();
+        let records: Vec<Value> = serde_json::from_slice(&body).unwrap();
+        assert!(!records.is_empty());
+        let largest = records.iter().map(|r| serde_json::to_vec(r).unwrap().len()).max().unwrap();
+        assert!(body.len() <= budget + largest, "page {pages}: {} bytes over {budget} + one record", body.len());
+        for rec in &records {
+            assert_eq!(rec["payload"].as_str().map(str::len).map(|n| n > 400 * 1024), Some(true));
+            let key = (rec["deliveryId"].as_str().unwrap().to_string(), rec["attempt"].as_u64().unwrap());
+            assert!(seen.insert(key), "a record came twice");
+        }
+        pages += 1;
+        match next {
+            Some(p) => {
+                assert!(p.contains("limit=1000") && p.contains("customerId=RPT"), "the filters stay: {p}");
+                path = p;
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), attempts, "every record once");
+    assert!(pages >= 4, "40 MiB of payloads in pages of 8 MiB: {pages} pages");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_cursor_that_is_not_one_answers_422_naming_it() {
+    let app = TestApp::spawn().await;
+    for cursor in ["nope!", "bm9wZQ", "MTIzLmFiYw"] {
+        let (s, body) = app.client.get(&format!("/webhooks/logs?cursor={cursor}"), ADMIN).await;
+        assert_eq!(s, 422, "{cursor}: {body}");
+        assert_eq!(body["errors"][0]["field"], "cursor");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn logs_page_bytes_sets_the_byte_bound_of_a_page() {
+    let app = TestApp::with(Opts { logs_page_bytes: Some("65536"), ..Opts::default() }).await;
+    let (app_id, _, _) = app.create_app("Mid", &["contacts.read"]).await;
+    app.install(&app_id, "RPT").await;
+    let r = Receiver::start(Behaviour::Status(200)).await;
+    app.create_webhook(&app_id, &r.url(), &["contacts.created"], &[]).await;
+    for i in 0..10 {
+        let id = format!("MID{i}");
+        let change = json!({ "customerId": "RPT", "entityType": "contacts", "entityId": id, "old": null,
+                             "new": { "id": id, "notes": "y".repeat(20_000) } });
+        app.publish(change).await;
+    }
+    let attempts = app.deliver_all(Duration::from_secs(30)).await;
+    let http = reqwest::Client::new();
+    let mut path = "/webhooks/logs".to_string();
+    let mut sizes = Vec::new();
+    let mut total = 0;
+    loop {
+        let resp = http.get(format!("{}{path}", app.client.base)).bearer_auth(ADMIN).send().await.unwrap();
+        let next = next_link(&resp);
+        let page: Vec<Value> = serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap();
+        total += page.len();
+        sizes.push(page.len());
+        match next {
+            Some(p) => path = p,
+            None => break,
+        }
+    }
+    assert_eq!(total, attempts);
+    assert!(sizes.len() >= 4 && sizes.iter().all(|&n| n <= 3), "20 KB payloads, 64 KiB pages: {sizes:?}");
+    app.stop().await;
+}

@@ -11,6 +11,7 @@ mod idempotency;
 mod isolation;
 mod listen;
 mod logs;
+mod memory;
 mod revoked;
 mod signatures;
 mod slow_clients;

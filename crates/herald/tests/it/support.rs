@@ -65,6 +65,9 @@ pub struct Opts {
     pub tune: Option<fn(&mut ServeArgs)>,
     /// How long `Idempotency-Key`s are remembered (default 24 hours).
     pub idempotency_ttl: Option<Duration>,
+    pub public_url: Option<&'static str>,
+    pub trusted_proxy: bool,
+    pub logs_page_bytes: Option<&'static str>,
 }
 
 impl TestApp {
@@ -91,6 +94,9 @@ impl TestApp {
             delivery_timeout: Some(opts.delivery_timeout.unwrap_or("2s").to_string()),
             auto_disable_after: opts.auto_disable_after.map(str::to_string),
             retention: opts.retention.map(str::to_string),
+            public_url: opts.public_url.map(str::to_string),
+            trusted_proxy: Some(opts.trusted_proxy.to_string()),
+            logs_page_bytes: opts.logs_page_bytes.map(str::to_string),
             ..ServeArgs::default()
         };
         let mut args = args;

@@ -1,51 +1,14 @@
 //! The UI's session and CSRF rules over plain HTTP (no browser): pages need a session, posts need the session's
 //! CSRF token, the session cookie is `HttpOnly; SameSite=Strict`, and an application key sees only its own.
 
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
-use reqwest::redirect::Policy;
+use herald_testkit::ui::{cookie_of, csrf_of, sign_in, ui_client};
+use reqwest::header::{COOKIE, LOCATION};
 
 use crate::support::{TestApp, ADMIN};
 use crate::Fixture;
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
-}
-
-/// The value of `name="csrf"` in a page.
-fn csrf_of(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
-    html[at..].split('"').next().unwrap().to_string()
-}
-
-/// The `name=value` part of a `Set-Cookie` for `name`.
-fn cookie_of(resp: &reqwest::Response, name: &str) -> Option<(String, String)> {
-    resp.headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .map(|v| (v.split(';').next().unwrap().to_string(), v.to_string()))
-}
-
-/// Signs in over HTTP; returns the session cookie (`herald_session=...`) and the page's CSRF token.
-async fn sign_in(base: &str, token: &str) -> (String, String) {
-    let c = client();
-    let page = c.get(format!("{base}/signin")).send().await.unwrap();
-    let (signin_cookie, _) = cookie_of(&page, "herald_signin").expect("a sign-in cookie");
-    let csrf = csrf_of(&page.text().await.unwrap());
-    let resp = c
-        .post(format!("{base}/signin"))
-        .header(COOKIE, &signin_cookie)
-        .form(&[("csrf", csrf.as_str()), ("token", token)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 303);
-    let (session, _) = cookie_of(&resp, "herald_session").expect("a session cookie");
-    let page = c.get(format!("{base}/ui/webhooks")).header(COOKIE, &session).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    let csrf = csrf_of(&page.text().await.unwrap());
-    (session, csrf)
+    ui_client()
 }
 
 #[tokio::test]
@@ -278,4 +241,26 @@ async fn the_admin_rotates_an_api_key_and_deletes_an_application_on_the_applicat
     assert_eq!(page.status(), 403, "an application key has no applications page");
     f.app.stop().await;
     other.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_log_date_beyond_the_year_9999_is_a_field_error_on_the_page_not_a_panic() {
+    let f = Fixture::new(TestApp::spawn().await).await;
+    let base = f.base();
+    let (session, _) = sign_in(&base, &f.key).await;
+    for (query, field) in [("to=%2B262142-12-31", "to"), ("from=%2B262142-12-31", "from"), ("to=9999-12-31", "")] {
+        let resp = client().get(format!("{base}/ui/logs?{query}")).header(COOKIE, &session).send().await.unwrap();
+        let status = resp.status().as_u16();
+        let page = resp.text().await.unwrap();
+        if field.is_empty() {
+            assert_eq!(status, 200, "{query}: the last day there is");
+            continue;
+        }
+        assert_eq!(status, 422, "{query}");
+        assert!(page.contains(&format!("id=\"{field}-error\"")), "{query}: the error is next to the field");
+        assert!(page.contains("must be a date from 0001-01-01 to 9999-12-31"), "{query}");
+    }
+    let csv = client().get(format!("{base}/ui/logs/export.csv?to=%2B262142-12-31")).header(COOKIE, &session).send();
+    assert_eq!(csv.await.unwrap().status(), 422);
+    f.app.stop().await;
 }

@@ -8,7 +8,9 @@
 mod support;
 
 mod browser;
+mod cookies;
 mod http;
+mod limits;
 mod logs;
 mod manage;
 mod signin;

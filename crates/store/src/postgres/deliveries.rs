@@ -383,12 +383,8 @@ pub async fn get_delivery(pool: &PgPool, delivery: DeliveryId) -> StoreResult<De
     })
 }
 
-pub async fn list_attempts(pool: &PgPool, f: &AttemptFilter) -> StoreResult<Vec<AttemptLogRecord>> {
-    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
-        "SELECT a.delivery_id, a.started, a.application_id, a.webhook_id, a.url, e.topic_id, e.customer_id, \
-         e.entity_id, e.event_id, a.attempt, a.outcome, a.status_code, a.duration_ms, a.error, e.body, a.response \
-         FROM attempts a JOIN events e ON e.id = a.event WHERE TRUE",
-    );
+/// The filter's conditions, after `WHERE TRUE`.
+fn push_attempt_filter<'a>(q: &mut QueryBuilder<'a, Postgres>, f: &'a AttemptFilter) {
     if let Some(v) = f.application_id {
         q.push(" AND a.application_id = ").push_bind(v.0);
     }
@@ -425,13 +421,74 @@ pub async fn list_attempts(pool: &PgPool, f: &AttemptFilter) -> StoreResult<Vec<
         }
         None => {}
     }
-    q.push(" ORDER BY a.started DESC, a.id DESC LIMIT ").push_bind(f.limit.max(1) as i64);
-    let rows = q.build().fetch_all(pool).await?;
-    rows.iter().map(attempt_log).collect()
+    if let Some(c) = f.cursor {
+        q.push(" AND (a.started < ").push_bind(micros(c.started));
+        q.push(" OR (a.started = ").push_bind(micros(c.started));
+        q.push(" AND a.id < ").push_bind(c.id).push("))");
+    }
+}
+
+/// The columns of a log record; without bodies, NULL in place of the payload and the response.
+fn attempt_columns(bodies: bool) -> &'static str {
+    if bodies {
+        "SELECT a.id, a.delivery_id, a.started, a.application_id, a.webhook_id, a.url, e.topic_id, e.customer_id, \
+         e.entity_id, e.event_id, a.attempt, a.outcome, a.status_code, a.duration_ms, a.error, e.body, a.response \
+         FROM attempts a JOIN events e ON e.id = a.event WHERE TRUE"
+    } else {
+        "SELECT a.id, a.delivery_id, a.started, a.application_id, a.webhook_id, a.url, e.topic_id, e.customer_id, \
+         e.entity_id, e.event_id, a.attempt, a.outcome, a.status_code, a.duration_ms, a.error, NULL AS body, \
+         NULL AS response FROM attempts a JOIN events e ON e.id = a.event WHERE TRUE"
+    }
+}
+
+const NEWEST_FIRST: &str = " ORDER BY a.started DESC, a.id DESC";
+
+pub async fn list_attempt_page(pool: &PgPool, f: &AttemptFilter) -> StoreResult<AttemptPage> {
+    let limit = f.limit.max(1) as usize;
+    let budget = f.byte_budget.filter(|_| f.bodies);
+    let Some(budget) = budget else {
+        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(attempt_columns(f.bodies));
+        push_attempt_filter(&mut q, f);
+        q.push(NEWEST_FIRST).push(" LIMIT ").push_bind(limit as i64 + 1);
+        let mut records = q.build().fetch_all(pool).await?.iter().map(attempt_log).collect::<StoreResult<Vec<_>>>()?;
+        let more = records.len() > limit;
+        records.truncate(limit);
+        return Ok(AttemptPage { records, more });
+    };
+    // First the sizes (octet_length reads a TOASTed value's size from its header), then only the page's records whole.
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+        "SELECT a.id, COALESCE(octet_length(e.body), 0)::BIGINT + COALESCE(octet_length(a.response), 0) AS bytes \
+         FROM attempts a JOIN events e ON e.id = a.event WHERE TRUE",
+    );
+    push_attempt_filter(&mut q, f);
+    q.push(NEWEST_FIRST).push(" LIMIT ").push_bind(limit as i64 + 1);
+    let sized = q.build().fetch_all(pool).await?;
+    let mut ids = Vec::with_capacity(sized.len());
+    let mut sizes = Vec::with_capacity(sized.len());
+    for row in sized.iter().take(limit) {
+        ids.push(row.try_get::<i64, _>("id")?);
+        sizes.push(row.try_get::<i64, _>("bytes")?.max(0) as u64);
+    }
+    let take = within_budget(&sizes, Some(budget));
+    let more = sized.len() > take;
+    ids.truncate(take);
+    if ids.is_empty() {
+        return Ok(AttemptPage { records: Vec::new(), more });
+    }
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(attempt_columns(true));
+    q.push(" AND a.id IN (");
+    let mut sep = q.separated(", ");
+    for id in &ids {
+        sep.push_bind(*id);
+    }
+    q.push(")").push(NEWEST_FIRST);
+    let records = q.build().fetch_all(pool).await?.iter().map(attempt_log).collect::<StoreResult<Vec<_>>>()?;
+    Ok(AttemptPage { records, more })
 }
 
 fn attempt_log(row: &PgRow) -> StoreResult<AttemptLogRecord> {
     Ok(AttemptLogRecord {
+        id: row.try_get("id")?,
         delivery_id: row.try_get::<Uuid, _>("delivery_id")?.into(),
         started: time(row.try_get("started")?),
         application_id: row.try_get::<Uuid, _>("application_id")?.into(),

@@ -326,12 +326,8 @@ pub async fn get_delivery(reader: &SqlitePool, delivery: DeliveryId) -> StoreRes
     })
 }
 
-pub async fn list_attempts(reader: &SqlitePool, f: &AttemptFilter) -> StoreResult<Vec<AttemptLogRecord>> {
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT a.delivery_id, a.started, a.application_id, a.webhook_id, a.url, e.topic_id, e.customer_id, \
-         e.entity_id, e.event_id, a.attempt, a.outcome, a.status_code, a.duration_ms, a.error, e.body, a.response \
-         FROM attempts a JOIN events e ON e.id = a.event WHERE 1 = 1",
-    );
+/// The filter's conditions, after `WHERE 1 = 1`.
+fn push_attempt_filter(q: &mut QueryBuilder<'_, Sqlite>, f: &AttemptFilter) {
     if let Some(v) = f.application_id {
         q.push(" AND a.application_id = ").push_bind(v.to_string());
     }
@@ -368,30 +364,92 @@ pub async fn list_attempts(reader: &SqlitePool, f: &AttemptFilter) -> StoreResul
         }
         None => {}
     }
-    q.push(" ORDER BY a.started DESC, a.id DESC LIMIT ").push_bind(f.limit.max(1) as i64);
-    let rows = q.build().fetch_all(reader).await?;
-    rows.iter()
-        .map(|row| {
-            Ok(AttemptLogRecord {
-                delivery_id: id(row.try_get("delivery_id")?)?,
-                started: time(row.try_get("started")?),
-                application_id: id(row.try_get("application_id")?)?,
-                webhook_id: id(row.try_get("webhook_id")?)?,
-                url: row.try_get("url")?,
-                topic_id: row.try_get("topic_id")?,
-                customer_id: row.try_get("customer_id")?,
-                entity_id: row.try_get("entity_id")?,
-                event_id: id(row.try_get("event_id")?)?,
-                attempt: row.try_get::<i64, _>("attempt")? as u32,
-                outcome: row.try_get("outcome")?,
-                status_code: row.try_get::<Option<i64>, _>("status_code")?.map(|s| s as u16),
-                duration_ms: row.try_get::<i64, _>("duration_ms")? as u64,
-                error: row.try_get("error")?,
-                body: row.try_get("body")?,
-                response: row.try_get("response")?,
-            })
-        })
-        .collect()
+    if let Some(c) = f.cursor {
+        q.push(" AND (a.started < ").push_bind(micros(c.started));
+        q.push(" OR (a.started = ").push_bind(micros(c.started));
+        q.push(" AND a.id < ").push_bind(c.id).push("))");
+    }
+}
+
+/// The columns of a log record; without bodies, NULL in place of the payload and the response.
+fn attempt_columns(bodies: bool) -> &'static str {
+    if bodies {
+        "SELECT a.id, a.delivery_id, a.started, a.application_id, a.webhook_id, a.url, e.topic_id, e.customer_id, \
+         e.entity_id, e.event_id, a.attempt, a.outcome, a.status_code, a.duration_ms, a.error, e.body, a.response \
+         FROM attempts a JOIN events e ON e.id = a.event WHERE 1 = 1"
+    } else {
+        "SELECT a.id, a.delivery_id, a.started, a.application_id, a.webhook_id, a.url, e.topic_id, e.customer_id, \
+         e.entity_id, e.event_id, a.attempt, a.outcome, a.status_code, a.duration_ms, a.error, NULL AS body, \
+         NULL AS response FROM attempts a JOIN events e ON e.id = a.event WHERE 1 = 1"
+    }
+}
+
+const NEWEST_FIRST: &str = " ORDER BY a.started DESC, a.id DESC";
+
+pub async fn list_attempt_page(reader: &SqlitePool, f: &AttemptFilter) -> StoreResult<AttemptPage> {
+    let limit = f.limit.max(1) as usize;
+    let budget = f.byte_budget.filter(|_| f.bodies);
+    let Some(budget) = budget else {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(attempt_columns(f.bodies));
+        push_attempt_filter(&mut q, f);
+        q.push(NEWEST_FIRST).push(" LIMIT ").push_bind(limit as i64 + 1);
+        let mut records =
+            q.build().fetch_all(reader).await?.iter().map(attempt_log).collect::<StoreResult<Vec<_>>>()?;
+        let more = records.len() > limit;
+        records.truncate(limit);
+        return Ok(AttemptPage { records, more });
+    };
+    // First the sizes (octet_length reads a value's length, not the value), then only the page's records whole.
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "SELECT a.id, COALESCE(octet_length(e.body), 0) + COALESCE(octet_length(a.response), 0) AS bytes \
+         FROM attempts a JOIN events e ON e.id = a.event WHERE 1 = 1",
+    );
+    push_attempt_filter(&mut q, f);
+    q.push(NEWEST_FIRST).push(" LIMIT ").push_bind(limit as i64 + 1);
+    let sized = q.build().fetch_all(reader).await?;
+    let mut ids = Vec::with_capacity(sized.len());
+    let mut sizes = Vec::with_capacity(sized.len());
+    for row in sized.iter().take(limit) {
+        ids.push(row.try_get::<i64, _>("id")?);
+        sizes.push(row.try_get::<i64, _>("bytes")?.max(0) as u64);
+    }
+    let take = within_budget(&sizes, Some(budget));
+    let more = sized.len() > take;
+    ids.truncate(take);
+    if ids.is_empty() {
+        return Ok(AttemptPage { records: Vec::new(), more });
+    }
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(attempt_columns(true));
+    q.push(" AND a.id IN (");
+    let mut sep = q.separated(", ");
+    for id in &ids {
+        sep.push_bind(*id);
+    }
+    q.push(")").push(NEWEST_FIRST);
+    let records = q.build().fetch_all(reader).await?.iter().map(attempt_log).collect::<StoreResult<Vec<_>>>()?;
+    Ok(AttemptPage { records, more })
+}
+
+fn attempt_log(row: &sqlx::sqlite::SqliteRow) -> StoreResult<AttemptLogRecord> {
+    Ok(AttemptLogRecord {
+        id: row.try_get("id")?,
+        delivery_id: id(row.try_get("delivery_id")?)?,
+        started: time(row.try_get("started")?),
+        application_id: id(row.try_get("application_id")?)?,
+        webhook_id: id(row.try_get("webhook_id")?)?,
+        url: row.try_get("url")?,
+        topic_id: row.try_get("topic_id")?,
+        customer_id: row.try_get("customer_id")?,
+        entity_id: row.try_get("entity_id")?,
+        event_id: id(row.try_get("event_id")?)?,
+        attempt: row.try_get::<i64, _>("attempt")? as u32,
+        outcome: row.try_get("outcome")?,
+        status_code: row.try_get::<Option<i64>, _>("status_code")?.map(|s| s as u16),
+        duration_ms: row.try_get::<i64, _>("duration_ms")? as u64,
+        error: row.try_get("error")?,
+        body: row.try_get("body")?,
+        response: row.try_get("response")?,
+    })
 }
 
 /// Inserts one event with its deliveries, created at `now`, in the caller's transaction (an installation's event,

@@ -8,6 +8,7 @@ mod checkpoint;
 mod commit;
 mod deliveries;
 mod maintenance;
+mod sessions;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -671,8 +672,44 @@ impl Store for SqliteStore {
         deliveries::get_delivery(&self.reader, id).await
     }
 
-    async fn list_attempts(&self, filter: &AttemptFilter) -> StoreResult<Vec<AttemptLogRecord>> {
-        deliveries::list_attempts(&self.reader, filter).await
+    async fn insert_session(&self, session: &SessionRecord, keep: u32) -> StoreResult<()> {
+        sessions::insert(&self.writer, session, keep).await
+    }
+
+    async fn get_session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>> {
+        sessions::get(&self.reader, token_hash).await
+    }
+
+    async fn touch_session(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+        sessions::touch(&self.writer, token_hash, now).await
+    }
+
+    async fn set_session_app(&self, token_hash: &str, app: ApplicationId) -> StoreResult<()> {
+        sessions::set_app(&self.writer, token_hash, app).await
+    }
+
+    async fn set_session_flash(&self, token_hash: &str, flash: Option<&str>) -> StoreResult<()> {
+        sessions::set_flash(&self.writer, token_hash, flash).await
+    }
+
+    async fn clear_session_flash(&self, token_hash: &str, shown: &str) -> StoreResult<()> {
+        sessions::clear_flash(&self.writer, token_hash, shown).await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<bool> {
+        sessions::delete(&self.writer, token_hash).await
+    }
+
+    async fn delete_expired_sessions(
+        &self,
+        idle_before: DateTime<Utc>,
+        created_before: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        sessions::delete_expired(&self.writer, idle_before, created_before).await
+    }
+
+    async fn list_attempt_page(&self, filter: &AttemptFilter) -> StoreResult<AttemptPage> {
+        deliveries::list_attempt_page(&self.reader, filter).await
     }
 
     async fn replay_candidates(

@@ -396,7 +396,7 @@ pub async fn list_attempts_filters_and_shows_the_newest_first(store: Arc<dyn Sto
     assert_eq!(list(AttemptFilter { success: Some(false), ..Default::default() }).await, vec![(a2.id, 1), (r.id, 1)]);
 
     let one = &store
-        .list_attempts(&AttemptFilter { delivery_id: Some(a2.id), limit: 1, ..Default::default() })
+        .list_attempts(&AttemptFilter { delivery_id: Some(a2.id), limit: 1, bodies: true, ..Default::default() })
         .await
         .unwrap()[0];
     assert_eq!((one.started, one.application_id, one.webhook_id), (t(30), other_app.id, other_hook.id));
@@ -410,6 +410,67 @@ pub async fn list_attempts_filters_and_shows_the_newest_first(store: Arc<dyn Sto
     );
     assert_eq!((one.url.as_str(), one.error.as_deref()), ("https://example.com/hook", Some("rejected on attempt 1")));
     assert_eq!((one.body.as_deref(), one.response.as_deref()), (Some(abc.body.as_str()), Some("answer 404")));
+    let bare = &store
+        .list_attempts(&AttemptFilter { delivery_id: Some(a2.id), limit: 1, ..Default::default() })
+        .await
+        .unwrap()[0];
+    assert_eq!(
+        (bare.body.as_deref(), bare.response.as_deref(), bare.id),
+        (None, None, one.id),
+        "no bodies unless asked"
+    );
+}
+
+pub async fn attempt_pages_follow_the_cursor_and_stop_at_the_byte_budget(store: Arc<dyn Store>) {
+    let (_, hook) = seed(store.as_ref()).await;
+    // Five events whose bodies are 1,000 bytes each, one attempt each, at t(10)..t(14) (the last two at one instant).
+    let mut events = Vec::new();
+    for i in 0..5 {
+        let mut e = event("RPT", "contacts.created", vec![pending(&hook, t(5))]);
+        e.body = format!("{:<1000}", i);
+        events.push(e);
+    }
+    store.insert_events(&events, None, t(0)).await.unwrap();
+    let claimed = store.claim_due("node-a", t(5), 10, &[]).await.unwrap();
+    for (i, e) in events.iter().enumerate() {
+        let c = claimed.iter().find(|c| c.id == e.deliveries[0].id).unwrap();
+        let mut a = attempt(c, 1, t(10 + (i as i64).min(3)), Outcome::Delivered);
+        a.response = None;
+        store.record_attempts(&[a]).await.unwrap();
+    }
+    let newest_first: Vec<DeliveryId> = events.iter().rev().map(|e| e.deliveries[0].id).collect();
+
+    // By count: two per page, the cursor of each page's last record leads to the next.
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.list_attempt_page(&AttemptFilter { limit: 2, cursor, ..Default::default() }).await.unwrap();
+        seen.extend(page.records.iter().map(|r| r.delivery_id));
+        if !page.more {
+            break;
+        }
+        cursor = page.records.last().map(AttemptLogRecord::cursor);
+    }
+    assert_eq!(seen, newest_first, "every record once, newest first");
+
+    // By bytes: 2,500 bytes of bodies take two records per page; a budget below one record still takes one.
+    let paged = |budget: u64, cursor: Option<AttemptCursor>| {
+        let store = store.clone();
+        async move {
+            let f = AttemptFilter { limit: 100, cursor, bodies: true, byte_budget: Some(budget), ..Default::default() };
+            store.list_attempt_page(&f).await.unwrap()
+        }
+    };
+    let first = paged(2_500, None).await;
+    assert_eq!(first.records.len(), 2);
+    assert!(first.more);
+    assert!(first.records.iter().all(|r| r.body.as_deref().map(str::len) == Some(1000)));
+    let second = paged(2_500, first.records.last().map(AttemptLogRecord::cursor)).await;
+    assert_eq!(second.records.iter().map(|r| r.delivery_id).collect::<Vec<_>>(), newest_first[2..4]);
+    let last = paged(2_500, second.records.last().map(AttemptLogRecord::cursor)).await;
+    assert_eq!((last.records.len(), last.more), (1, false));
+    let tiny = paged(10, None).await;
+    assert_eq!((tiny.records.len(), tiny.more), (1, true), "the first record comes even over the budget");
 }
 
 pub async fn an_idempotency_key_keeps_its_answer_and_cannot_be_used_twice(store: Arc<dyn Store>) {

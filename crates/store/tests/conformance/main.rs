@@ -13,6 +13,7 @@ mod harness;
 mod maintenance;
 mod pg_only;
 mod sealing;
+mod sessions;
 mod sqlite_only;
 
 /// Instantiates each listed test (`module::name`, an `async fn(Arc<dyn Store>)`) once per backend.
@@ -74,6 +75,7 @@ conformance! {
     deliveries::release_claims_frees_one_owner_and_release_all_claims_every_owner,
     deliveries::get_delivery_returns_the_delivery_and_its_event,
     deliveries::list_attempts_filters_and_shows_the_newest_first,
+    deliveries::attempt_pages_follow_the_cursor_and_stop_at_the_byte_budget,
     deliveries::an_idempotency_key_keeps_its_answer_and_cannot_be_used_twice,
     deliveries::an_expired_idempotency_key_is_replaced_at_once,
     deliveries::a_delivery_held_by_a_node_with_a_stale_heartbeat_goes_to_another,
@@ -90,4 +92,7 @@ conformance! {
     maintenance::prune_drops_old_bodies_responses_and_keys_but_keeps_rows,
     maintenance::prune_goes_through_more_rows_than_one_batch,
     maintenance::attempt_counts_group_by_day_customer_topic_and_webhook,
+    sessions::a_session_round_trips_and_is_deleted,
+    sessions::a_new_session_drops_the_oldest_of_its_principal_beyond_the_cap,
+    sessions::expired_sessions_are_deleted_by_idleness_or_age,
 }

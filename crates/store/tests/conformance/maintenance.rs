@@ -243,7 +243,7 @@ pub async fn prune_drops_old_bodies_responses_and_keys_but_keeps_rows(store: Arc
     let log = |delivery| {
         let store = store.clone();
         async move {
-            let f = AttemptFilter { delivery_id: Some(delivery), limit: 10, ..Default::default() };
+            let f = AttemptFilter { delivery_id: Some(delivery), limit: 10, bodies: true, ..Default::default() };
             let found = store.list_attempts(&f).await.unwrap();
             found.into_iter().map(|a| (a.attempt, a.body, a.response)).collect::<Vec<_>>()
         }

@@ -509,9 +509,13 @@ pub struct LogParams {
     /// Only successful or only failed attempts.
     #[param(schema_with = attempt_status)]
     pub status: Option<String>,
-    /// At most this many records, 1 to 1000 (default 100).
+    /// At most this many records, 1 to 1000 (default 100). A page also stops before 8 MiB of records by default
+    /// (the first record always comes); the `Link` header then leads to the rest.
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
+    /// Where the previous page ended: copy it from that page's `Link: <…>; rel="next"` header (opaque).
+    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
+    pub cursor: Option<String>,
 }
 
 /// Filters of `GET /analytics/deliveries`.

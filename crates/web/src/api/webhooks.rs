@@ -1,6 +1,6 @@
 //! The webhook management API (contract §5): subscriptions, topics, ping, logs, signing keys and secrets.
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -245,13 +245,19 @@ pub async fn get_topic(State(s): State<AppState>, Auth(_who): Auth, PathParam(id
     tag = "webhooks",
     params(LogParams),
     responses(
-        (status = 200, description = "The attempts.", body = Vec<LogOut>),
+        (status = 200, description = "The attempts of this page.", body = Vec<LogOut>,
+            headers(("Link" = String, description = "When more records match: `</webhooks/logs?…&cursor=…>; rel=\"next\"`, the same query with the cursor of the next page."))),
         (status = 400, response = BadRequest),
         (status = 404, body = ErrorModel, description = "An application key named another application."),
         (status = 422, response = ValidationFailed),
     )
 )]
-pub async fn logs(State(s): State<AppState>, Auth(who): Auth, params: Params) -> Result<Response> {
+pub async fn logs(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    RawQuery(raw): RawQuery,
+    params: Params,
+) -> Result<Response> {
     let q = LogQuery {
         application_id: params.get("applicationId"),
         from: params.get("from"),
@@ -264,8 +270,26 @@ pub async fn logs(State(s): State<AppState>, Auth(who): Auth, params: Params) ->
         delivery_id: params.get("deliveryId"),
         status: params.get("status"),
         limit: params.get("limit"),
+        cursor: params.get("cursor"),
+        payloads: true,
     };
-    Ok(Json(s.herald.list_logs(&who, &q).await?).into_response())
+    let page = s.herald.list_logs(&who, &q).await?;
+    let mut resp = Json(page.records).into_response();
+    if let Some(cursor) = page.next {
+        if let Ok(link) = header::HeaderValue::from_str(&next_link(raw.as_deref().unwrap_or(""), &cursor)) {
+            resp.headers_mut().insert(header::LINK, link);
+        }
+    }
+    Ok(resp)
+}
+
+/// `Link` to the next page of the logs: the request's own query, its `cursor` replaced.
+fn next_link(query: &str, cursor: &str) -> String {
+    let mut pairs: Vec<&str> =
+        query.split('&').filter(|p| !p.is_empty() && p.split('=').next() != Some("cursor")).collect();
+    let last = format!("cursor={cursor}");
+    pairs.push(&last);
+    format!("</webhooks/logs?{}>; rel=\"next\"", pairs.join("&"))
 }
 
 /// The application's Ed25519 public keys, for verifying `X-Signature`.

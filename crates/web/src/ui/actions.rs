@@ -58,7 +58,7 @@ pub async fn delete(
 ) -> UiResult<Response> {
     let (ctx, app, hook) = load(&s, ui, &id).await?;
     s.herald.delete_webhook(&ctx.ui.who, &ALL, webhook_id(&hook.id)?).await?;
-    ctx.ui.flash(true, format!("Webhook {} deleted.", hook.url));
+    ctx.ui.flash(true, format!("Webhook {} deleted.", hook.url)).await;
     Ok(Redirect::to(&format!("/ui/webhooks?app={}", enc(&app.id))).into_response())
 }
 
@@ -69,7 +69,7 @@ pub async fn rotate_secret(
 ) -> UiResult<Response> {
     let (ctx, app, hook) = load(&s, ui, &id).await?;
     s.herald.rotate_secret(&ctx.ui.who, &ALL, webhook_id(&hook.id)?).await?;
-    ctx.ui.flash(true, "New signing secret issued. The previous one keeps signing beside it for 24 hours.");
+    ctx.ui.flash(true, "New signing secret issued. The previous one keeps signing beside it for 24 hours.").await;
     Ok(back(&app, &hook.id))
 }
 

@@ -122,8 +122,10 @@ pub async fn delete(
     let id = app_id(&id)?;
     let app = s.herald.get_app(&ui.who, id).await?;
     match s.herald.delete_app(&ui.who, id).await {
-        Ok(()) => ui.flash(true, format!("Application {} deleted.", app.name)),
-        Err(ServiceError::NotFound(_)) => ui.flash(false, format!("Application {} was already deleted.", app.name)),
+        Ok(()) => ui.flash(true, format!("Application {} deleted.", app.name)).await,
+        Err(ServiceError::NotFound(_)) => {
+            ui.flash(false, format!("Application {} was already deleted.", app.name)).await
+        }
         Err(e) => return Err(e.into()),
     }
     Ok(Redirect::to("/ui/apps").into_response())

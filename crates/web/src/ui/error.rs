@@ -31,11 +31,6 @@ impl UiError {
     pub fn not_found(what: &str) -> Self {
         Self::page(StatusCode::NOT_FOUND, "Not found", format!("The {what} was not found."))
     }
-
-    pub fn internal(cause: &str) -> Self {
-        tracing::error!(error = cause, "UI internal error");
-        Self::page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "An internal error occurred.")
-    }
 }
 
 impl From<ServiceError> for UiError {

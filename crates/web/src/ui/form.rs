@@ -136,7 +136,7 @@ pub async fn create(State(s): State<AppState>, Posted { ui, form }: Posted) -> U
         let body = values.body(Some(&app.id)).to_string();
         match s.herald.create_webhook(&ctx.ui.who, &WebhookScope::All, body.as_bytes()).await {
             Ok(out) => {
-                ctx.ui.flash(true, format!("Webhook created for {}.", out.webhook.url));
+                ctx.ui.flash(true, format!("Webhook created for {}.", out.webhook.url)).await;
                 return Ok(redirect_open(&app, &out.webhook.id));
             }
             Err(ServiceError::Validation(e)) => errors = group(e),
@@ -172,7 +172,7 @@ pub async fn update(
         let wid: WebhookId = hook.id.parse().map_err(|_| UiError::not_found("webhook"))?;
         match s.herald.update_webhook(&ctx.ui.who, &WebhookScope::All, wid, body.as_bytes()).await {
             Ok(out) => {
-                ctx.ui.flash(true, format!("Webhook {} saved.", out.url));
+                ctx.ui.flash(true, format!("Webhook {} saved.", out.url)).await;
                 return Ok(redirect_open(&app, &out.id));
             }
             Err(ServiceError::Validation(e)) => errors = group(e),

@@ -22,12 +22,12 @@ pub struct AttemptQuery {
     attempt: Option<String>,
 }
 
-/// Every attempt of a delivery the principal may see, oldest first.
+/// Every attempt of a delivery the principal may see, oldest first, without payloads.
 async fn attempts(s: &AppState, who: &Principal, delivery: &str) -> UiResult<Vec<LogOut>> {
     let q = LogQuery { delivery_id: Some(delivery.to_string()), limit: Some("1000".into()), ..LogQuery::default() };
     let mut logs = match s.herald.list_logs(who, &q).await {
         Err(ServiceError::Validation(_)) => return Err(UiError::not_found("delivery")),
-        other => other?,
+        other => other?.records,
     };
     if logs.is_empty() {
         return Err(UiError::not_found("delivery"));
@@ -44,6 +44,11 @@ fn pick(logs: &[LogOut], attempt: Option<&str>) -> UiResult<LogOut> {
     }
 }
 
+/// The attempt picked, read again with its payload and response (only this one's).
+async fn with_payload(s: &AppState, who: &Principal, l: LogOut) -> UiResult<LogOut> {
+    s.herald.log_attempt(who, &l.delivery_id, l.attempt).await?.ok_or_else(|| UiError::not_found("attempt"))
+}
+
 /// The payload pretty-printed when it is JSON (the exact bytes are shown beside it).
 fn pretty(text: &str) -> String {
     serde_json::from_str::<serde_json::Value>(text)
@@ -55,7 +60,7 @@ fn pretty(text: &str) -> String {
 pub async fn show(State(s): State<AppState>, ui: Ui, Query(q): Query<AttemptQuery>) -> UiResult<Markup> {
     let delivery = q.delivery.unwrap_or_default();
     let logs = attempts(&s, &ui.who, &delivery).await?;
-    let l = pick(&logs, q.attempt.as_deref())?;
+    let l = with_payload(&s, &ui.who, pick(&logs, q.attempt.as_deref())?).await?;
     let ctx = context(&s, ui, Some(&l.application_id)).await?;
     let back = format!("/ui/logs?app={}&event={}", enc(&l.application_id), enc(&l.event_id));
     let content = html! {
@@ -117,6 +122,7 @@ pub async fn show(State(s): State<AppState>, ui: Ui, Query(q): Query<AttemptQuer
 pub async fn download_payload(State(s): State<AppState>, ui: Ui, Query(q): Query<AttemptQuery>) -> UiResult<Response> {
     let delivery = q.delivery.unwrap_or_default();
     let l = pick(&attempts(&s, &ui.who, &delivery).await?, q.attempt.as_deref())?;
+    let l = with_payload(&s, &ui.who, l).await?;
     let payload = l.payload.ok_or_else(|| UiError::not_found("payload"))?;
     let name = format!("attachment; filename=\"payload-{}-{}.json\"", l.delivery_id, l.attempt);
     Ok(([(header::CONTENT_TYPE, "application/json".to_string()), (header::CONTENT_DISPOSITION, name)], payload)
@@ -130,7 +136,7 @@ pub async fn redeliver(State(s): State<AppState>, Posted { ui, form }: Posted) -
     let id: DeliveryId = delivery.parse().map_err(|_| UiError::not_found("delivery"))?;
     let out = s.herald.redeliver(&ui.who, id).await?;
     let new_id = format!(" as delivery {}", out.delivery_id);
-    ui.flash(true, format!("Redelivered{new_id}: a new delivery of event {} to {}.", first.event_id, first.url));
+    ui.flash(true, format!("Redelivered{new_id}: a new delivery of event {} to {}.", first.event_id, first.url)).await;
     Ok(Redirect::to(&format!(
         "/ui/logs?app={}&event={}&webhook={}",
         enc(&first.application_id),

@@ -4,7 +4,7 @@
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Datelike, Duration, NaiveDate, Utc};
 use herald_service::models::{AppOut, LogOut};
 use herald_service::{LogQuery, ServiceError, WebhookListQuery, WebhookScope};
 use maud::{html, Markup};
@@ -51,10 +51,10 @@ impl Filters {
     fn query(&self, app: &AppOut, limit: &str) -> Result<LogQuery, Vec<(String, String)>> {
         let (from, to) = self.dates();
         let mut errors = Vec::new();
-        let mut day = |field: &str, text: &str, add: i64| match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-            Ok(d) => Some(format!("{}T00:00:00Z", d + Duration::days(add))),
-            Err(_) => {
-                errors.push((field.to_string(), "must be a date (YYYY-MM-DD)".to_string()));
+        let mut day = |field: &str, text: &str, add: i64| match day_start(text, add) {
+            Ok(start) => Some(start),
+            Err(message) => {
+                errors.push((field.to_string(), message.to_string()));
                 None
             }
         };
@@ -97,6 +97,20 @@ impl Filters {
     }
 }
 
+/// `YYYY-MM-DD` plus `add` days, as the RFC 3339 start of that day; or why the text is not such a day. Only the
+/// years 0001 to 9999 are taken (RFC 3339 writes four digits; chrono would parse years up to 262142, whose next day
+/// does not exist). The day after 9999-12-31 is its last microsecond.
+fn day_start(text: &str, add: i64) -> Result<String, &'static str> {
+    let d = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| "must be a date (YYYY-MM-DD)")?;
+    if !(1..=9999).contains(&d.year()) {
+        return Err("must be a date from 0001-01-01 to 9999-12-31");
+    }
+    match d.checked_add_signed(Duration::days(add)).filter(|day| day.year() <= 9999) {
+        Some(day) => Ok(format!("{}T00:00:00Z", day.format("%Y-%m-%d"))),
+        None => Ok("9999-12-31T23:59:59.999999Z".to_string()),
+    }
+}
+
 /// The form field of a service error's field.
 fn form_field(service_field: &str) -> &'static str {
     match service_field {
@@ -123,7 +137,7 @@ async fn run(
         Err(errors) => return Ok(Err(errors)),
     };
     match s.herald.list_logs(&ctx.ui.who, &q).await {
-        Ok(logs) => Ok(Ok(logs)),
+        Ok(page) => Ok(Ok(page.records)),
         Err(ServiceError::Validation(e)) => {
             Ok(Err(e.into_iter().map(|e| (form_field(&e.field).to_string(), e.message)).collect()))
         }
@@ -310,7 +324,52 @@ pub async fn export_csv(State(s): State<AppState>, ui: Ui, Query(f): Query<Filte
 
 #[cfg(test)]
 mod tests {
-    use super::csv_field;
+    use proptest::prelude::*;
+
+    use super::{csv_field, day_start, Filters};
+    use herald_service::models::AppOut;
+
+    fn app() -> AppOut {
+        AppOut {
+            id: "0190a0e0-0000-7000-8000-000000000000".into(),
+            client_id: "c".into(),
+            name: "n".into(),
+            scopes: vec![],
+            created: "2026-01-01T00:00:00Z".into(),
+            modified: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn days_outside_the_four_digit_years_are_a_field_error_not_a_panic() {
+        assert_eq!(day_start("2026-01-31", 1), Ok("2026-02-01T00:00:00Z".into()));
+        assert_eq!(day_start("9999-12-31", 1), Ok("9999-12-31T23:59:59.999999Z".into()));
+        for text in ["+262142-12-31", "-262143-01-01", "0000-01-01", "+10000-01-01"] {
+            assert_eq!(day_start(text, 1), Err("must be a date from 0001-01-01 to 9999-12-31"), "{text}");
+        }
+        assert_eq!(day_start("2026-02-30", 0), Err("must be a date (YYYY-MM-DD)"));
+        let f = Filters { to: Some("+262142-12-31".into()), ..Filters::default() };
+        let errors = f.query(&app(), "200").unwrap_err();
+        assert_eq!(errors, vec![("to".to_string(), "must be a date from 0001-01-01 to 9999-12-31".to_string())]);
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_in_any_filter_never_panics(
+            values in proptest::collection::vec(proptest::option::of(any::<String>()), 8),
+            dates in proptest::collection::vec(proptest::option::of("[-+]?[0-9]{1,7}-[0-9]{1,2}-[0-9]{1,2}"), 2),
+        ) {
+            let v = |i: usize| values[i].clone();
+            for (from, to) in [(v(1), v(2)), (dates[0].clone(), dates[1].clone())] {
+                let f = Filters {
+                    app: v(0), from, to, topic: v(3), entity: v(4), event: v(5), webhook: v(6), status: v(7),
+                };
+                let _ = f.dates();
+                let _ = f.query(&app(), "200");
+                let _ = f.query_string(&app());
+            }
+        }
+    }
 
     #[test]
     fn csv_fields_are_quoted_and_formulas_neutralised() {

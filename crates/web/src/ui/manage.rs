@@ -72,7 +72,8 @@ pub async fn show(State(s): State<AppState>, ui: super::session::Ui, Query(q): Q
                     ..LogQuery::default()
                 },
             )
-            .await?;
+            .await?
+            .records;
         let last = match recent.first() {
             Some(l) => Some(l.clone()),
             None => s
@@ -87,6 +88,7 @@ pub async fn show(State(s): State<AppState>, ui: super::session::Ui, Query(q): Q
                     },
                 )
                 .await?
+                .records
                 .into_iter()
                 .next(),
         };

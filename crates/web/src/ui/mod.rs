@@ -15,18 +15,17 @@ mod chart;
 mod error;
 mod form;
 mod layout;
+mod limit;
 mod log_detail;
 mod logs;
 mod manage;
 mod session;
 mod signin;
 
-use std::sync::Arc;
-
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{middleware, Extension, Router};
+use axum::{middleware, Router};
 use herald_domain::ApplicationId;
 use herald_service::models::{AppOut, TopicOut};
 use herald_service::Principal;
@@ -35,16 +34,17 @@ use herald_store::Page;
 use crate::AppState;
 use error::UiResult;
 use layout::Ctx;
-use session::{Sessions, Ui};
+use session::Ui;
+
+pub(crate) use limit::SigninLimiter;
 
 const CSS_PATH: &str = "/ui/assets/app.css";
 const JS_PATH: &str = "/ui/assets/app.js";
 const CSS: &str = include_str!("../../assets/app.css");
 const JS: &str = include_str!("../../assets/app.js");
 
-/// The UI's routes, with their own session store.
+/// The UI's routes.
 pub fn routes() -> Router<AppState> {
-    let sessions = Arc::new(Sessions::default());
     Router::new()
         .route("/", get(root))
         .route("/signin", get(signin::show).post(signin::submit))
@@ -66,7 +66,6 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/about", get(about::show))
         .route(CSS_PATH, get(|| async { asset("text/css; charset=utf-8", CSS) }))
         .route(JS_PATH, get(|| async { asset("text/javascript; charset=utf-8", JS) }))
-        .layer(Extension(sessions))
         .layer(middleware::map_response(security_headers))
 }
 
@@ -109,11 +108,11 @@ async fn context(state: &AppState, ui: Ui, requested: Option<&str>) -> UiResult<
     if let Some(a) = &app {
         if let Ok(id) = a.id.parse() {
             if ui.picked_app != Some(id) {
-                ui.remember_app(id);
+                ui.remember_app(id).await;
             }
         }
     }
-    let flash = ui.take_flash();
+    let flash = ui.take_flash().await;
     Ok(Ctx { ui, apps, app, flash })
 }
 

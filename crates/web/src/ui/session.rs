@@ -1,12 +1,9 @@
-//! Sign-in sessions of the web UI: a random session id in an `HttpOnly; SameSite=Strict` cookie, mapped in memory to
-//! the token that was pasted (re-authenticated through the service on every request, so that a revoked key stops
-//! working at once), a per-session CSRF token, the application picked and a one-shot flash message.
-//! Extractors: [`Ui`] for pages (no session: 303 to the sign-in page) and [`Posted`] for forms (no session or no
-//! valid CSRF token: a 403 page). Nothing here decides what a principal may do: the service does.
-
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+//! Sign-in sessions of the web UI: a random session token in an `HttpOnly; SameSite=Strict` cookie (`Secure` when
+//! Herald is reached over https), resolved through the service on every request. The service keeps sessions in the
+//! store, shared by every node, with their principal, CSRF token, the application picked and a one-shot flash
+//! message, and decides when one has expired. Extractors: [`Ui`] for pages (no session: 303 to the sign-in page) and
+//! [`Posted`] for forms (no session or no valid CSRF token: a 403 page). Nothing here decides what a principal may
+//! do: the service does.
 
 use axum::extract::{Form, FromRequest, FromRequestParts, OptionalFromRequestParts, Request};
 use axum::http::request::Parts;
@@ -17,7 +14,7 @@ use herald_service::Principal;
 use rand::RngCore;
 
 use super::error::UiError;
-use crate::AppState;
+use crate::{AppState, WebConfig};
 
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "herald_session";
@@ -25,8 +22,6 @@ pub const SESSION_COOKIE: &str = "herald_session";
 pub const SIGNIN_COOKIE: &str = "herald_signin";
 /// The hidden form field holding the CSRF token.
 pub const CSRF_FIELD: &str = "csrf";
-/// A session ends this long after sign-in, whatever happens in between.
-const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 
 /// A one-shot message shown on the next page.
 #[derive(Debug, Clone)]
@@ -35,76 +30,15 @@ pub struct Flash {
     pub text: String,
 }
 
-struct SessionData {
-    token: String,
-    csrf: String,
-    app: Option<ApplicationId>,
-    flash: Option<Flash>,
-    expires: Instant,
-}
-
-/// Every live session of this process.
-#[derive(Default)]
-pub struct Sessions {
-    map: Mutex<HashMap<String, SessionData>>,
-}
-
-impl Sessions {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, SessionData>> {
-        // A panic while holding the lock leaves plain data behind; the map stays usable.
-        self.map.lock().unwrap_or_else(|e| e.into_inner())
+impl Flash {
+    /// How a message travels through the store: `1|text` or `0|text`.
+    fn encode(&self) -> String {
+        format!("{}|{}", if self.ok { 1 } else { 0 }, self.text)
     }
 
-    /// Starts a session for a token that authenticated; returns its id.
-    pub fn create(&self, token: &str) -> String {
-        let sid = random_token();
-        let now = Instant::now();
-        let mut map = self.lock();
-        map.retain(|_, s| s.expires > now);
-        map.insert(
-            sid.clone(),
-            SessionData {
-                token: token.to_string(),
-                csrf: random_token(),
-                app: None,
-                flash: None,
-                expires: now + SESSION_LIFETIME,
-            },
-        );
-        sid
-    }
-
-    pub fn remove(&self, sid: &str) {
-        self.lock().remove(sid);
-    }
-
-    /// The token and CSRF token of a live session.
-    fn lookup(&self, sid: &str) -> Option<(String, String, Option<ApplicationId>)> {
-        let mut map = self.lock();
-        match map.get(sid) {
-            Some(s) if s.expires > Instant::now() => Some((s.token.clone(), s.csrf.clone(), s.app)),
-            Some(_) => {
-                map.remove(sid);
-                None
-            }
-            None => None,
-        }
-    }
-
-    fn set_app(&self, sid: &str, app: ApplicationId) {
-        if let Some(s) = self.lock().get_mut(sid) {
-            s.app = Some(app);
-        }
-    }
-
-    fn set_flash(&self, sid: &str, flash: Flash) {
-        if let Some(s) = self.lock().get_mut(sid) {
-            s.flash = Some(flash);
-        }
-    }
-
-    fn take_flash(&self, sid: &str) -> Option<Flash> {
-        self.lock().get_mut(sid).and_then(|s| s.flash.take())
+    fn decode(stored: &str) -> Option<Flash> {
+        let (ok, text) = stored.split_once('|')?;
+        Some(Flash { ok: ok == "1", text: text.to_string() })
     }
 }
 
@@ -127,10 +61,23 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-/// A `Set-Cookie` value; `max_age` 0 deletes the cookie.
-pub fn set_cookie(name: &str, value: &str, max_age: Option<u64>) -> String {
+/// A `Set-Cookie` value; `max_age` 0 deletes the cookie. `secure`: only ever sent over https.
+pub fn set_cookie(name: &str, value: &str, max_age: Option<u64>, secure: bool) -> String {
     let age = max_age.map(|a| format!("; Max-Age={a}")).unwrap_or_default();
-    format!("{name}={value}; HttpOnly; SameSite=Strict; Path=/{age}")
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{name}={value}; HttpOnly; SameSite=Strict; Path=/{age}{secure}")
+}
+
+/// Whether this request reached Herald over https: always when the public URL is https, else when a trusted proxy
+/// says so in `X-Forwarded-Proto` (the header is ignored from anyone else: a client could send it).
+pub fn is_https(cfg: &WebConfig, headers: &HeaderMap) -> bool {
+    cfg.public_https
+        || (cfg.trusted_proxy
+            && headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .is_some_and(|p| p.trim().eq_ignore_ascii_case("https")))
 }
 
 pub fn constant_time_eq(a: &str, b: &str) -> bool {
@@ -143,41 +90,49 @@ pub struct Ui {
     pub csrf: String,
     /// The application picked earlier in this session (the admin's choice).
     pub picked_app: Option<ApplicationId>,
-    sid: String,
-    sessions: Arc<Sessions>,
+    /// The session's token (from its cookie).
+    token: String,
+    /// The one-shot message waiting for this page, as stored.
+    flash: Option<String>,
+    state: AppState,
 }
 
 impl Ui {
-    pub fn remember_app(&self, app: ApplicationId) {
-        self.sessions.set_app(&self.sid, app);
+    /// Remembers the application picked. A failure only loses the choice, so it is logged, not shown.
+    pub async fn remember_app(&self, app: ApplicationId) {
+        if let Err(e) = self.state.herald.remember_session_app(&self.token, app).await {
+            tracing::warn!(error = %e, "the application picked could not be remembered in the session");
+        }
     }
 
-    pub fn flash(&self, ok: bool, text: impl Into<String>) {
-        self.sessions.set_flash(&self.sid, Flash { ok, text: text.into() });
+    /// Leaves a message for the next page. Called after an action succeeded: a failure here only loses the
+    /// message, so it is logged rather than turning the success into an error page.
+    pub async fn flash(&self, ok: bool, text: impl Into<String>) {
+        let flash = Flash { ok, text: text.into() };
+        if let Err(e) = self.state.herald.set_session_flash(&self.token, &flash.encode()).await {
+            tracing::warn!(error = %e, "a message for the next page could not be stored");
+        }
     }
 
-    pub fn take_flash(&self) -> Option<Flash> {
-        self.sessions.take_flash(&self.sid)
+    /// The message left for this page, once: it is cleared as it is taken.
+    pub async fn take_flash(&self) -> Option<Flash> {
+        let stored = self.flash.as_deref()?;
+        if let Err(e) = self.state.herald.clear_session_flash(&self.token, stored).await {
+            tracing::warn!(error = %e, "a message shown could not be cleared; it may show once more");
+        }
+        Flash::decode(stored)
     }
 
-    pub fn sign_out(&self) {
-        self.sessions.remove(&self.sid);
+    /// Ends the session on every node.
+    pub async fn sign_out(&self) -> Result<(), UiError> {
+        Ok(self.state.herald.end_session(&self.token).await?)
     }
 
     /// Resolves the session of a request, or says why there is none.
     async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Ui>, UiError> {
-        let Some(sessions) = parts.extensions.get::<Arc<Sessions>>().cloned() else {
-            return Err(UiError::internal("the UI session store is not installed"));
-        };
-        let Some(sid) = cookie(&parts.headers, SESSION_COOKIE) else { return Ok(None) };
-        let Some((token, csrf, picked_app)) = sessions.lookup(&sid) else { return Ok(None) };
-        match state.herald.authenticate(&token).await? {
-            Some(who) => Ok(Some(Ui { who, csrf, picked_app, sid, sessions })),
-            None => {
-                sessions.remove(&sid);
-                Ok(None)
-            }
-        }
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else { return Ok(None) };
+        let Some(s) = state.herald.resume_session(&token).await? else { return Ok(None) };
+        Ok(Some(Ui { who: s.who, csrf: s.csrf, picked_app: s.picked_app, token, flash: s.flash, state: state.clone() }))
     }
 }
 
