@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use herald_domain::payload::with_attempt;
+use herald_domain::payload::{tail_event_id, with_attempt};
 use herald_domain::{DeliveryId, RetrySchedule, WebhookId};
 use herald_store::{AttemptRecord, ClaimedDelivery, DeliveryState, NewEvent, Store, StoreError};
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::intake::{Intake, Reservation, QUEUE_PER_WEBHOOK};
 use crate::sender::{HttpSender, SendResult};
@@ -423,7 +424,20 @@ impl Inner {
     }
 
     /// Attempts one delivery; `None` when it was not attempted because the engine stopped while waiting for the store.
+    /// Runs in an `attempt` span carrying the event, delivery and webhook ids, so that a change can be followed from
+    /// its request (whose `ingest` span carries the same event id) to each of its attempts.
     async fn attempt(&self, d: ClaimedDelivery) -> (WebhookId, Option<AttemptRecord>) {
+        let span = tracing::info_span!(
+            "attempt",
+            event_id = tail_event_id(d.body.as_bytes()).unwrap_or_default(),
+            delivery_id = %d.id,
+            webhook_id = %d.webhook_id,
+            attempt = d.attempts + 1,
+        );
+        self.attempt_in_span(d).instrument(span).await
+    }
+
+    async fn attempt_in_span(&self, d: ClaimedDelivery) -> (WebhookId, Option<AttemptRecord>) {
         let attempt = d.attempts + 1;
         let body = Bytes::from(with_attempt(d.body.as_bytes(), attempt));
         let target = if d.body.is_empty() {
@@ -449,8 +463,7 @@ impl Inner {
         };
         self.metrics.attempt(result.outcome.kind(), result.duration.as_secs_f64());
         let record = attempt_record(&self.cfg.retry_schedule, &d, attempt, started, url, result);
-        tracing::debug!(delivery = %d.id, webhook = %d.webhook_id, attempt, outcome = %record.outcome,
-            status = ?record.status_code, ms = record.duration_ms, "attempt");
+        tracing::debug!(outcome = %record.outcome, status = ?record.status_code, ms = record.duration_ms, "attempted");
         (d.webhook_id, Some(record))
     }
 }

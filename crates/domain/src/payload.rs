@@ -34,6 +34,14 @@ impl EventBody<'_> {
     }
 }
 
+/// The event id a tail starts with (`"eventId":"…"`, as [`EventBody::render_tail`] writes it), for logs and
+/// traces; `None` for anything else (a ping's or a pruned payload).
+pub fn tail_event_id(tail: &[u8]) -> Option<&str> {
+    let rest = tail.strip_prefix(b"\"eventId\":\"")?;
+    let end = rest.iter().position(|b| *b == b'"')?;
+    std::str::from_utf8(&rest[..end]).ok()
+}
+
 /// The exact bytes of attempt number `attempt` of a payload whose tail is `tail`.
 pub fn with_attempt(tail: &[u8], attempt: u32) -> Vec<u8> {
     let mut out = Vec::with_capacity(tail.len() + 24);
@@ -50,6 +58,23 @@ pub fn with_attempt(tail: &[u8], attempt: u32) -> Vec<u8> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_event_id_is_read_back_from_a_tail() {
+        let body = EventBody {
+            event_id: "0190b5a0-0000-7000-8000-000000000001",
+            entity_id: None,
+            customer_id: "RPT",
+            event_time: "2026-01-01T00:00:00.0000000Z",
+            topic_id: "contacts.created",
+            new: None,
+            old: None,
+            diff: None,
+        };
+        assert_eq!(tail_event_id(body.render_tail().as_bytes()), Some("0190b5a0-0000-7000-8000-000000000001"));
+        assert_eq!(tail_event_id(b"}"), None);
+        assert_eq!(tail_event_id(b""), None);
+    }
 
     #[test]
     fn attempt_number_comes_first_and_the_rest_is_unchanged() {

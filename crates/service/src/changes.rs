@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::input::object;
 use crate::models::{ChangesOut, EventOut};
 use crate::*;
+use tracing::Instrument;
 
 /// At most this many changes in one batch.
 pub const MAX_BATCH: usize = 1_000;
@@ -43,6 +44,9 @@ struct ParsedChange {
 }
 
 impl Herald {
+    /// Accepts `POST /changes` (contract §4.3). Runs in an `ingest` span that records the event id; storing and the
+    /// hand-over to the engine run in spans of their own inside it.
+    #[tracing::instrument(name = "ingest", skip_all, fields(event_id = tracing::field::Empty, events = tracing::field::Empty))]
     pub async fn ingest_changes(
         &self,
         who: &Principal,
@@ -60,6 +64,7 @@ impl Herald {
         // must not get a stored 202 just because it carries a known key.
         let obj = object(body)?;
         let (event_id, changes) = parse_request(&obj, now)?;
+        tracing::Span::current().record("event_id", tracing::field::display(&event_id));
         let body_hash = hex::encode(Sha256::digest(body));
         if let Some(key) = idempotency_key {
             if let Some(stored) = self.idempotent_answer(key, &body_hash, now).await? {
@@ -101,6 +106,9 @@ impl Herald {
             }
             Err(e) => return Err(e.into()),
         }
+        let deliveries: usize = events.iter().map(|e| e.deliveries.len()).sum();
+        tracing::Span::current().record("events", events.len());
+        tracing::debug!(changes = changes.len(), deliveries, "changes accepted");
         let metrics = self.inner.engine.metrics();
         metrics.changes_received.inc_by(changes.len() as u64);
         for e in &events {
@@ -121,22 +129,26 @@ impl Herald {
     ) -> ServiceResult<(Result<(), StoreError>, Vec<NewEvent>)> {
         let reservation = self.inner.engine.reserve(&mut events);
         let (store, engine) = (self.inner.store.clone(), self.inner.engine.clone());
-        let task = tokio::spawn(async move {
-            let key = idempotency.as_ref().map(|k| Idempotency {
-                key: &k.key,
-                body_hash: &k.body_hash,
-                response: &k.response,
-                expired_before: k.expired_before,
-            });
-            let stored = store.insert_events(&events, key, now).await;
-            if stored.is_ok() {
-                if reservation.leaves_work_to_claim(&events) {
-                    engine.wake();
+        let span = tracing::info_span!("store", events = events.len());
+        let task = tokio::spawn(
+            async move {
+                let key = idempotency.as_ref().map(|k| Idempotency {
+                    key: &k.key,
+                    body_hash: &k.body_hash,
+                    response: &k.response,
+                    expired_before: k.expired_before,
+                });
+                let stored = store.insert_events(&events, key, now).await;
+                if stored.is_ok() {
+                    if reservation.leaves_work_to_claim(&events) {
+                        engine.wake();
+                    }
+                    tracing::info_span!("hand_over").in_scope(|| reservation.hand_over(&events));
                 }
-                reservation.hand_over(&events);
+                (stored, events)
             }
-            (stored, events)
-        });
+            .instrument(span),
+        );
         task.await.map_err(ServiceError::internal)
     }
 

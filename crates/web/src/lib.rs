@@ -6,6 +6,7 @@ mod api;
 pub mod body_timeout;
 mod error;
 mod extract;
+pub mod request_id;
 mod ui;
 
 use std::sync::Arc;
@@ -61,5 +62,6 @@ pub fn router_with(herald: Herald, web: WebConfig) -> Router {
         .merge(ui::routes())
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(request_id::trace_request))
         .with_state(state)
 }

@@ -15,5 +15,6 @@ mod memory;
 mod revoked;
 mod signatures;
 mod slow_clients;
+mod traces;
 mod upkeep;
 mod validation;
