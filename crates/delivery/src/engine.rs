@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+use crate::clock::Clock;
 use crate::intake::{Intake, Reservation, QUEUE_PER_WEBHOOK};
 use crate::sender::{HttpSender, SendResult};
 use crate::target::{signed_headers, Target};
@@ -55,6 +56,8 @@ const STORE_RETRY_MAX: Duration = Duration::from_secs(2);
 struct Inner {
     store: Arc<dyn Store>,
     cfg: DeliveryConfig,
+    /// Every instant the engine uses (claims, attempts, heartbeats) comes from here.
+    clock: Clock,
     sender: HttpSender,
     wake: Notify,
     targets: Mutex<TargetCache>,
@@ -115,6 +118,11 @@ impl EngineHandle {
         &self.inner.metrics
     }
 
+    /// The engine's clock, which the service shares.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
     /// Room in this node's running engine for the pending deliveries of `events`, which are about to be stored:
     /// each delivery given room is marked held by this node (`owner`), to be stored so and then handed over with
     /// [`Reservation::hand_over`], with no claim through the store. Deliveries without room (or every delivery,
@@ -125,7 +133,7 @@ impl EngineHandle {
 
     /// One signed attempt, made now and not recorded (the caller records it).
     pub async fn send_now(&self, target: &Target, delivery: herald_domain::DeliveryId, body: Bytes) -> SendResult {
-        let headers = signed_headers(target, delivery, Utc::now().timestamp(), &body);
+        let headers = signed_headers(target, delivery, self.inner.clock.now().timestamp(), &body);
         self.inner.sender.send(&target.url, headers, body).await
     }
 }
@@ -139,6 +147,7 @@ impl Engine {
             inner: Arc::new(Inner {
                 store,
                 cfg,
+                clock: Clock::default(),
                 sender,
                 wake: Notify::new(),
                 targets: Mutex::new(TargetCache::default()),
@@ -148,6 +157,18 @@ impl Engine {
                 fresh: Mutex::new(Some(fresh)),
             }),
         })
+    }
+
+    /// The engine with `clock` in place of the system clock (tests move it forward instead of sleeping).
+    pub fn with_clock(store: Arc<dyn Store>, cfg: DeliveryConfig, clock: Clock) -> Result<Self, reqwest::Error> {
+        let engine = Self::new(store, cfg)?;
+        match Arc::try_unwrap(engine.inner) {
+            Ok(mut inner) => {
+                inner.clock = clock;
+                Ok(Self { inner: Arc::new(inner) })
+            }
+            Err(inner) => Ok(Self { inner }), // Unreachable: the engine was just made and is not shared yet.
+        }
     }
 
     pub fn handle(&self) -> EngineHandle {
@@ -271,7 +292,7 @@ impl Engine {
                             // Due work nobody may claim now belongs to saturated webhooks: wait for a slot, the next
                             // due time or a wake-up, not for every attempt that finishes (each claim is a write).
                             let until = next.map_or(IDLE_POLL, |next| {
-                                (next - Utc::now()).to_std().unwrap_or(Duration::ZERO).clamp(CLAIM_GAP, IDLE_POLL)
+                                (next - inner.clock.now()).to_std().unwrap_or(Duration::ZERO).clamp(CLAIM_GAP, IDLE_POLL)
                             });
                             claim_after = tokio::time::Instant::now() + until;
                         }
@@ -364,7 +385,7 @@ impl Inner {
     }
 
     async fn claim(&self, limit: u32, exclude: &[WebhookId]) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        self.store.claim_due_with_lease(&self.cfg.node_id, Utc::now(), limit, exclude, self.cfg.lease).await
+        self.store.claim_due_with_lease(&self.cfg.node_id, self.clock.now(), limit, exclude, self.cfg.lease).await
     }
 
     async fn target(&self, webhook: WebhookId) -> Result<Arc<Target>, NoTarget> {
@@ -397,7 +418,7 @@ impl Inner {
         }
         let hook = self.store.get_webhook(webhook).await.map_err(|e| store_failure(e, "webhook"))?;
         let app = self.store.get_application(hook.application_id).await.map_err(|e| store_failure(e, "application"))?;
-        let target = Arc::new(Target::from_records(&hook, &app, Utc::now()).map_err(NoTarget::Gone)?);
+        let target = Arc::new(Target::from_records(&hook, &app, self.clock.now()).map_err(NoTarget::Gone)?);
         self.targets.lock().unwrap_or_else(|p| p.into_inner()).map.insert(webhook, target.clone());
         Ok(target)
     }
@@ -450,7 +471,7 @@ impl Inner {
                 Err(reason) => Err(reason),
             }
         };
-        let started = Utc::now();
+        let started = self.clock.now();
         let (url, result) = match target {
             Ok(target) => {
                 let headers = signed_headers(&target, d.id, started.timestamp(), &body);
@@ -521,7 +542,7 @@ pub(crate) fn attempt_record(
 async fn heartbeat_loop(inner: Arc<Inner>) {
     let every = (inner.cfg.lease / 3).max(Duration::from_millis(100));
     loop {
-        if let Err(e) = inner.store.heartbeat(&inner.cfg.node_id, Utc::now()).await {
+        if let Err(e) = inner.store.heartbeat(&inner.cfg.node_id, inner.clock.now()).await {
             tracing::warn!(error = %e, "heartbeat failed");
         }
         tokio::time::sleep(every).await;

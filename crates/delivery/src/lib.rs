@@ -5,6 +5,7 @@
 //! across webhooks so that one slow endpoint cannot starve the others), and records every attempt with the
 //! delivery's next state in batches. Outcomes are data ([`AttemptOutcome`]), never errors of the API.
 
+mod clock;
 mod engine;
 mod guard;
 mod intake;
@@ -13,6 +14,7 @@ mod outcome;
 mod sender;
 mod target;
 
+pub use clock::Clock;
 pub use engine::{DeliveryConfig, Engine, EngineHandle};
 pub use guard::{check_ip, TargetGuard};
 pub use intake::Reservation;

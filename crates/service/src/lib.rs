@@ -5,7 +5,6 @@
 
 mod apps;
 mod changes;
-mod clock;
 mod error;
 pub mod input;
 mod installations;
@@ -34,8 +33,8 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 pub use changes::IngestOutcome;
-pub use clock::Clock;
 pub use error::{ServiceError, ServiceResult};
+pub use herald_delivery::Clock;
 pub use logs::{LogPage, LogQuery, LOG_PAGE_BYTES};
 pub use maintenance::{CountOut, MaintenanceReport};
 pub use paging::Paged;
@@ -133,10 +132,10 @@ impl Herald {
             inner: Arc::new(Inner {
                 routing: RoutingCache::new(store.clone()),
                 store,
+                clock: engine.clock().clone(),
                 engine,
                 admin_token_hash: Sha256::digest(admin_token.as_bytes()).into(),
                 cfg,
-                clock: Clock::default(),
             }),
         }
     }
@@ -162,11 +161,12 @@ impl Herald {
         Ok(app.map(|a| Principal::App(Arc::new(a))))
     }
 
-    fn now(&self) -> DateTime<Utc> {
+    /// Now, by [`Herald::clock`]: what every operation, the UI included, calls the present.
+    pub fn now(&self) -> DateTime<Utc> {
         self.inner.clock.now()
     }
 
-    /// The clock every operation reads (tests move it forward).
+    /// The clock every operation reads, shared with the delivery engine (tests move it forward).
     pub fn clock(&self) -> &Clock {
         &self.inner.clock
     }

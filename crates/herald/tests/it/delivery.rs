@@ -138,6 +138,29 @@ async fn a_failing_endpoint_gets_every_attempt_of_the_schedule_then_nothing() {
 }
 
 #[tokio::test]
+async fn retries_wait_for_their_delay_on_the_engines_clock_which_a_test_moves_instead_of_sleeping() {
+    // An hour, then two: no test could sleep through this schedule.
+    let app = TestApp::with(Opts { retry_schedule: Some("1h,2h"), ..Opts::default() }).await;
+    let r = Receiver::start(Behaviour::Status(500)).await;
+    one_webhook(&app, &r.url(), "RPT").await;
+    app.publish(seed_contact_change("RPT")).await;
+    let clock = app.running().engine.handle().clock().clone();
+    assert_eq!(app.deliver().await, 1, "the first attempt is due at once");
+    assert_eq!(app.deliver().await, 0, "the retry is not due yet");
+    clock.advance(Duration::from_secs(3599));
+    assert_eq!(app.deliver().await, 0, "nor a second before its hour");
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(app.deliver().await, 1, "the second attempt, an hour after the first");
+    clock.advance(Duration::from_secs(2 * 3600 + 1));
+    assert_eq!(app.deliver().await, 1, "the third, two hours after the second");
+    clock.advance(Duration::from_secs(86_400));
+    assert_eq!(app.deliver().await, 0, "the schedule is spent: the delivery is dead");
+    let attempts: Vec<i64> = r.received().iter().map(|g| g.json()["SendAttempts"].as_i64().unwrap()).collect();
+    assert_eq!(attempts, vec![1, 2, 3]);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_4xx_answer_is_final() {
     let app = TestApp::spawn().await;
     let r = Receiver::start(Behaviour::Status(404)).await;

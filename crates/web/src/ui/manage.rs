@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use axum::extract::{Query, State};
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use herald_domain::time::format_api_time;
 use herald_service::models::{AppOut, LogOut, WebhookOut};
 use herald_service::{LogQuery, WebhookListQuery, WebhookScope};
@@ -57,7 +57,7 @@ pub async fn show(State(s): State<AppState>, ui: super::session::Ui, Query(q): Q
         }
         Err(_) => HashMap::new(),
     };
-    let now = Utc::now();
+    let now = s.herald.now();
     let mut rows = Vec::with_capacity(list.items.len());
     for hook in &list.items {
         let recent = s

@@ -1,5 +1,6 @@
-//! The service's clock: the system clock, plus an offset that only moves forward. Tests move it to cross a time
-//! threshold (a session's idle lifetime, say) without sleeping; in a running Herald the offset stays zero.
+//! Herald's clock: the system clock, plus an offset that only moves forward. The engine and the service read the
+//! same one (the service takes the engine's), so a test that moves it crosses a time threshold (a retry's delay, a
+//! session's idle lifetime, a lease) everywhere at once, without sleeping; in a running Herald the offset stays zero.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
