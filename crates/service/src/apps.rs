@@ -148,7 +148,9 @@ impl Herald {
     /// replaces keeps working, default `0s` (it stops at once).
     pub async fn rotate_api_key(&self, who: &Principal, id: ApplicationId, body: &[u8]) -> ServiceResult<ApiKeyOut> {
         who.require_admin()?;
-        let obj = if body.iter().all(u8::is_ascii_whitespace) { serde_json::Map::new() } else { object(body)? };
+        // The body is optional: none, or JSON `null`, means the defaults.
+        let blank = body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null";
+        let obj = if blank { serde_json::Map::new() } else { object(body)? };
         let mut f = Fields::new(&obj);
         let grace = match f.optional_str("gracePeriod", 32) {
             None => chrono::Duration::zero(),

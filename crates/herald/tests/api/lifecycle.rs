@@ -35,6 +35,17 @@ async fn rotating_an_api_key_without_a_grace_period_stops_the_old_key_at_once() 
 }
 
 #[tokio::test]
+async fn a_rotation_body_of_json_null_takes_the_defaults() {
+    let app = TestApp::spawn().await;
+    let (id, old_key, _) = app.create_app("A", &[]).await;
+    let r =
+        send(&app, Method::POST, &format!("/apps/{id}/api-key/rotate"), Some(ADMIN), &[], Some(b"null".to_vec())).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body["previousKeyExpires"].is_null(), "{}", r.body);
+    assert_eq!(key_status(&app, &old_key).await, 401);
+}
+
+#[tokio::test]
 async fn with_a_grace_period_the_old_api_key_keeps_working_until_it_expires() {
     let app = TestApp::spawn().await;
     let (id, first, _) = app.create_app("A", &[]).await;
