@@ -16,6 +16,7 @@ use tracing::Instrument;
 
 use crate::clock::Clock;
 use crate::intake::{Intake, Reservation, QUEUE_PER_WEBHOOK};
+use crate::pacing::{ClaimPacer, IDLE_POLL};
 use crate::sender::{HttpSender, SendResult};
 use crate::target::{signed_headers, Target};
 use crate::{AttemptOutcome, Metrics};
@@ -41,11 +42,6 @@ pub struct DeliveryConfig {
 
 /// How long a cached target is used at most before it is read again from the store.
 const TARGET_TTL: Duration = Duration::from_secs(30);
-/// The longest the loop sleeps without looking for due work (other nodes' deliveries, missed wake-ups).
-const IDLE_POLL: Duration = Duration::from_millis(250);
-/// The shortest time between an empty claim and the next one a wake-up asks for: under load every accepted change
-/// may wake the engine, and most of those wake-ups concern webhooks whose queues are full.
-const CLAIM_GAP: Duration = Duration::from_millis(10);
 /// How long the recorder waits for more attempt records before writing what it has.
 const RECORD_LINGER: Duration = Duration::from_millis(5);
 /// Attempt records written in one transaction at most.
@@ -216,15 +212,8 @@ impl Engine {
         let mut tasks: JoinSet<(WebhookId, Option<AttemptRecord>)> = JoinSet::new();
         // What each attempt task holds, so that even a task that panicked gives its delivery back.
         let mut running: HashMap<tokio::task::Id, (WebhookId, DeliveryId)> = HashMap::new();
-        // A wake-up arrived while a claim was in progress: its rows may be newer than the claim's snapshot.
-        let mut woken_during_claim = false;
         let mut stopping = false;
-        let mut backoff = Duration::from_millis(100);
-        // When the next claim may start. After a failed claim it waits for the back-off; after an empty one, for the
-        // next due time, a wake-up (no sooner than `CLAIM_GAP`) or the idle poll.
-        let mut claim_after = tokio::time::Instant::now();
-        let mut last_claim_empty = false;
-        let mut last_claim = tokio::time::Instant::now();
+        let mut pacer = ClaimPacer::new(tokio::time::Instant::now());
         // The claim in progress: it runs beside the loop, so that attempts go on being dispatched and recorded while
         // it waits for the store (whose writer it shares with accepting changes).
         let mut claiming: Option<tokio::task::JoinHandle<Claim>> = None;
@@ -240,20 +229,15 @@ impl Engine {
                 break;
             }
             let now = tokio::time::Instant::now();
-            if sched.take_unsaturated() && last_claim_empty && backoff == Duration::from_millis(100) {
-                // The last claim may have skipped this webhook's due work: look again now.
-                claim_after = claim_after.min(now);
+            if sched.take_unsaturated() {
+                pacer.queue_freed(now);
             }
-            if !stopping && claiming.is_none() && sched.wants_work() && now >= claim_after {
+            if !stopping && claiming.is_none() && sched.wants_work() && pacer.may_claim(now) {
                 let (inner, room, exclude) = (inner.clone(), sched.room() as u32, sched.saturated());
-                last_claim = now;
+                pacer.claim_started(now);
                 claiming = Some(tokio::spawn(async move { inner.claim_or_next_due(room, exclude).await }));
             }
-            let wait = if claiming.is_some() || !sched.wants_work() {
-                IDLE_POLL
-            } else {
-                claim_after.saturating_duration_since(now).min(IDLE_POLL)
-            };
+            let wait = if claiming.is_some() || !sched.wants_work() { IDLE_POLL } else { pacer.wait(now) };
             tokio::select! {
                 Some(batch) = fresh.recv(), if !stopping => {
                     // Stored already held by this node (see `Intake`): straight to the queues.
@@ -266,11 +250,10 @@ impl Engine {
                 }
                 claim = async { claiming.as_mut().expect("a claim in progress").await }, if claiming.is_some() => {
                     claiming = None;
-                    let claim = claim.unwrap_or_else(|e| Claim::Failed(format!("the claim task failed: {e}")));
-                    last_claim_empty = !matches!(claim, Claim::Claimed { full: true, .. });
+                    let claim = claim.unwrap_or_else(|e| Claim::Failed(ClaimError::Task(e)));
+                    let now = tokio::time::Instant::now();
                     match claim {
                         Claim::Claimed { claimed, full } => {
-                            backoff = Duration::from_millis(100);
                             // Claimed while stopping: released with the node's other claims below. A delivery this
                             // node holds already (re-claimed after a lease: see `Store::claim_due_with_lease`) is
                             // not taken twice.
@@ -283,38 +266,24 @@ impl Engine {
                                 })
                                 .collect();
                             inner.intake.claimed(&taken);
-                            // Fewer than asked for: nothing else claimable is due now (as after an empty claim).
-                            let until = if full { Duration::ZERO } else { IDLE_POLL };
-                            claim_after = tokio::time::Instant::now() + until;
+                            pacer.claimed(now, full);
                         }
                         Claim::Empty(next) => {
-                            backoff = Duration::from_millis(100);
                             // Due work nobody may claim now belongs to saturated webhooks: wait for a slot, the next
                             // due time or a wake-up, not for every attempt that finishes (each claim is a write).
-                            let until = next.map_or(IDLE_POLL, |next| {
-                                (next - inner.clock.now()).to_std().unwrap_or(Duration::ZERO).clamp(CLAIM_GAP, IDLE_POLL)
-                            });
-                            claim_after = tokio::time::Instant::now() + until;
+                            let next_due = next.map(|next| (next - inner.clock.now()).to_std().unwrap_or(Duration::ZERO));
+                            pacer.empty(now, next_due);
                         }
                         Claim::Failed(e) => {
-                            tracing::warn!(error = %e, "claiming due deliveries failed; backing off");
-                            claim_after = tokio::time::Instant::now() + backoff;
-                            backoff = (backoff * 2).min(Duration::from_secs(5));
+                            let cause = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_default();
+                            tracing::warn!(error = %e, %cause, "claiming due deliveries failed; backing off");
+                            pacer.failed(now);
                         }
-                    }
-                    if std::mem::take(&mut woken_during_claim) && backoff == Duration::from_millis(100) {
-                        claim_after = claim_after.min(last_claim + CLAIM_GAP);
                     }
                 }
                 _ = inner.wake.notified() => {
-                    // New deliveries were stored unheld: claim them soon (unless backing off from a failing store;
-                    // after an empty claim, no sooner than `CLAIM_GAP` after it).
-                    if claiming.is_some() {
-                        woken_during_claim = true;
-                    } else if backoff == Duration::from_millis(100) {
-                        let soonest = if last_claim_empty { last_claim + CLAIM_GAP } else { last_claim };
-                        claim_after = claim_after.min(soonest.max(tokio::time::Instant::now()));
-                    }
+                    // New deliveries were stored unheld: claim them soon (see `ClaimPacer::woken`).
+                    pacer.woken(tokio::time::Instant::now(), claiming.is_some());
                 }
                 Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
                     let (id, record) = match done {
@@ -368,7 +337,16 @@ enum Claim {
     },
     /// Nothing claimable now; the earliest due time of what is not excluded, if known.
     Empty(Option<DateTime<Utc>>),
-    Failed(String),
+    Failed(ClaimError),
+}
+
+/// Why a claim failed.
+#[derive(Debug, thiserror::Error)]
+enum ClaimError {
+    #[error("the store failed")]
+    Store(#[from] StoreError),
+    #[error("the claim task failed")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 impl Inner {
@@ -380,7 +358,7 @@ impl Inner {
             // queue to fall below its cap, a wake-up or the idle poll instead.
             Ok(_) if !exclude.is_empty() => Claim::Empty(None),
             Ok(_) => Claim::Empty(self.store.next_due_at(&exclude).await.ok().flatten()),
-            Err(e) => Claim::Failed(e.to_string()),
+            Err(e) => Claim::Failed(ClaimError::Store(e)),
         }
     }
 

@@ -11,6 +11,7 @@ mod guard;
 mod intake;
 pub mod metrics;
 mod outcome;
+mod pacing;
 mod sender;
 mod target;
 
