@@ -63,7 +63,12 @@ pub async fn serve(listener: TcpListener, app: Router, limits: HttpLimits, mut s
             _ = stopped(&mut stop) => break,
         };
         let _ = stream.set_nodelay(true); // Latency only; a socket that refuses it still works.
-        let service = TowerToHyperService::new(app.clone().layer(axum::Extension(ConnectInfo::<SocketAddr>(peer))));
+                                          // The client's address rides in each request's extensions (cheaper than layering the router per connection).
+        let router = app.clone();
+        let service = TowerToHyperService::new(tower::service_fn(move |mut req: axum::extract::Request<_>| {
+            req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+            tower::ServiceExt::oneshot(router.clone(), req)
+        }));
         let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             if let Err(e) = conn.await {
