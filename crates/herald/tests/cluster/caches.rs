@@ -23,6 +23,7 @@ async fn routes(node: &Node, topic: &str, want: u64, since: Instant, probe: &mut
             return since.elapsed();
         }
         assert!(since.elapsed() < WITHIN * 5, "node still routes {topic} the old way after {:?}", since.elapsed());
+        // Real I/O: the other node notices the routing version on its next check.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -68,6 +68,7 @@ async fn a_node_killed_holding_claims_has_its_deliveries_completed_by_the_other(
     let watch = Instant::now();
     while watch.elapsed() < LEASE * 2 {
         assert_eq!(db.scalar(HELD).await, DELIVERIES, "claims of a live node are never taken");
+        // Real time on purpose: the live node is another process on the system clock; its claims outlast two leases.
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert_eq!(receiver.count(), requests_before, "node 2 sent nothing that node 1 holds");

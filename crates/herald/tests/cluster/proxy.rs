@@ -102,6 +102,7 @@ async fn rebind(addr: SocketAddr) -> TcpListener {
             Ok(l) => return l,
             Err(e) => last = Some(e),
         }
+        // Real I/O: the port is released by the proxy that just closed it.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("cannot listen on {addr} again: {last:?}");

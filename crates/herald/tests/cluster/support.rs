@@ -180,6 +180,7 @@ where
             return started.elapsed();
         }
         assert!(started.elapsed() < timeout, "timed out after {timeout:?} waiting until {what}");
+        // Real I/O: another node (or process) acts on its own schedule; poll until the condition holds.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

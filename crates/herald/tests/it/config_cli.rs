@@ -59,6 +59,7 @@ async fn flag_beats_environment_beats_file() {
             if reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.is_ok() {
                 return true;
             }
+            // Real I/O: the child process is starting and not yet listening.
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         false

@@ -25,6 +25,7 @@ async fn wait_lines(lines: &Arc<Mutex<Vec<String>>>, n: usize) -> Vec<String> {
         if lines.lock().unwrap().len() >= n {
             break;
         }
+        // Real I/O: `herald listen` prints each report after it answered the request.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     lines.lock().unwrap().clone()

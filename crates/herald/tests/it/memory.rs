@@ -55,6 +55,7 @@ async fn reading_logs_of_large_payloads_costs_about_one_page_of_memory_not_every
             break;
         }
         assert!(Instant::now() < deadline, "attempts not recorded: {counts}");
+        // Real I/O: the child Herald records attempts in batches, a moment after the receiver answered.
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 

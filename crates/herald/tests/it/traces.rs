@@ -66,6 +66,7 @@ async fn one_changes_spans_lead_from_its_request_to_its_attempt() {
         if lines.iter().any(|l| span(l, "attempt").is_some()) {
             break;
         }
+        // Real I/O: the attempt's log line is written when the attempt ends.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let accepted = lines

@@ -51,8 +51,7 @@ async fn replay_sends_failed_events_again_and_a_dry_run_only_counts() {
 
 #[tokio::test]
 async fn a_webhook_failing_longer_than_the_limit_is_deactivated_with_a_reason() {
-    let app =
-        TestApp::with(Opts { retry_schedule: Some(""), auto_disable_after: Some("100ms"), ..Opts::default() }).await;
+    let app = TestApp::with(Opts { retry_schedule: Some(""), auto_disable_after: Some("1h"), ..Opts::default() }).await;
     let (app_id, _, _) = app.create_app("A", &["contacts.read"]).await;
     app.install(&app_id, "RPT").await;
     let dead = Receiver::start(Behaviour::Status(500)).await;
@@ -63,7 +62,11 @@ async fn a_webhook_failing_longer_than_the_limit_is_deactivated_with_a_reason() 
     app.deliver().await;
     let (_, model) = app.client.get(&format!("/webhooks/subscriptions/{}", hook["id"].as_str().unwrap()), ADMIN).await;
     assert!(model["failingSince"].is_string(), "{model}");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let clock = app.running().herald.clock().clone();
+    clock.advance(Duration::from_secs(3599));
+    let report = app.running().herald.run_maintenance().await.unwrap();
+    assert_eq!(report.disabled_webhooks, 0, "not before the hour is up");
+    clock.advance(Duration::from_secs(2));
     let report = app.running().herald.run_maintenance().await.unwrap();
     assert_eq!(report.disabled_webhooks, 1);
     let (_, model) = app.client.get(&format!("/webhooks/subscriptions/{}", hook["id"].as_str().unwrap()), ADMIN).await;
@@ -81,7 +84,7 @@ async fn a_webhook_failing_longer_than_the_limit_is_deactivated_with_a_reason() 
 
 #[tokio::test]
 async fn retention_prunes_payloads_and_responses_but_keeps_counts() {
-    let app = TestApp::with(Opts { retention: Some("100ms"), ..Opts::default() }).await;
+    let app = TestApp::with(Opts { retention: Some("30d"), ..Opts::default() }).await;
     let (app_id, key, _) = app.create_app("A", &["contacts.read"]).await;
     app.install(&app_id, "RPT").await;
     let r = Receiver::start(Behaviour::Status(200)).await;
@@ -94,7 +97,11 @@ async fn retention_prunes_payloads_and_responses_but_keeps_counts() {
     assert_eq!(before, json!([{"key": "contacts.modified", "attempts": 2, "successes": 2, "failures": 0}]));
     let (_, logs) = app.client.get("/webhooks/logs", &key).await;
     assert!(logs[0]["payload"].is_string());
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let clock = app.running().herald.clock().clone();
+    clock.advance(Duration::from_secs(29 * 86_400));
+    let report = app.running().herald.run_maintenance().await.unwrap();
+    assert_eq!((report.pruned_payloads, report.pruned_responses), (0, 0), "not before 30 days");
+    clock.advance(Duration::from_secs(86_400 + 1));
     let report = app.running().herald.run_maintenance().await.unwrap();
     // two change events and the install event (which no webhook received)
     assert_eq!((report.pruned_payloads, report.pruned_responses), (3, 2));

@@ -160,6 +160,7 @@ impl Receiver {
             let exited = self.process.lock().unwrap().as_mut().and_then(|p| p.try_wait().ok().flatten());
             if exited.is_some() {
                 // let the readers take what it printed last
+                // Real I/O: the reader threads still hold what the exited receiver printed last.
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             if exited.is_some() || Instant::now() > deadline {
@@ -171,6 +172,7 @@ impl Receiver {
                     self.stderr.lock().unwrap().join("\n")
                 );
             }
+            // Real I/O: waiting for the receiver process to print its next line.
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

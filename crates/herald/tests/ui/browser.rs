@@ -98,6 +98,7 @@ impl Browser {
                     Ok(c) => break 'start (c, driver),
                     Err(e) if Instant::now() >= deadline => panic!("no WebDriver session from chromedriver: {e}"),
                     Err(_) if matches!(driver.try_wait(), Ok(Some(_))) => continue 'start,
+                    // Real I/O: chromedriver is starting and not yet accepting sessions.
                     Err(_) => tokio::time::sleep(POLL).await,
                 }
             }
@@ -139,6 +140,7 @@ impl Browser {
                 let page = self.client.source().await.unwrap_or_default();
                 panic!("timed out waiting for {what} on {}\n{page}", self.path().await);
             }
+            // Real I/O: the browser renders the page asynchronously; poll it until the deadline.
             tokio::time::sleep(POLL).await;
         }
     }
