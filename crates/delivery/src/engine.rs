@@ -411,7 +411,11 @@ impl Inner {
                 Ok(target) => return Ok(Some(target)),
                 Err(NoTarget::Gone(reason)) => return Err(reason),
                 Err(NoTarget::Unavailable(e)) => {
-                    tracing::debug!(error = %e, %webhook, "cannot read the webhook of a delivery; waiting for storage");
+                    if matches!(e, StoreError::Corrupt(_)) {
+                        tracing::warn!(error = %e, %webhook, "cannot read the webhook of a delivery; it waits");
+                    } else {
+                        tracing::debug!(error = %e, %webhook, "cannot read the webhook of a delivery; waiting for storage");
+                    }
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
                         _ = stopping.wait_for(|s| *s) => return Ok(None),
@@ -472,6 +476,9 @@ fn store_failure(e: StoreError, what: &str) -> NoTarget {
     match e {
         StoreError::NotFound => NoTarget::Gone(format!("the {what} was deleted")),
         StoreError::Unavailable(_) => NoTarget::Unavailable(e),
+        // A secret this node cannot open (its encryption keys are not those the secret was sealed with) or a row it
+        // cannot read: an operator fixes that, so the delivery waits instead of failing for good.
+        StoreError::Corrupt(_) => NoTarget::Unavailable(e),
         e => NoTarget::Gone(e.to_string()),
     }
 }

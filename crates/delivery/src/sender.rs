@@ -73,14 +73,11 @@ impl HttpSender {
         let start = Instant::now();
         let refused = match self.refuse(url) {
             None if self.proxied && !self.allow_private => self.refuse_resolved(url).await,
-            other => other,
+            Some(reason) => Some(AttemptOutcome::Blocked { reason }),
+            None => None,
         };
-        if let Some(reason) = refused {
-            return SendResult {
-                outcome: AttemptOutcome::Blocked { reason },
-                duration: start.elapsed(),
-                response: None,
-            };
+        if let Some(outcome) = refused {
+            return SendResult { outcome, duration: start.elapsed(), response: None };
         }
         let exchange = async {
             let mut resp = self.client.post(url).headers(headers).body(body).send().await?;
@@ -135,25 +132,27 @@ impl HttpSender {
 }
 
 impl HttpSender {
-    /// Through a proxy: why the target's host name may not be called, after resolving it here (every address must
-    /// pass, since the proxy picks one). IP literals were checked by `refuse` already.
-    async fn refuse_resolved(&self, url: &str) -> Option<String> {
+    /// Through a proxy: the outcome when the target's host name may not be called, after resolving it here (every
+    /// address must pass, since the proxy picks one): `Blocked` for a refused address (final), a connection failure
+    /// or a timeout when the name does not resolve now (retried, as without a proxy). IP literals were checked by
+    /// `refuse` already.
+    async fn refuse_resolved(&self, url: &str) -> Option<AttemptOutcome> {
         let parsed = url::Url::parse(url).ok()?;
         let Some(url::Host::Domain(host)) = parsed.host() else { return None };
         let port = parsed.port_or_known_default().unwrap_or(443);
         let addrs = match tokio::time::timeout(self.timeout, tokio::net::lookup_host((host, port))).await {
-            Err(_) => return Some(format!("{host} did not resolve in time")),
-            Ok(Err(e)) => return Some(format!("{host} does not resolve: {e}")),
+            Err(_) => return Some(AttemptOutcome::Timeout),
+            Ok(Err(e)) => return Some(AttemptOutcome::Connect { reason: format!("{host} does not resolve: {e}") }),
             Ok(Ok(addrs)) => addrs,
         };
         let mut any = false;
         for addr in addrs {
             any = true;
             if let Some(why) = check_ip(addr.ip()) {
-                return Some(format!("{host} resolves to a {why}"));
+                return Some(AttemptOutcome::Blocked { reason: format!("{host} resolves to a {why}") });
             }
         }
-        (!any).then(|| format!("{host} has no address"))
+        (!any).then(|| AttemptOutcome::Connect { reason: format!("{host} has no address") })
     }
 }
 

@@ -80,6 +80,12 @@ async fn proxy_variables_are_ignored_and_an_explicit_proxy_gets_only_what_the_gu
     }
     assert_eq!(proxy.lines(), Vec::<String>::new(), "a refused target reached the proxy");
 
+    // A name that does not resolve now is a retried failure, not a refusal for good.
+    match send(&proxied, "http://no-such-host.invalid/hook").await {
+        AttemptOutcome::Connect { .. } | AttemptOutcome::Timeout => {}
+        other => panic!("expected a retried failure, got {other:?}"),
+    }
+
     // A public target goes through the explicit proxy (which answers itself).
     assert_eq!(send(&proxied, "http://93.184.216.34/hook").await, AttemptOutcome::Delivered { status: 200 });
     assert_eq!(proxy.lines(), vec!["POST http://93.184.216.34/hook HTTP/1.1".to_string()]);

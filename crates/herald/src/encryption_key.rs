@@ -37,7 +37,7 @@ pub fn resolve(given: Option<&[EncryptionKey]>, data_dir: &Path) -> anyhow::Resu
             crate::data_dir::create_private_dir(data_dir)?;
             let mut key = [0u8; 32];
             rand::thread_rng().fill_bytes(&mut key);
-            write_key(&path, &key, true)?;
+            write_key(&path, &key)?;
             (key, true)
         }
     };
@@ -65,24 +65,29 @@ pub fn read_key(path: &Path) -> anyhow::Result<Option<[u8; 32]>> {
     }
 }
 
-/// Writes `key` as hex to `path` (mode 0600) and syncs it; `create_new` refuses an existing file.
-pub fn write_key(path: &Path, key: &[u8; 32], create_new: bool) -> anyhow::Result<()> {
+/// Writes `key` as hex to `path` (mode 0600), atomically: a temporary file beside it, synced, renamed over it, and
+/// the directory synced, so that a crash leaves the old file or the new one, never a torn one.
+pub fn write_key(path: &Path, key: &[u8; 32]) -> anyhow::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = path.with_extension("tmp");
     let mut opts = fs::OpenOptions::new();
-    opts.write(true);
-    if create_new {
-        opts.create_new(true);
-    } else {
-        opts.create(true).truncate(true);
-    }
+    opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut file = opts.open(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut file = opts.open(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     file.write_all(hex::encode(key).as_bytes())
         .and_then(|_| file.sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    fs::rename(&tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
+    sync_dir(dir)
+}
+
+/// Makes the renames in `dir` durable.
+pub fn sync_dir(dir: &Path) -> anyhow::Result<()> {
+    fs::File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("cannot sync {}", dir.display()))
 }
 
 /// The data dir's key files.
@@ -107,7 +112,7 @@ mod tests {
         }
         let (again, source) = resolve(None, dir.path()).unwrap();
         assert_eq!((again.clone(), source), (ring.clone(), KeySource::DataDir { generated: false }));
-        write_key(&dir.path().join(NEXT_FILE_NAME), &[5; 32], true).unwrap();
+        write_key(&dir.path().join(NEXT_FILE_NAME), &[5; 32]).unwrap();
         let (with_next, _) = resolve(None, dir.path()).unwrap();
         assert_eq!(with_next, vec![ring[0], [5; 32]]);
         let given = [EncryptionKey([1; 32])];

@@ -125,20 +125,37 @@ pub async fn start_tuned(
         }
         DatabaseUrl::Postgres { .. } => None,
     };
-    let (keys, key_source) = encryption_key::resolve(cfg.encryption_keys.as_deref(), &cfg.data_dir)?;
-    let store = open_store(&cfg.database, &cfg.data_dir, cfg.integrity_check, Sealer::new(&keys)).await?;
-    if key_source == (encryption_key::KeySource::DataDir { generated: true }) {
-        tracing::info!(file = %cfg.data_dir.join(encryption_key::FILE_NAME).display(), "generated the key that seals secrets at rest; back it up with the database");
-        if matches!(cfg.database, DatabaseUrl::Postgres { .. }) {
-            tracing::warn!("on PostgreSQL every node needs the same encryption key: give them all --encryption-key");
+    let pg = matches!(cfg.database, DatabaseUrl::Postgres { .. });
+    // Nodes sharing a PostgreSQL database must share one key, so none is generated there (the database is opened
+    // first all the same, so that an unreachable one is what start-up reports).
+    let (keys, key_source) = match (&cfg.encryption_keys, pg) {
+        (None, true) => (Vec::new(), None),
+        (given, _) => {
+            let (keys, source) = encryption_key::resolve(given.as_deref(), &cfg.data_dir)?;
+            (keys, Some(source))
         }
+    };
+    let store = open_store(&cfg.database, &cfg.data_dir, cfg.integrity_check, Sealer::new(&keys)).await?;
+    match key_source {
+        None => anyhow::bail!(
+            "on PostgreSQL, --encryption-key (HERALD_ENCRYPTION_KEY) is required: every node sharing the database seals \
+             secrets with the same key (64 hex digits, such as the output of `openssl rand -hex 32`)"
+        ),
+        Some(encryption_key::KeySource::DataDir { generated: true }) => {
+            tracing::info!(file = %cfg.data_dir.join(encryption_key::FILE_NAME).display(), "generated the key that seals secrets at rest; back it up with the database");
+        }
+        Some(_) => {}
     }
     // Seals secrets written before sealing (or with another key of the ring), and checks that every stored secret
     // opens with this node's keys: a node given the wrong key stops here with one clear line.
     // A damaged file is served as far as it reads (`/readyz` reports it), so the check is skipped there.
     if store.integrity_problem().is_none() {
-        let resealed =
-            store.reseal_secrets().await.context("cannot open the stored secrets with the encryption key(s)")?;
+        let resealed = store.reseal_secrets().await.map_err(|e| match e {
+            herald_store::StoreError::Corrupt(why) => {
+                anyhow::anyhow!("cannot open the stored secrets with the encryption key(s): {why}")
+            }
+            e => anyhow::Error::new(e).context("cannot check the stored secrets"),
+        })?;
         if resealed > 0 {
             tracing::info!(resealed, "sealed stored secrets with the current encryption key");
         }

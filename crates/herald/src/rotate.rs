@@ -17,18 +17,33 @@ pub async fn rotate_encryption_key(cfg: RotateKeyConfig) -> anyhow::Result<()> {
         DatabaseUrl::Sqlite { path } => Some(crate::data_dir::DatabaseLock::acquire(path)?),
         DatabaseUrl::Postgres { .. } => None,
     };
-    let new_key = cfg.new_key.as_ref().map(|k| k.0).unwrap_or_else(encryption_key::generate);
     let (key_file, next_file) = encryption_key::files(&cfg.data_dir);
-    let old_keys: Vec<[u8; 32]> = match &cfg.encryption_keys {
-        Some(keys) => keys.iter().map(|k| k.0).collect(),
+    let (new_key, old_keys): ([u8; 32], Vec<[u8; 32]>) = match &cfg.encryption_keys {
+        Some(keys) => (
+            cfg.new_key.as_ref().map(|k| k.0).unwrap_or_else(encryption_key::generate),
+            keys.iter().map(|k| k.0).collect(),
+        ),
         None => {
             let current = read_key(&key_file)?.with_context(|| {
                 format!("no encryption key to rotate: {} does not exist and none was given", key_file.display())
             })?;
-            // A rotation that stopped before its rename may have sealed some secrets with its key already.
-            let unfinished = read_key(&next_file)?;
-            write_key(&next_file, &new_key, false)?;
-            std::iter::once(current).chain(unfinished).collect()
+            // A rotation that stopped before its rename may have sealed secrets with its key already: it is
+            // finished with that key, never replaced by another one (which would lose it).
+            let new_key = match (read_key(&next_file)?, &cfg.new_key) {
+                (Some(pending), None) => pending,
+                (Some(pending), Some(given)) if pending == given.0 => pending,
+                (Some(_), Some(_)) => anyhow::bail!(
+                    "{} holds the key of an unfinished rotation: run rotate-encryption-key without --new-key to \
+                     finish it first",
+                    next_file.display()
+                ),
+                (None, given) => {
+                    let key = given.as_ref().map(|k| k.0).unwrap_or_else(encryption_key::generate);
+                    write_key(&next_file, &key)?;
+                    key
+                }
+            };
+            (new_key, vec![current])
         }
     };
     let mut ring = vec![new_key];
@@ -38,6 +53,7 @@ pub async fn rotate_encryption_key(cfg: RotateKeyConfig) -> anyhow::Result<()> {
     if cfg.encryption_keys.is_none() {
         std::fs::rename(&next_file, &key_file)
             .with_context(|| format!("cannot rename {} to {}", next_file.display(), key_file.display()))?;
+        encryption_key::sync_dir(&cfg.data_dir)?;
         println!("herald: resealed {resealed} secret(s); the new key is in {}", key_file.display());
     } else {
         println!(

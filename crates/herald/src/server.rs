@@ -38,6 +38,7 @@ pub async fn serve(listener: TcpListener, app: Router, limits: HttpLimits, mut s
         herald_web::body_timeout::limit_body_time(body_limit, req, next)
     }));
     let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let mut connections = tokio::task::JoinSet::new();
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout).keep_alive(true);
@@ -70,7 +71,8 @@ pub async fn serve(listener: TcpListener, app: Router, limits: HttpLimits, mut s
             tower::ServiceExt::oneshot(router.clone(), req)
         }));
         let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
+        while connections.try_join_next().is_some() {} // Forget connections that ended.
+        connections.spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, %peer, "connection closed with an error");
             }
@@ -80,7 +82,9 @@ pub async fn serve(listener: TcpListener, app: Router, limits: HttpLimits, mut s
     drop(listener);
     if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
         tracing::warn!("requests still in flight after {SHUTDOWN_GRACE:?}; closing their connections");
+        connections.abort_all();
     }
+    while connections.join_next().await.is_some() {}
 }
 
 /// File descriptors a process needs besides its HTTP server's connections: the database, deliveries' connections

@@ -76,6 +76,9 @@ struct HeraldChild {
     base: String,
 }
 
+/// The encryption key of a PostgreSQL bench run (a throw-away database).
+const BENCH_ENCRYPTION_KEY: &str = "be9c4be9c4be9c4be9c4be9c4be9c4be9c4be9c4be9c4be9c4be9c4be9c4be9c";
+
 impl HeraldChild {
     async fn start(opts: &BenchOptions, data_dir: &std::path::Path, deliver: bool) -> anyhow::Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
@@ -90,7 +93,8 @@ impl HeraldChild {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         if let Some(url) = &opts.database_url {
-            cmd.args(["--database-url", url]);
+            // Every node of a PostgreSQL run shares one key (none is generated there).
+            cmd.args(["--database-url", url, "--encryption-key", BENCH_ENCRYPTION_KEY]);
         }
         let child = cmd.spawn().context("cannot start herald serve")?;
         let base = format!("http://127.0.0.1:{port}");

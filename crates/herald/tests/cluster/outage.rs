@@ -144,3 +144,24 @@ async fn an_outage_while_running_answers_503_and_loses_nothing_accepted() {
     node.stop().await;
     drop(proxy);
 }
+
+#[tokio::test]
+async fn on_postgresql_serve_without_an_encryption_key_stops_with_one_line() {
+    if herald_testkit::pg::skipped() {
+        return;
+    }
+    let db = herald_testkit::pg::TestDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--admin-token", ADMIN, "--database-url", db.url()])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .expect("run herald");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let lines: Vec<_> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line: {stderr}");
+    assert!(lines[0].contains("--encryption-key"), "{stderr}");
+    assert!(!dir.path().join("encryption-key").exists(), "no key is generated for a shared database");
+}

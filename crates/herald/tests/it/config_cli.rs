@@ -198,6 +198,19 @@ async fn secrets_are_sealed_in_the_database_and_survive_a_key_rotation() {
     assert_eq!(keys_after, keys, "the signing key is the same");
     drop(second);
 
+    // A rotation that stopped before it resealed left its key in encryption-key.next: another key is refused, and
+    // running again finishes with the pending one.
+    let pending = "7".repeat(64);
+    std::fs::write(data.join("encryption-key.next"), &pending).unwrap();
+    let d = data.to_str().unwrap();
+    let (code, stderr) = run(&["rotate-encryption-key", "--data-dir", d, "--new-key", &"8".repeat(64)], &[]);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(stderr.contains("encryption-key.next"), "{stderr}");
+    let (code, stderr) = run(&["rotate-encryption-key", "--data-dir", d], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(std::fs::read_to_string(data.join("encryption-key")).unwrap(), pending, "finished with the pending key");
+    assert!(!data.join("encryption-key.next").exists());
+
     // Started with the old key only, Herald refuses with one line rather than fail deliveries later.
     let (code, stderr) = run(
         &[

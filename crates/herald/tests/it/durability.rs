@@ -39,7 +39,14 @@ async fn setup(client: &Client, url: &str) {
 async fn start(dir: &Path, db: &Option<TestDatabase>) -> HeraldProcess {
     let mut flags = FLAGS.to_vec();
     if let Some(db) = db {
-        flags.extend(["--database-url", db.url(), "--lease", "1s"]);
+        flags.extend([
+            "--database-url",
+            db.url(),
+            "--lease",
+            "1s",
+            "--encryption-key",
+            crate::support::TEST_ENCRYPTION_KEY,
+        ]);
     }
     HeraldProcess::start(Path::new(BIN), dir, ADMIN, &flags).await
 }

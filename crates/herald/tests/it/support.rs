@@ -13,6 +13,8 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 
 pub const ADMIN: &str = "test-admin-token-0123456789";
+/// The key PostgreSQL test nodes seal secrets with.
+pub const TEST_ENCRYPTION_KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
 /// The database the tests of this run use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +90,8 @@ impl TestApp {
         let args = ServeArgs {
             data_dir: Some(dir.path().display().to_string()),
             database_url: db.as_ref().map(|d| d.url().to_string()),
+            // PostgreSQL takes no generated key (nodes must share one); SQLite generates one in the data dir.
+            encryption_key: db.as_ref().map(|_| TEST_ENCRYPTION_KEY.to_string()),
             allow_http_targets: flag(opts.strict_targets),
             allow_private_targets: flag(opts.strict_targets),
             retry_schedule: Some(opts.retry_schedule.unwrap_or("50ms,100ms").to_string()),
