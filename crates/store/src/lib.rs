@@ -7,7 +7,9 @@
 //! UUIDs on PostgreSQL, which sort the same way.
 
 mod batch;
+mod catalogue;
 mod codec;
+mod dialect;
 mod error;
 mod group_commit;
 mod models;

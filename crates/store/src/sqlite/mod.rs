@@ -7,6 +7,7 @@
 mod checkpoint;
 mod commit;
 mod deliveries;
+mod dialect;
 mod maintenance;
 mod sessions;
 
@@ -16,14 +17,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use herald_domain::routing::RouteWebhook;
 use herald_domain::{ApplicationId, DeliveryId, InstallationId, WebhookId};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, Sqlite};
 
-use crate::codec::{id, list, list_json, micros, opt_time, time};
+use crate::codec::micros;
 use crate::*;
 
 pub struct SqliteStore {
@@ -110,56 +108,15 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// The catalogue on this store's pools (written once for both backends, `crate::catalogue`).
+    fn catalogue(&self) -> crate::catalogue::Catalogue<'_, Sqlite> {
+        crate::catalogue::Catalogue { writer: &self.writer, reader: &self.reader, sealer: &self.sealer }
+    }
+
     async fn bump_routing_version(tx: &mut sqlx::SqliteConnection) -> StoreResult<()> {
         sqlx::query("UPDATE routing_version SET version = version + 1 WHERE id = 1").execute(tx).await?;
         Ok(())
     }
-}
-
-fn application(row: &SqliteRow, sealer: &Sealer) -> StoreResult<ApplicationRecord> {
-    Ok(ApplicationRecord {
-        id: id(row.try_get("id")?)?,
-        client_id: row.try_get("client_id")?,
-        name: row.try_get("name")?,
-        scopes: list(row.try_get("scopes")?)?,
-        api_key_hash: row.try_get("api_key_hash")?,
-        signing_seed: sealer.open_bytes(row.try_get("signing_seed")?)?,
-        created: time(row.try_get("created")?),
-        modified: time(row.try_get("modified")?),
-    })
-}
-
-fn installation(row: &SqliteRow) -> StoreResult<InstallationRecord> {
-    Ok(InstallationRecord {
-        id: id(row.try_get("id")?)?,
-        application_id: id(row.try_get("application_id")?)?,
-        customer_id: row.try_get("customer_id")?,
-        customer_name: row.try_get("customer_name")?,
-        customer_email: row.try_get("customer_email")?,
-        created: time(row.try_get("created")?),
-        terminated: opt_time(row.try_get("terminated")?),
-    })
-}
-
-fn webhook(row: &SqliteRow, sealer: &Sealer) -> StoreResult<WebhookRecord> {
-    Ok(WebhookRecord {
-        id: id(row.try_get("id")?)?,
-        application_id: id(row.try_get("application_id")?)?,
-        url: row.try_get("url")?,
-        description: row.try_get("description")?,
-        topic_ids: list(row.try_get("topic_ids")?)?,
-        customer_ids: list(row.try_get("customer_ids")?)?,
-        active: row.try_get("active")?,
-        ignore_etag_only_changes: row.try_get("ignore_etag_only_changes")?,
-        secret: sealer.open_text(row.try_get("secret")?)?,
-        previous_secret: sealer.open_opt_text(row.try_get("previous_secret")?)?,
-        previous_secret_expires: opt_time(row.try_get("previous_secret_expires")?),
-        disabled_reason: row.try_get("disabled_reason")?,
-        last_success: opt_time(row.try_get("last_success")?),
-        failing_since: opt_time(row.try_get("failing_since")?),
-        created: time(row.try_get("created")?),
-        modified: time(row.try_get("modified")?),
-    })
 }
 
 #[async_trait]
@@ -169,68 +126,15 @@ impl Store for SqliteStore {
     }
 
     async fn reseal_secrets(&self) -> StoreResult<u64> {
-        let sealer = &self.sealer;
-        let mut tx = self.writer.begin().await?;
-        let mut rewritten = 0;
-        let apps: Vec<(String, Vec<u8>)> =
-            sqlx::query_as("SELECT id, signing_seed FROM applications").fetch_all(&mut *tx).await?;
-        for (id, seed) in apps.into_iter().filter(|(_, seed)| !sealer.is_current_bytes(seed)) {
-            let seed = sealer.seal_bytes(&sealer.open_bytes(seed)?);
-            sqlx::query("UPDATE applications SET signing_seed = ? WHERE id = ?")
-                .bind(seed)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            rewritten += 1;
-        }
-        let hooks: Vec<(String, String, Option<String>)> =
-            sqlx::query_as("SELECT id, secret, previous_secret FROM webhooks").fetch_all(&mut *tx).await?;
-        for (id, secret, previous) in hooks {
-            if sealer.is_current_text(&secret) && previous.as_deref().is_none_or(|p| sealer.is_current_text(p)) {
-                continue;
-            }
-            let secret = sealer.seal_text(&sealer.open_text(secret)?);
-            let previous = sealer.open_opt_text(previous)?.map(|p| sealer.seal_text(&p));
-            sqlx::query("UPDATE webhooks SET secret = ?, previous_secret = ? WHERE id = ?")
-                .bind(secret)
-                .bind(previous)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            rewritten += 1;
-        }
-        tx.commit().await?;
-        Ok(rewritten)
+        self.catalogue().reseal_secrets().await
     }
 
     async fn insert_application(&self, app: &ApplicationRecord) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query(
-            "INSERT INTO applications (id, client_id, name, scopes, api_key_hash, signing_seed, created, modified) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(app.id.to_string())
-        .bind(&app.client_id)
-        .bind(&app.name)
-        .bind(list_json(&app.scopes))
-        .bind(&app.api_key_hash)
-        .bind(self.sealer.seal_bytes(&app.signing_seed))
-        .bind(micros(app.created))
-        .bind(micros(app.modified))
-        .execute(&mut *tx)
-        .await?;
-        Self::bump_routing_version(&mut tx).await?;
-        tx.commit().await?;
-        Ok(())
+        self.catalogue().insert_application(app).await
     }
 
     async fn get_application(&self, id: ApplicationId) -> StoreResult<ApplicationRecord> {
-        let row = sqlx::query("SELECT * FROM applications WHERE id = ? AND deleted IS NULL")
-            .bind(id.to_string())
-            .fetch_optional(&self.reader)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        application(&row, &self.sealer)
+        self.catalogue().get_application(id).await
     }
 
     async fn find_application_by_key_hash(
@@ -238,29 +142,11 @@ impl Store for SqliteStore {
         key_hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<ApplicationRecord>> {
-        let row = sqlx::query(
-            "SELECT * FROM applications WHERE deleted IS NULL AND (api_key_hash = ? \
-             OR (previous_api_key_hash = ? AND previous_key_expires > ?)) LIMIT 1",
-        )
-        .bind(key_hash)
-        .bind(key_hash)
-        .bind(micros(now))
-        .fetch_optional(&self.reader)
-        .await?;
-        row.as_ref().map(|r| application(r, &self.sealer)).transpose()
+        self.catalogue().find_application_by_key_hash(key_hash, now).await
     }
 
     async fn list_applications(&self, page: Page) -> StoreResult<(Vec<ApplicationRecord>, u64)> {
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM applications WHERE deleted IS NULL")
-            .fetch_one(&self.reader)
-            .await?;
-        let rows =
-            sqlx::query("SELECT * FROM applications WHERE deleted IS NULL ORDER BY created, id LIMIT ? OFFSET ?")
-                .bind(page.size as i64)
-                .bind(page.offset())
-                .fetch_all(&self.reader)
-                .await?;
-        Ok((rows.iter().map(|r| application(r, &self.sealer)).collect::<StoreResult<_>>()?, total as u64))
+        self.catalogue().list_applications(page).await
     }
 
     async fn update_application(
@@ -270,21 +156,7 @@ impl Store for SqliteStore {
         scopes: &[String],
         now: DateTime<Utc>,
     ) -> StoreResult<ApplicationRecord> {
-        let mut tx = self.writer.begin().await?;
-        let row = sqlx::query(
-            "UPDATE applications SET name = ?, scopes = ?, modified = ? WHERE id = ? AND deleted IS NULL RETURNING *",
-        )
-        .bind(name)
-        .bind(list_json(scopes))
-        .bind(micros(now))
-        .bind(id.to_string())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        let app = application(&row, &self.sealer)?;
-        Self::bump_routing_version(&mut tx).await?;
-        tx.commit().await?;
-        Ok(app)
+        self.catalogue().update_application(id, name, scopes, now).await
     }
 
     async fn rotate_api_key(
@@ -294,87 +166,19 @@ impl Store for SqliteStore {
         previous_expires: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> StoreResult<ApplicationRecord> {
-        // SET reads the row as it was: the previous key is the one being replaced.
-        let row = sqlx::query(
-            "UPDATE applications SET previous_api_key_hash = CASE WHEN ? IS NULL THEN NULL ELSE api_key_hash END, \
-             previous_key_expires = ?, api_key_hash = ?, modified = ? WHERE id = ? AND deleted IS NULL RETURNING *",
-        )
-        .bind(previous_expires.map(micros))
-        .bind(previous_expires.map(micros))
-        .bind(key_hash)
-        .bind(micros(now))
-        .bind(id.to_string())
-        .fetch_optional(&self.writer)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        application(&row, &self.sealer)
+        self.catalogue().rotate_api_key(id, key_hash, previous_expires, now).await
     }
 
     async fn delete_application(&self, id: ApplicationId, now: DateTime<Utc>) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
-        let done = sqlx::query("UPDATE applications SET deleted = ?, modified = ? WHERE id = ? AND deleted IS NULL")
-            .bind(micros(now))
-            .bind(micros(now))
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        sqlx::query(
-            "UPDATE deliveries SET state = 4, owner = NULL, next_attempt_at = NULL, updated = ? WHERE state = 0 \
-             AND webhook_id IN (SELECT id FROM webhooks WHERE application_id = ? AND deleted IS NULL)",
-        )
-        .bind(micros(now))
-        .bind(id.to_string())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE webhooks SET deleted = ?, modified = ? WHERE application_id = ? AND deleted IS NULL")
-            .bind(micros(now))
-            .bind(micros(now))
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE installations SET terminated = ? WHERE application_id = ? AND terminated IS NULL")
-            .bind(micros(now))
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        Self::bump_routing_version(&mut tx).await?;
-        tx.commit().await?;
-        Ok(())
+        self.catalogue().delete_application(id, now).await
     }
 
     async fn insert_installation(&self, inst: &InstallationRecord, event: Option<&NewEvent>) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query(
-            "INSERT INTO installations (id, application_id, customer_id, customer_name, customer_email, created, \
-             terminated) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(inst.id.to_string())
-        .bind(inst.application_id.to_string())
-        .bind(&inst.customer_id)
-        .bind(&inst.customer_name)
-        .bind(&inst.customer_email)
-        .bind(micros(inst.created))
-        .bind(inst.terminated.map(micros))
-        .execute(&mut *tx)
-        .await?;
-        if let Some(e) = event {
-            deliveries::insert_event_with_deliveries(&mut tx, e, inst.created).await?;
-        }
-        Self::bump_routing_version(&mut tx).await?;
-        tx.commit().await?;
-        Ok(())
+        self.catalogue().insert_installation(inst, event).await
     }
 
     async fn get_installation(&self, id: InstallationId) -> StoreResult<InstallationRecord> {
-        let row = sqlx::query("SELECT * FROM installations WHERE id = ?")
-            .bind(id.to_string())
-            .fetch_optional(&self.reader)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        installation(&row)
+        self.catalogue().get_installation(id).await
     }
 
     async fn terminate_installation(
@@ -383,28 +187,7 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
         event: Option<&NewEvent>,
     ) -> StoreResult<InstallationRecord> {
-        let mut tx = self.writer.begin().await?;
-        let row = sqlx::query("SELECT * FROM installations WHERE id = ?")
-            .bind(id.to_string())
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let mut inst = installation(&row)?;
-        if inst.terminated.is_some() {
-            return Err(StoreError::Conflict("installation already terminated".into()));
-        }
-        sqlx::query("UPDATE installations SET terminated = ? WHERE id = ?")
-            .bind(micros(now))
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        if let Some(e) = event {
-            deliveries::insert_event_with_deliveries(&mut tx, e, now).await?;
-        }
-        Self::bump_routing_version(&mut tx).await?;
-        tx.commit().await?;
-        inst.terminated = Some(now);
-        Ok(inst)
+        self.catalogue().terminate_installation(id, now, event).await
     }
 
     async fn list_installations(
@@ -412,200 +195,39 @@ impl Store for SqliteStore {
         filter: &InstallationFilter,
         page: Page,
     ) -> StoreResult<(Vec<InstallationRecord>, u64)> {
-        fn push_where<'a>(q: &mut QueryBuilder<'a, Sqlite>, f: &'a InstallationFilter) {
-            q.push(" WHERE 1 = 1");
-            if let Some(a) = f.application_id {
-                q.push(" AND application_id = ").push_bind(a.to_string());
-            }
-            if let Some(c) = &f.customer_id {
-                q.push(" AND customer_id = ").push_bind(c.as_str());
-            }
-            match f.installed {
-                Some(true) => {
-                    q.push(" AND terminated IS NULL");
-                }
-                Some(false) => {
-                    q.push(" AND terminated IS NOT NULL");
-                }
-                None => {}
-            }
-        }
-        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM installations");
-        push_where(&mut count, filter);
-        let total: i64 = count.build_query_scalar().fetch_one(&self.reader).await?;
-        let mut q = QueryBuilder::new("SELECT * FROM installations");
-        push_where(&mut q, filter);
-        q.push(" ORDER BY created, id LIMIT ").push_bind(page.size as i64).push(" OFFSET ").push_bind(page.offset());
-        let rows = q.build().fetch_all(&self.reader).await?;
-        Ok((rows.iter().map(installation).collect::<StoreResult<_>>()?, total as u64))
+        self.catalogue().list_installations(filter, page).await
     }
 
     async fn is_installed(&self, application: ApplicationId, customer_id: &str) -> StoreResult<bool> {
-        let found: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM installations WHERE application_id = ? AND customer_id = ? AND terminated IS NULL LIMIT 1",
-        )
-        .bind(application.to_string())
-        .bind(customer_id)
-        .fetch_optional(&self.reader)
-        .await?;
-        Ok(found.is_some())
+        self.catalogue().is_installed(application, customer_id).await
     }
 
     async fn insert_webhook(&self, hook: &WebhookRecord) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query(
-            "INSERT INTO webhooks (id, application_id, url, description, topic_ids, customer_ids, active, \
-             ignore_etag_only_changes, secret, previous_secret, previous_secret_expires, disabled_reason, \
-             last_success, failing_since, created, modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(hook.id.to_string())
-        .bind(hook.application_id.to_string())
-        .bind(&hook.url)
-        .bind(&hook.description)
-        .bind(list_json(&hook.topic_ids))
-        .bind(list_json(&hook.customer_ids))
-        .bind(hook.active)
-        .bind(hook.ignore_etag_only_changes)
-        .bind(self.sealer.seal_text(&hook.secret))
-        .bind(hook.previous_secret.as_deref().map(|s| self.sealer.seal_text(s)))
-        .bind(hook.previous_secret_expires.map(micros))
-        .bind(&hook.disabled_reason)
-        .bind(hook.last_success.map(micros))
-        .bind(hook.failing_since.map(micros))
-        .bind(micros(hook.created))
-        .bind(micros(hook.modified))
-        .execute(&mut *tx)
-        .await?;
-        Self::bump_routing_version(&mut tx).await?;
-        tx.commit().await?;
-        Ok(())
+        self.catalogue().insert_webhook(hook).await
     }
 
     async fn get_webhook(&self, id: WebhookId) -> StoreResult<WebhookRecord> {
-        let row = sqlx::query("SELECT * FROM webhooks WHERE id = ? AND deleted IS NULL")
-            .bind(id.to_string())
-            .fetch_optional(&self.reader)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        webhook(&row, &self.sealer)
+        self.catalogue().get_webhook(id).await
     }
 
     async fn update_webhook(&self, hook: &WebhookRecord) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
-        let done = sqlx::query(
-            "UPDATE webhooks SET url = ?, description = ?, topic_ids = ?, customer_ids = ?, active = ?, \
-             ignore_etag_only_changes = ?, secret = ?, previous_secret = ?, previous_secret_expires = ?, \
-             disabled_reason = ?, modified = ? WHERE id = ? AND deleted IS NULL",
-        )
-        .bind(&hook.url)
-        .bind(&hook.description)
-        .bind(list_json(&hook.topic_ids))
-        .bind(list_json(&hook.customer_ids))
-        .bind(hook.active)
-        .bind(hook.ignore_etag_only_changes)
-        .bind(self.sealer.seal_text(&hook.secret))
-        .bind(hook.previous_secret.as_deref().map(|s| self.sealer.seal_text(s)))
-        .bind(hook.previous_secret_expires.map(micros))
-        .bind(&hook.disabled_reason)
-        .bind(micros(hook.modified))
-        .bind(hook.id.to_string())
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Self::bump_routing_version(&mut tx).await?;
-        tx.commit().await?;
-        Ok(())
+        self.catalogue().update_webhook(hook).await
     }
 
     async fn delete_webhook(&self, id: WebhookId, now: DateTime<Utc>) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
-        let done = sqlx::query("UPDATE webhooks SET deleted = ?, modified = ? WHERE id = ? AND deleted IS NULL")
-            .bind(micros(now))
-            .bind(micros(now))
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        sqlx::query("UPDATE deliveries SET state = 4, owner = NULL, next_attempt_at = NULL, updated = ? WHERE webhook_id = ? AND state = 0")
-            .bind(micros(now))
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        Self::bump_routing_version(&mut tx).await?;
-        tx.commit().await?;
-        Ok(())
+        self.catalogue().delete_webhook(id, now).await
     }
 
     async fn list_webhooks(&self, filter: &WebhookFilter, page: Page) -> StoreResult<(Vec<WebhookRecord>, u64)> {
-        fn push_where<'a>(q: &mut QueryBuilder<'a, Sqlite>, f: &'a WebhookFilter) {
-            q.push(" WHERE deleted IS NULL");
-            if let Some(a) = f.application_id {
-                q.push(" AND application_id = ").push_bind(a.to_string());
-            }
-            if let Some(active) = f.active {
-                q.push(" AND active = ").push_bind(active);
-            }
-            if let Some(c) = &f.exact_customer {
-                q.push(" AND customer_ids = ").push_bind(list_json(std::slice::from_ref(c)));
-            }
-        }
-        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM webhooks");
-        push_where(&mut count, filter);
-        let total: i64 = count.build_query_scalar().fetch_one(&self.reader).await?;
-        let mut q = QueryBuilder::new("SELECT * FROM webhooks");
-        push_where(&mut q, filter);
-        let col = if filter.by_modified { "modified" } else { "created" };
-        let dir = if filter.descending { "DESC" } else { "ASC" };
-        q.push(format!(" ORDER BY {col} {dir}, id {dir} LIMIT "))
-            .push_bind(page.size as i64)
-            .push(" OFFSET ")
-            .push_bind(page.offset());
-        let rows = q.build().fetch_all(&self.reader).await?;
-        Ok((rows.iter().map(|r| webhook(r, &self.sealer)).collect::<StoreResult<_>>()?, total as u64))
+        self.catalogue().list_webhooks(filter, page).await
     }
 
     async fn routing_version(&self) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar("SELECT version FROM routing_version WHERE id = 1").fetch_one(&self.reader).await?)
+        self.catalogue().routing_version().await
     }
 
     async fn routing_snapshot(&self) -> StoreResult<RoutingSnapshot> {
-        let mut tx = self.reader.begin().await?;
-        let version: i64 =
-            sqlx::query_scalar("SELECT version FROM routing_version WHERE id = 1").fetch_one(&mut *tx).await?;
-        let rows = sqlx::query(
-            "SELECT id, application_id, topic_ids, customer_ids, active, ignore_etag_only_changes FROM webhooks \
-             WHERE deleted IS NULL AND active = 1",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut webhooks = Vec::with_capacity(rows.len());
-        for row in &rows {
-            webhooks.push(RouteWebhook {
-                id: id(row.try_get("id")?)?,
-                application_id: id(row.try_get("application_id")?)?,
-                topic_ids: list(row.try_get("topic_ids")?)?,
-                customer_ids: list(row.try_get("customer_ids")?)?,
-                active: row.try_get("active")?,
-                ignore_etag_only_changes: row.try_get("ignore_etag_only_changes")?,
-            });
-        }
-        let mut scopes = Vec::new();
-        for row in sqlx::query("SELECT id, scopes FROM applications WHERE deleted IS NULL").fetch_all(&mut *tx).await? {
-            scopes.push((id(row.try_get("id")?)?, list(row.try_get("scopes")?)?));
-        }
-        let mut installations = Vec::new();
-        for row in sqlx::query("SELECT application_id, customer_id FROM installations WHERE terminated IS NULL")
-            .fetch_all(&mut *tx)
-            .await?
-        {
-            installations.push((id(row.try_get("application_id")?)?, row.try_get("customer_id")?));
-        }
-        tx.commit().await?;
-        Ok(RoutingSnapshot { version, webhooks, scopes, installations })
+        self.catalogue().routing_snapshot().await
     }
 
     async fn insert_events(

@@ -1,0 +1,40 @@
+//! PostgreSQL's side of the catalogue written once (`crate::dialect`): native `UUID` and `TEXT[]` columns, and row
+//! locks, since several nodes write the same rows.
+
+use futures::future::BoxFuture;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::{Arguments, Postgres, Row};
+use uuid::Uuid;
+
+use crate::dialect::Dialect;
+use crate::{NewEvent, StoreResult};
+
+impl Dialect for Postgres {
+    const NUMBERED: bool = true;
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
+    const SNAPSHOT: Option<&'static str> = Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+
+    fn add_id(args: &mut PgArguments, id: Option<Uuid>) -> Result<(), BoxDynError> {
+        args.add(id)
+    }
+    fn add_list(args: &mut PgArguments, items: &[String]) -> Result<(), BoxDynError> {
+        args.add(items)
+    }
+    fn get_id(row: &PgRow, column: &str) -> StoreResult<Uuid> {
+        Ok(row.try_get(column)?)
+    }
+    fn get_list(row: &PgRow, column: &str) -> StoreResult<Vec<String>> {
+        Ok(row.try_get(column)?)
+    }
+    fn rows_affected(done: &sqlx::postgres::PgQueryResult) -> u64 {
+        done.rows_affected()
+    }
+    fn insert_event<'c>(
+        conn: &'c mut sqlx::PgConnection,
+        event: &'c NewEvent,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> BoxFuture<'c, StoreResult<()>> {
+        Box::pin(super::deliveries::insert_event_with_deliveries(conn, event, now))
+    }
+}

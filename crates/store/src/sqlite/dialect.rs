@@ -1,0 +1,41 @@
+//! SQLite's side of the catalogue written once (`crate::dialect`): ids as UUID text, lists as JSON text, no row
+//! locks (the single writer serialises every write).
+
+use futures::future::BoxFuture;
+use sqlx::error::BoxDynError;
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::{Arguments, Row, Sqlite};
+use uuid::Uuid;
+
+use crate::codec::{list, list_json, uuid};
+use crate::dialect::Dialect;
+use crate::{NewEvent, StoreResult};
+
+impl Dialect for Sqlite {
+    const NUMBERED: bool = false;
+    const FOR_UPDATE: &'static str = "";
+    const SNAPSHOT: Option<&'static str> = None;
+
+    fn add_id<'q>(args: &mut SqliteArguments<'q>, id: Option<Uuid>) -> Result<(), BoxDynError> {
+        args.add(id.map(|id| id.to_string()))
+    }
+    fn add_list<'q>(args: &mut SqliteArguments<'q>, items: &'q [String]) -> Result<(), BoxDynError> {
+        args.add(list_json(items))
+    }
+    fn get_id(row: &SqliteRow, column: &str) -> StoreResult<Uuid> {
+        uuid(row.try_get(column)?)
+    }
+    fn get_list(row: &SqliteRow, column: &str) -> StoreResult<Vec<String>> {
+        list(row.try_get(column)?)
+    }
+    fn rows_affected(done: &sqlx::sqlite::SqliteQueryResult) -> u64 {
+        done.rows_affected()
+    }
+    fn insert_event<'c>(
+        conn: &'c mut sqlx::SqliteConnection,
+        event: &'c NewEvent,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> BoxFuture<'c, StoreResult<()>> {
+        Box::pin(super::deliveries::insert_event_with_deliveries(conn, event, now))
+    }
+}
