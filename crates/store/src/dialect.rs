@@ -23,13 +23,25 @@ pub trait Dialect: Database {
     /// Appended to a `SELECT` whose rows the transaction then updates: ` FOR UPDATE` where several nodes write the
     /// same rows (PostgreSQL), nothing where one writer serialises all writes (SQLite).
     const FOR_UPDATE: &'static str;
+    /// Appended to the `SELECT … LIMIT n` of a retention batch: ` FOR UPDATE SKIP LOCKED` on PostgreSQL, so that
+    /// nodes pruning at once share the rows instead of waiting on each other; nothing on SQLite.
+    const SKIP_LOCKED: &'static str;
+    /// The larger of two values: `GREATEST` (PostgreSQL) or the two-argument scalar `MAX` (SQLite).
+    const GREATEST: &'static str;
     /// Run first in a read transaction that must see one snapshot (PostgreSQL's default isolation gives each
     /// statement its own); `None` where a read transaction is a snapshot already (SQLite in WAL mode).
     const SNAPSHOT: Option<&'static str>;
+    /// The UTC day (`YYYY-MM-DD`) of `a.started`, from whole seconds.
+    const ATTEMPT_DAY: &'static str;
+    /// `a.webhook_id` as text (the lowercase hyphenated UUID on both).
+    const ATTEMPT_WEBHOOK_TEXT: &'static str;
+    /// The collation that orders text byte by byte: `"C"` (PostgreSQL) or `BINARY` (SQLite).
+    const BYTE_ORDER: &'static str;
 
     fn add_id<'q>(args: &mut Self::Arguments<'q>, id: Option<Uuid>) -> Result<(), BoxDynError>;
     fn add_list<'q>(args: &mut Self::Arguments<'q>, items: &'q [String]) -> Result<(), BoxDynError>;
     fn get_id(row: &Self::Row, column: &str) -> StoreResult<Uuid>;
+    fn get_opt_id(row: &Self::Row, column: &str) -> StoreResult<Option<Uuid>>;
     fn get_list(row: &Self::Row, column: &str) -> StoreResult<Vec<String>>;
     fn rows_affected(done: &Self::QueryResult) -> u64;
 
@@ -143,6 +155,9 @@ pub trait Sql: Dialect {
     fn opt_text(row: &Self::Row, column: &str) -> StoreResult<Option<String>>;
     fn int(row: &Self::Row, column: &str) -> StoreResult<i64>;
     fn opt_int(row: &Self::Row, column: &str) -> StoreResult<Option<i64>>;
+    /// An `INTEGER` column (32 bits on PostgreSQL): states, attempt numbers, status codes.
+    fn int4(row: &Self::Row, column: &str) -> StoreResult<i32>;
+    fn opt_int4(row: &Self::Row, column: &str) -> StoreResult<Option<i32>>;
     fn flag(row: &Self::Row, column: &str) -> StoreResult<bool>;
     fn bytes(row: &Self::Row, column: &str) -> StoreResult<Vec<u8>>;
     fn fetch_all<'e>(
@@ -210,6 +225,12 @@ where
         Ok(row.try_get(column)?)
     }
     fn opt_int(row: &Self::Row, column: &str) -> StoreResult<Option<i64>> {
+        Ok(row.try_get(column)?)
+    }
+    fn int4(row: &Self::Row, column: &str) -> StoreResult<i32> {
+        Ok(row.try_get(column)?)
+    }
+    fn opt_int4(row: &Self::Row, column: &str) -> StoreResult<Option<i32>> {
         Ok(row.try_get(column)?)
     }
     fn flag(row: &Self::Row, column: &str) -> StoreResult<bool> {

@@ -3,7 +3,11 @@
 //! its pools and its [`Sealer`]. The hot path (events, claims, attempt records) stays in each backend.
 
 mod applications;
+mod deliveries;
+mod logs;
+mod maintenance;
 mod records;
+mod sessions;
 mod webhooks;
 
 use sqlx::{Database, Pool};

@@ -13,7 +13,13 @@ use crate::{NewEvent, StoreResult};
 impl Dialect for Postgres {
     const NUMBERED: bool = true;
     const FOR_UPDATE: &'static str = " FOR UPDATE";
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+    const GREATEST: &'static str = "GREATEST";
     const SNAPSHOT: Option<&'static str> = Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+    // Whole seconds (integer division), in UTC whatever the session's time zone: the day as SQLite computes it.
+    const ATTEMPT_DAY: &'static str = "to_char(to_timestamp(a.started / 1000000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
+    const ATTEMPT_WEBHOOK_TEXT: &'static str = "a.webhook_id::text";
+    const BYTE_ORDER: &'static str = "\"C\"";
 
     fn add_id(args: &mut PgArguments, id: Option<Uuid>) -> Result<(), BoxDynError> {
         args.add(id)
@@ -22,6 +28,9 @@ impl Dialect for Postgres {
         args.add(items)
     }
     fn get_id(row: &PgRow, column: &str) -> StoreResult<Uuid> {
+        Ok(row.try_get(column)?)
+    }
+    fn get_opt_id(row: &PgRow, column: &str) -> StoreResult<Option<Uuid>> {
         Ok(row.try_get(column)?)
     }
     fn get_list(row: &PgRow, column: &str) -> StoreResult<Vec<String>> {

@@ -7,8 +7,6 @@
 
 mod deliveries;
 mod dialect;
-mod maintenance;
-mod sessions;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -17,10 +15,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_domain::{ApplicationId, DeliveryId, InstallationId, WebhookId};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
-use sqlx::{Connection, Postgres, Row};
+use sqlx::{Connection, Postgres};
 use uuid::Uuid;
 
-use crate::codec::{micros, opt_time};
 use crate::*;
 
 /// The advisory lock every node takes to migrate ("HERALD" and a version of the locking scheme). Fixed, so that
@@ -78,11 +75,6 @@ impl PgStore {
     /// The catalogue on this store's pools (written once for both backends, `crate::catalogue`).
     fn catalogue(&self) -> crate::catalogue::Catalogue<'_, Postgres> {
         crate::catalogue::Catalogue { writer: &self.pool, reader: &self.pool, sealer: &self.sealer }
-    }
-
-    async fn bump_routing_version(tx: &mut PgConnection) -> StoreResult<()> {
-        sqlx::query("UPDATE routing_version SET version = version + 1 WHERE id = 1").execute(tx).await?;
-        Ok(())
     }
 }
 
@@ -228,13 +220,7 @@ impl Store for PgStore {
     }
 
     async fn get_idempotent_response(&self, key: &str, since: DateTime<Utc>) -> StoreResult<Option<IdempotentAnswer>> {
-        let row = sqlx::query("SELECT response, body_hash FROM idempotency_keys WHERE key = $1 AND created >= $2")
-            .bind(key)
-            .bind(micros(since))
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| Ok(IdempotentAnswer { response: r.try_get("response")?, body_hash: r.try_get("body_hash")? }))
-            .transpose()
+        self.catalogue().get_idempotent_response(key, since).await
     }
 
     async fn claim_due_with_lease(
@@ -253,32 +239,15 @@ impl Store for PgStore {
     }
 
     async fn release_claims(&self, owner: &str) -> StoreResult<u64> {
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("UPDATE deliveries SET owner = NULL WHERE state = 0 AND owner = $1")
-            .bind(owner)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM nodes WHERE id = $1").bind(owner).execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(done.rows_affected())
+        self.catalogue().release_claims(owner).await
     }
 
     async fn next_due_at(&self, exclude: &[WebhookId]) -> StoreResult<Option<DateTime<Utc>>> {
-        let next: Option<Option<i64>> = sqlx::query_scalar(
-            "SELECT next_attempt_at FROM deliveries WHERE state = 0 AND owner IS NULL AND webhook_id <> ALL($1) \
-             ORDER BY next_attempt_at LIMIT 1",
-        )
-        .bind(exclude.iter().map(|w| w.0).collect::<Vec<uuid::Uuid>>())
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(opt_time(next.flatten()))
+        deliveries::next_due_at(&self.pool, exclude).await
     }
 
     async fn release_all_claims(&self) -> StoreResult<u64> {
-        let done = sqlx::query("UPDATE deliveries SET owner = NULL WHERE state = 0 AND owner IS NOT NULL")
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
+        self.catalogue().release_all_claims().await
     }
 
     async fn record_attempts(&self, attempts: &[AttemptRecord]) -> StoreResult<()> {
@@ -286,35 +255,35 @@ impl Store for PgStore {
     }
 
     async fn get_delivery(&self, id: DeliveryId) -> StoreResult<DeliveryRecord> {
-        deliveries::get_delivery(&self.pool, id).await
+        self.catalogue().get_delivery(id).await
     }
 
     async fn insert_session(&self, session: &SessionRecord, keep: u32) -> StoreResult<()> {
-        sessions::insert(&self.pool, session, keep).await
+        self.catalogue().insert_session(session, keep).await
     }
 
     async fn get_session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>> {
-        sessions::get(&self.pool, token_hash).await
+        self.catalogue().get_session(token_hash).await
     }
 
     async fn touch_session(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<bool> {
-        sessions::touch(&self.pool, token_hash, now).await
+        self.catalogue().touch_session(token_hash, now).await
     }
 
     async fn set_session_app(&self, token_hash: &str, app: ApplicationId) -> StoreResult<()> {
-        sessions::set_app(&self.pool, token_hash, app).await
+        self.catalogue().set_session_app(token_hash, app).await
     }
 
     async fn set_session_flash(&self, token_hash: &str, flash: Option<&str>) -> StoreResult<()> {
-        sessions::set_flash(&self.pool, token_hash, flash).await
+        self.catalogue().set_session_flash(token_hash, flash).await
     }
 
     async fn clear_session_flash(&self, token_hash: &str, shown: &str) -> StoreResult<()> {
-        sessions::clear_flash(&self.pool, token_hash, shown).await
+        self.catalogue().clear_session_flash(token_hash, shown).await
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<bool> {
-        sessions::delete(&self.pool, token_hash).await
+        self.catalogue().delete_session(token_hash).await
     }
 
     async fn delete_expired_sessions(
@@ -322,11 +291,11 @@ impl Store for PgStore {
         idle_before: DateTime<Utc>,
         created_before: DateTime<Utc>,
     ) -> StoreResult<u64> {
-        sessions::delete_expired(&self.pool, idle_before, created_before).await
+        self.catalogue().delete_expired_sessions(idle_before, created_before).await
     }
 
     async fn list_attempt_page(&self, filter: &AttemptFilter) -> StoreResult<AttemptPage> {
-        deliveries::list_attempt_page(&self.pool, filter).await
+        self.catalogue().list_attempt_page(filter).await
     }
 
     async fn replay_candidates(
@@ -337,7 +306,7 @@ impl Store for PgStore {
         states: &[DeliveryState],
         limit: u32,
     ) -> StoreResult<Vec<ReplayCandidate>> {
-        maintenance::replay_candidates(&self.pool, webhook, from, to, states, limit).await
+        self.catalogue().replay_candidates(webhook, from, to, states, limit).await
     }
 
     async fn insert_deliveries(&self, deliveries: &[(Uuid, NewDelivery)], now: DateTime<Utc>) -> StoreResult<()> {
@@ -350,18 +319,18 @@ impl Store for PgStore {
         reason: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<WebhookId>> {
-        maintenance::disable_failing_webhooks(&self.pool, failing_before, reason, now).await
+        self.catalogue().disable_failing_webhooks(failing_before, reason, now).await
     }
 
     async fn stats(&self, now: DateTime<Utc>) -> StoreResult<StoreStats> {
-        maintenance::stats(&self.pool, now).await
+        self.catalogue().stats(now).await
     }
 
     async fn prune(&self, before: DateTime<Utc>, keys_before: DateTime<Utc>) -> StoreResult<PruneReport> {
-        maintenance::prune(&self.pool, before, keys_before).await
+        self.catalogue().prune(before, keys_before).await
     }
 
     async fn attempt_counts(&self, filter: &CountFilter) -> StoreResult<Vec<AttemptCount>> {
-        maintenance::attempt_counts(&self.pool, filter).await
+        self.catalogue().attempt_counts(filter).await
     }
 }

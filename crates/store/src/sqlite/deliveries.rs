@@ -3,11 +3,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use herald_domain::DeliveryId;
 use sqlx::sqlite::SqlitePool;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
-use crate::codec::{id, lease_cutoff, micros, opt_time, time, uuid, NODE_FORGET_AFTER_MICROS};
+use crate::codec::{id, lease_cutoff, micros, opt_time, uuid, NODE_FORGET_AFTER_MICROS};
 use crate::*;
 
 /// SQLite allows 32,766 bound variables per statement; deliveries have 11 columns.
@@ -299,157 +298,6 @@ async fn record_in(conn: &mut sqlx::SqliteConnection, attempts: &[AttemptRecord]
     }
     tx.commit().await?;
     Ok(())
-}
-
-pub async fn get_delivery(reader: &SqlitePool, delivery: DeliveryId) -> StoreResult<DeliveryRecord> {
-    let row = sqlx::query(
-        "SELECT d.id, d.event, e.event_id, e.topic_id, e.customer_id, d.webhook_id, d.application_id, d.sandbox, d.state, \
-         d.attempts, d.next_attempt_at FROM deliveries d JOIN events e ON e.id = d.event WHERE d.id = ?",
-    )
-    .bind(delivery.to_string())
-    .fetch_optional(reader)
-    .await?
-    .ok_or(StoreError::NotFound)?;
-    let state: i64 = row.try_get("state")?;
-    Ok(DeliveryRecord {
-        id: id(row.try_get("id")?)?,
-        event: uuid(row.try_get("event")?)?,
-        event_id: id(row.try_get("event_id")?)?,
-        topic_id: row.try_get("topic_id")?,
-        customer_id: row.try_get("customer_id")?,
-        webhook_id: id(row.try_get("webhook_id")?)?,
-        application_id: id(row.try_get("application_id")?)?,
-        sandbox: row.try_get("sandbox")?,
-        state: DeliveryState::from_i64(state).ok_or_else(|| StoreError::Corrupt(format!("delivery state {state}")))?,
-        attempts: row.try_get::<i64, _>("attempts")? as u32,
-        next_attempt_at: opt_time(row.try_get("next_attempt_at")?),
-    })
-}
-
-/// The filter's conditions, after `WHERE 1 = 1`.
-fn push_attempt_filter(q: &mut QueryBuilder<'_, Sqlite>, f: &AttemptFilter) {
-    if let Some(v) = f.application_id {
-        q.push(" AND a.application_id = ").push_bind(v.to_string());
-    }
-    if let Some(v) = f.from {
-        q.push(" AND a.started >= ").push_bind(micros(v));
-    }
-    if let Some(v) = f.to {
-        q.push(" AND a.started <= ").push_bind(micros(v));
-    }
-    if let Some(v) = &f.topic_id {
-        q.push(" AND e.topic_id = ").push_bind(v.clone());
-    }
-    if let Some(v) = &f.entity_id {
-        q.push(" AND e.entity_id = ").push_bind(v.clone());
-    }
-    if let Some(v) = f.event_id {
-        q.push(" AND e.event_id = ").push_bind(v.to_string());
-    }
-    if let Some(v) = f.webhook_id {
-        q.push(" AND a.webhook_id = ").push_bind(v.to_string());
-    }
-    if let Some(v) = &f.customer_id {
-        q.push(" AND e.customer_id = ").push_bind(v.clone());
-    }
-    if let Some(v) = f.delivery_id {
-        q.push(" AND a.delivery_id = ").push_bind(v.to_string());
-    }
-    match f.success {
-        Some(true) => {
-            q.push(" AND a.outcome = 'delivered'");
-        }
-        Some(false) => {
-            q.push(" AND a.outcome <> 'delivered'");
-        }
-        None => {}
-    }
-    if let Some(c) = f.cursor {
-        q.push(" AND (a.started < ").push_bind(micros(c.started));
-        q.push(" OR (a.started = ").push_bind(micros(c.started));
-        q.push(" AND a.id < ").push_bind(c.id).push("))");
-    }
-}
-
-/// The columns of a log record; without bodies, NULL in place of the payload and the response.
-fn attempt_columns(bodies: bool) -> &'static str {
-    if bodies {
-        "SELECT a.id, a.delivery_id, a.started, a.application_id, a.webhook_id, a.url, e.topic_id, e.customer_id, \
-         e.entity_id, e.event_id, a.attempt, a.outcome, a.status_code, a.duration_ms, a.error, e.body, a.response \
-         FROM attempts a JOIN events e ON e.id = a.event WHERE 1 = 1"
-    } else {
-        "SELECT a.id, a.delivery_id, a.started, a.application_id, a.webhook_id, a.url, e.topic_id, e.customer_id, \
-         e.entity_id, e.event_id, a.attempt, a.outcome, a.status_code, a.duration_ms, a.error, NULL AS body, \
-         NULL AS response FROM attempts a JOIN events e ON e.id = a.event WHERE 1 = 1"
-    }
-}
-
-const NEWEST_FIRST: &str = " ORDER BY a.started DESC, a.id DESC";
-
-pub async fn list_attempt_page(reader: &SqlitePool, f: &AttemptFilter) -> StoreResult<AttemptPage> {
-    let limit = f.limit.max(1) as usize;
-    let budget = f.byte_budget.filter(|_| f.bodies);
-    let Some(budget) = budget else {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(attempt_columns(f.bodies));
-        push_attempt_filter(&mut q, f);
-        q.push(NEWEST_FIRST).push(" LIMIT ").push_bind(limit as i64 + 1);
-        let mut records =
-            q.build().fetch_all(reader).await?.iter().map(attempt_log).collect::<StoreResult<Vec<_>>>()?;
-        let more = records.len() > limit;
-        records.truncate(limit);
-        return Ok(AttemptPage { records, more });
-    };
-    // First the sizes (octet_length reads a value's length, not the value), then only the page's records whole.
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT a.id, COALESCE(octet_length(e.body), 0) + COALESCE(octet_length(a.response), 0) AS bytes \
-         FROM attempts a JOIN events e ON e.id = a.event WHERE 1 = 1",
-    );
-    push_attempt_filter(&mut q, f);
-    q.push(NEWEST_FIRST).push(" LIMIT ").push_bind(limit as i64 + 1);
-    let sized = q.build().fetch_all(reader).await?;
-    let mut ids = Vec::with_capacity(sized.len());
-    let mut sizes = Vec::with_capacity(sized.len());
-    for row in sized.iter().take(limit) {
-        ids.push(row.try_get::<i64, _>("id")?);
-        sizes.push(row.try_get::<i64, _>("bytes")?.max(0) as u64);
-    }
-    let take = within_budget(&sizes, Some(budget));
-    let more = sized.len() > take;
-    ids.truncate(take);
-    if ids.is_empty() {
-        return Ok(AttemptPage { records: Vec::new(), more });
-    }
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(attempt_columns(true));
-    q.push(" AND a.id IN (");
-    let mut sep = q.separated(", ");
-    for id in &ids {
-        sep.push_bind(*id);
-    }
-    q.push(")").push(NEWEST_FIRST);
-    let records = q.build().fetch_all(reader).await?.iter().map(attempt_log).collect::<StoreResult<Vec<_>>>()?;
-    Ok(AttemptPage { records, more })
-}
-
-fn attempt_log(row: &sqlx::sqlite::SqliteRow) -> StoreResult<AttemptLogRecord> {
-    Ok(AttemptLogRecord {
-        id: row.try_get("id")?,
-        delivery_id: id(row.try_get("delivery_id")?)?,
-        started: time(row.try_get("started")?),
-        application_id: id(row.try_get("application_id")?)?,
-        webhook_id: id(row.try_get("webhook_id")?)?,
-        url: row.try_get("url")?,
-        topic_id: row.try_get("topic_id")?,
-        customer_id: row.try_get("customer_id")?,
-        entity_id: row.try_get("entity_id")?,
-        event_id: id(row.try_get("event_id")?)?,
-        attempt: row.try_get::<i64, _>("attempt")? as u32,
-        outcome: row.try_get("outcome")?,
-        status_code: row.try_get::<Option<i64>, _>("status_code")?.map(|s| s as u16),
-        duration_ms: row.try_get::<i64, _>("duration_ms")? as u64,
-        error: row.try_get("error")?,
-        body: row.try_get("body")?,
-        response: row.try_get("response")?,
-    })
 }
 
 /// Inserts one event with its deliveries, created at `now`, in the caller's transaction (an installation's event,

@@ -14,7 +14,12 @@ use crate::{NewEvent, StoreResult};
 impl Dialect for Sqlite {
     const NUMBERED: bool = false;
     const FOR_UPDATE: &'static str = "";
+    const SKIP_LOCKED: &'static str = "";
+    const GREATEST: &'static str = "MAX";
     const SNAPSHOT: Option<&'static str> = None;
+    const ATTEMPT_DAY: &'static str = "strftime('%Y-%m-%d', a.started / 1000000, 'unixepoch')";
+    const ATTEMPT_WEBHOOK_TEXT: &'static str = "a.webhook_id";
+    const BYTE_ORDER: &'static str = "BINARY";
 
     fn add_id<'q>(args: &mut SqliteArguments<'q>, id: Option<Uuid>) -> Result<(), BoxDynError> {
         args.add(id.map(|id| id.to_string()))
@@ -24,6 +29,9 @@ impl Dialect for Sqlite {
     }
     fn get_id(row: &SqliteRow, column: &str) -> StoreResult<Uuid> {
         uuid(row.try_get(column)?)
+    }
+    fn get_opt_id(row: &SqliteRow, column: &str) -> StoreResult<Option<Uuid>> {
+        row.try_get::<Option<&str>, _>(column)?.map(uuid).transpose()
     }
     fn get_list(row: &SqliteRow, column: &str) -> StoreResult<Vec<String>> {
         list(row.try_get(column)?)

@@ -8,8 +8,6 @@ mod checkpoint;
 mod commit;
 mod deliveries;
 mod dialect;
-mod maintenance;
-mod sessions;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -19,9 +17,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_domain::{ApplicationId, DeliveryId, InstallationId, WebhookId};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, Sqlite};
+use sqlx::Sqlite;
 
-use crate::codec::micros;
 use crate::*;
 
 pub struct SqliteStore {
@@ -111,11 +108,6 @@ impl SqliteStore {
     /// The catalogue on this store's pools (written once for both backends, `crate::catalogue`).
     fn catalogue(&self) -> crate::catalogue::Catalogue<'_, Sqlite> {
         crate::catalogue::Catalogue { writer: &self.writer, reader: &self.reader, sealer: &self.sealer }
-    }
-
-    async fn bump_routing_version(tx: &mut sqlx::SqliteConnection) -> StoreResult<()> {
-        sqlx::query("UPDATE routing_version SET version = version + 1 WHERE id = 1").execute(tx).await?;
-        Ok(())
     }
 }
 
@@ -240,13 +232,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_idempotent_response(&self, key: &str, since: DateTime<Utc>) -> StoreResult<Option<IdempotentAnswer>> {
-        let row = sqlx::query("SELECT response, body_hash FROM idempotency_keys WHERE key = ? AND created >= ?")
-            .bind(key)
-            .bind(micros(since))
-            .fetch_optional(&self.reader)
-            .await?;
-        row.map(|r| Ok(IdempotentAnswer { response: r.try_get("response")?, body_hash: r.try_get("body_hash")? }))
-            .transpose()
+        self.catalogue().get_idempotent_response(key, since).await
     }
 
     async fn claim_due_with_lease(
@@ -265,14 +251,7 @@ impl Store for SqliteStore {
     }
 
     async fn release_claims(&self, owner: &str) -> StoreResult<u64> {
-        let mut tx = self.writer.begin().await?;
-        let done = sqlx::query("UPDATE deliveries SET owner = NULL WHERE state = 0 AND owner = ?")
-            .bind(owner)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM nodes WHERE id = ?").bind(owner).execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(done.rows_affected())
+        self.catalogue().release_claims(owner).await
     }
 
     async fn next_due_at(&self, exclude: &[WebhookId]) -> StoreResult<Option<DateTime<Utc>>> {
@@ -280,10 +259,7 @@ impl Store for SqliteStore {
     }
 
     async fn release_all_claims(&self) -> StoreResult<u64> {
-        let done = sqlx::query("UPDATE deliveries SET owner = NULL WHERE state = 0 AND owner IS NOT NULL")
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected())
+        self.catalogue().release_all_claims().await
     }
 
     async fn record_attempts(&self, attempts: &[AttemptRecord]) -> StoreResult<()> {
@@ -291,35 +267,35 @@ impl Store for SqliteStore {
     }
 
     async fn get_delivery(&self, id: DeliveryId) -> StoreResult<DeliveryRecord> {
-        deliveries::get_delivery(&self.reader, id).await
+        self.catalogue().get_delivery(id).await
     }
 
     async fn insert_session(&self, session: &SessionRecord, keep: u32) -> StoreResult<()> {
-        sessions::insert(&self.writer, session, keep).await
+        self.catalogue().insert_session(session, keep).await
     }
 
     async fn get_session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>> {
-        sessions::get(&self.reader, token_hash).await
+        self.catalogue().get_session(token_hash).await
     }
 
     async fn touch_session(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<bool> {
-        sessions::touch(&self.writer, token_hash, now).await
+        self.catalogue().touch_session(token_hash, now).await
     }
 
     async fn set_session_app(&self, token_hash: &str, app: ApplicationId) -> StoreResult<()> {
-        sessions::set_app(&self.writer, token_hash, app).await
+        self.catalogue().set_session_app(token_hash, app).await
     }
 
     async fn set_session_flash(&self, token_hash: &str, flash: Option<&str>) -> StoreResult<()> {
-        sessions::set_flash(&self.writer, token_hash, flash).await
+        self.catalogue().set_session_flash(token_hash, flash).await
     }
 
     async fn clear_session_flash(&self, token_hash: &str, shown: &str) -> StoreResult<()> {
-        sessions::clear_flash(&self.writer, token_hash, shown).await
+        self.catalogue().clear_session_flash(token_hash, shown).await
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<bool> {
-        sessions::delete(&self.writer, token_hash).await
+        self.catalogue().delete_session(token_hash).await
     }
 
     async fn delete_expired_sessions(
@@ -327,11 +303,11 @@ impl Store for SqliteStore {
         idle_before: DateTime<Utc>,
         created_before: DateTime<Utc>,
     ) -> StoreResult<u64> {
-        sessions::delete_expired(&self.writer, idle_before, created_before).await
+        self.catalogue().delete_expired_sessions(idle_before, created_before).await
     }
 
     async fn list_attempt_page(&self, filter: &AttemptFilter) -> StoreResult<AttemptPage> {
-        deliveries::list_attempt_page(&self.reader, filter).await
+        self.catalogue().list_attempt_page(filter).await
     }
 
     async fn replay_candidates(
@@ -342,7 +318,7 @@ impl Store for SqliteStore {
         states: &[DeliveryState],
         limit: u32,
     ) -> StoreResult<Vec<ReplayCandidate>> {
-        maintenance::replay_candidates(&self.reader, webhook, from, to, states, limit).await
+        self.catalogue().replay_candidates(webhook, from, to, states, limit).await
     }
 
     async fn insert_deliveries(&self, deliveries: &[(uuid::Uuid, NewDelivery)], now: DateTime<Utc>) -> StoreResult<()> {
@@ -355,18 +331,18 @@ impl Store for SqliteStore {
         reason: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<WebhookId>> {
-        maintenance::disable_failing_webhooks(&self.writer, failing_before, reason, now).await
+        self.catalogue().disable_failing_webhooks(failing_before, reason, now).await
     }
 
     async fn stats(&self, now: DateTime<Utc>) -> StoreResult<StoreStats> {
-        maintenance::stats(&self.reader, now).await
+        self.catalogue().stats(now).await
     }
 
     async fn prune(&self, before: DateTime<Utc>, keys_before: DateTime<Utc>) -> StoreResult<PruneReport> {
-        maintenance::prune(&self.writer, before, keys_before).await
+        self.catalogue().prune(before, keys_before).await
     }
 
     async fn attempt_counts(&self, filter: &CountFilter) -> StoreResult<Vec<AttemptCount>> {
-        maintenance::attempt_counts(&self.reader, filter).await
+        self.catalogue().attempt_counts(filter).await
     }
 }
