@@ -13,6 +13,15 @@ use crate::dialect::Sql;
 use crate::group_commit::GroupCommit;
 use crate::*;
 
+/// What [`Store::claim_due_with_lease`] asks for.
+pub struct Claim<'a> {
+    pub owner: &'a str,
+    pub now: DateTime<Utc>,
+    pub limit: u32,
+    pub exclude: &'a [WebhookId],
+    pub lease: Duration,
+}
+
 /// A database behind [`Store`]: its catalogue (pools and sealer), its group commit, and its hot path: claims,
 /// heartbeats, attempt records and delivery inserts, whose SQL differs (see `docs/STORAGE.md`, *Written once*).
 #[async_trait]
@@ -27,18 +36,14 @@ pub trait Backend: Send + Sync + 'static {
     fn integrity_problem(&self) -> Option<String> {
         None
     }
-    async fn claim_due_with_lease(
-        &self,
-        owner: &str,
-        now: DateTime<Utc>,
-        limit: u32,
-        exclude: &[WebhookId],
-        lease: Duration,
-    ) -> StoreResult<Vec<ClaimedDelivery>>;
+    /// As [`Store::claim_due_with_lease`].
+    async fn claim(&self, claim: Claim<'_>) -> StoreResult<Vec<ClaimedDelivery>>;
+    /// As [`Store::heartbeat`].
     async fn heartbeat(&self, node: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    /// As [`Store::next_due_at`].
     async fn next_due_at(&self, exclude: &[WebhookId]) -> StoreResult<Option<DateTime<Utc>>>;
+    /// As [`Store::record_attempts`].
     async fn record_attempts(&self, attempts: &[AttemptRecord]) -> StoreResult<()>;
-    async fn insert_deliveries(&self, deliveries: &[(uuid::Uuid, NewDelivery)], now: DateTime<Utc>) -> StoreResult<()>;
 }
 
 #[async_trait]
@@ -173,7 +178,7 @@ impl<B: Backend> Store for B {
         exclude: &[WebhookId],
         lease: Duration,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        Backend::claim_due_with_lease(self, owner, now, limit, exclude, lease).await
+        Backend::claim(self, Claim { owner, now, limit, exclude, lease }).await
     }
 
     async fn heartbeat(&self, node: &str, now: DateTime<Utc>) -> StoreResult<()> {
@@ -252,7 +257,7 @@ impl<B: Backend> Store for B {
     }
 
     async fn insert_deliveries(&self, deliveries: &[(uuid::Uuid, NewDelivery)], now: DateTime<Utc>) -> StoreResult<()> {
-        Backend::insert_deliveries(self, deliveries, now).await
+        self.catalogue().insert_deliveries(deliveries, now).await
     }
 
     async fn disable_failing_webhooks(

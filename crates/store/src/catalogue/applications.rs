@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use herald_domain::{ApplicationId, InstallationId};
 
+use super::deliveries::insert_event;
 use super::{bump_routing_version, records, Catalogue};
 use crate::codec::micros;
 use crate::dialect::{sql, Arg, Sql, Stmt};
@@ -232,7 +233,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
         .run(&mut *tx)
         .await?;
         if let Some(e) = event {
-            DB::insert_event(&mut *tx, e, inst.created).await?;
+            insert_event::<DB>(&mut *tx, e, inst.created).await?;
         }
         bump_routing_version::<DB>(&mut *tx).await?;
         tx.commit().await?;
@@ -274,7 +275,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
             .run(&mut *tx)
             .await?;
         if let Some(e) = event {
-            DB::insert_event(&mut *tx, e, now).await?;
+            insert_event::<DB>(&mut *tx, e, now).await?;
         }
         bump_routing_version::<DB>(&mut *tx).await?;
         tx.commit().await?;

@@ -3,13 +3,47 @@
 
 use chrono::{DateTime, Utc};
 use herald_domain::DeliveryId;
+use uuid::Uuid;
 
 use super::Catalogue;
 use crate::codec::{micros, opt_time};
-use crate::dialect::{sql, Sql};
+use crate::dialect::{sql, Arg, Sql};
 use crate::*;
 
+/// Stores one event with its deliveries, created at `now`, in the caller's transaction (an installation's event,
+/// written with the installation; the hot path of `POST /changes` goes through the group commit instead).
+pub(super) async fn insert_event<DB: Sql>(
+    conn: &mut DB::Connection,
+    e: &NewEvent,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    sql::<DB>(
+        "INSERT INTO events (id, event_id, topic_id, customer_id, entity_id, event_time, body, created) VALUES (",
+    )
+    .args([Arg::Id(e.id), Arg::Id(e.event_id.0), (&e.topic_id).into(), (&e.customer_id).into()])
+    .push(", ")
+    .args([Arg::from(&e.entity_id), micros(e.event_time).into(), (&e.body).into(), micros(now).into()])
+    .push(")")
+    .run(&mut *conn)
+    .await?;
+    let rows: Vec<(Uuid, &NewDelivery, DateTime<Utc>)> = e.deliveries.iter().map(|d| (e.id, d, now)).collect();
+    DB::insert_delivery_rows(conn, &rows).await
+}
+
 impl<DB: Sql> Catalogue<'_, DB> {
+    /// Deliveries of events already stored, in one transaction (see `Store::insert_deliveries`).
+    pub async fn insert_deliveries(&self, deliveries: &[(Uuid, NewDelivery)], now: DateTime<Utc>) -> StoreResult<()> {
+        if deliveries.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<(Uuid, &NewDelivery, DateTime<Utc>)> =
+            deliveries.iter().map(|(event, d)| (*event, d, now)).collect();
+        let mut tx = self.writer.begin().await?;
+        DB::insert_delivery_rows(&mut *tx, &rows).await.map_err(StoreError::missing_reference_as_not_found)?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn get_idempotent_response(
         &self,
         key: &str,

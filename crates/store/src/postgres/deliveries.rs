@@ -3,15 +3,17 @@
 //! Batches travel as arrays (`UNNEST`), so that a statement's text, and so its prepared plan, is the same whatever
 //! the batch size, and no batch meets the limit of 65,535 bound parameters.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use herald_domain::WebhookId;
 use sqlx::postgres::{PgConnection, PgPool};
-use sqlx::Row;
+use sqlx::{Postgres, Row};
 use uuid::Uuid;
 
+use super::PgStore;
+use crate::backend::{Backend, Claim};
+use crate::catalogue::Catalogue;
 use crate::codec::{lease_cutoff, micros, opt_time, NODE_FORGET_AFTER_MICROS};
+use crate::group_commit::GroupCommit;
 use crate::*;
 
 /// The PostgreSQL side of the group commit (`crate::group_commit`): one transaction, rows sent as arrays.
@@ -80,45 +82,12 @@ impl crate::group_commit::Committer for PgCommitter {
     }
 }
 
-/// Inserts one event with its deliveries, created at `now`, in the caller's transaction (an installation's event,
-/// written with the installation; the hot path of `POST /changes` goes through the group commit instead).
-pub async fn insert_event_with_deliveries(tx: &mut PgConnection, e: &NewEvent, now: DateTime<Utc>) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO events (id, event_id, topic_id, customer_id, entity_id, event_time, body, created) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(e.id)
-    .bind(e.event_id.0)
-    .bind(e.topic_id.as_str())
-    .bind(e.customer_id.as_str())
-    .bind(e.entity_id.as_deref())
-    .bind(micros(e.event_time))
-    .bind(e.body.as_str())
-    .bind(micros(now))
-    .execute(&mut *tx)
-    .await?;
-    let rows: Vec<(Uuid, &NewDelivery, DateTime<Utc>)> = e.deliveries.iter().map(|d| (e.id, d, now)).collect();
-    insert_delivery_rows(tx, &rows).await
-}
-
-pub async fn insert_deliveries(
-    pool: &PgPool,
-    deliveries: &[(Uuid, NewDelivery)],
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
-    if deliveries.is_empty() {
-        return Ok(());
-    }
-    let rows: Vec<(Uuid, &NewDelivery, DateTime<Utc>)> = deliveries.iter().map(|(event, d)| (*event, d, now)).collect();
-    let mut tx = pool.begin().await?;
-    insert_delivery_rows(&mut tx, &rows).await.map_err(StoreError::missing_reference_as_not_found)?;
-    tx.commit().await?;
-    Ok(())
-}
-
 /// Inserts deliveries of events already stored, in one statement, in the caller's transaction: `(event row id,
 /// delivery, now)`, with no attempts, created at `now`.
-async fn insert_delivery_rows(tx: &mut PgConnection, rows: &[(Uuid, &NewDelivery, DateTime<Utc>)]) -> StoreResult<()> {
+pub async fn insert_delivery_rows(
+    tx: &mut PgConnection,
+    rows: &[(Uuid, &NewDelivery, DateTime<Utc>)],
+) -> StoreResult<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -135,7 +104,7 @@ async fn insert_delivery_rows(tx: &mut PgConnection, rows: &[(Uuid, &NewDelivery
     .bind(rows.iter().map(|(_, d, _)| d.webhook_id.0).collect::<Vec<Uuid>>())
     .bind(rows.iter().map(|(_, d, _)| d.application_id.0).collect::<Vec<Uuid>>())
     .bind(rows.iter().map(|(_, d, _)| d.sandbox).collect::<Vec<bool>>())
-    .bind(rows.iter().map(|(_, d, _)| d.state as i32).collect::<Vec<i32>>())
+    .bind(rows.iter().map(|(_, d, _)| d.state.code()).collect::<Vec<i32>>())
     .bind(rows.iter().map(|(_, d, _)| d.next_attempt_at.map(micros)).collect::<Vec<Option<i64>>>())
     .bind(rows.iter().map(|(_, d, _)| d.owner.as_deref()).collect::<Vec<Option<&str>>>())
     .bind(rows.iter().map(|(_, _, now)| micros(*now)).collect::<Vec<i64>>())
@@ -233,139 +202,151 @@ async fn window_blocked(pool: &PgPool, now: DateTime<Utc>, limit: u32, exclude: 
     Ok(crate::batch::window_blocked(seen, usable, limit))
 }
 
-pub async fn claim_due(
-    pool: &PgPool,
-    owner: &str,
-    now: DateTime<Utc>,
-    limit: u32,
-    exclude: &[WebhookId],
-    lease: Duration,
-) -> StoreResult<Vec<ClaimedDelivery>> {
-    let by_webhook = !exclude.is_empty() && window_blocked(pool, now, limit, exclude).await?;
-    let rows = sqlx::query(if by_webhook { CLAIM_DUE_BY_WEBHOOK } else { CLAIM_DUE })
-        .bind(owner)
-        .bind(micros(now))
-        .bind(lease_cutoff(now, lease))
-        .bind(exclude.iter().map(|w| w.0).collect::<Vec<Uuid>>())
-        .bind(limit as i64)
-        .fetch_all(pool)
-        .await?;
-    // Deliveries of one event share its payload.
-    let mut bodies: std::collections::HashMap<Uuid, std::sync::Arc<str>> = std::collections::HashMap::new();
-    rows.iter()
-        .map(|row| {
-            let event: Uuid = row.try_get("event")?;
-            let body = match bodies.get(&event) {
-                Some(b) => b.clone(),
-                None => {
-                    let b: std::sync::Arc<str> = row.try_get::<Option<String>, _>("body")?.unwrap_or_default().into();
-                    bodies.insert(event, b.clone());
-                    b
-                }
-            };
-            Ok(ClaimedDelivery {
-                id: row.try_get::<Uuid, _>("id")?.into(),
-                event,
-                webhook_id: row.try_get::<Uuid, _>("webhook_id")?.into(),
-                application_id: row.try_get::<Uuid, _>("application_id")?.into(),
-                sandbox: row.try_get("sandbox")?,
-                attempts: row.try_get::<i32, _>("attempts")? as u32,
-                body,
-            })
-        })
-        .collect()
-}
+/// PostgreSQL behind `Store`: the catalogue on the shared pool, and the hot path of this file.
+#[async_trait::async_trait]
+impl Backend for PgStore {
+    type Db = Postgres;
 
-/// Records `node`'s sign of life at `now` (never moving it back) and forgets nodes silent for a week.
-pub async fn heartbeat(pool: &PgPool, node: &str, now: DateTime<Utc>) -> StoreResult<()> {
-    sqlx::query(
-        "WITH alive AS (INSERT INTO nodes (id, heartbeat) VALUES ($1, $2) \
+    fn catalogue(&self) -> Catalogue<'_, Postgres> {
+        Catalogue { writer: &self.pool, reader: &self.pool, sealer: &self.sealer }
+    }
+
+    fn commits(&self) -> &GroupCommit {
+        &self.commits
+    }
+
+    async fn claim(&self, c: Claim<'_>) -> StoreResult<Vec<ClaimedDelivery>> {
+        let (pool, owner, now, limit, exclude, lease) = (&self.pool, c.owner, c.now, c.limit, c.exclude, c.lease);
+        let by_webhook = !exclude.is_empty() && window_blocked(pool, now, limit, exclude).await?;
+        let rows = sqlx::query(if by_webhook { CLAIM_DUE_BY_WEBHOOK } else { CLAIM_DUE })
+            .bind(owner)
+            .bind(micros(now))
+            .bind(lease_cutoff(now, lease))
+            .bind(exclude.iter().map(|w| w.0).collect::<Vec<Uuid>>())
+            .bind(limit as i64)
+            .fetch_all(pool)
+            .await?;
+        // Deliveries of one event share its payload.
+        let mut bodies: std::collections::HashMap<Uuid, std::sync::Arc<str>> = std::collections::HashMap::new();
+        rows.iter()
+            .map(|row| {
+                let event: Uuid = row.try_get("event")?;
+                let body = match bodies.get(&event) {
+                    Some(b) => b.clone(),
+                    None => {
+                        let b: std::sync::Arc<str> =
+                            row.try_get::<Option<String>, _>("body")?.unwrap_or_default().into();
+                        bodies.insert(event, b.clone());
+                        b
+                    }
+                };
+                Ok(ClaimedDelivery {
+                    id: row.try_get::<Uuid, _>("id")?.into(),
+                    event,
+                    webhook_id: row.try_get::<Uuid, _>("webhook_id")?.into(),
+                    application_id: row.try_get::<Uuid, _>("application_id")?.into(),
+                    sandbox: row.try_get("sandbox")?,
+                    attempts: row.try_get::<i32, _>("attempts")? as u32,
+                    body,
+                })
+            })
+            .collect()
+    }
+
+    /// Records `node`'s sign of life at `now` (never moving it back) and forgets nodes silent for a week.
+    async fn heartbeat(&self, node: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        let pool = &self.pool;
+        sqlx::query(
+            "WITH alive AS (INSERT INTO nodes (id, heartbeat) VALUES ($1, $2) \
          ON CONFLICT (id) DO UPDATE SET heartbeat = GREATEST(nodes.heartbeat, EXCLUDED.heartbeat)) \
          DELETE FROM nodes WHERE heartbeat < $3 AND id <> $1",
-    )
-    .bind(node)
-    .bind(micros(now))
-    .bind(micros(now).saturating_sub(NODE_FORGET_AFTER_MICROS))
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-pub async fn record_attempts(pool: &PgPool, attempts: &[AttemptRecord]) -> StoreResult<()> {
-    if attempts.is_empty() {
-        return Ok(());
+        )
+        .bind(node)
+        .bind(micros(now))
+        .bind(micros(now).saturating_sub(NODE_FORGET_AFTER_MICROS))
+        .execute(pool)
+        .await?;
+        Ok(())
     }
-    let mut tx = pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO attempts (delivery_id, event, webhook_id, application_id, attempt, started, duration_ms, \
+
+    /// The earliest due time of the deliveries nobody holds, but those of `exclude`.
+    async fn next_due_at(&self, exclude: &[WebhookId]) -> StoreResult<Option<DateTime<Utc>>> {
+        let pool = &self.pool;
+        let next: Option<Option<i64>> = sqlx::query_scalar(&format!(
+            "SELECT next_attempt_at FROM deliveries WHERE state = {} AND owner IS NULL AND webhook_id <> ALL($1) \
+         ORDER BY next_attempt_at LIMIT 1",
+            DeliveryState::Pending.sql()
+        ))
+        .bind(exclude.iter().map(|w| w.0).collect::<Vec<Uuid>>())
+        .fetch_optional(pool)
+        .await?;
+        Ok(opt_time(next.flatten()))
+    }
+
+    async fn record_attempts(&self, attempts: &[AttemptRecord]) -> StoreResult<()> {
+        let pool = &self.pool;
+        if attempts.is_empty() {
+            return Ok(());
+        }
+        let mut tx = pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO attempts (delivery_id, event, webhook_id, application_id, attempt, started, duration_ms, \
          outcome, status_code, error, response, url) \
          SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::int4[], $6::int8[], $7::int8[], \
          $8::text[], $9::int4[], $10::text[], $11::text[], $12::text[])",
-    )
-    .bind(attempts.iter().map(|a| a.delivery_id.0).collect::<Vec<Uuid>>())
-    .bind(attempts.iter().map(|a| a.event).collect::<Vec<Uuid>>())
-    .bind(attempts.iter().map(|a| a.webhook_id.0).collect::<Vec<Uuid>>())
-    .bind(attempts.iter().map(|a| a.application_id.0).collect::<Vec<Uuid>>())
-    .bind(attempts.iter().map(|a| a.attempt as i32).collect::<Vec<i32>>())
-    .bind(attempts.iter().map(|a| micros(a.started)).collect::<Vec<i64>>())
-    .bind(attempts.iter().map(|a| a.duration_ms as i64).collect::<Vec<i64>>())
-    .bind(attempts.iter().map(|a| a.outcome.as_str()).collect::<Vec<&str>>())
-    .bind(attempts.iter().map(|a| a.status_code.map(i32::from)).collect::<Vec<Option<i32>>>())
-    .bind(attempts.iter().map(|a| a.error.as_deref()).collect::<Vec<Option<&str>>>())
-    .bind(attempts.iter().map(|a| a.response.as_deref()).collect::<Vec<Option<&str>>>())
-    .bind(attempts.iter().map(|a| a.url.as_str()).collect::<Vec<&str>>())
-    .execute(&mut *tx)
-    .await?;
+        )
+        .bind(attempts.iter().map(|a| a.delivery_id.0).collect::<Vec<Uuid>>())
+        .bind(attempts.iter().map(|a| a.event).collect::<Vec<Uuid>>())
+        .bind(attempts.iter().map(|a| a.webhook_id.0).collect::<Vec<Uuid>>())
+        .bind(attempts.iter().map(|a| a.application_id.0).collect::<Vec<Uuid>>())
+        .bind(attempts.iter().map(|a| a.attempt as i32).collect::<Vec<i32>>())
+        .bind(attempts.iter().map(|a| micros(a.started)).collect::<Vec<i64>>())
+        .bind(attempts.iter().map(|a| a.duration_ms as i64).collect::<Vec<i64>>())
+        .bind(attempts.iter().map(|a| a.outcome.as_str()).collect::<Vec<&str>>())
+        .bind(attempts.iter().map(|a| a.status_code.map(i32::from)).collect::<Vec<Option<i32>>>())
+        .bind(attempts.iter().map(|a| a.error.as_deref()).collect::<Vec<Option<&str>>>())
+        .bind(attempts.iter().map(|a| a.response.as_deref()).collect::<Vec<Option<&str>>>())
+        .bind(attempts.iter().map(|a| a.url.as_str()).collect::<Vec<&str>>())
+        .execute(&mut *tx)
+        .await?;
 
-    for round in crate::batch::rounds(attempts) {
-        sqlx::query(
-            "UPDATE deliveries d SET state = v.state, attempts = GREATEST(d.attempts, v.attempt), \
+        for round in crate::batch::rounds(attempts) {
+            sqlx::query(
+                "UPDATE deliveries d SET state = v.state, attempts = GREATEST(d.attempts, v.attempt), \
              next_attempt_at = v.next_attempt_at, owner = NULL, updated = v.updated \
              FROM UNNEST($1::uuid[], $2::int4[], $3::int4[], $4::int8[], $5::int8[]) \
              AS v(id, state, attempt, next_attempt_at, updated) \
              WHERE d.id = v.id AND d.state IN (0, v.state)",
-        )
-        .bind(round.iter().map(|a| a.delivery_id.0).collect::<Vec<Uuid>>())
-        .bind(round.iter().map(|a| a.new_state as i32).collect::<Vec<i32>>())
-        .bind(round.iter().map(|a| a.attempt as i32).collect::<Vec<i32>>())
-        .bind(round.iter().map(|a| a.next_attempt_at.map(micros)).collect::<Vec<Option<i64>>>())
-        .bind(round.iter().map(|a| crate::batch::ended(a)).collect::<Vec<i64>>())
-        .execute(&mut *tx)
-        .await?;
-    }
+            )
+            .bind(round.iter().map(|a| a.delivery_id.0).collect::<Vec<Uuid>>())
+            .bind(round.iter().map(|a| a.new_state.code()).collect::<Vec<i32>>())
+            .bind(round.iter().map(|a| a.attempt as i32).collect::<Vec<i32>>())
+            .bind(round.iter().map(|a| a.next_attempt_at.map(micros)).collect::<Vec<Option<i64>>>())
+            .bind(round.iter().map(|a| crate::batch::ended(a)).collect::<Vec<i64>>())
+            .execute(&mut *tx)
+            .await?;
+        }
 
-    let hooks = crate::batch::health(attempts);
-    let ids: Vec<Uuid> = hooks.iter().map(|(id, _)| id.0).collect();
-    // Webhook rows are shared by every node: lock them in one order so that concurrent batches cannot deadlock.
-    sqlx::query("SELECT 1 FROM webhooks WHERE id = ANY($1) ORDER BY id FOR UPDATE")
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "UPDATE webhooks w SET \
+        let hooks = crate::batch::health(attempts);
+        let ids: Vec<Uuid> = hooks.iter().map(|(id, _)| id.0).collect();
+        // Webhook rows are shared by every node: lock them in one order so that concurrent batches cannot deadlock.
+        sqlx::query("SELECT 1 FROM webhooks WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE webhooks w SET \
          last_success = CASE WHEN v.success IS NULL THEN w.last_success \
              ELSE GREATEST(COALESCE(w.last_success, 0), v.success) END, \
          failing_since = CASE WHEN v.success IS NULL THEN COALESCE(w.failing_since, v.failing) ELSE v.failing END \
          FROM UNNEST($1::uuid[], $2::int8[], $3::int8[]) AS v(id, success, failing) WHERE w.id = v.id",
-    )
-    .bind(&ids)
-    .bind(hooks.iter().map(|(_, h)| h.success).collect::<Vec<Option<i64>>>())
-    .bind(hooks.iter().map(|(_, h)| h.failing).collect::<Vec<Option<i64>>>())
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// The earliest due time of the deliveries nobody holds, but those of `exclude`.
-pub async fn next_due_at(pool: &PgPool, exclude: &[WebhookId]) -> StoreResult<Option<DateTime<Utc>>> {
-    let next: Option<Option<i64>> = sqlx::query_scalar(&format!(
-        "SELECT next_attempt_at FROM deliveries WHERE state = {} AND owner IS NULL AND webhook_id <> ALL($1) \
-         ORDER BY next_attempt_at LIMIT 1",
-        DeliveryState::Pending.sql()
-    ))
-    .bind(exclude.iter().map(|w| w.0).collect::<Vec<Uuid>>())
-    .fetch_optional(pool)
-    .await?;
-    Ok(opt_time(next.flatten()))
+        )
+        .bind(&ids)
+        .bind(hooks.iter().map(|(_, h)| h.success).collect::<Vec<Option<i64>>>())
+        .bind(hooks.iter().map(|(_, h)| h.failing).collect::<Vec<Option<i64>>>())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }

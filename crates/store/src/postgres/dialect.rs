@@ -1,6 +1,7 @@
 //! PostgreSQL's side of the catalogue written once (`crate::dialect`): native `UUID` and `TEXT[]` columns, and row
 //! locks, since several nodes write the same rows.
 
+use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgArguments, PgRow};
@@ -8,7 +9,7 @@ use sqlx::{Arguments, Postgres, Row};
 use uuid::Uuid;
 
 use crate::dialect::Dialect;
-use crate::{NewEvent, StoreResult};
+use crate::{NewDelivery, StoreResult};
 
 impl Dialect for Postgres {
     const NUMBERED: bool = true;
@@ -39,11 +40,10 @@ impl Dialect for Postgres {
     fn rows_affected(done: &sqlx::postgres::PgQueryResult) -> u64 {
         done.rows_affected()
     }
-    fn insert_event<'c>(
+    fn insert_delivery_rows<'c>(
         conn: &'c mut sqlx::PgConnection,
-        event: &'c NewEvent,
-        now: chrono::DateTime<chrono::Utc>,
+        rows: &'c [(Uuid, &'c NewDelivery, DateTime<Utc>)],
     ) -> BoxFuture<'c, StoreResult<()>> {
-        Box::pin(super::deliveries::insert_event_with_deliveries(conn, event, now))
+        Box::pin(super::deliveries::insert_delivery_rows(conn, rows))
     }
 }

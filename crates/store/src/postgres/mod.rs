@@ -11,16 +11,9 @@ mod dialect;
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use herald_domain::WebhookId;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
-use sqlx::{Connection, Postgres};
-use uuid::Uuid;
+use sqlx::Connection;
 
-use crate::backend::Backend;
-use crate::catalogue::Catalogue;
-use crate::group_commit::GroupCommit;
 use crate::*;
 
 /// The advisory lock every node takes to migrate ("HERALD" and a version of the locking scheme). Fixed, so that
@@ -99,44 +92,4 @@ async fn migrate_with(options: &PgConnectOptions) -> StoreResult<()> {
     unlocked?;
     closed?;
     Ok(())
-}
-
-#[async_trait]
-impl Backend for PgStore {
-    type Db = Postgres;
-
-    fn catalogue(&self) -> Catalogue<'_, Postgres> {
-        Catalogue { writer: &self.pool, reader: &self.pool, sealer: &self.sealer }
-    }
-
-    fn commits(&self) -> &GroupCommit {
-        &self.commits
-    }
-
-    async fn claim_due_with_lease(
-        &self,
-        owner: &str,
-        now: DateTime<Utc>,
-        limit: u32,
-        exclude: &[WebhookId],
-        lease: Duration,
-    ) -> StoreResult<Vec<ClaimedDelivery>> {
-        deliveries::claim_due(&self.pool, owner, now, limit, exclude, lease).await
-    }
-
-    async fn heartbeat(&self, node: &str, now: DateTime<Utc>) -> StoreResult<()> {
-        deliveries::heartbeat(&self.pool, node, now).await
-    }
-
-    async fn next_due_at(&self, exclude: &[WebhookId]) -> StoreResult<Option<DateTime<Utc>>> {
-        deliveries::next_due_at(&self.pool, exclude).await
-    }
-
-    async fn record_attempts(&self, attempts: &[AttemptRecord]) -> StoreResult<()> {
-        deliveries::record_attempts(&self.pool, attempts).await
-    }
-
-    async fn insert_deliveries(&self, deliveries: &[(Uuid, NewDelivery)], now: DateTime<Utc>) -> StoreResult<()> {
-        deliveries::insert_deliveries(&self.pool, deliveries, now).await
-    }
 }

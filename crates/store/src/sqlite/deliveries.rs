@@ -29,7 +29,7 @@ pub async fn insert_delivery_rows(
                 .push_bind(d.webhook_id.to_string())
                 .push_bind(d.application_id.to_string())
                 .push_bind(d.sandbox)
-                .push_bind(d.state as i64)
+                .push_bind(d.state.code())
                 .push_bind(0i64)
                 .push_bind(d.next_attempt_at.map(micros))
                 .push_bind(d.owner.as_deref())
@@ -271,7 +271,7 @@ async fn record_in(conn: &mut sqlx::SqliteConnection, attempts: &[AttemptRecord]
                 QueryBuilder::new("WITH v(id, state, attempt, next_attempt_at, updated) AS (");
             q.push_values(chunk, |mut b, a| {
                 b.push_bind(a.delivery_id.to_string())
-                    .push_bind(a.new_state as i64)
+                    .push_bind(a.new_state.code())
                     .push_bind(a.attempt as i64)
                     .push_bind(a.next_attempt_at.map(micros))
                     .push_bind(crate::batch::ended(a));
@@ -296,47 +296,6 @@ async fn record_in(conn: &mut sqlx::SqliteConnection, attempts: &[AttemptRecord]
         };
         q.bind(hook.to_string()).execute(&mut *tx).await?;
     }
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Inserts one event with its deliveries, created at `now`, in the caller's transaction (an installation's event,
-/// written with the installation; the hot path of `POST /changes` goes through the group commit instead).
-pub async fn insert_event_with_deliveries(
-    tx: &mut sqlx::SqliteConnection,
-    e: &NewEvent,
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO events (id, event_id, topic_id, customer_id, entity_id, event_time, body, created) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(e.id.to_string())
-    .bind(e.event_id.to_string())
-    .bind(e.topic_id.as_str())
-    .bind(e.customer_id.as_str())
-    .bind(e.entity_id.as_deref())
-    .bind(micros(e.event_time))
-    .bind(e.body.as_str())
-    .bind(micros(now))
-    .execute(&mut *tx)
-    .await?;
-    let rows: Vec<(uuid::Uuid, &NewDelivery, DateTime<Utc>)> = e.deliveries.iter().map(|d| (e.id, d, now)).collect();
-    insert_delivery_rows(tx, &rows).await
-}
-
-pub async fn insert_deliveries(
-    writer: &SqlitePool,
-    deliveries: &[(uuid::Uuid, NewDelivery)],
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
-    if deliveries.is_empty() {
-        return Ok(());
-    }
-    let rows: Vec<(uuid::Uuid, &NewDelivery, DateTime<Utc>)> =
-        deliveries.iter().map(|(event, d)| (*event, d, now)).collect();
-    let mut tx = writer.begin().await?;
-    insert_delivery_rows(&mut tx, &rows).await.map_err(StoreError::missing_reference_as_not_found)?;
     tx.commit().await?;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! SQLite's side of the catalogue written once (`crate::dialect`): ids as UUID text, lists as JSON text, no row
 //! locks (the single writer serialises every write).
 
+use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use sqlx::error::BoxDynError;
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
@@ -9,7 +10,7 @@ use uuid::Uuid;
 
 use crate::codec::{list, list_json, uuid};
 use crate::dialect::Dialect;
-use crate::{NewEvent, StoreResult};
+use crate::{NewDelivery, StoreResult};
 
 impl Dialect for Sqlite {
     const NUMBERED: bool = false;
@@ -39,11 +40,10 @@ impl Dialect for Sqlite {
     fn rows_affected(done: &sqlx::sqlite::SqliteQueryResult) -> u64 {
         done.rows_affected()
     }
-    fn insert_event<'c>(
+    fn insert_delivery_rows<'c>(
         conn: &'c mut sqlx::SqliteConnection,
-        event: &'c NewEvent,
-        now: chrono::DateTime<chrono::Utc>,
+        rows: &'c [(Uuid, &'c NewDelivery, DateTime<Utc>)],
     ) -> BoxFuture<'c, StoreResult<()>> {
-        Box::pin(super::deliveries::insert_event_with_deliveries(conn, event, now))
+        Box::pin(super::deliveries::insert_delivery_rows(conn, rows))
     }
 }

@@ -19,7 +19,7 @@ use herald_domain::WebhookId;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Sqlite;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, Claim};
 use crate::catalogue::Catalogue;
 use crate::group_commit::GroupCommit;
 use crate::*;
@@ -125,15 +125,8 @@ impl Backend for SqliteStore {
         self.integrity.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    async fn claim_due_with_lease(
-        &self,
-        owner: &str,
-        now: DateTime<Utc>,
-        limit: u32,
-        exclude: &[WebhookId],
-        lease: std::time::Duration,
-    ) -> StoreResult<Vec<ClaimedDelivery>> {
-        deliveries::claim_due(&self.writer, owner, now, limit, exclude, lease).await
+    async fn claim(&self, c: Claim<'_>) -> StoreResult<Vec<ClaimedDelivery>> {
+        deliveries::claim_due(&self.writer, c.owner, c.now, c.limit, c.exclude, c.lease).await
     }
 
     async fn heartbeat(&self, node: &str, now: DateTime<Utc>) -> StoreResult<()> {
@@ -146,9 +139,5 @@ impl Backend for SqliteStore {
 
     async fn record_attempts(&self, attempts: &[AttemptRecord]) -> StoreResult<()> {
         deliveries::record_attempts(&self.writer, attempts).await
-    }
-
-    async fn insert_deliveries(&self, deliveries: &[(uuid::Uuid, NewDelivery)], now: DateTime<Utc>) -> StoreResult<()> {
-        deliveries::insert_deliveries(&self.writer, deliveries, now).await
     }
 }
