@@ -3,6 +3,8 @@
 //! Batches travel as arrays (`UNNEST`), so that a statement's text, and so its prepared plan, is the same whatever
 //! the batch size, and no batch meets the limit of 65,535 bound parameters.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use herald_domain::WebhookId;
 use sqlx::postgres::{PgConnection, PgPool};
@@ -129,7 +131,7 @@ macro_rules! claim_rest {
     () => {
         "expired AS (
     SELECT d.id, d.next_attempt_at FROM deliveries d
-    WHERE d.state = 0 AND d.owner IS NOT NULL AND d.updated < $3 AND d.next_attempt_at <= $2
+    WHERE d.state = {pending} AND d.owner IS NOT NULL AND d.updated < $3 AND d.next_attempt_at <= $2
       AND (d.owner = $1 OR NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = d.owner AND n.heartbeat >= $3))
       AND d.webhook_id <> ALL($4)
     ORDER BY d.next_attempt_at
@@ -154,26 +156,33 @@ RETURNING d.id, d.event, d.webhook_id, d.application_id, d.sandbox, d.attempts, 
 /// A row another claimant committed after this statement's snapshot is re-checked against the new row version;
 /// that version has `updated` = the new claim's time, which fails `updated < cutoff`, so a fresh claim is never
 /// taken for an expired one even when this statement's snapshot does not yet see the new holder's heartbeat.
-const CLAIM_DUE: &str = concat!(
-    claim_alive!(),
-    "free AS (
+static CLAIM_DUE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        concat!(
+            claim_alive!(),
+            "free AS (
     SELECT d.id, d.next_attempt_at FROM deliveries d
-    WHERE d.state = 0 AND d.owner IS NULL AND d.next_attempt_at <= $2 AND d.webhook_id <> ALL($4)
+    WHERE d.state = {pending} AND d.owner IS NULL AND d.next_attempt_at <= $2 AND d.webhook_id <> ALL($4)
     ORDER BY d.next_attempt_at
     LIMIT $5
     FOR UPDATE OF d SKIP LOCKED
 ), ",
-    claim_rest!()
-);
+            claim_rest!()
+        ),
+        pending = DeliveryState::Pending.sql()
+    )
+});
 
 /// [`CLAIM_DUE`] when the earliest due rows are all excluded webhooks' backlog (see [`window_blocked`]): each
 /// other webhook's earliest rows, one index seek per webhook (`deliveries_free_by_webhook`, migration 0004).
-const CLAIM_DUE_BY_WEBHOOK: &str = concat!(
-    claim_alive!(),
-    "free AS (
+static CLAIM_DUE_BY_WEBHOOK: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        concat!(
+            claim_alive!(),
+            "free AS (
     SELECT x.id, x.next_attempt_at FROM webhooks w CROSS JOIN LATERAL (
         SELECT d.id, d.next_attempt_at FROM deliveries d
-        WHERE d.webhook_id = w.id AND d.state = 0 AND d.owner IS NULL AND d.next_attempt_at <= $2
+        WHERE d.webhook_id = w.id AND d.state = {pending} AND d.owner IS NULL AND d.next_attempt_at <= $2
         ORDER BY d.next_attempt_at
         LIMIT $5
         FOR UPDATE OF d SKIP LOCKED
@@ -182,18 +191,22 @@ const CLAIM_DUE_BY_WEBHOOK: &str = concat!(
     ORDER BY x.next_attempt_at
     LIMIT $5
 ), ",
-    claim_rest!()
-);
+            claim_rest!()
+        ),
+        pending = DeliveryState::Pending.sql()
+    )
+});
 
 /// Whether the earliest due deliveries nobody holds are so much excluded webhooks' backlog that a claim in time
 /// order would walk more than `crate::batch::claim_window(limit)` of them: one bounded index scan, one row. Only picks the
 /// claim's plan; either plan claims correctly.
 async fn window_blocked(pool: &PgPool, now: DateTime<Utc>, limit: u32, exclude: &[WebhookId]) -> StoreResult<bool> {
     let window = crate::batch::claim_window(limit);
-    let (seen, usable): (i64, i64) = sqlx::query_as(
+    let (seen, usable): (i64, i64) = sqlx::query_as(&format!(
         "SELECT COUNT(*), COUNT(*) FILTER (WHERE webhook_id <> ALL($2)) FROM (SELECT webhook_id FROM deliveries \
-         WHERE state = 0 AND owner IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $3) w",
-    )
+         WHERE state = {} AND owner IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $3) w",
+        DeliveryState::Pending.sql()
+    ))
     .bind(micros(now))
     .bind(exclude.iter().map(|w| w.0).collect::<Vec<Uuid>>())
     .bind(window)
@@ -218,7 +231,7 @@ impl Backend for PgStore {
     async fn claim(&self, c: Claim<'_>) -> StoreResult<Vec<ClaimedDelivery>> {
         let (pool, owner, now, limit, exclude, lease) = (&self.pool, c.owner, c.now, c.limit, c.exclude, c.lease);
         let by_webhook = !exclude.is_empty() && window_blocked(pool, now, limit, exclude).await?;
-        let rows = sqlx::query(if by_webhook { CLAIM_DUE_BY_WEBHOOK } else { CLAIM_DUE })
+        let rows = sqlx::query(if by_webhook { &CLAIM_DUE_BY_WEBHOOK } else { &CLAIM_DUE })
             .bind(owner)
             .bind(micros(now))
             .bind(lease_cutoff(now, lease))
@@ -311,13 +324,14 @@ impl Backend for PgStore {
         .await?;
 
         for round in crate::batch::rounds(attempts) {
-            sqlx::query(
+            sqlx::query(&format!(
                 "UPDATE deliveries d SET state = v.state, attempts = GREATEST(d.attempts, v.attempt), \
              next_attempt_at = v.next_attempt_at, owner = NULL, updated = v.updated \
              FROM UNNEST($1::uuid[], $2::int4[], $3::int4[], $4::int8[], $5::int8[]) \
              AS v(id, state, attempt, next_attempt_at, updated) \
-             WHERE d.id = v.id AND d.state IN (0, v.state)",
-            )
+             WHERE d.id = v.id AND d.state IN ({}, v.state)",
+                DeliveryState::Pending.sql()
+            ))
             .bind(round.iter().map(|a| a.delivery_id.0).collect::<Vec<Uuid>>())
             .bind(round.iter().map(|a| a.new_state.code()).collect::<Vec<i32>>())
             .bind(round.iter().map(|a| a.attempt as i32).collect::<Vec<i32>>())

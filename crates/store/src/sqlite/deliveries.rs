@@ -67,6 +67,7 @@ async fn claim_in(
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     upsert_heartbeat(&mut tx, owner, now).await?;
     let by_webhook = !exclude.is_empty() && window_blocked(&mut tx, now, limit, exclude).await?;
+    let pending = DeliveryState::Pending.sql();
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE deliveries SET owner = ");
     q.push_bind(owner).push(", updated = ").push_bind(micros(now));
     // Index range scans (see migrations 0004 and 0005): deliveries nobody holds, due now; and deliveries held by
@@ -75,26 +76,26 @@ async fn claim_in(
     if by_webhook {
         // The earliest due rows are all excluded webhooks' backlog: take each other webhook's earliest instead, one
         // index seek per webhook, rather than walking that backlog.
-        q.push(
+        q.push(format!(
             "SELECT d.id, d.next_attempt_at FROM webhooks w, deliveries d WHERE d.id IN (SELECT x.id \
-             FROM deliveries x WHERE x.webhook_id = w.id AND x.state = 0 AND x.owner IS NULL AND x.next_attempt_at <= ",
-        );
+             FROM deliveries x WHERE x.webhook_id = w.id AND x.state = {pending} AND x.owner IS NULL \
+             AND x.next_attempt_at <= "
+        ));
         q.push_bind(micros(now)).push(" ORDER BY x.next_attempt_at LIMIT ").push_bind(limit as i64).push(")");
         push_exclude_on(&mut q, "w.id", exclude);
         q.push(" ORDER BY d.next_attempt_at LIMIT ").push_bind(limit as i64);
     } else {
-        q.push(
-            "SELECT id, next_attempt_at FROM deliveries \
-             WHERE state = 0 AND owner IS NULL AND next_attempt_at <= ",
-        );
+        q.push(format!(
+            "SELECT id, next_attempt_at FROM deliveries WHERE state = {pending} AND owner IS NULL AND next_attempt_at <= "
+        ));
         q.push_bind(micros(now));
         push_exclude(&mut q, exclude);
         q.push(" ORDER BY next_attempt_at LIMIT ").push_bind(limit as i64);
     }
-    q.push(
+    q.push(format!(
         ") UNION ALL SELECT * FROM (SELECT d.id, d.next_attempt_at FROM deliveries d \
-             WHERE d.state = 0 AND d.owner IS NOT NULL AND d.updated < ",
-    );
+         WHERE d.state = {pending} AND d.owner IS NOT NULL AND d.updated < "
+    ));
     q.push_bind(cutoff).push(" AND d.next_attempt_at <= ").push_bind(micros(now));
     q.push(" AND (d.owner = ").push_bind(owner);
     q.push(" OR NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = d.owner AND n.heartbeat >= ").push_bind(cutoff);
@@ -151,7 +152,10 @@ async fn window_blocked(
     for w in exclude {
         sep.push_bind(w.to_string());
     }
-    q.push(")), 0) FROM (SELECT webhook_id FROM deliveries WHERE state = 0 AND owner IS NULL AND next_attempt_at <= ");
+    q.push(format!(
+        ")), 0) FROM (SELECT webhook_id FROM deliveries WHERE state = {} AND owner IS NULL AND next_attempt_at <= ",
+        DeliveryState::Pending.sql()
+    ));
     q.push_bind(micros(now)).push(" ORDER BY next_attempt_at LIMIT ").push_bind(window).push(")");
     let (seen, usable): (i64, i64) = q.build_query_as().fetch_one(&mut *tx).await?;
     Ok(crate::batch::window_blocked(seen, usable, limit))
@@ -179,8 +183,10 @@ pub async fn next_due_at(
     reader: &SqlitePool,
     exclude: &[herald_domain::WebhookId],
 ) -> StoreResult<Option<DateTime<Utc>>> {
-    let mut q: QueryBuilder<Sqlite> =
-        QueryBuilder::new("SELECT next_attempt_at FROM deliveries WHERE state = 0 AND owner IS NULL");
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+        "SELECT next_attempt_at FROM deliveries WHERE state = {} AND owner IS NULL",
+        DeliveryState::Pending.sql()
+    ));
     push_exclude(&mut q, exclude);
     q.push(" ORDER BY next_attempt_at LIMIT 1");
     let next: Option<Option<i64>> = q.build_query_scalar().fetch_optional(reader).await?;
@@ -276,11 +282,12 @@ async fn record_in(conn: &mut sqlx::SqliteConnection, attempts: &[AttemptRecord]
                     .push_bind(a.next_attempt_at.map(micros))
                     .push_bind(crate::batch::ended(a));
             });
-            q.push(
+            q.push(format!(
                 ") UPDATE deliveries SET state = v.state, attempts = MAX(deliveries.attempts, v.attempt), \
                  next_attempt_at = v.next_attempt_at, owner = NULL, updated = v.updated \
-                 FROM v WHERE deliveries.id = v.id AND deliveries.state IN (0, v.state)",
-            );
+                 FROM v WHERE deliveries.id = v.id AND deliveries.state IN ({}, v.state)",
+                DeliveryState::Pending.sql()
+            ));
             q.build().execute(&mut *tx).await?;
         }
     }
