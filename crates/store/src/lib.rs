@@ -6,8 +6,11 @@
 //! instant is kept as microseconds since the Unix epoch on every backend; ids are UUID text on SQLite and native
 //! UUIDs on PostgreSQL, which sort the same way.
 
+mod backend;
 mod batch;
+mod catalogue;
 mod codec;
+mod dialect;
 mod error;
 mod group_commit;
 mod models;

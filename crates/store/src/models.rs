@@ -129,6 +129,8 @@ pub struct NewDelivery {
     pub owner: Option<String>,
 }
 
+/// A delivery's state, kept as an `INTEGER` on both backends. SQL names a state through [`DeliveryState::sql`] (in
+/// the text) or [`DeliveryState::code`] (bound), never as a bare number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryState {
     Pending = 0,
@@ -148,6 +150,22 @@ impl DeliveryState {
             4 => Self::Cancelled,
             _ => return None,
         })
+    }
+
+    /// The number stored in `deliveries.state`, to bind.
+    pub const fn code(self) -> i32 {
+        self as i32
+    }
+
+    /// The number stored in `deliveries.state`, as SQL text (`format!("… state = {}", Pending.sql())`).
+    pub const fn sql(self) -> &'static str {
+        match self {
+            Self::Pending => "0",
+            Self::Delivered => "1",
+            Self::Failed => "2",
+            Self::Dead => "3",
+            Self::Cancelled => "4",
+        }
     }
 
     pub fn as_str(self) -> &'static str {
@@ -352,4 +370,23 @@ pub struct AttemptCount {
     pub attempts: u64,
     pub successes: u64,
     pub failures: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DeliveryState;
+
+    #[test]
+    fn a_state_renders_the_number_it_is_stored_as() {
+        for state in [
+            DeliveryState::Pending,
+            DeliveryState::Delivered,
+            DeliveryState::Failed,
+            DeliveryState::Dead,
+            DeliveryState::Cancelled,
+        ] {
+            assert_eq!(state.sql(), state.code().to_string());
+            assert_eq!(DeliveryState::from_i64(state.code().into()), Some(state));
+        }
+    }
 }

@@ -3,15 +3,19 @@
 //! Batches travel as arrays (`UNNEST`), so that a statement's text, and so its prepared plan, is the same whatever
 //! the batch size, and no batch meets the limit of 65,535 bound parameters.
 
-use std::time::Duration;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
-use herald_domain::{DeliveryId, WebhookId};
-use sqlx::postgres::{PgConnection, PgPool, PgRow};
-use sqlx::{Postgres, QueryBuilder, Row};
+use herald_domain::WebhookId;
+use sqlx::postgres::{PgConnection, PgPool};
+use sqlx::{Postgres, Row};
 use uuid::Uuid;
 
-use crate::codec::{lease_cutoff, micros, opt_time, time, NODE_FORGET_AFTER_MICROS};
+use super::PgStore;
+use crate::backend::{Backend, Claim};
+use crate::catalogue::Catalogue;
+use crate::codec::{lease_cutoff, micros, opt_time, NODE_FORGET_AFTER_MICROS};
+use crate::group_commit::GroupCommit;
 use crate::*;
 
 /// The PostgreSQL side of the group commit (`crate::group_commit`): one transaction, rows sent as arrays.
@@ -80,45 +84,12 @@ impl crate::group_commit::Committer for PgCommitter {
     }
 }
 
-/// Inserts one event with its deliveries, created at `now`, in the caller's transaction (an installation's event,
-/// written with the installation; the hot path of `POST /changes` goes through the group commit instead).
-pub async fn insert_event_with_deliveries(tx: &mut PgConnection, e: &NewEvent, now: DateTime<Utc>) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO events (id, event_id, topic_id, customer_id, entity_id, event_time, body, created) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(e.id)
-    .bind(e.event_id.0)
-    .bind(e.topic_id.as_str())
-    .bind(e.customer_id.as_str())
-    .bind(e.entity_id.as_deref())
-    .bind(micros(e.event_time))
-    .bind(e.body.as_str())
-    .bind(micros(now))
-    .execute(&mut *tx)
-    .await?;
-    let rows: Vec<(Uuid, &NewDelivery, DateTime<Utc>)> = e.deliveries.iter().map(|d| (e.id, d, now)).collect();
-    insert_delivery_rows(tx, &rows).await
-}
-
-pub async fn insert_deliveries(
-    pool: &PgPool,
-    deliveries: &[(Uuid, NewDelivery)],
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
-    if deliveries.is_empty() {
-        return Ok(());
-    }
-    let rows: Vec<(Uuid, &NewDelivery, DateTime<Utc>)> = deliveries.iter().map(|(event, d)| (*event, d, now)).collect();
-    let mut tx = pool.begin().await?;
-    insert_delivery_rows(&mut tx, &rows).await.map_err(StoreError::missing_reference_as_not_found)?;
-    tx.commit().await?;
-    Ok(())
-}
-
 /// Inserts deliveries of events already stored, in one statement, in the caller's transaction: `(event row id,
 /// delivery, now)`, with no attempts, created at `now`.
-async fn insert_delivery_rows(tx: &mut PgConnection, rows: &[(Uuid, &NewDelivery, DateTime<Utc>)]) -> StoreResult<()> {
+pub async fn insert_delivery_rows(
+    tx: &mut PgConnection,
+    rows: &[(Uuid, &NewDelivery, DateTime<Utc>)],
+) -> StoreResult<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -135,7 +106,7 @@ async fn insert_delivery_rows(tx: &mut PgConnection, rows: &[(Uuid, &NewDelivery
     .bind(rows.iter().map(|(_, d, _)| d.webhook_id.0).collect::<Vec<Uuid>>())
     .bind(rows.iter().map(|(_, d, _)| d.application_id.0).collect::<Vec<Uuid>>())
     .bind(rows.iter().map(|(_, d, _)| d.sandbox).collect::<Vec<bool>>())
-    .bind(rows.iter().map(|(_, d, _)| d.state as i32).collect::<Vec<i32>>())
+    .bind(rows.iter().map(|(_, d, _)| d.state.code()).collect::<Vec<i32>>())
     .bind(rows.iter().map(|(_, d, _)| d.next_attempt_at.map(micros)).collect::<Vec<Option<i64>>>())
     .bind(rows.iter().map(|(_, d, _)| d.owner.as_deref()).collect::<Vec<Option<&str>>>())
     .bind(rows.iter().map(|(_, _, now)| micros(*now)).collect::<Vec<i64>>())
@@ -160,7 +131,7 @@ macro_rules! claim_rest {
     () => {
         "expired AS (
     SELECT d.id, d.next_attempt_at FROM deliveries d
-    WHERE d.state = 0 AND d.owner IS NOT NULL AND d.updated < $3 AND d.next_attempt_at <= $2
+    WHERE d.state = {pending} AND d.owner IS NOT NULL AND d.updated < $3 AND d.next_attempt_at <= $2
       AND (d.owner = $1 OR NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = d.owner AND n.heartbeat >= $3))
       AND d.webhook_id <> ALL($4)
     ORDER BY d.next_attempt_at
@@ -185,26 +156,33 @@ RETURNING d.id, d.event, d.webhook_id, d.application_id, d.sandbox, d.attempts, 
 /// A row another claimant committed after this statement's snapshot is re-checked against the new row version;
 /// that version has `updated` = the new claim's time, which fails `updated < cutoff`, so a fresh claim is never
 /// taken for an expired one even when this statement's snapshot does not yet see the new holder's heartbeat.
-const CLAIM_DUE: &str = concat!(
-    claim_alive!(),
-    "free AS (
+static CLAIM_DUE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        concat!(
+            claim_alive!(),
+            "free AS (
     SELECT d.id, d.next_attempt_at FROM deliveries d
-    WHERE d.state = 0 AND d.owner IS NULL AND d.next_attempt_at <= $2 AND d.webhook_id <> ALL($4)
+    WHERE d.state = {pending} AND d.owner IS NULL AND d.next_attempt_at <= $2 AND d.webhook_id <> ALL($4)
     ORDER BY d.next_attempt_at
     LIMIT $5
     FOR UPDATE OF d SKIP LOCKED
 ), ",
-    claim_rest!()
-);
+            claim_rest!()
+        ),
+        pending = DeliveryState::Pending.sql()
+    )
+});
 
 /// [`CLAIM_DUE`] when the earliest due rows are all excluded webhooks' backlog (see [`window_blocked`]): each
 /// other webhook's earliest rows, one index seek per webhook (`deliveries_free_by_webhook`, migration 0004).
-const CLAIM_DUE_BY_WEBHOOK: &str = concat!(
-    claim_alive!(),
-    "free AS (
+static CLAIM_DUE_BY_WEBHOOK: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        concat!(
+            claim_alive!(),
+            "free AS (
     SELECT x.id, x.next_attempt_at FROM webhooks w CROSS JOIN LATERAL (
         SELECT d.id, d.next_attempt_at FROM deliveries d
-        WHERE d.webhook_id = w.id AND d.state = 0 AND d.owner IS NULL AND d.next_attempt_at <= $2
+        WHERE d.webhook_id = w.id AND d.state = {pending} AND d.owner IS NULL AND d.next_attempt_at <= $2
         ORDER BY d.next_attempt_at
         LIMIT $5
         FOR UPDATE OF d SKIP LOCKED
@@ -213,18 +191,22 @@ const CLAIM_DUE_BY_WEBHOOK: &str = concat!(
     ORDER BY x.next_attempt_at
     LIMIT $5
 ), ",
-    claim_rest!()
-);
+            claim_rest!()
+        ),
+        pending = DeliveryState::Pending.sql()
+    )
+});
 
 /// Whether the earliest due deliveries nobody holds are so much excluded webhooks' backlog that a claim in time
 /// order would walk more than `crate::batch::claim_window(limit)` of them: one bounded index scan, one row. Only picks the
 /// claim's plan; either plan claims correctly.
 async fn window_blocked(pool: &PgPool, now: DateTime<Utc>, limit: u32, exclude: &[WebhookId]) -> StoreResult<bool> {
     let window = crate::batch::claim_window(limit);
-    let (seen, usable): (i64, i64) = sqlx::query_as(
+    let (seen, usable): (i64, i64) = sqlx::query_as(&format!(
         "SELECT COUNT(*), COUNT(*) FILTER (WHERE webhook_id <> ALL($2)) FROM (SELECT webhook_id FROM deliveries \
-         WHERE state = 0 AND owner IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $3) w",
-    )
+         WHERE state = {} AND owner IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $3) w",
+        DeliveryState::Pending.sql()
+    ))
     .bind(micros(now))
     .bind(exclude.iter().map(|w| w.0).collect::<Vec<Uuid>>())
     .bind(window)
@@ -233,277 +215,152 @@ async fn window_blocked(pool: &PgPool, now: DateTime<Utc>, limit: u32, exclude: 
     Ok(crate::batch::window_blocked(seen, usable, limit))
 }
 
-pub async fn claim_due(
-    pool: &PgPool,
-    owner: &str,
-    now: DateTime<Utc>,
-    limit: u32,
-    exclude: &[WebhookId],
-    lease: Duration,
-) -> StoreResult<Vec<ClaimedDelivery>> {
-    let by_webhook = !exclude.is_empty() && window_blocked(pool, now, limit, exclude).await?;
-    let rows = sqlx::query(if by_webhook { CLAIM_DUE_BY_WEBHOOK } else { CLAIM_DUE })
-        .bind(owner)
-        .bind(micros(now))
-        .bind(lease_cutoff(now, lease))
-        .bind(exclude.iter().map(|w| w.0).collect::<Vec<Uuid>>())
-        .bind(limit as i64)
-        .fetch_all(pool)
-        .await?;
-    // Deliveries of one event share its payload.
-    let mut bodies: std::collections::HashMap<Uuid, std::sync::Arc<str>> = std::collections::HashMap::new();
-    rows.iter()
-        .map(|row| {
-            let event: Uuid = row.try_get("event")?;
-            let body = match bodies.get(&event) {
-                Some(b) => b.clone(),
-                None => {
-                    let b: std::sync::Arc<str> = row.try_get::<Option<String>, _>("body")?.unwrap_or_default().into();
-                    bodies.insert(event, b.clone());
-                    b
-                }
-            };
-            Ok(ClaimedDelivery {
-                id: row.try_get::<Uuid, _>("id")?.into(),
-                event,
-                webhook_id: row.try_get::<Uuid, _>("webhook_id")?.into(),
-                application_id: row.try_get::<Uuid, _>("application_id")?.into(),
-                sandbox: row.try_get("sandbox")?,
-                attempts: row.try_get::<i32, _>("attempts")? as u32,
-                body,
-            })
-        })
-        .collect()
-}
+/// PostgreSQL behind `Store`: the catalogue on the shared pool, and the hot path of this file.
+#[async_trait::async_trait]
+impl Backend for PgStore {
+    type Db = Postgres;
 
-/// Records `node`'s sign of life at `now` (never moving it back) and forgets nodes silent for a week.
-pub async fn heartbeat(pool: &PgPool, node: &str, now: DateTime<Utc>) -> StoreResult<()> {
-    sqlx::query(
-        "WITH alive AS (INSERT INTO nodes (id, heartbeat) VALUES ($1, $2) \
+    fn catalogue(&self) -> Catalogue<'_, Postgres> {
+        Catalogue { writer: &self.pool, reader: &self.pool, sealer: &self.sealer }
+    }
+
+    fn commits(&self) -> &GroupCommit {
+        &self.commits
+    }
+
+    async fn claim(&self, c: Claim<'_>) -> StoreResult<Vec<ClaimedDelivery>> {
+        let (pool, owner, now, limit, exclude, lease) = (&self.pool, c.owner, c.now, c.limit, c.exclude, c.lease);
+        let by_webhook = !exclude.is_empty() && window_blocked(pool, now, limit, exclude).await?;
+        let rows = sqlx::query(if by_webhook { &CLAIM_DUE_BY_WEBHOOK } else { &CLAIM_DUE })
+            .bind(owner)
+            .bind(micros(now))
+            .bind(lease_cutoff(now, lease))
+            .bind(exclude.iter().map(|w| w.0).collect::<Vec<Uuid>>())
+            .bind(limit as i64)
+            .fetch_all(pool)
+            .await?;
+        // Deliveries of one event share its payload.
+        let mut bodies: std::collections::HashMap<Uuid, std::sync::Arc<str>> = std::collections::HashMap::new();
+        rows.iter()
+            .map(|row| {
+                let event: Uuid = row.try_get("event")?;
+                let body = match bodies.get(&event) {
+                    Some(b) => b.clone(),
+                    None => {
+                        let b: std::sync::Arc<str> =
+                            row.try_get::<Option<String>, _>("body")?.unwrap_or_default().into();
+                        bodies.insert(event, b.clone());
+                        b
+                    }
+                };
+                Ok(ClaimedDelivery {
+                    id: row.try_get::<Uuid, _>("id")?.into(),
+                    event,
+                    webhook_id: row.try_get::<Uuid, _>("webhook_id")?.into(),
+                    application_id: row.try_get::<Uuid, _>("application_id")?.into(),
+                    sandbox: row.try_get("sandbox")?,
+                    attempts: row.try_get::<i32, _>("attempts")? as u32,
+                    body,
+                })
+            })
+            .collect()
+    }
+
+    /// Records `node`'s sign of life at `now` (never moving it back) and forgets nodes silent for a week.
+    async fn heartbeat(&self, node: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        let pool = &self.pool;
+        sqlx::query(
+            "WITH alive AS (INSERT INTO nodes (id, heartbeat) VALUES ($1, $2) \
          ON CONFLICT (id) DO UPDATE SET heartbeat = GREATEST(nodes.heartbeat, EXCLUDED.heartbeat)) \
          DELETE FROM nodes WHERE heartbeat < $3 AND id <> $1",
-    )
-    .bind(node)
-    .bind(micros(now))
-    .bind(micros(now).saturating_sub(NODE_FORGET_AFTER_MICROS))
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-pub async fn record_attempts(pool: &PgPool, attempts: &[AttemptRecord]) -> StoreResult<()> {
-    if attempts.is_empty() {
-        return Ok(());
+        )
+        .bind(node)
+        .bind(micros(now))
+        .bind(micros(now).saturating_sub(NODE_FORGET_AFTER_MICROS))
+        .execute(pool)
+        .await?;
+        Ok(())
     }
-    let mut tx = pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO attempts (delivery_id, event, webhook_id, application_id, attempt, started, duration_ms, \
+
+    /// The earliest due time of the deliveries nobody holds, but those of `exclude`.
+    async fn next_due_at(&self, exclude: &[WebhookId]) -> StoreResult<Option<DateTime<Utc>>> {
+        let pool = &self.pool;
+        let next: Option<Option<i64>> = sqlx::query_scalar(&format!(
+            "SELECT next_attempt_at FROM deliveries WHERE state = {} AND owner IS NULL AND webhook_id <> ALL($1) \
+         ORDER BY next_attempt_at LIMIT 1",
+            DeliveryState::Pending.sql()
+        ))
+        .bind(exclude.iter().map(|w| w.0).collect::<Vec<Uuid>>())
+        .fetch_optional(pool)
+        .await?;
+        Ok(opt_time(next.flatten()))
+    }
+
+    async fn record_attempts(&self, attempts: &[AttemptRecord]) -> StoreResult<()> {
+        let pool = &self.pool;
+        if attempts.is_empty() {
+            return Ok(());
+        }
+        let mut tx = pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO attempts (delivery_id, event, webhook_id, application_id, attempt, started, duration_ms, \
          outcome, status_code, error, response, url) \
          SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::int4[], $6::int8[], $7::int8[], \
          $8::text[], $9::int4[], $10::text[], $11::text[], $12::text[])",
-    )
-    .bind(attempts.iter().map(|a| a.delivery_id.0).collect::<Vec<Uuid>>())
-    .bind(attempts.iter().map(|a| a.event).collect::<Vec<Uuid>>())
-    .bind(attempts.iter().map(|a| a.webhook_id.0).collect::<Vec<Uuid>>())
-    .bind(attempts.iter().map(|a| a.application_id.0).collect::<Vec<Uuid>>())
-    .bind(attempts.iter().map(|a| a.attempt as i32).collect::<Vec<i32>>())
-    .bind(attempts.iter().map(|a| micros(a.started)).collect::<Vec<i64>>())
-    .bind(attempts.iter().map(|a| a.duration_ms as i64).collect::<Vec<i64>>())
-    .bind(attempts.iter().map(|a| a.outcome.as_str()).collect::<Vec<&str>>())
-    .bind(attempts.iter().map(|a| a.status_code.map(i32::from)).collect::<Vec<Option<i32>>>())
-    .bind(attempts.iter().map(|a| a.error.as_deref()).collect::<Vec<Option<&str>>>())
-    .bind(attempts.iter().map(|a| a.response.as_deref()).collect::<Vec<Option<&str>>>())
-    .bind(attempts.iter().map(|a| a.url.as_str()).collect::<Vec<&str>>())
-    .execute(&mut *tx)
-    .await?;
+        )
+        .bind(attempts.iter().map(|a| a.delivery_id.0).collect::<Vec<Uuid>>())
+        .bind(attempts.iter().map(|a| a.event).collect::<Vec<Uuid>>())
+        .bind(attempts.iter().map(|a| a.webhook_id.0).collect::<Vec<Uuid>>())
+        .bind(attempts.iter().map(|a| a.application_id.0).collect::<Vec<Uuid>>())
+        .bind(attempts.iter().map(|a| a.attempt as i32).collect::<Vec<i32>>())
+        .bind(attempts.iter().map(|a| micros(a.started)).collect::<Vec<i64>>())
+        .bind(attempts.iter().map(|a| a.duration_ms as i64).collect::<Vec<i64>>())
+        .bind(attempts.iter().map(|a| a.outcome.as_str()).collect::<Vec<&str>>())
+        .bind(attempts.iter().map(|a| a.status_code.map(i32::from)).collect::<Vec<Option<i32>>>())
+        .bind(attempts.iter().map(|a| a.error.as_deref()).collect::<Vec<Option<&str>>>())
+        .bind(attempts.iter().map(|a| a.response.as_deref()).collect::<Vec<Option<&str>>>())
+        .bind(attempts.iter().map(|a| a.url.as_str()).collect::<Vec<&str>>())
+        .execute(&mut *tx)
+        .await?;
 
-    for round in crate::batch::rounds(attempts) {
-        sqlx::query(
-            "UPDATE deliveries d SET state = v.state, attempts = GREATEST(d.attempts, v.attempt), \
+        for round in crate::batch::rounds(attempts) {
+            sqlx::query(&format!(
+                "UPDATE deliveries d SET state = v.state, attempts = GREATEST(d.attempts, v.attempt), \
              next_attempt_at = v.next_attempt_at, owner = NULL, updated = v.updated \
              FROM UNNEST($1::uuid[], $2::int4[], $3::int4[], $4::int8[], $5::int8[]) \
              AS v(id, state, attempt, next_attempt_at, updated) \
-             WHERE d.id = v.id AND d.state IN (0, v.state)",
-        )
-        .bind(round.iter().map(|a| a.delivery_id.0).collect::<Vec<Uuid>>())
-        .bind(round.iter().map(|a| a.new_state as i32).collect::<Vec<i32>>())
-        .bind(round.iter().map(|a| a.attempt as i32).collect::<Vec<i32>>())
-        .bind(round.iter().map(|a| a.next_attempt_at.map(micros)).collect::<Vec<Option<i64>>>())
-        .bind(round.iter().map(|a| crate::batch::ended(a)).collect::<Vec<i64>>())
-        .execute(&mut *tx)
-        .await?;
-    }
+             WHERE d.id = v.id AND d.state IN ({}, v.state)",
+                DeliveryState::Pending.sql()
+            ))
+            .bind(round.iter().map(|a| a.delivery_id.0).collect::<Vec<Uuid>>())
+            .bind(round.iter().map(|a| a.new_state.code()).collect::<Vec<i32>>())
+            .bind(round.iter().map(|a| a.attempt as i32).collect::<Vec<i32>>())
+            .bind(round.iter().map(|a| a.next_attempt_at.map(micros)).collect::<Vec<Option<i64>>>())
+            .bind(round.iter().map(|a| crate::batch::ended(a)).collect::<Vec<i64>>())
+            .execute(&mut *tx)
+            .await?;
+        }
 
-    let hooks = crate::batch::health(attempts);
-    let ids: Vec<Uuid> = hooks.iter().map(|(id, _)| id.0).collect();
-    // Webhook rows are shared by every node: lock them in one order so that concurrent batches cannot deadlock.
-    sqlx::query("SELECT 1 FROM webhooks WHERE id = ANY($1) ORDER BY id FOR UPDATE")
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "UPDATE webhooks w SET \
+        let hooks = crate::batch::health(attempts);
+        let ids: Vec<Uuid> = hooks.iter().map(|(id, _)| id.0).collect();
+        // Webhook rows are shared by every node: lock them in one order so that concurrent batches cannot deadlock.
+        sqlx::query("SELECT 1 FROM webhooks WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE webhooks w SET \
          last_success = CASE WHEN v.success IS NULL THEN w.last_success \
              ELSE GREATEST(COALESCE(w.last_success, 0), v.success) END, \
          failing_since = CASE WHEN v.success IS NULL THEN COALESCE(w.failing_since, v.failing) ELSE v.failing END \
          FROM UNNEST($1::uuid[], $2::int8[], $3::int8[]) AS v(id, success, failing) WHERE w.id = v.id",
-    )
-    .bind(&ids)
-    .bind(hooks.iter().map(|(_, h)| h.success).collect::<Vec<Option<i64>>>())
-    .bind(hooks.iter().map(|(_, h)| h.failing).collect::<Vec<Option<i64>>>())
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-pub async fn get_delivery(pool: &PgPool, delivery: DeliveryId) -> StoreResult<DeliveryRecord> {
-    let row = sqlx::query(
-        "SELECT d.id, d.event, e.event_id, e.topic_id, e.customer_id, d.webhook_id, d.application_id, d.sandbox, d.state, \
-         d.attempts, d.next_attempt_at FROM deliveries d JOIN events e ON e.id = d.event WHERE d.id = $1",
-    )
-    .bind(delivery.0)
-    .fetch_optional(pool)
-    .await?
-    .ok_or(StoreError::NotFound)?;
-    let state: i32 = row.try_get("state")?;
-    Ok(DeliveryRecord {
-        id: row.try_get::<Uuid, _>("id")?.into(),
-        event: row.try_get("event")?,
-        event_id: row.try_get::<Uuid, _>("event_id")?.into(),
-        topic_id: row.try_get("topic_id")?,
-        customer_id: row.try_get("customer_id")?,
-        webhook_id: row.try_get::<Uuid, _>("webhook_id")?.into(),
-        application_id: row.try_get::<Uuid, _>("application_id")?.into(),
-        sandbox: row.try_get("sandbox")?,
-        state: DeliveryState::from_i64(state.into())
-            .ok_or_else(|| StoreError::Corrupt(format!("delivery state {state}")))?,
-        attempts: row.try_get::<i32, _>("attempts")? as u32,
-        next_attempt_at: opt_time(row.try_get("next_attempt_at")?),
-    })
-}
-
-/// The filter's conditions, after `WHERE TRUE`.
-fn push_attempt_filter<'a>(q: &mut QueryBuilder<'a, Postgres>, f: &'a AttemptFilter) {
-    if let Some(v) = f.application_id {
-        q.push(" AND a.application_id = ").push_bind(v.0);
+        )
+        .bind(&ids)
+        .bind(hooks.iter().map(|(_, h)| h.success).collect::<Vec<Option<i64>>>())
+        .bind(hooks.iter().map(|(_, h)| h.failing).collect::<Vec<Option<i64>>>())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
-    if let Some(v) = f.from {
-        q.push(" AND a.started >= ").push_bind(micros(v));
-    }
-    if let Some(v) = f.to {
-        q.push(" AND a.started <= ").push_bind(micros(v));
-    }
-    if let Some(v) = &f.topic_id {
-        q.push(" AND e.topic_id = ").push_bind(v.as_str());
-    }
-    if let Some(v) = &f.entity_id {
-        q.push(" AND e.entity_id = ").push_bind(v.as_str());
-    }
-    if let Some(v) = f.event_id {
-        q.push(" AND e.event_id = ").push_bind(v.0);
-    }
-    if let Some(v) = f.webhook_id {
-        q.push(" AND a.webhook_id = ").push_bind(v.0);
-    }
-    if let Some(v) = &f.customer_id {
-        q.push(" AND e.customer_id = ").push_bind(v.as_str());
-    }
-    if let Some(v) = f.delivery_id {
-        q.push(" AND a.delivery_id = ").push_bind(v.0);
-    }
-    match f.success {
-        Some(true) => {
-            q.push(" AND a.outcome = 'delivered'");
-        }
-        Some(false) => {
-            q.push(" AND a.outcome <> 'delivered'");
-        }
-        None => {}
-    }
-    if let Some(c) = f.cursor {
-        q.push(" AND (a.started < ").push_bind(micros(c.started));
-        q.push(" OR (a.started = ").push_bind(micros(c.started));
-        q.push(" AND a.id < ").push_bind(c.id).push("))");
-    }
-}
-
-/// The columns of a log record; without bodies, NULL in place of the payload and the response.
-fn attempt_columns(bodies: bool) -> &'static str {
-    if bodies {
-        "SELECT a.id, a.delivery_id, a.started, a.application_id, a.webhook_id, a.url, e.topic_id, e.customer_id, \
-         e.entity_id, e.event_id, a.attempt, a.outcome, a.status_code, a.duration_ms, a.error, e.body, a.response \
-         FROM attempts a JOIN events e ON e.id = a.event WHERE TRUE"
-    } else {
-        "SELECT a.id, a.delivery_id, a.started, a.application_id, a.webhook_id, a.url, e.topic_id, e.customer_id, \
-         e.entity_id, e.event_id, a.attempt, a.outcome, a.status_code, a.duration_ms, a.error, NULL AS body, \
-         NULL AS response FROM attempts a JOIN events e ON e.id = a.event WHERE TRUE"
-    }
-}
-
-const NEWEST_FIRST: &str = " ORDER BY a.started DESC, a.id DESC";
-
-pub async fn list_attempt_page(pool: &PgPool, f: &AttemptFilter) -> StoreResult<AttemptPage> {
-    let limit = f.limit.max(1) as usize;
-    let budget = f.byte_budget.filter(|_| f.bodies);
-    let Some(budget) = budget else {
-        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(attempt_columns(f.bodies));
-        push_attempt_filter(&mut q, f);
-        q.push(NEWEST_FIRST).push(" LIMIT ").push_bind(limit as i64 + 1);
-        let mut records = q.build().fetch_all(pool).await?.iter().map(attempt_log).collect::<StoreResult<Vec<_>>>()?;
-        let more = records.len() > limit;
-        records.truncate(limit);
-        return Ok(AttemptPage { records, more });
-    };
-    // First the sizes (octet_length reads a TOASTed value's size from its header), then only the page's records whole.
-    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
-        "SELECT a.id, COALESCE(octet_length(e.body), 0)::BIGINT + COALESCE(octet_length(a.response), 0) AS bytes \
-         FROM attempts a JOIN events e ON e.id = a.event WHERE TRUE",
-    );
-    push_attempt_filter(&mut q, f);
-    q.push(NEWEST_FIRST).push(" LIMIT ").push_bind(limit as i64 + 1);
-    let sized = q.build().fetch_all(pool).await?;
-    let mut ids = Vec::with_capacity(sized.len());
-    let mut sizes = Vec::with_capacity(sized.len());
-    for row in sized.iter().take(limit) {
-        ids.push(row.try_get::<i64, _>("id")?);
-        sizes.push(row.try_get::<i64, _>("bytes")?.max(0) as u64);
-    }
-    let take = within_budget(&sizes, Some(budget));
-    let more = sized.len() > take;
-    ids.truncate(take);
-    if ids.is_empty() {
-        return Ok(AttemptPage { records: Vec::new(), more });
-    }
-    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(attempt_columns(true));
-    q.push(" AND a.id IN (");
-    let mut sep = q.separated(", ");
-    for id in &ids {
-        sep.push_bind(*id);
-    }
-    q.push(")").push(NEWEST_FIRST);
-    let records = q.build().fetch_all(pool).await?.iter().map(attempt_log).collect::<StoreResult<Vec<_>>>()?;
-    Ok(AttemptPage { records, more })
-}
-
-fn attempt_log(row: &PgRow) -> StoreResult<AttemptLogRecord> {
-    Ok(AttemptLogRecord {
-        id: row.try_get("id")?,
-        delivery_id: row.try_get::<Uuid, _>("delivery_id")?.into(),
-        started: time(row.try_get("started")?),
-        application_id: row.try_get::<Uuid, _>("application_id")?.into(),
-        webhook_id: row.try_get::<Uuid, _>("webhook_id")?.into(),
-        url: row.try_get("url")?,
-        topic_id: row.try_get("topic_id")?,
-        customer_id: row.try_get("customer_id")?,
-        entity_id: row.try_get("entity_id")?,
-        event_id: row.try_get::<Uuid, _>("event_id")?.into(),
-        attempt: row.try_get::<i32, _>("attempt")? as u32,
-        outcome: row.try_get("outcome")?,
-        status_code: row.try_get::<Option<i32>, _>("status_code")?.map(|s| s as u16),
-        duration_ms: row.try_get::<i64, _>("duration_ms")? as u64,
-        error: row.try_get("error")?,
-        body: row.try_get("body")?,
-        response: row.try_get("response")?,
-    })
 }

@@ -3,11 +3,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use herald_domain::DeliveryId;
 use sqlx::sqlite::SqlitePool;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
-use crate::codec::{id, lease_cutoff, micros, opt_time, time, uuid, NODE_FORGET_AFTER_MICROS};
+use crate::codec::{id, lease_cutoff, micros, opt_time, uuid, NODE_FORGET_AFTER_MICROS};
 use crate::*;
 
 /// SQLite allows 32,766 bound variables per statement; deliveries have 11 columns.
@@ -30,7 +29,7 @@ pub async fn insert_delivery_rows(
                 .push_bind(d.webhook_id.to_string())
                 .push_bind(d.application_id.to_string())
                 .push_bind(d.sandbox)
-                .push_bind(d.state as i64)
+                .push_bind(d.state.code())
                 .push_bind(0i64)
                 .push_bind(d.next_attempt_at.map(micros))
                 .push_bind(d.owner.as_deref())
@@ -68,6 +67,7 @@ async fn claim_in(
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     upsert_heartbeat(&mut tx, owner, now).await?;
     let by_webhook = !exclude.is_empty() && window_blocked(&mut tx, now, limit, exclude).await?;
+    let pending = DeliveryState::Pending.sql();
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE deliveries SET owner = ");
     q.push_bind(owner).push(", updated = ").push_bind(micros(now));
     // Index range scans (see migrations 0004 and 0005): deliveries nobody holds, due now; and deliveries held by
@@ -76,26 +76,26 @@ async fn claim_in(
     if by_webhook {
         // The earliest due rows are all excluded webhooks' backlog: take each other webhook's earliest instead, one
         // index seek per webhook, rather than walking that backlog.
-        q.push(
+        q.push(format!(
             "SELECT d.id, d.next_attempt_at FROM webhooks w, deliveries d WHERE d.id IN (SELECT x.id \
-             FROM deliveries x WHERE x.webhook_id = w.id AND x.state = 0 AND x.owner IS NULL AND x.next_attempt_at <= ",
-        );
+             FROM deliveries x WHERE x.webhook_id = w.id AND x.state = {pending} AND x.owner IS NULL \
+             AND x.next_attempt_at <= "
+        ));
         q.push_bind(micros(now)).push(" ORDER BY x.next_attempt_at LIMIT ").push_bind(limit as i64).push(")");
         push_exclude_on(&mut q, "w.id", exclude);
         q.push(" ORDER BY d.next_attempt_at LIMIT ").push_bind(limit as i64);
     } else {
-        q.push(
-            "SELECT id, next_attempt_at FROM deliveries \
-             WHERE state = 0 AND owner IS NULL AND next_attempt_at <= ",
-        );
+        q.push(format!(
+            "SELECT id, next_attempt_at FROM deliveries WHERE state = {pending} AND owner IS NULL AND next_attempt_at <= "
+        ));
         q.push_bind(micros(now));
         push_exclude(&mut q, exclude);
         q.push(" ORDER BY next_attempt_at LIMIT ").push_bind(limit as i64);
     }
-    q.push(
+    q.push(format!(
         ") UNION ALL SELECT * FROM (SELECT d.id, d.next_attempt_at FROM deliveries d \
-             WHERE d.state = 0 AND d.owner IS NOT NULL AND d.updated < ",
-    );
+         WHERE d.state = {pending} AND d.owner IS NOT NULL AND d.updated < "
+    ));
     q.push_bind(cutoff).push(" AND d.next_attempt_at <= ").push_bind(micros(now));
     q.push(" AND (d.owner = ").push_bind(owner);
     q.push(" OR NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = d.owner AND n.heartbeat >= ").push_bind(cutoff);
@@ -152,7 +152,10 @@ async fn window_blocked(
     for w in exclude {
         sep.push_bind(w.to_string());
     }
-    q.push(")), 0) FROM (SELECT webhook_id FROM deliveries WHERE state = 0 AND owner IS NULL AND next_attempt_at <= ");
+    q.push(format!(
+        ")), 0) FROM (SELECT webhook_id FROM deliveries WHERE state = {} AND owner IS NULL AND next_attempt_at <= ",
+        DeliveryState::Pending.sql()
+    ));
     q.push_bind(micros(now)).push(" ORDER BY next_attempt_at LIMIT ").push_bind(window).push(")");
     let (seen, usable): (i64, i64) = q.build_query_as().fetch_one(&mut *tx).await?;
     Ok(crate::batch::window_blocked(seen, usable, limit))
@@ -180,8 +183,10 @@ pub async fn next_due_at(
     reader: &SqlitePool,
     exclude: &[herald_domain::WebhookId],
 ) -> StoreResult<Option<DateTime<Utc>>> {
-    let mut q: QueryBuilder<Sqlite> =
-        QueryBuilder::new("SELECT next_attempt_at FROM deliveries WHERE state = 0 AND owner IS NULL");
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+        "SELECT next_attempt_at FROM deliveries WHERE state = {} AND owner IS NULL",
+        DeliveryState::Pending.sql()
+    ));
     push_exclude(&mut q, exclude);
     q.push(" ORDER BY next_attempt_at LIMIT 1");
     let next: Option<Option<i64>> = q.build_query_scalar().fetch_optional(reader).await?;
@@ -272,16 +277,17 @@ async fn record_in(conn: &mut sqlx::SqliteConnection, attempts: &[AttemptRecord]
                 QueryBuilder::new("WITH v(id, state, attempt, next_attempt_at, updated) AS (");
             q.push_values(chunk, |mut b, a| {
                 b.push_bind(a.delivery_id.to_string())
-                    .push_bind(a.new_state as i64)
+                    .push_bind(a.new_state.code())
                     .push_bind(a.attempt as i64)
                     .push_bind(a.next_attempt_at.map(micros))
                     .push_bind(crate::batch::ended(a));
             });
-            q.push(
+            q.push(format!(
                 ") UPDATE deliveries SET state = v.state, attempts = MAX(deliveries.attempts, v.attempt), \
                  next_attempt_at = v.next_attempt_at, owner = NULL, updated = v.updated \
-                 FROM v WHERE deliveries.id = v.id AND deliveries.state IN (0, v.state)",
-            );
+                 FROM v WHERE deliveries.id = v.id AND deliveries.state IN ({}, v.state)",
+                DeliveryState::Pending.sql()
+            ));
             q.build().execute(&mut *tx).await?;
         }
     }
@@ -297,198 +303,6 @@ async fn record_in(conn: &mut sqlx::SqliteConnection, attempts: &[AttemptRecord]
         };
         q.bind(hook.to_string()).execute(&mut *tx).await?;
     }
-    tx.commit().await?;
-    Ok(())
-}
-
-pub async fn get_delivery(reader: &SqlitePool, delivery: DeliveryId) -> StoreResult<DeliveryRecord> {
-    let row = sqlx::query(
-        "SELECT d.id, d.event, e.event_id, e.topic_id, e.customer_id, d.webhook_id, d.application_id, d.sandbox, d.state, \
-         d.attempts, d.next_attempt_at FROM deliveries d JOIN events e ON e.id = d.event WHERE d.id = ?",
-    )
-    .bind(delivery.to_string())
-    .fetch_optional(reader)
-    .await?
-    .ok_or(StoreError::NotFound)?;
-    let state: i64 = row.try_get("state")?;
-    Ok(DeliveryRecord {
-        id: id(row.try_get("id")?)?,
-        event: uuid(row.try_get("event")?)?,
-        event_id: id(row.try_get("event_id")?)?,
-        topic_id: row.try_get("topic_id")?,
-        customer_id: row.try_get("customer_id")?,
-        webhook_id: id(row.try_get("webhook_id")?)?,
-        application_id: id(row.try_get("application_id")?)?,
-        sandbox: row.try_get("sandbox")?,
-        state: DeliveryState::from_i64(state).ok_or_else(|| StoreError::Corrupt(format!("delivery state {state}")))?,
-        attempts: row.try_get::<i64, _>("attempts")? as u32,
-        next_attempt_at: opt_time(row.try_get("next_attempt_at")?),
-    })
-}
-
-/// The filter's conditions, after `WHERE 1 = 1`.
-fn push_attempt_filter(q: &mut QueryBuilder<'_, Sqlite>, f: &AttemptFilter) {
-    if let Some(v) = f.application_id {
-        q.push(" AND a.application_id = ").push_bind(v.to_string());
-    }
-    if let Some(v) = f.from {
-        q.push(" AND a.started >= ").push_bind(micros(v));
-    }
-    if let Some(v) = f.to {
-        q.push(" AND a.started <= ").push_bind(micros(v));
-    }
-    if let Some(v) = &f.topic_id {
-        q.push(" AND e.topic_id = ").push_bind(v.clone());
-    }
-    if let Some(v) = &f.entity_id {
-        q.push(" AND e.entity_id = ").push_bind(v.clone());
-    }
-    if let Some(v) = f.event_id {
-        q.push(" AND e.event_id = ").push_bind(v.to_string());
-    }
-    if let Some(v) = f.webhook_id {
-        q.push(" AND a.webhook_id = ").push_bind(v.to_string());
-    }
-    if let Some(v) = &f.customer_id {
-        q.push(" AND e.customer_id = ").push_bind(v.clone());
-    }
-    if let Some(v) = f.delivery_id {
-        q.push(" AND a.delivery_id = ").push_bind(v.to_string());
-    }
-    match f.success {
-        Some(true) => {
-            q.push(" AND a.outcome = 'delivered'");
-        }
-        Some(false) => {
-            q.push(" AND a.outcome <> 'delivered'");
-        }
-        None => {}
-    }
-    if let Some(c) = f.cursor {
-        q.push(" AND (a.started < ").push_bind(micros(c.started));
-        q.push(" OR (a.started = ").push_bind(micros(c.started));
-        q.push(" AND a.id < ").push_bind(c.id).push("))");
-    }
-}
-
-/// The columns of a log record; without bodies, NULL in place of the payload and the response.
-fn attempt_columns(bodies: bool) -> &'static str {
-    if bodies {
-        "SELECT a.id, a.delivery_id, a.started, a.application_id, a.webhook_id, a.url, e.topic_id, e.customer_id, \
-         e.entity_id, e.event_id, a.attempt, a.outcome, a.status_code, a.duration_ms, a.error, e.body, a.response \
-         FROM attempts a JOIN events e ON e.id = a.event WHERE 1 = 1"
-    } else {
-        "SELECT a.id, a.delivery_id, a.started, a.application_id, a.webhook_id, a.url, e.topic_id, e.customer_id, \
-         e.entity_id, e.event_id, a.attempt, a.outcome, a.status_code, a.duration_ms, a.error, NULL AS body, \
-         NULL AS response FROM attempts a JOIN events e ON e.id = a.event WHERE 1 = 1"
-    }
-}
-
-const NEWEST_FIRST: &str = " ORDER BY a.started DESC, a.id DESC";
-
-pub async fn list_attempt_page(reader: &SqlitePool, f: &AttemptFilter) -> StoreResult<AttemptPage> {
-    let limit = f.limit.max(1) as usize;
-    let budget = f.byte_budget.filter(|_| f.bodies);
-    let Some(budget) = budget else {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(attempt_columns(f.bodies));
-        push_attempt_filter(&mut q, f);
-        q.push(NEWEST_FIRST).push(" LIMIT ").push_bind(limit as i64 + 1);
-        let mut records =
-            q.build().fetch_all(reader).await?.iter().map(attempt_log).collect::<StoreResult<Vec<_>>>()?;
-        let more = records.len() > limit;
-        records.truncate(limit);
-        return Ok(AttemptPage { records, more });
-    };
-    // First the sizes (octet_length reads a value's length, not the value), then only the page's records whole.
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT a.id, COALESCE(octet_length(e.body), 0) + COALESCE(octet_length(a.response), 0) AS bytes \
-         FROM attempts a JOIN events e ON e.id = a.event WHERE 1 = 1",
-    );
-    push_attempt_filter(&mut q, f);
-    q.push(NEWEST_FIRST).push(" LIMIT ").push_bind(limit as i64 + 1);
-    let sized = q.build().fetch_all(reader).await?;
-    let mut ids = Vec::with_capacity(sized.len());
-    let mut sizes = Vec::with_capacity(sized.len());
-    for row in sized.iter().take(limit) {
-        ids.push(row.try_get::<i64, _>("id")?);
-        sizes.push(row.try_get::<i64, _>("bytes")?.max(0) as u64);
-    }
-    let take = within_budget(&sizes, Some(budget));
-    let more = sized.len() > take;
-    ids.truncate(take);
-    if ids.is_empty() {
-        return Ok(AttemptPage { records: Vec::new(), more });
-    }
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(attempt_columns(true));
-    q.push(" AND a.id IN (");
-    let mut sep = q.separated(", ");
-    for id in &ids {
-        sep.push_bind(*id);
-    }
-    q.push(")").push(NEWEST_FIRST);
-    let records = q.build().fetch_all(reader).await?.iter().map(attempt_log).collect::<StoreResult<Vec<_>>>()?;
-    Ok(AttemptPage { records, more })
-}
-
-fn attempt_log(row: &sqlx::sqlite::SqliteRow) -> StoreResult<AttemptLogRecord> {
-    Ok(AttemptLogRecord {
-        id: row.try_get("id")?,
-        delivery_id: id(row.try_get("delivery_id")?)?,
-        started: time(row.try_get("started")?),
-        application_id: id(row.try_get("application_id")?)?,
-        webhook_id: id(row.try_get("webhook_id")?)?,
-        url: row.try_get("url")?,
-        topic_id: row.try_get("topic_id")?,
-        customer_id: row.try_get("customer_id")?,
-        entity_id: row.try_get("entity_id")?,
-        event_id: id(row.try_get("event_id")?)?,
-        attempt: row.try_get::<i64, _>("attempt")? as u32,
-        outcome: row.try_get("outcome")?,
-        status_code: row.try_get::<Option<i64>, _>("status_code")?.map(|s| s as u16),
-        duration_ms: row.try_get::<i64, _>("duration_ms")? as u64,
-        error: row.try_get("error")?,
-        body: row.try_get("body")?,
-        response: row.try_get("response")?,
-    })
-}
-
-/// Inserts one event with its deliveries, created at `now`, in the caller's transaction (an installation's event,
-/// written with the installation; the hot path of `POST /changes` goes through the group commit instead).
-pub async fn insert_event_with_deliveries(
-    tx: &mut sqlx::SqliteConnection,
-    e: &NewEvent,
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO events (id, event_id, topic_id, customer_id, entity_id, event_time, body, created) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(e.id.to_string())
-    .bind(e.event_id.to_string())
-    .bind(e.topic_id.as_str())
-    .bind(e.customer_id.as_str())
-    .bind(e.entity_id.as_deref())
-    .bind(micros(e.event_time))
-    .bind(e.body.as_str())
-    .bind(micros(now))
-    .execute(&mut *tx)
-    .await?;
-    let rows: Vec<(uuid::Uuid, &NewDelivery, DateTime<Utc>)> = e.deliveries.iter().map(|d| (e.id, d, now)).collect();
-    insert_delivery_rows(tx, &rows).await
-}
-
-pub async fn insert_deliveries(
-    writer: &SqlitePool,
-    deliveries: &[(uuid::Uuid, NewDelivery)],
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
-    if deliveries.is_empty() {
-        return Ok(());
-    }
-    let rows: Vec<(uuid::Uuid, &NewDelivery, DateTime<Utc>)> =
-        deliveries.iter().map(|(event, d)| (*event, d, now)).collect();
-    let mut tx = writer.begin().await?;
-    insert_delivery_rows(&mut tx, &rows).await.map_err(StoreError::missing_reference_as_not_found)?;
     tx.commit().await?;
     Ok(())
 }

@@ -1,0 +1,344 @@
+//! Applications (with their keys and signing seeds), installations, and the resealing of every secret.
+
+use chrono::{DateTime, Utc};
+use herald_domain::{ApplicationId, InstallationId};
+
+use super::deliveries::insert_event;
+use super::{bump_routing_version, records, Catalogue};
+use crate::codec::micros;
+use crate::dialect::{sql, Arg, Sql, Stmt};
+use crate::*;
+
+impl<DB: Sql> Catalogue<'_, DB> {
+    pub async fn reseal_secrets(&self) -> StoreResult<u64> {
+        let sealer = self.sealer;
+        let mut tx = self.writer.begin().await?;
+        let mut rewritten = 0;
+        // Row locks (PostgreSQL): a node writing a secret meanwhile waits, and is not overwritten with an older value.
+        let apps =
+            sql::<DB>(format!("SELECT id, signing_seed FROM applications{}", DB::FOR_UPDATE)).all(&mut *tx).await?;
+        for row in &apps {
+            let seed = DB::bytes(row, "signing_seed")?;
+            if sealer.is_current_bytes(&seed) {
+                continue;
+            }
+            let seed = sealer.seal_bytes(&sealer.open_bytes(seed)?);
+            sql::<DB>("UPDATE applications SET signing_seed = ")
+                .arg(seed)
+                .push(" WHERE id = ")
+                .arg(DB::get_id(row, "id")?)
+                .run(&mut *tx)
+                .await?;
+            rewritten += 1;
+        }
+        let hooks = sql::<DB>(format!("SELECT id, secret, previous_secret FROM webhooks{}", DB::FOR_UPDATE))
+            .all(&mut *tx)
+            .await?;
+        for row in &hooks {
+            let (secret, previous) = (DB::text(row, "secret")?, DB::opt_text(row, "previous_secret")?);
+            if sealer.is_current_text(&secret) && previous.as_deref().is_none_or(|p| sealer.is_current_text(p)) {
+                continue;
+            }
+            let secret = sealer.seal_text(&sealer.open_text(secret)?);
+            let previous = sealer.open_opt_text(previous)?.map(|p| sealer.seal_text(&p));
+            sql::<DB>("UPDATE webhooks SET secret = ")
+                .arg(secret)
+                .push(", previous_secret = ")
+                .arg(previous)
+                .push(" WHERE id = ")
+                .arg(DB::get_id(row, "id")?)
+                .run(&mut *tx)
+                .await?;
+            rewritten += 1;
+        }
+        tx.commit().await?;
+        Ok(rewritten)
+    }
+
+    pub async fn insert_application(&self, app: &ApplicationRecord) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        sql::<DB>(
+            "INSERT INTO applications (id, client_id, name, scopes, api_key_hash, signing_seed, created, modified) \
+             VALUES (",
+        )
+        .arg(app.id.0)
+        .push(", ")
+        .args([Arg::from(&app.client_id), (&app.name).into(), (&app.scopes).into(), (&app.api_key_hash).into()])
+        .push(", ")
+        .arg(self.sealer.seal_bytes(&app.signing_seed))
+        .push(", ")
+        .args([micros(app.created), micros(app.modified)])
+        .push(")")
+        .run(&mut *tx)
+        .await?;
+        bump_routing_version::<DB>(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn get_application(&self, id: ApplicationId) -> StoreResult<ApplicationRecord> {
+        let mut conn = self.reader.acquire().await?;
+        let row = sql::<DB>("SELECT * FROM applications WHERE id = ")
+            .arg(id.0)
+            .push(" AND deleted IS NULL")
+            .optional(&mut *conn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        records::application::<DB>(&row, self.sealer)
+    }
+
+    pub async fn find_application_by_key_hash(
+        &self,
+        key_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ApplicationRecord>> {
+        let mut conn = self.reader.acquire().await?;
+        let row = sql::<DB>("SELECT * FROM applications WHERE deleted IS NULL AND (api_key_hash = ")
+            .arg(key_hash)
+            .push(" OR (previous_api_key_hash = ")
+            .arg(key_hash)
+            .push(" AND previous_key_expires > ")
+            .arg(micros(now))
+            .push(")) LIMIT 1")
+            .optional(&mut *conn)
+            .await?;
+        row.as_ref().map(|r| records::application::<DB>(r, self.sealer)).transpose()
+    }
+
+    pub async fn list_applications(&self, page: Page) -> StoreResult<(Vec<ApplicationRecord>, u64)> {
+        let mut conn = self.reader.acquire().await?;
+        let count = sql::<DB>("SELECT COUNT(*) AS n FROM applications WHERE deleted IS NULL")
+            .optional(&mut *conn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let rows = sql::<DB>("SELECT * FROM applications WHERE deleted IS NULL ORDER BY created, id LIMIT ")
+            .arg(page.size as i64)
+            .push(" OFFSET ")
+            .arg(page.offset())
+            .all(&mut *conn)
+            .await?;
+        let apps = rows.iter().map(|r| records::application::<DB>(r, self.sealer)).collect::<StoreResult<_>>()?;
+        Ok((apps, DB::int(&count, "n")? as u64))
+    }
+
+    pub async fn update_application(
+        &self,
+        id: ApplicationId,
+        name: &str,
+        scopes: &[String],
+        now: DateTime<Utc>,
+    ) -> StoreResult<ApplicationRecord> {
+        let mut tx = self.writer.begin().await?;
+        let row = sql::<DB>("UPDATE applications SET name = ")
+            .arg(name)
+            .push(", scopes = ")
+            .arg(scopes)
+            .push(", modified = ")
+            .arg(micros(now))
+            .push(" WHERE id = ")
+            .arg(id.0)
+            .push(" AND deleted IS NULL RETURNING *")
+            .optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let app = records::application::<DB>(&row, self.sealer)?;
+        bump_routing_version::<DB>(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(app)
+    }
+
+    pub async fn rotate_api_key(
+        &self,
+        id: ApplicationId,
+        key_hash: &str,
+        previous_expires: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ApplicationRecord> {
+        let mut conn = self.writer.acquire().await?;
+        // SET reads the row as it was: the previous key is the one being replaced.
+        let row = sql::<DB>("UPDATE applications SET previous_api_key_hash = CASE WHEN ")
+            .arg(previous_expires.is_some())
+            .push(" THEN api_key_hash ELSE NULL END, previous_key_expires = ")
+            .arg(previous_expires.map(micros))
+            .push(", api_key_hash = ")
+            .arg(key_hash)
+            .push(", modified = ")
+            .arg(micros(now))
+            .push(" WHERE id = ")
+            .arg(id.0)
+            .push(" AND deleted IS NULL RETURNING *")
+            .optional(&mut *conn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        records::application::<DB>(&row, self.sealer)
+    }
+
+    pub async fn delete_application(&self, id: ApplicationId, now: DateTime<Utc>) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let done = sql::<DB>("UPDATE applications SET deleted = ")
+            .arg(micros(now))
+            .push(", modified = ")
+            .arg(micros(now))
+            .push(" WHERE id = ")
+            .arg(id.0)
+            .push(" AND deleted IS NULL")
+            .run(&mut *tx)
+            .await?;
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let (pending, cancelled) = (DeliveryState::Pending.sql(), DeliveryState::Cancelled.sql());
+        sql::<DB>(format!(
+            "UPDATE deliveries SET state = {cancelled}, owner = NULL, next_attempt_at = NULL, updated = "
+        ))
+        .arg(micros(now))
+        .push(format!(" WHERE state = {pending} AND webhook_id IN (SELECT id FROM webhooks WHERE application_id = "))
+        .arg(id.0)
+        .push(" AND deleted IS NULL)")
+        .run(&mut *tx)
+        .await?;
+        sql::<DB>("UPDATE webhooks SET deleted = ")
+            .arg(micros(now))
+            .push(", modified = ")
+            .arg(micros(now))
+            .push(" WHERE application_id = ")
+            .arg(id.0)
+            .push(" AND deleted IS NULL")
+            .run(&mut *tx)
+            .await?;
+        sql::<DB>("UPDATE installations SET terminated = ")
+            .arg(micros(now))
+            .push(" WHERE application_id = ")
+            .arg(id.0)
+            .push(" AND terminated IS NULL")
+            .run(&mut *tx)
+            .await?;
+        bump_routing_version::<DB>(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn insert_installation(&self, inst: &InstallationRecord, event: Option<&NewEvent>) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        sql::<DB>(
+            "INSERT INTO installations (id, application_id, customer_id, customer_name, customer_email, created, \
+             terminated) VALUES (",
+        )
+        .args([Arg::Id(inst.id.0), Arg::Id(inst.application_id.0)])
+        .push(", ")
+        .args([Arg::from(&inst.customer_id), (&inst.customer_name).into(), (&inst.customer_email).into()])
+        .push(", ")
+        .args([Arg::from(micros(inst.created)), inst.terminated.map(micros).into()])
+        .push(")")
+        .run(&mut *tx)
+        .await?;
+        if let Some(e) = event {
+            insert_event::<DB>(&mut *tx, e, inst.created).await?;
+        }
+        bump_routing_version::<DB>(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn get_installation(&self, id: InstallationId) -> StoreResult<InstallationRecord> {
+        let mut conn = self.reader.acquire().await?;
+        let row = sql::<DB>("SELECT * FROM installations WHERE id = ")
+            .arg(id.0)
+            .optional(&mut *conn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        records::installation::<DB>(&row)
+    }
+
+    pub async fn terminate_installation(
+        &self,
+        id: InstallationId,
+        now: DateTime<Utc>,
+        event: Option<&NewEvent>,
+    ) -> StoreResult<InstallationRecord> {
+        let mut tx = self.writer.begin().await?;
+        // The row lock (PostgreSQL) makes two concurrent terminations one success and one conflict.
+        let row = sql::<DB>("SELECT * FROM installations WHERE id = ")
+            .arg(id.0)
+            .push(DB::FOR_UPDATE)
+            .optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let mut inst = records::installation::<DB>(&row)?;
+        if inst.terminated.is_some() {
+            return Err(StoreError::Conflict("installation already terminated".into()));
+        }
+        sql::<DB>("UPDATE installations SET terminated = ")
+            .arg(micros(now))
+            .push(" WHERE id = ")
+            .arg(id.0)
+            .run(&mut *tx)
+            .await?;
+        if let Some(e) = event {
+            insert_event::<DB>(&mut *tx, e, now).await?;
+        }
+        bump_routing_version::<DB>(&mut *tx).await?;
+        tx.commit().await?;
+        inst.terminated = Some(now);
+        Ok(inst)
+    }
+
+    pub async fn list_installations(
+        &self,
+        filter: &InstallationFilter,
+        page: Page,
+    ) -> StoreResult<(Vec<InstallationRecord>, u64)> {
+        fn push_where<'a, DB: Sql>(q: &mut Stmt<'a, DB>, f: &'a InstallationFilter) {
+            q.push(" WHERE TRUE");
+            if let Some(a) = f.application_id {
+                q.push(" AND application_id = ").arg(a.0);
+            }
+            if let Some(c) = &f.customer_id {
+                q.push(" AND customer_id = ").arg(c);
+            }
+            match f.installed {
+                Some(true) => q.push(" AND terminated IS NULL"),
+                Some(false) => q.push(" AND terminated IS NOT NULL"),
+                None => q,
+            };
+        }
+        let mut conn = self.reader.acquire().await?;
+        let mut count = sql::<DB>("SELECT COUNT(*) AS n FROM installations");
+        push_where(&mut count, filter);
+        let count = count.optional(&mut *conn).await?.ok_or(StoreError::NotFound)?;
+        let mut q = sql::<DB>("SELECT * FROM installations");
+        push_where(&mut q, filter);
+        q.push(" ORDER BY created, id LIMIT ").arg(page.size as i64).push(" OFFSET ").arg(page.offset());
+        let rows = q.all(&mut *conn).await?;
+        let installations = rows.iter().map(records::installation::<DB>).collect::<StoreResult<_>>()?;
+        Ok((installations, DB::int(&count, "n")? as u64))
+    }
+
+    pub async fn is_installed(&self, application: ApplicationId, customer_id: &str) -> StoreResult<bool> {
+        let mut conn = self.reader.acquire().await?;
+        let found = sql::<DB>("SELECT 1 AS found FROM installations WHERE application_id = ")
+            .arg(application.0)
+            .push(" AND customer_id = ")
+            .arg(customer_id)
+            .push(" AND terminated IS NULL LIMIT 1")
+            .optional(&mut *conn)
+            .await?;
+        Ok(found.is_some())
+    }
+}
+
+/// Cancels the pending deliveries of a webhook being deleted, in the caller's transaction.
+pub(super) async fn cancel_pending<DB: Sql>(
+    conn: &mut DB::Connection,
+    webhook: uuid::Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let (pending, cancelled) = (DeliveryState::Pending.sql(), DeliveryState::Cancelled.sql());
+    sql::<DB>(format!("UPDATE deliveries SET state = {cancelled}, owner = NULL, next_attempt_at = NULL, updated = "))
+        .arg(micros(now))
+        .push(" WHERE webhook_id = ")
+        .arg(webhook)
+        .push(format!(" AND state = {pending}"))
+        .run(conn)
+        .await
+}

@@ -1,0 +1,181 @@
+//! Webhooks, and the routing snapshot every node builds its routing table from.
+
+use chrono::{DateTime, Utc};
+use herald_domain::routing::RouteWebhook;
+use herald_domain::WebhookId;
+
+use super::applications::cancel_pending;
+use super::{bump_routing_version, records, Catalogue};
+use crate::codec::micros;
+use crate::dialect::{sql, Arg, Sql, Stmt};
+use crate::*;
+
+impl<DB: Sql> Catalogue<'_, DB> {
+    pub async fn insert_webhook(&self, hook: &WebhookRecord) -> StoreResult<()> {
+        let sealer = self.sealer;
+        let mut tx = self.writer.begin().await?;
+        sql::<DB>(
+            "INSERT INTO webhooks (id, application_id, url, description, topic_ids, customer_ids, active, \
+             ignore_etag_only_changes, secret, previous_secret, previous_secret_expires, disabled_reason, \
+             last_success, failing_since, created, modified) VALUES (",
+        )
+        .args([
+            Arg::Id(hook.id.0),
+            Arg::Id(hook.application_id.0),
+            (&hook.url).into(),
+            (&hook.description).into(),
+            (&hook.topic_ids).into(),
+            (&hook.customer_ids).into(),
+            hook.active.into(),
+            hook.ignore_etag_only_changes.into(),
+            sealer.seal_text(&hook.secret).into(),
+            hook.previous_secret.as_deref().map(|s| sealer.seal_text(s)).into(),
+            hook.previous_secret_expires.map(micros).into(),
+            (&hook.disabled_reason).into(),
+            hook.last_success.map(micros).into(),
+            hook.failing_since.map(micros).into(),
+            micros(hook.created).into(),
+            micros(hook.modified).into(),
+        ])
+        .push(")")
+        .run(&mut *tx)
+        .await?;
+        bump_routing_version::<DB>(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn get_webhook(&self, id: WebhookId) -> StoreResult<WebhookRecord> {
+        let mut conn = self.reader.acquire().await?;
+        let row = sql::<DB>("SELECT * FROM webhooks WHERE id = ")
+            .arg(id.0)
+            .push(" AND deleted IS NULL")
+            .optional(&mut *conn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        records::webhook::<DB>(&row, self.sealer)
+    }
+
+    pub async fn update_webhook(&self, hook: &WebhookRecord) -> StoreResult<()> {
+        let sealer = self.sealer;
+        let mut tx = self.writer.begin().await?;
+        let mut q = sql::<DB>("UPDATE webhooks SET url = ");
+        q.arg(&hook.url).push(", description = ").arg(&hook.description);
+        q.push(", topic_ids = ").arg(&hook.topic_ids).push(", customer_ids = ").arg(&hook.customer_ids);
+        q.push(", active = ").arg(hook.active);
+        q.push(", ignore_etag_only_changes = ").arg(hook.ignore_etag_only_changes);
+        q.push(", secret = ").arg(sealer.seal_text(&hook.secret));
+        q.push(", previous_secret = ").arg(hook.previous_secret.as_deref().map(|s| sealer.seal_text(s)));
+        q.push(", previous_secret_expires = ").arg(hook.previous_secret_expires.map(micros));
+        q.push(", disabled_reason = ").arg(&hook.disabled_reason);
+        q.push(", modified = ").arg(micros(hook.modified));
+        q.push(" WHERE id = ").arg(hook.id.0).push(" AND deleted IS NULL");
+        if q.run(&mut *tx).await? == 0 {
+            return Err(StoreError::NotFound);
+        }
+        bump_routing_version::<DB>(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn delete_webhook(&self, id: WebhookId, now: DateTime<Utc>) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let done = sql::<DB>("UPDATE webhooks SET deleted = ")
+            .arg(micros(now))
+            .push(", modified = ")
+            .arg(micros(now))
+            .push(" WHERE id = ")
+            .arg(id.0)
+            .push(" AND deleted IS NULL")
+            .run(&mut *tx)
+            .await?;
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        cancel_pending::<DB>(&mut *tx, id.0, now).await?;
+        bump_routing_version::<DB>(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn list_webhooks(&self, filter: &WebhookFilter, page: Page) -> StoreResult<(Vec<WebhookRecord>, u64)> {
+        fn push_where<'a, DB: Sql>(q: &mut Stmt<'a, DB>, f: &'a WebhookFilter) {
+            q.push(" WHERE deleted IS NULL");
+            if let Some(a) = f.application_id {
+                q.push(" AND application_id = ").arg(a.0);
+            }
+            if let Some(active) = f.active {
+                q.push(" AND active = ").arg(active);
+            }
+            if let Some(c) = &f.exact_customer {
+                q.push(" AND customer_ids = ").arg(std::slice::from_ref(c));
+            }
+        }
+        let mut conn = self.reader.acquire().await?;
+        let mut count = sql::<DB>("SELECT COUNT(*) AS n FROM webhooks");
+        push_where(&mut count, filter);
+        let count = count.optional(&mut *conn).await?.ok_or(StoreError::NotFound)?;
+        let mut q = sql::<DB>("SELECT * FROM webhooks");
+        push_where(&mut q, filter);
+        let col = if filter.by_modified { "modified" } else { "created" };
+        let dir = if filter.descending { "DESC" } else { "ASC" };
+        q.push(format!(" ORDER BY {col} {dir}, id {dir} LIMIT "))
+            .arg(page.size as i64)
+            .push(" OFFSET ")
+            .arg(page.offset());
+        let rows = q.all(&mut *conn).await?;
+        let hooks = rows.iter().map(|r| records::webhook::<DB>(r, self.sealer)).collect::<StoreResult<_>>()?;
+        Ok((hooks, DB::int(&count, "n")? as u64))
+    }
+
+    pub async fn routing_version(&self) -> StoreResult<i64> {
+        let mut conn = self.reader.acquire().await?;
+        let row = sql::<DB>("SELECT version FROM routing_version WHERE id = 1")
+            .optional(&mut *conn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        DB::int(&row, "version")
+    }
+
+    pub async fn routing_snapshot(&self) -> StoreResult<RoutingSnapshot> {
+        let mut tx = self.reader.begin().await?;
+        // One snapshot for the four reads: the version read matches the rows read.
+        if let Some(snapshot) = DB::SNAPSHOT {
+            sql::<DB>(snapshot).run(&mut *tx).await?;
+        }
+        let version = sql::<DB>("SELECT version FROM routing_version WHERE id = 1")
+            .optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let rows = sql::<DB>(
+            "SELECT id, application_id, topic_ids, customer_ids, active, ignore_etag_only_changes FROM webhooks \
+             WHERE deleted IS NULL AND active",
+        )
+        .all(&mut *tx)
+        .await?;
+        let mut webhooks = Vec::with_capacity(rows.len());
+        for row in &rows {
+            webhooks.push(RouteWebhook {
+                id: DB::get_id(row, "id")?.into(),
+                application_id: DB::get_id(row, "application_id")?.into(),
+                topic_ids: DB::get_list(row, "topic_ids")?,
+                customer_ids: DB::get_list(row, "customer_ids")?,
+                active: DB::flag(row, "active")?,
+                ignore_etag_only_changes: DB::flag(row, "ignore_etag_only_changes")?,
+            });
+        }
+        let mut scopes = Vec::new();
+        for row in sql::<DB>("SELECT id, scopes FROM applications WHERE deleted IS NULL").all(&mut *tx).await? {
+            scopes.push((DB::get_id(&row, "id")?.into(), DB::get_list(&row, "scopes")?));
+        }
+        let mut installations = Vec::new();
+        for row in sql::<DB>("SELECT application_id, customer_id FROM installations WHERE terminated IS NULL")
+            .all(&mut *tx)
+            .await?
+        {
+            installations.push((DB::get_id(&row, "application_id")?.into(), DB::text(&row, "customer_id")?));
+        }
+        tx.commit().await?;
+        Ok(RoutingSnapshot { version: DB::int(&version, "version")?, webhooks, scopes, installations })
+    }
+}
