@@ -12,44 +12,47 @@ use crate::*;
 impl<DB: Sql> Catalogue<'_, DB> {
     pub async fn reseal_secrets(&self) -> StoreResult<u64> {
         let sealer = self.sealer;
+        // No locks taken ahead (rows are updated in id order, as attempt records lock them): each row is rewritten if it
+        // still holds the value read (compare and set), so a secret a node wrote meanwhile (sealed with its current
+        // key already) is never overwritten with an older one.
         let mut tx = self.writer.begin().await?;
         let mut rewritten = 0;
-        // Row locks (PostgreSQL): a node writing a secret meanwhile waits, and is not overwritten with an older value.
-        let apps =
-            sql::<DB>(format!("SELECT id, signing_seed FROM applications{}", DB::FOR_UPDATE)).all(&mut *tx).await?;
+        let apps = sql::<DB>("SELECT id, signing_seed FROM applications ORDER BY id").all(&mut *tx).await?;
         for row in &apps {
-            let seed = DB::bytes(row, "signing_seed")?;
-            if sealer.is_current_bytes(&seed) {
+            let stored = DB::bytes(row, "signing_seed")?;
+            if sealer.is_current_bytes(&stored) {
                 continue;
             }
-            let seed = sealer.seal_bytes(&sealer.open_bytes(seed)?);
-            sql::<DB>("UPDATE applications SET signing_seed = ")
+            let seed = sealer.seal_bytes(&sealer.open_bytes(stored.clone())?);
+            rewritten += sql::<DB>("UPDATE applications SET signing_seed = ")
                 .arg(seed)
                 .push(" WHERE id = ")
                 .arg(DB::get_id(row, "id")?)
+                .push(" AND signing_seed = ")
+                .arg(stored)
                 .run(&mut *tx)
                 .await?;
-            rewritten += 1;
         }
-        let hooks = sql::<DB>(format!("SELECT id, secret, previous_secret FROM webhooks{}", DB::FOR_UPDATE))
-            .all(&mut *tx)
-            .await?;
+        let hooks = sql::<DB>("SELECT id, secret, previous_secret FROM webhooks ORDER BY id").all(&mut *tx).await?;
         for row in &hooks {
-            let (secret, previous) = (DB::text(row, "secret")?, DB::opt_text(row, "previous_secret")?);
-            if sealer.is_current_text(&secret) && previous.as_deref().is_none_or(|p| sealer.is_current_text(p)) {
+            let (stored, stored_previous) = (DB::text(row, "secret")?, DB::opt_text(row, "previous_secret")?);
+            if sealer.is_current_text(&stored) && stored_previous.as_deref().is_none_or(|p| sealer.is_current_text(p)) {
                 continue;
             }
-            let secret = sealer.seal_text(&sealer.open_text(secret)?);
-            let previous = sealer.open_opt_text(previous)?.map(|p| sealer.seal_text(&p));
-            sql::<DB>("UPDATE webhooks SET secret = ")
+            let secret = sealer.seal_text(&sealer.open_text(stored.clone())?);
+            let previous = sealer.open_opt_text(stored_previous.clone())?.map(|p| sealer.seal_text(&p));
+            rewritten += sql::<DB>("UPDATE webhooks SET secret = ")
                 .arg(secret)
                 .push(", previous_secret = ")
                 .arg(previous)
                 .push(" WHERE id = ")
                 .arg(DB::get_id(row, "id")?)
+                .push(" AND secret = ")
+                .arg(stored)
+                .push(" AND previous_secret IS NOT DISTINCT FROM ")
+                .arg(stored_previous)
                 .run(&mut *tx)
                 .await?;
-            rewritten += 1;
         }
         tx.commit().await?;
         Ok(rewritten)
