@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use herald_domain::{ApplicationId, InstallationId};
 
 use super::deliveries::insert_event;
-use super::{bump_routing_version, records, Catalogue};
+use super::{commit_routing, records, soft_delete, Catalogue};
 use crate::codec::micros;
 use crate::dialect::{sql, Arg, Sql, Stmt};
 use crate::*;
@@ -74,20 +74,11 @@ impl<DB: Sql> Catalogue<'_, DB> {
         .push(")")
         .run(&mut *tx)
         .await?;
-        bump_routing_version::<DB>(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(())
+        commit_routing(tx).await
     }
 
     pub async fn get_application(&self, id: ApplicationId) -> StoreResult<ApplicationRecord> {
-        let mut conn = self.reader.acquire().await?;
-        let row = sql::<DB>("SELECT * FROM applications WHERE id = ")
-            .arg(id.0)
-            .push(" AND deleted IS NULL")
-            .optional(&mut *conn)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        records::application::<DB>(&row, self.sealer)
+        records::application::<DB>(&self.live_row("applications", id.0).await?, self.sealer)
     }
 
     pub async fn find_application_by_key_hash(
@@ -109,19 +100,18 @@ impl<DB: Sql> Catalogue<'_, DB> {
     }
 
     pub async fn list_applications(&self, page: Page) -> StoreResult<(Vec<ApplicationRecord>, u64)> {
-        let mut conn = self.reader.acquire().await?;
-        let count = sql::<DB>("SELECT COUNT(*) AS n FROM applications WHERE deleted IS NULL")
-            .optional(&mut *conn)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let rows = sql::<DB>("SELECT * FROM applications WHERE deleted IS NULL ORDER BY created, id LIMIT ")
-            .arg(page.size as i64)
-            .push(" OFFSET ")
-            .arg(page.offset())
-            .all(&mut *conn)
+        let (rows, total) = self
+            .page_of(
+                "applications",
+                |q| {
+                    q.push(" WHERE deleted IS NULL");
+                },
+                "created, id",
+                page,
+            )
             .await?;
         let apps = rows.iter().map(|r| records::application::<DB>(r, self.sealer)).collect::<StoreResult<_>>()?;
-        Ok((apps, DB::int(&count, "n")? as u64))
+        Ok((apps, total))
     }
 
     pub async fn update_application(
@@ -145,8 +135,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
             .await?
             .ok_or(StoreError::NotFound)?;
         let app = records::application::<DB>(&row, self.sealer)?;
-        bump_routing_version::<DB>(&mut *tx).await?;
-        tx.commit().await?;
+        commit_routing(tx).await?;
         Ok(app)
     }
 
@@ -178,15 +167,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
 
     pub async fn delete_application(&self, id: ApplicationId, now: DateTime<Utc>) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
-        let done = sql::<DB>("UPDATE applications SET deleted = ")
-            .arg(micros(now))
-            .push(", modified = ")
-            .arg(micros(now))
-            .push(" WHERE id = ")
-            .arg(id.0)
-            .push(" AND deleted IS NULL")
-            .run(&mut *tx)
-            .await?;
+        let done = soft_delete::<DB>(&mut *tx, "applications", "id", id.0, now).await?;
         if done == 0 {
             return Err(StoreError::NotFound);
         }
@@ -200,15 +181,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
         .push(" AND deleted IS NULL)")
         .run(&mut *tx)
         .await?;
-        sql::<DB>("UPDATE webhooks SET deleted = ")
-            .arg(micros(now))
-            .push(", modified = ")
-            .arg(micros(now))
-            .push(" WHERE application_id = ")
-            .arg(id.0)
-            .push(" AND deleted IS NULL")
-            .run(&mut *tx)
-            .await?;
+        soft_delete::<DB>(&mut *tx, "webhooks", "application_id", id.0, now).await?;
         sql::<DB>("UPDATE installations SET terminated = ")
             .arg(micros(now))
             .push(" WHERE application_id = ")
@@ -216,9 +189,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
             .push(" AND terminated IS NULL")
             .run(&mut *tx)
             .await?;
-        bump_routing_version::<DB>(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(())
+        commit_routing(tx).await
     }
 
     pub async fn insert_installation(&self, inst: &InstallationRecord, event: Option<&NewEvent>) -> StoreResult<()> {
@@ -238,9 +209,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
         if let Some(e) = event {
             insert_event::<DB>(&mut *tx, e, inst.created).await?;
         }
-        bump_routing_version::<DB>(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(())
+        commit_routing(tx).await
     }
 
     pub async fn get_installation(&self, id: InstallationId) -> StoreResult<InstallationRecord> {
@@ -280,8 +249,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
         if let Some(e) = event {
             insert_event::<DB>(&mut *tx, e, now).await?;
         }
-        bump_routing_version::<DB>(&mut *tx).await?;
-        tx.commit().await?;
+        commit_routing(tx).await?;
         inst.terminated = Some(now);
         Ok(inst)
     }
@@ -305,16 +273,8 @@ impl<DB: Sql> Catalogue<'_, DB> {
                 None => q,
             };
         }
-        let mut conn = self.reader.acquire().await?;
-        let mut count = sql::<DB>("SELECT COUNT(*) AS n FROM installations");
-        push_where(&mut count, filter);
-        let count = count.optional(&mut *conn).await?.ok_or(StoreError::NotFound)?;
-        let mut q = sql::<DB>("SELECT * FROM installations");
-        push_where(&mut q, filter);
-        q.push(" ORDER BY created, id LIMIT ").arg(page.size as i64).push(" OFFSET ").arg(page.offset());
-        let rows = q.all(&mut *conn).await?;
-        let installations = rows.iter().map(records::installation::<DB>).collect::<StoreResult<_>>()?;
-        Ok((installations, DB::int(&count, "n")? as u64))
+        let (rows, total) = self.page_of("installations", |q| push_where(q, filter), "created, id", page).await?;
+        Ok((rows.iter().map(records::installation::<DB>).collect::<StoreResult<_>>()?, total))
     }
 
     pub async fn is_installed(&self, application: ApplicationId, customer_id: &str) -> StoreResult<bool> {

@@ -6,7 +6,7 @@ use crate::dialect::{sql, Sql, Stmt};
 use crate::*;
 
 /// The filter's conditions, after `WHERE TRUE`.
-fn push_attempt_filter<'a, DB: Sql>(q: &mut Stmt<'a, DB>, f: &'a AttemptFilter) {
+pub(super) fn push_attempt_filter<'a, DB: Sql>(q: &mut Stmt<'a, DB>, f: &'a AttemptFilter) {
     if let Some(v) = f.application_id {
         q.push(" AND a.application_id = ").arg(v.0);
     }

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use herald_domain::WebhookId;
 
+use super::logs::push_attempt_filter;
 use super::{bump_routing_version, Catalogue};
 use crate::codec::micros;
 use crate::dialect::{sql, Sql};
@@ -164,16 +165,11 @@ impl<DB: Sql> Catalogue<'_, DB> {
         if join {
             q.push(" JOIN events e ON e.id = a.event");
         }
+        // The attempts of the logs' filter, by application and time only (so no `events` column unless joined).
+        let window =
+            AttemptFilter { application_id: f.application_id, from: f.from, to: f.to, ..AttemptFilter::default() };
         q.push(" WHERE TRUE");
-        if let Some(v) = f.application_id {
-            q.push(" AND a.application_id = ").arg(v.0);
-        }
-        if let Some(v) = f.from {
-            q.push(" AND a.started >= ").arg(micros(v));
-        }
-        if let Some(v) = f.to {
-            q.push(" AND a.started <= ").arg(micros(v));
-        }
+        push_attempt_filter(&mut q, &window);
         q.push(" GROUP BY 1 ORDER BY 1");
         let mut conn = self.reader.acquire().await?;
         let rows = q.all(&mut *conn).await?;

@@ -5,7 +5,7 @@ use herald_domain::routing::RouteWebhook;
 use herald_domain::WebhookId;
 
 use super::applications::cancel_pending;
-use super::{bump_routing_version, records, Catalogue};
+use super::{commit_routing, records, soft_delete, Catalogue};
 use crate::codec::micros;
 use crate::dialect::{sql, Arg, Sql, Stmt};
 use crate::*;
@@ -40,20 +40,11 @@ impl<DB: Sql> Catalogue<'_, DB> {
         .push(")")
         .run(&mut *tx)
         .await?;
-        bump_routing_version::<DB>(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(())
+        commit_routing(tx).await
     }
 
     pub async fn get_webhook(&self, id: WebhookId) -> StoreResult<WebhookRecord> {
-        let mut conn = self.reader.acquire().await?;
-        let row = sql::<DB>("SELECT * FROM webhooks WHERE id = ")
-            .arg(id.0)
-            .push(" AND deleted IS NULL")
-            .optional(&mut *conn)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        records::webhook::<DB>(&row, self.sealer)
+        records::webhook::<DB>(&self.live_row("webhooks", id.0).await?, self.sealer)
     }
 
     pub async fn update_webhook(&self, hook: &WebhookRecord) -> StoreResult<()> {
@@ -73,29 +64,17 @@ impl<DB: Sql> Catalogue<'_, DB> {
         if q.run(&mut *tx).await? == 0 {
             return Err(StoreError::NotFound);
         }
-        bump_routing_version::<DB>(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(())
+        commit_routing(tx).await
     }
 
     pub async fn delete_webhook(&self, id: WebhookId, now: DateTime<Utc>) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
-        let done = sql::<DB>("UPDATE webhooks SET deleted = ")
-            .arg(micros(now))
-            .push(", modified = ")
-            .arg(micros(now))
-            .push(" WHERE id = ")
-            .arg(id.0)
-            .push(" AND deleted IS NULL")
-            .run(&mut *tx)
-            .await?;
+        let done = soft_delete::<DB>(&mut *tx, "webhooks", "id", id.0, now).await?;
         if done == 0 {
             return Err(StoreError::NotFound);
         }
         cancel_pending::<DB>(&mut *tx, id.0, now).await?;
-        bump_routing_version::<DB>(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(())
+        commit_routing(tx).await
     }
 
     pub async fn list_webhooks(&self, filter: &WebhookFilter, page: Page) -> StoreResult<(Vec<WebhookRecord>, u64)> {
@@ -111,21 +90,12 @@ impl<DB: Sql> Catalogue<'_, DB> {
                 q.push(" AND customer_ids = ").arg(std::slice::from_ref(c));
             }
         }
-        let mut conn = self.reader.acquire().await?;
-        let mut count = sql::<DB>("SELECT COUNT(*) AS n FROM webhooks");
-        push_where(&mut count, filter);
-        let count = count.optional(&mut *conn).await?.ok_or(StoreError::NotFound)?;
-        let mut q = sql::<DB>("SELECT * FROM webhooks");
-        push_where(&mut q, filter);
         let col = if filter.by_modified { "modified" } else { "created" };
         let dir = if filter.descending { "DESC" } else { "ASC" };
-        q.push(format!(" ORDER BY {col} {dir}, id {dir} LIMIT "))
-            .arg(page.size as i64)
-            .push(" OFFSET ")
-            .arg(page.offset());
-        let rows = q.all(&mut *conn).await?;
+        let order = format!("{col} {dir}, id {dir}");
+        let (rows, total) = self.page_of("webhooks", |q| push_where(q, filter), &order, page).await?;
         let hooks = rows.iter().map(|r| records::webhook::<DB>(r, self.sealer)).collect::<StoreResult<_>>()?;
-        Ok((hooks, DB::int(&count, "n")? as u64))
+        Ok((hooks, total))
     }
 
     pub async fn routing_version(&self) -> StoreResult<i64> {

@@ -224,10 +224,6 @@ impl Backend for PgStore {
         Catalogue { writer: &self.pool, reader: &self.pool, sealer: &self.sealer }
     }
 
-    fn commits(&self) -> &GroupCommit {
-        &self.commits
-    }
-
     async fn claim(&self, c: Claim<'_>) -> StoreResult<Vec<ClaimedDelivery>> {
         let (pool, owner, now, limit, exclude, lease) = (&self.pool, c.owner, c.now, c.limit, c.exclude, c.lease);
         let by_webhook = !exclude.is_empty() && window_blocked(pool, now, limit, exclude).await?;
@@ -362,5 +358,9 @@ impl Backend for PgStore {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    fn commits(&self) -> &GroupCommit {
+        &self.commits
     }
 }

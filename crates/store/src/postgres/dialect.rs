@@ -22,11 +22,20 @@ impl Dialect for Postgres {
     const ATTEMPT_WEBHOOK_TEXT: &'static str = "a.webhook_id::text";
     const BYTE_ORDER: &'static str = "\"C\"";
 
+    fn rows_affected(done: &sqlx::postgres::PgQueryResult) -> u64 {
+        done.rows_affected()
+    }
     fn add_id(args: &mut PgArguments, id: Option<Uuid>) -> Result<(), BoxDynError> {
         args.add(id)
     }
     fn add_list(args: &mut PgArguments, items: &[String]) -> Result<(), BoxDynError> {
         args.add(items)
+    }
+    fn insert_delivery_rows<'c>(
+        conn: &'c mut sqlx::PgConnection,
+        rows: &'c [(Uuid, &'c NewDelivery, DateTime<Utc>)],
+    ) -> BoxFuture<'c, StoreResult<()>> {
+        Box::pin(super::deliveries::insert_delivery_rows(conn, rows))
     }
     fn get_id(row: &PgRow, column: &str) -> StoreResult<Uuid> {
         Ok(row.try_get(column)?)
@@ -36,14 +45,5 @@ impl Dialect for Postgres {
     }
     fn get_list(row: &PgRow, column: &str) -> StoreResult<Vec<String>> {
         Ok(row.try_get(column)?)
-    }
-    fn rows_affected(done: &sqlx::postgres::PgQueryResult) -> u64 {
-        done.rows_affected()
-    }
-    fn insert_delivery_rows<'c>(
-        conn: &'c mut sqlx::PgConnection,
-        rows: &'c [(Uuid, &'c NewDelivery, DateTime<Utc>)],
-    ) -> BoxFuture<'c, StoreResult<()>> {
-        Box::pin(super::deliveries::insert_delivery_rows(conn, rows))
     }
 }
