@@ -27,7 +27,7 @@ async fn reading_logs_of_large_payloads_costs_about_one_page_of_memory_not_every
     let db = Backend::from_env().database().await;
     let mut flags = vec!["--allow-http-targets", "--allow-private-targets"];
     if let Some(db) = &db {
-        flags.extend(["--database-url", db.url()]);
+        flags.extend(["--database-url", db.url(), "--encryption-key", crate::support::TEST_ENCRYPTION_KEY]);
     }
     let herald = HeraldProcess::start(Path::new(BIN), dir.path(), ADMIN, &flags).await;
     let client = Client::new(herald.base.clone());
