@@ -14,7 +14,6 @@ use herald_store::{
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::input::object;
 use crate::models::{ChangesOut, EventOut};
 use crate::*;
 
@@ -58,7 +57,7 @@ impl Herald {
         let now = self.now();
         // The body is validated before a replay too: a retry resends the same valid request, and a malformed one
         // must not get a stored 202 just because it carries a known key.
-        let obj = object(body)?;
+        let obj: Map<String, Value> = input::from_json(body)?;
         let (event_id, changes) = parse_request(&obj, now)?;
         let body_hash = hex::encode(Sha256::digest(body));
         if let Some(key) = idempotency_key {
