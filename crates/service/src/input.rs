@@ -4,143 +4,28 @@
 //! than serde's 400 for the whole body; [`from_json`] tells malformed JSON (400) from valid JSON of the wrong shape
 //! (422).
 
-use std::marker::PhantomData;
-
+pub use herald_domain::field::Field;
 use herald_domain::FieldError;
-use serde::de::{self, DeserializeOwned, IgnoredAny, IntoDeserializer, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer};
+use serde::de::{DeserializeOwned, IgnoredAny};
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::{KnownFormat, RefOr};
 
 use crate::{ServiceError, ServiceResult};
 
-/// One field of a request body as it was sent. Serde reads any JSON value into it without failing: a value of
-/// another type than `T` is [`Field::Invalid`], which validation reports as a 422 naming the field.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub enum Field<T> {
-    /// The body does not have the field (use `#[serde(default)]` on it).
-    #[default]
-    Absent,
-    /// `null`, which most fields read as absent.
-    Null,
-    /// A value of the expected type.
-    Given(T),
-    /// A value of another type.
-    Invalid,
-}
-
-impl<T> Field<T> {
-    /// The value if one of the right type was given.
-    pub fn given(self) -> Option<T> {
-        match self {
-            Field::Given(v) => Some(v),
-            _ => None,
-        }
-    }
-
-    /// Absent or `null`.
-    pub fn is_missing(&self) -> bool {
-        matches!(self, Field::Absent | Field::Null)
-    }
-}
-
-impl<T> From<T> for Field<T> {
-    fn from(v: T) -> Self {
-        Field::Given(v)
-    }
-}
-
-impl<T> From<Option<T>> for Field<T> {
-    fn from(v: Option<T>) -> Self {
-        v.map_or(Field::Null, Field::Given)
-    }
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Field<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(FieldVisitor(PhantomData))
-    }
-}
-
-struct FieldVisitor<T>(PhantomData<T>);
-
-fn lift<T, E>(r: Result<T, E>) -> Field<T> {
-    r.map_or(Field::Invalid, Field::Given)
-}
-
-// `T` is read from the value the visitor got; `T` must fail before it consumes a list or an object, or not at all
-// (a string, a bool, a list of `Field`s, a JSON object), so that what it leaves can be skipped.
-impl<'de, T: Deserialize<'de>> Visitor<'de> for FieldVisitor<T> {
-    type Value = Field<T>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Field::Null)
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Field::Null)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-        Ok(lift(T::deserialize(IntoDeserializer::<E>::into_deserializer(v))))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(lift(T::deserialize(IntoDeserializer::<E>::into_deserializer(v))))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(lift(T::deserialize(IntoDeserializer::<E>::into_deserializer(v))))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        Ok(lift(T::deserialize(IntoDeserializer::<E>::into_deserializer(v))))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(lift(T::deserialize(IntoDeserializer::<E>::into_deserializer(v))))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(lift(T::deserialize(IntoDeserializer::<E>::into_deserializer(v))))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let r = T::deserialize(de::value::SeqAccessDeserializer::new(&mut seq));
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(lift(r))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let r = T::deserialize(de::value::MapAccessDeserializer::new(&mut map));
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(lift(r))
-    }
-}
-
 /// Reads a request body of type `T`: malformed JSON is a 400, JSON that is not an object a 422 on the body (`""`).
 /// Every field of `T` is a [`Field`], so no other shape error can happen.
 pub fn from_json<T: DeserializeOwned>(body: &[u8]) -> ServiceResult<T> {
-    // Whether the text is JSON at all is told by a plain parse, whose error is the one any parser would give.
-    let not_json = |e: serde_json::Error| ServiceError::Malformed(format!("The request body is not valid JSON: {e}"));
+    // Whether the text is JSON at all is told first, by a plain parse whose error is the one any parser would give:
+    // a `Field` could take a syntax error deep in a list for a wrong type.
+    if let Err(e) = serde_json::from_slice::<IgnoredAny>(body) {
+        return Err(ServiceError::Malformed(format!("The request body is not valid JSON: {e}")));
+    }
     // Serde would also read a struct from a list; a body is an object.
     if body.trim_ascii_start().first() != Some(&b'{') {
-        serde_json::from_slice::<IgnoredAny>(body).map_err(not_json)?;
         return Err(ServiceError::field("", "the request body must be a JSON object"));
     }
-    serde_json::from_slice(body).map_err(|e| match serde_json::from_slice::<IgnoredAny>(body) {
-        Err(syntax) => not_json(syntax),
-        // A key given twice.
-        Ok(_) => ServiceError::field("", e.to_string()),
-    })
+    // Every field is a `Field`: what is left is a key given twice.
+    serde_json::from_slice(body).map_err(|e| ServiceError::field("", e.to_string()))
 }
 
 /// As [`from_json`]; an empty body (or only white space) is `T::default()`.
@@ -230,7 +115,7 @@ impl Errors {
     }
 
     /// A list of strings; `None` when absent or null. Each item must be a non-empty string of at most `max` chars.
-    pub fn str_list(&mut self, name: &str, v: &Field<Vec<Field<String>>>, max: usize) -> Option<Vec<String>> {
+    pub fn str_list(&mut self, name: &str, v: &StrList, max: usize) -> Option<Vec<String>> {
         match v {
             Field::Absent | Field::Null => None,
             Field::Given(items) => {
@@ -259,7 +144,7 @@ impl Errors {
 }
 
 /// A list of strings as a body field.
-pub type StrList = Field<Vec<Field<String>>>;
+pub type StrList = herald_domain::field::List<String>;
 
 /// A list of strings for a typed input built in code (the UI's forms).
 pub fn str_list<S: Into<String>>(items: impl IntoIterator<Item = S>) -> StrList {
@@ -324,4 +209,28 @@ pub fn topic_id() -> ObjectBuilder {
 /// Customer ids, each non-blank and listed once.
 pub fn customer_id_list() -> ArrayBuilder {
     ArrayBuilder::new().items(non_blank(100)).unique_items(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Default, serde::Deserialize)]
+    struct Body {
+        #[serde(default)]
+        #[allow(dead_code)]
+        x: herald_domain::field::ObjectList<serde_json::Map<String, serde_json::Value>>,
+    }
+
+    #[test]
+    fn malformed_json_is_a_400_anywhere_and_other_json_a_422() {
+        for text in [r#"{"x": ["a" "b"]}"#, r#"{"x": [{"a" 1}]}"#, r#"{"x": [1,}"#, r#"{"x": [{"a": }]}"#, "", "[1"] {
+            assert!(matches!(from_json::<Body>(text.as_bytes()), Err(ServiceError::Malformed(_))), "{text}");
+        }
+        for text in ["[1]", "null", "\"x\"", "3", r#"{"x": 1, "x": 2}"#] {
+            assert!(matches!(from_json::<Body>(text.as_bytes()), Err(ServiceError::Validation(_))), "{text}");
+        }
+        assert!(from_json::<Body>(br#"{"x": [[1], {"a": 1}, 2], "y": 1}"#).is_ok());
+        assert!(from_json_or_default::<Body>(b" \n").is_ok());
+    }
 }

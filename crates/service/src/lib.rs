@@ -34,7 +34,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 pub use apps::{ApiKeyRotateIn, AppIn, AppPatch};
-pub use changes::IngestOutcome;
+pub use changes::{BatchedChange, BodyHash, ChangeBatchIn, ChangeIn, ChangesIn, IngestOutcome};
 pub use clock::Clock;
 pub use error::{ServiceError, ServiceResult};
 pub use input::Field;

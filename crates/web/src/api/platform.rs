@@ -9,14 +9,12 @@ use herald_store::InstallationFilter;
 
 use herald_service::models::{ApiKeyOut, AppCreatedOut, AppOut, ChangesOut, InstallationOut};
 
-use herald_service::{ApiKeyRotateIn, AppIn, AppPatch, InstallationIn};
+use herald_service::{ApiKeyRotateIn, AppIn, AppPatch, BodyHash, ChangesIn, InstallationIn};
 
-use super::schemas::{
-    BadRequest, ChangesRequest, Forbidden, InstallationListParams, NotFound, PageParams, PayloadTooLarge,
-    ValidationFailed,
-};
+use super::params::{InstallationListParams, PageParams};
 use super::{paged, PageModel};
 use crate::error::ErrorModel;
+use crate::error::{BadRequest, Forbidden, NotFound, PayloadTooLarge, ValidationFailed};
 use crate::extract::{path_id, Auth, Body, JsonIn, JsonOrEmpty, Params, PathParam};
 use crate::{ApiError, AppState};
 
@@ -281,7 +279,7 @@ pub async fn list_installations(State(s): State<AppState>, Auth(who): Auth, para
         "Idempotency-Key" = Option<String>, Header, nullable = false, pattern = r"^[\x21-\x7E]{1,255}$",
         description = "A retried request with the same key answers the first answer instead of creating events again."
     )),
-    request_body = ChangesRequest,
+    request_body = ChangesIn,
     responses(
         (status = 202, description = "Every derived event, with its number of deliveries.", body = ChangesOut,
             headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key."))),
@@ -305,7 +303,8 @@ pub async fn post_changes(
             ApiError::from(herald_service::ServiceError::field("Idempotency-Key", "must be visible ASCII"))
         })?),
     };
-    let out = s.herald.ingest_changes(&who, &body, key).await?;
+    let input: ChangesIn = herald_service::input::from_json(&body)?;
+    let out = s.herald.ingest_changes(&who, input, BodyHash::of(&body), key).await?;
     let mut resp = (StatusCode::ACCEPTED, [(header::CONTENT_TYPE, "application/json")], out.body).into_response();
     if out.replayed {
         resp.headers_mut().insert("idempotent-replayed", header::HeaderValue::from_static("true"));

@@ -8,10 +8,11 @@ use herald_service::{Principal, ResthookIn, ResthookPatch, WebhookScope};
 
 use herald_service::models::{WebhookCreatedOut, WebhookOut};
 
-use super::schemas::{BadRequest, NotFound, PageParams, PayloadTooLarge, ResthookListParams, ValidationFailed};
+use super::params::{PageParams, ResthookListParams};
 use super::webhooks::list_query;
 use super::{paged, PageModel};
 use crate::error::ErrorModel;
+use crate::error::{BadRequest, NotFound, PayloadTooLarge, ValidationFailed};
 use crate::extract::{path_id, Auth, JsonIn, Params, PathParam};
 use crate::{ApiError, AppState};
 

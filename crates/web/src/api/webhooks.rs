@@ -11,12 +11,10 @@ use herald_service::models::{LogOut, PingOut, SecretOut, SigningKeysOut, TopicOu
 use herald_service::RedeliverOut;
 use herald_service::{CountOut, ReplayOut};
 
-use super::schemas::{
-    AnalyticsParams, ApplicationParam, BadRequest, LogParams, NotFound, PageParams, PayloadTooLarge, ValidationFailed,
-    WebhookListParams,
-};
+use super::params::{AnalyticsParams, ApplicationParam, LogParams, PageParams, WebhookListParams};
 use super::{paged, PageModel};
 use crate::error::ErrorModel;
+use crate::error::{BadRequest, NotFound, PayloadTooLarge, ValidationFailed};
 use crate::extract::{path_id, Auth, JsonIn, Params, PathParam};
 use crate::{ApiError, AppState};
 
