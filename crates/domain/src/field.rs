@@ -4,7 +4,7 @@
 
 use std::marker::PhantomData;
 
-use serde::de::{self, IgnoredAny, IntoDeserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, IgnoredAny, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 /// One field of a request body as it was sent. Serde reads any JSON value into it without failing: a value of
@@ -61,10 +61,9 @@ fn lift<T, E>(r: Result<T, E>) -> Field<T> {
     r.map_or(Field::Invalid, Field::Given)
 }
 
-// `T` is read from the value the visitor got; `T` must fail before it consumes a list or an object, or not at all
-// (a string, a bool, a list of `Field`s, a JSON object), so that what it leaves can be skipped. A syntax error
-// inside a list or an object can be taken for a wrong type here: read text known to be JSON (the service's
-// `input::from_json` checks that first).
+// `T` is read from the value the visitor got. When `T` refuses a list or an object before reading any of it, that is
+// a wrong type: the rest is skipped and the field is `Invalid`. An error after `T` has read some of it (malformed
+// JSON inside, a number out of range, a key given twice) is the body's error and goes up as it is.
 impl<'de, T: Deserialize<'de>> Visitor<'de> for FieldVisitor<T> {
     type Value = Field<T>;
 
@@ -108,16 +107,60 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for FieldVisitor<T> {
         Ok(lift(T::deserialize(IntoDeserializer::<E>::into_deserializer(v))))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        let mut seq = Watched { inner: seq, read: false };
         let r = T::deserialize(de::value::SeqAccessDeserializer::new(&mut seq));
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        if r.is_err() && seq.read {
+            return r.map(Field::Given);
+        }
+        while seq.inner.next_element::<IgnoredAny>()?.is_some() {}
         Ok(lift(r))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        let mut map = Watched { inner: map, read: false };
         let r = T::deserialize(de::value::MapAccessDeserializer::new(&mut map));
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        if r.is_err() && map.read {
+            return r.map(Field::Given);
+        }
+        while map.inner.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
         Ok(lift(r))
+    }
+}
+
+/// A list or an object being read, and whether anything of it has been.
+struct Watched<A> {
+    inner: A,
+    read: bool,
+}
+
+impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for Watched<A> {
+    type Error = A::Error;
+
+    fn next_element_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<Option<S::Value>, A::Error> {
+        self.read = true;
+        self.inner.next_element_seed(seed)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.inner.size_hint()
+    }
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for Watched<A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
+        self.read = true;
+        self.inner.next_key_seed(seed)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
+        self.inner.next_value_seed(seed)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.inner.size_hint()
     }
 }
 
@@ -190,6 +233,19 @@ mod tests {
             assert_eq!(x[0], Field::Invalid, "a list is not an object");
             assert!(matches!(x[1], Field::Given(_)));
             assert_eq!(x[2], Field::Invalid);
+        }
+    }
+
+    #[test]
+    fn malformed_json_inside_a_field_is_an_error_not_a_wrong_type() {
+        for text in [
+            r#"{"l": ["a" "b"]}"#,
+            r#"{"o": {"a" 1}}"#,
+            r#"{"o": {"a": 1e400}}"#,
+            r#"{"o": {"a": "\ud800"}}"#,
+            r#"{"x": [{"a": }]}"#,
+        ] {
+            assert!(serde_json::from_str::<Body>(text).is_err(), "{text}");
         }
     }
 }

@@ -6,7 +6,7 @@
 
 pub use herald_domain::field::Field;
 use herald_domain::FieldError;
-use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::de::DeserializeOwned;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::{KnownFormat, RefOr};
 
@@ -15,17 +15,16 @@ use crate::{ServiceError, ServiceResult};
 /// Reads a request body of type `T`: malformed JSON is a 400, JSON that is not an object a 422 on the body (`""`).
 /// Every field of `T` is a [`Field`], so no other shape error can happen.
 pub fn from_json<T: DeserializeOwned>(body: &[u8]) -> ServiceResult<T> {
-    // Whether the text is JSON at all is told first, by a plain parse whose error is the one any parser would give:
-    // a `Field` could take a syntax error deep in a list for a wrong type.
-    if let Err(e) = serde_json::from_slice::<IgnoredAny>(body) {
-        return Err(ServiceError::Malformed(format!("The request body is not valid JSON: {e}")));
-    }
-    // Serde would also read a struct from a list; a body is an object.
+    let not_json = |e: serde_json::Error| ServiceError::Malformed(format!("The request body is not valid JSON: {e}"));
+    // Serde would also read a struct from a list; a body is an object. Whether other text is JSON at all is told by
+    // a plain parse, whose error is the one any parser gives.
     if body.trim_ascii_start().first() != Some(&b'{') {
+        serde_json::from_slice::<serde_json::Value>(body).map_err(not_json)?;
         return Err(ServiceError::field("", "the request body must be a JSON object"));
     }
-    // Every field is a `Field`: what is left is a key given twice.
-    serde_json::from_slice(body).map_err(|e| ServiceError::field("", e.to_string()))
+    // Every field is a `Field`: a data error left is a key given twice.
+    serde_json::from_slice(body)
+        .map_err(|e| if e.is_data() { ServiceError::field("", e.to_string()) } else { not_json(e) })
 }
 
 /// As [`from_json`]; an empty body (or only white space) is `T::default()`.
@@ -224,7 +223,17 @@ mod tests {
 
     #[test]
     fn malformed_json_is_a_400_anywhere_and_other_json_a_422() {
-        for text in [r#"{"x": ["a" "b"]}"#, r#"{"x": [{"a" 1}]}"#, r#"{"x": [1,}"#, r#"{"x": [{"a": }]}"#, "", "[1"] {
+        for text in [
+            r#"{"x": ["a" "b"]}"#,
+            r#"{"x": [{"a" 1}]}"#,
+            r#"{"x": [1,}"#,
+            r#"{"x": [{"a": }]}"#,
+            r#"{"x": [{"a": 1e400}]}"#,
+            r#"{"x": [{"a": "\ud800"}]}"#,
+            "",
+            "[1",
+            "[1e400]",
+        ] {
             assert!(matches!(from_json::<Body>(text.as_bytes()), Err(ServiceError::Malformed(_))), "{text}");
         }
         for text in ["[1]", "null", "\"x\"", "3", r#"{"x": 1, "x": 2}"#] {
