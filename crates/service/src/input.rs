@@ -27,9 +27,9 @@ pub fn from_json<T: DeserializeOwned>(body: &[u8]) -> ServiceResult<T> {
         .map_err(|e| if e.is_data() { ServiceError::field("", e.to_string()) } else { not_json(e) })
 }
 
-/// As [`from_json`]; an empty body (or only white space) is `T::default()`.
+/// As [`from_json`], for an optional body: an empty body (or only white space), or `null`, is `T::default()`.
 pub fn from_json_or_default<T: DeserializeOwned + Default>(body: &[u8]) -> ServiceResult<T> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
         Ok(T::default())
     } else {
         from_json(body)
@@ -241,5 +241,7 @@ mod tests {
         }
         assert!(from_json::<Body>(br#"{"x": [[1], {"a": 1}, 2], "y": 1}"#).is_ok());
         assert!(from_json_or_default::<Body>(b" \n").is_ok());
+        assert!(from_json_or_default::<Body>(b" null ").is_ok());
+        assert!(matches!(from_json_or_default::<Body>(b"[]"), Err(ServiceError::Validation(_))));
     }
 }

@@ -136,7 +136,7 @@ pub async fn delete_app(State(s): State<AppState>, Auth(who): Auth, PathParam(id
     operation_id = "rotateApplicationApiKey",
     tag = "platform",
     params(("id" = String, Path, description = "The application's id.")),
-    request_body(content = Option<ApiKeyRotateIn>, description = "Optional; no body is `{}`."),
+    request_body(content = Option<ApiKeyRotateIn>, description = "Optional; no body, or `null`, is `{}`."),
     responses(
         (status = 200, description = "The new API key.", body = ApiKeyOut),
         (status = 400, response = BadRequest),
