@@ -7,7 +7,7 @@ use herald_domain::ApplicationId;
 use herald_store::{ApplicationRecord, StoreError};
 
 use serde::Deserialize;
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
 use utoipa::ToSchema;
 
 use crate::input::{non_blank, Errors, Field, StrList};
@@ -16,6 +16,8 @@ use crate::paging::Paged;
 use crate::*;
 
 const SCOPE_MAX: usize = 100;
+const NAME_MAX: usize = 200;
+const CLIENT_ID_MAX: usize = 100;
 
 /// `POST /apps`.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -29,9 +31,8 @@ pub struct AppIn {
     #[serde(default)]
     #[schema(schema_with = scopes, required = true)]
     pub scopes: StrList,
-    /// Generated (26 lowercase letters and digits) when absent; unique among applications.
     #[serde(default)]
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 100, pattern = r"^[A-Za-z0-9._-]+$")]
+    #[schema(schema_with = client_id)]
     pub client_id: Field<String>,
 }
 
@@ -60,8 +61,17 @@ pub struct ApiKeyRotateIn {
     pub grace_period: Field<String>,
 }
 
+fn client_id() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .description(Some("Generated (26 lowercase letters and digits) when absent; unique among applications."))
+        .min_length(Some(1))
+        .max_length(Some(CLIENT_ID_MAX))
+        .pattern(Some(r"^[A-Za-z0-9._-]+$"))
+}
+
 fn app_name() -> ObjectBuilder {
-    non_blank(200).examples([serde_json::json!("Example CRM")])
+    non_blank(NAME_MAX).examples([serde_json::json!("Example CRM")])
 }
 
 /// Scopes: letters, digits and `. _ - :`.
@@ -113,7 +123,7 @@ fn valid_client_id(s: &str) -> bool {
 
 /// Reads `name` and `scopes` (both required).
 fn name_and_scopes(f: &mut Errors, name: &Field<String>, scopes: &StrList) -> (Option<String>, Option<Vec<String>>) {
-    let name = f.required_str("name", name, 200);
+    let name = f.required_str("name", name, NAME_MAX);
     let scopes = f.str_list("scopes", scopes, SCOPE_MAX);
     match &scopes {
         None if f.has("scopes") => {}
@@ -140,7 +150,7 @@ impl Herald {
         who.require_admin()?;
         let mut f = Errors::default();
         let (name, scopes) = name_and_scopes(&mut f, &input.name, &input.scopes);
-        let client_id = f.optional_str("clientId", &input.client_id, 100);
+        let client_id = f.optional_str("clientId", &input.client_id, CLIENT_ID_MAX);
         if let Some(c) = &client_id {
             if !valid_client_id(c) {
                 f.add("clientId", "may hold only letters, digits and . _ -");

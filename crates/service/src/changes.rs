@@ -16,7 +16,7 @@ use herald_store::{
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
-use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::openapi::{KnownFormat, Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
@@ -59,8 +59,16 @@ pub struct ChangeIn {
 pub struct ChangeBatchIn {
     #[schema(schema_with = event_id, required = false)]
     pub event_id: Field<String>,
-    #[schema(value_type = Vec<BatchedChange>, min_items = 1, max_items = 1000, required = true)]
+    #[schema(schema_with = batched_changes, required = true)]
     pub changes: ObjectList<ChangeIn>,
+}
+
+/// At least one and at most [`MAX_BATCH`] changes.
+fn batched_changes() -> ArrayBuilder {
+    ArrayBuilder::new()
+        .items(Ref::from_schema_name(BatchedChange::name()))
+        .min_items(Some(1))
+        .max_items(Some(MAX_BATCH))
 }
 
 /// The body of `POST /changes`: one change, or a batch (the body has `changes`).

@@ -34,16 +34,20 @@ pub struct InstallationIn {
     pub customer_email: Field<String>,
 }
 
+const CUSTOMER_ID_MAX: usize = 100;
+const CUSTOMER_NAME_MAX: usize = 200;
+const CUSTOMER_EMAIL_MAX: usize = 320;
+
 fn customer_id() -> ObjectBuilder {
-    non_blank(100).examples([serde_json::json!("RPT")])
+    non_blank(CUSTOMER_ID_MAX).examples([serde_json::json!("RPT")])
 }
 
 fn customer_name() -> Schema {
-    or_null(non_blank(200))
+    or_null(non_blank(CUSTOMER_NAME_MAX))
 }
 
 fn customer_email() -> Schema {
-    or_null(non_blank(320))
+    or_null(non_blank(CUSTOMER_EMAIL_MAX))
 }
 
 impl Herald {
@@ -51,9 +55,9 @@ impl Herald {
         who.require_admin()?;
         let mut f = Errors::default();
         let app_text = f.required_str("applicationId", &input.application_id, 100);
-        let customer_id = f.required_str("customerId", &input.customer_id, 100);
-        let customer_name = f.optional_str("customerName", &input.customer_name, 200);
-        let customer_email = f.optional_str("customerEmail", &input.customer_email, 320);
+        let customer_id = f.required_str("customerId", &input.customer_id, CUSTOMER_ID_MAX);
+        let customer_name = f.optional_str("customerName", &input.customer_name, CUSTOMER_NAME_MAX);
+        let customer_email = f.optional_str("customerEmail", &input.customer_email, CUSTOMER_EMAIL_MAX);
         let app_id = app_text.as_deref().and_then(|t| match t.parse::<ApplicationId>() {
             Ok(id) => Some(id),
             Err(_) => {
