@@ -1,4 +1,5 @@
-//! The query parameters of the API, as the OpenAPI document describes them. The handlers read them by name
+//! The query parameters of the API, as the OpenAPI document describes them (those of `GET /webhooks/logs` come from
+//! `herald_service::LogQuery` itself). The handlers read them by name
 //! (`extract::Params`) and the service parses each (`herald_service::input::query_param`, `paging::page`); each
 //! description here must say what that parsing accepts (`scripts/schemathesis` holds them to it).
 #![allow(dead_code)]
@@ -29,10 +30,6 @@ fn true_false() -> ObjectBuilder {
 
 fn sort_by() -> ObjectBuilder {
     text_enum(&["created", "-created", "modified", "-modified"])
-}
-
-fn attempt_status() -> ObjectBuilder {
-    text_enum(&["success", "failure"])
 }
 
 /// `applicationId` alone: an application key may name only its own application (another answers 404).
@@ -80,43 +77,6 @@ pub struct InstallationListParams {
     /// `true`: current installations only; `false`: terminated ones only.
     #[param(schema_with = true_false)]
     pub is_installed: Option<String>,
-}
-
-/// Filters of `GET /webhooks/logs`.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query, rename_all = "camelCase")]
-pub struct LogParams {
-    /// Only this application's attempts. An application key sees only its own.
-    #[param(format = Uuid)]
-    pub application_id: Option<String>,
-    /// Attempts started at or after this time (RFC 3339).
-    #[param(format = DateTime)]
-    pub from: Option<String>,
-    /// Attempts started before this time (RFC 3339).
-    #[param(format = DateTime)]
-    pub to: Option<String>,
-    #[param(pattern = r"^[^\u0000]*$")]
-    pub topic_id: Option<String>,
-    #[param(pattern = r"^[^\u0000]*$")]
-    pub entity_id: Option<String>,
-    #[param(format = Uuid)]
-    pub event_id: Option<String>,
-    #[param(format = Uuid)]
-    pub webhook_id: Option<String>,
-    #[param(pattern = r"^[^\u0000]*$")]
-    pub customer_id: Option<String>,
-    #[param(format = Uuid)]
-    pub delivery_id: Option<String>,
-    /// Only successful or only failed attempts.
-    #[param(schema_with = attempt_status)]
-    pub status: Option<String>,
-    /// At most this many records, 1 to 1000 (default 100). A page also stops before 8 MiB of records by default
-    /// (the first record always comes); the `Link` header then leads to the rest.
-    #[param(minimum = 1, maximum = 1000)]
-    pub limit: Option<u32>,
-    /// Where the previous page ended: copy it from that page's `Link: <…>; rel="next"` header (opaque).
-    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
-    pub cursor: Option<String>,
 }
 
 /// Filters of `GET /analytics/deliveries`.

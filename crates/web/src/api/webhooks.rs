@@ -11,7 +11,7 @@ use herald_service::models::{LogOut, PingOut, SecretOut, SigningKeysOut, TopicOu
 use herald_service::RedeliverOut;
 use herald_service::{CountOut, ReplayOut};
 
-use super::params::{AnalyticsParams, ApplicationParam, LogParams, PageParams, WebhookListParams};
+use super::params::{AnalyticsParams, ApplicationParam, PageParams, WebhookListParams};
 use super::{paged, PageModel};
 use crate::error::ErrorModel;
 use crate::error::{BadRequest, NotFound, PayloadTooLarge, ValidationFailed};
@@ -241,7 +241,7 @@ pub async fn get_topic(State(s): State<AppState>, Auth(_who): Auth, PathParam(id
     path = "/webhooks/logs",
     operation_id = "listLogs",
     tag = "webhooks",
-    params(LogParams),
+    params(LogQuery),
     responses(
         (status = 200, description = "The attempts of this page.", body = Vec<LogOut>,
             headers(("Link" = String, description = "When more records match: `</webhooks/logs?…&cursor=…>; rel=\"next\"`, the same query with the cursor of the next page."))),
