@@ -40,7 +40,7 @@ pub use error::{ServiceError, ServiceResult};
 pub use input::Field;
 pub use installations::InstallationIn;
 pub use logs::{LogPage, LogQuery, LOG_PAGE_BYTES};
-pub use maintenance::{CountOut, MaintenanceReport};
+pub use maintenance::{AnalyticsQuery, CountOut, MaintenanceReport};
 pub use paging::Paged;
 pub use ping::PingIn;
 pub use redeliver::RedeliverOut;

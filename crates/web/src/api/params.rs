@@ -1,5 +1,5 @@
-//! The query parameters of the API, as the OpenAPI document describes them (those of `GET /webhooks/logs` come from
-//! `herald_service::LogQuery` itself). The handlers read them by name
+//! The query parameters of the API, as the OpenAPI document describes them (those of `GET /webhooks/logs` and
+//! `GET /analytics/deliveries` come from `herald_service::LogQuery` and `AnalyticsQuery` themselves). The handlers read them by name
 //! (`extract::Params`) and the service parses each (`herald_service::input::query_param`, `paging::page`); each
 //! description here must say what that parsing accepts (`scripts/schemathesis` holds them to it).
 #![allow(dead_code)]
@@ -77,26 +77,4 @@ pub struct InstallationListParams {
     /// `true`: current installations only; `false`: terminated ones only.
     #[param(schema_with = true_false)]
     pub is_installed: Option<String>,
-}
-
-/// Filters of `GET /analytics/deliveries`.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query, rename_all = "camelCase")]
-pub struct AnalyticsParams {
-    /// Only this application's attempts. An application key sees only its own.
-    #[param(format = Uuid)]
-    pub application_id: Option<String>,
-    /// Attempts started at or after this time (RFC 3339).
-    #[param(format = DateTime)]
-    pub from: Option<String>,
-    /// Attempts started before this time (RFC 3339).
-    #[param(format = DateTime)]
-    pub to: Option<String>,
-    /// How rows are grouped (default `day`).
-    #[param(schema_with = group_by)]
-    pub group_by: Option<String>,
-}
-
-fn group_by() -> ObjectBuilder {
-    text_enum(&["day", "customer", "topic", "webhook"])
 }

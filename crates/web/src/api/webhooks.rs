@@ -5,13 +5,15 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use herald_service::paging::page;
-use herald_service::{LogQuery, PingIn, ReplayIn, WebhookIn, WebhookListQuery, WebhookPatch, WebhookScope};
+use herald_service::{
+    AnalyticsQuery, LogQuery, PingIn, ReplayIn, WebhookIn, WebhookListQuery, WebhookPatch, WebhookScope,
+};
 
 use herald_service::models::{LogOut, PingOut, SecretOut, SigningKeysOut, TopicOut, WebhookCreatedOut, WebhookOut};
 use herald_service::RedeliverOut;
 use herald_service::{CountOut, ReplayOut};
 
-use super::params::{AnalyticsParams, ApplicationParam, PageParams, WebhookListParams};
+use super::params::{ApplicationParam, PageParams, WebhookListParams};
 use super::{paged, PageModel};
 use crate::error::ErrorModel;
 use crate::error::{BadRequest, NotFound, PayloadTooLarge, ValidationFailed};
@@ -364,7 +366,7 @@ pub async fn replay(
     path = "/analytics/deliveries",
     operation_id = "countDeliveries",
     tag = "webhooks",
-    params(AnalyticsParams),
+    params(AnalyticsQuery),
     responses(
         (status = 200, description = "One row per group.", body = Vec<CountOut>),
         (status = 400, response = BadRequest),
@@ -373,9 +375,12 @@ pub async fn replay(
     )
 )]
 pub async fn analytics(State(s): State<AppState>, Auth(who): Auth, params: Params) -> Result<Response> {
-    let out = s
-        .herald
-        .delivery_counts(&who, params.str("applicationId"), params.str("from"), params.str("to"), params.str("groupBy"))
-        .await?;
+    let q = AnalyticsQuery {
+        application_id: params.get("applicationId"),
+        from: params.get("from"),
+        to: params.get("to"),
+        group_by: params.get("groupBy"),
+    };
+    let out = s.herald.delivery_counts(&who, &q).await?;
     Ok(Json(out).into_response())
 }
