@@ -5,9 +5,11 @@
 //! (the caller validates those, once per request) and does not decide which topics a change emits
 //! ([`crate::rules`]) or who receives them ([`crate::routing`]).
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::diff::diff;
+use crate::field::Field;
 use crate::{EntityType, FieldError};
 
 /// An entity as JSON: always an object.
@@ -48,15 +50,40 @@ impl Change {
     /// Validates one change given as JSON; field names in the errors are the change's own (`entityId`, `old`, ...).
     /// Every broken rule is reported, not only the first. Unknown keys (and `eventId`, `eventTime`) are ignored.
     pub fn from_json(value: &Value) -> Result<Change, Vec<FieldError>> {
-        let Some(object) = value.as_object() else {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Sent {
+            #[serde(default)]
+            customer_id: Field<String>,
+            #[serde(default)]
+            entity_type: Field<String>,
+            #[serde(default)]
+            entity_id: Field<String>,
+            #[serde(default)]
+            old: Field<Entity>,
+            #[serde(default)]
+            new: Field<Entity>,
+        }
+        let Some(Ok(sent)) = value.as_object().map(|_| Sent::deserialize(value)) else {
             return Err(vec![FieldError::new("", "must be a JSON object")]);
         };
+        Change::parse(&sent.customer_id, &sent.entity_type, &sent.entity_id, sent.old, sent.new)
+    }
+
+    /// Validates one change read field by field (a request type holds these fields).
+    pub fn parse(
+        customer_id: &Field<String>,
+        entity_type: &Field<String>,
+        entity_id: &Field<String>,
+        old: Field<Entity>,
+        new: Field<Entity>,
+    ) -> Result<Change, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let customer_id = required_text(object, "customerId", MAX_CUSTOMER_ID_CHARS, &mut errors);
-        let entity_type = entity_type(object, &mut errors);
-        let entity_id = required_text(object, "entityId", MAX_ENTITY_ID_CHARS, &mut errors);
-        let old = entity_side(object, "old", &mut errors);
-        let new = entity_side(object, "new", &mut errors);
+        let customer_id = required_text(customer_id, "customerId", MAX_CUSTOMER_ID_CHARS, &mut errors);
+        let entity_type = parse_entity_type(entity_type, &mut errors);
+        let entity_id = required_text(entity_id, "entityId", MAX_ENTITY_ID_CHARS, &mut errors);
+        let old = entity_side(old, "old", &mut errors);
+        let new = entity_side(new, "new", &mut errors);
         if let (Ok(None), Ok(None)) = (&old, &new) {
             errors.push(FieldError::new("new", "old and new cannot both be null"));
         }
@@ -92,25 +119,28 @@ impl Change {
 }
 
 /// A required, non-blank string of at most `max_chars` characters.
-fn required_text(object: &Entity, field: &str, max_chars: usize, errors: &mut Vec<FieldError>) -> Option<String> {
-    let message = match object.get(field) {
-        None | Some(Value::Null) => "is required",
-        Some(Value::String(text)) if text.trim().is_empty() => "must not be empty",
-        Some(Value::String(text)) if text.chars().count() > max_chars => {
+fn required_text(value: &Field<String>, field: &str, max_chars: usize, errors: &mut Vec<FieldError>) -> Option<String> {
+    let message = match value {
+        Field::Absent | Field::Null => "is required",
+        Field::Given(text) if text.trim().is_empty() => "must not be empty",
+        Field::Given(text) if text.chars().count() > max_chars => {
             errors.push(FieldError::new(field, format!("must be at most {max_chars} characters")));
             return None;
         }
         // An id travels in headers, logs and database text columns (PostgreSQL refuses NUL in text).
-        Some(Value::String(text)) if text.chars().any(char::is_control) => "must not contain control characters",
-        Some(Value::String(text)) => return Some(text.clone()),
-        Some(_) => "must be a string",
+        Field::Given(text) if text.chars().any(char::is_control) => "must not contain control characters",
+        Field::Given(text) => return Some(text.clone()),
+        Field::Invalid => "must be a string",
     };
     errors.push(FieldError::new(field, message));
     None
 }
 
-fn entity_type(object: &Entity, errors: &mut Vec<FieldError>) -> Option<EntityType> {
-    let parsed = object.get("entityType").and_then(Value::as_str).and_then(|s| s.parse::<EntityType>().ok());
+fn parse_entity_type(value: &Field<String>, errors: &mut Vec<FieldError>) -> Option<EntityType> {
+    let parsed = match value {
+        Field::Given(s) => s.parse::<EntityType>().ok(),
+        _ => None,
+    };
     if parsed.is_none() {
         let known: Vec<&str> = EntityType::ALL.iter().map(|t| t.as_str()).collect();
         errors.push(FieldError::new(
@@ -122,11 +152,11 @@ fn entity_type(object: &Entity, errors: &mut Vec<FieldError>) -> Option<EntityTy
 }
 
 /// `old` or `new`: absent or null is `None`, an object is the entity, anything else is an error.
-fn entity_side(object: &Entity, field: &str, errors: &mut Vec<FieldError>) -> Result<Option<Entity>, ()> {
-    match object.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(entity)) => Ok(Some(entity.clone())),
-        Some(_) => {
+fn entity_side(value: Field<Entity>, field: &str, errors: &mut Vec<FieldError>) -> Result<Option<Entity>, ()> {
+    match value {
+        Field::Absent | Field::Null => Ok(None),
+        Field::Given(entity) => Ok(Some(entity)),
+        Field::Invalid => {
             errors.push(FieldError::new(field, "must be an object or null"));
             Err(())
         }

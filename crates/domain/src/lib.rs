@@ -9,6 +9,7 @@ pub mod change;
 pub mod diff;
 pub mod entity;
 pub mod examples;
+pub mod field;
 pub mod ids;
 pub mod payload;
 pub mod retry;

@@ -6,12 +6,86 @@ use herald_domain::signature::AppSigningKey;
 use herald_domain::ApplicationId;
 use herald_store::{ApplicationRecord, StoreError};
 
-use crate::input::{object, Fields};
+use serde::Deserialize;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+use utoipa::ToSchema;
+
+use crate::input::{non_blank, Errors, Field, StrList};
 use crate::models::{ApiKeyOut, AppCreatedOut, AppOut};
 use crate::paging::Paged;
 use crate::*;
 
 const SCOPE_MAX: usize = 100;
+const NAME_MAX: usize = 200;
+const CLIENT_ID_MAX: usize = 100;
+
+/// `POST /apps`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CreateAppModel, rename_all = "camelCase")]
+pub struct AppIn {
+    #[serde(default)]
+    #[schema(schema_with = app_name, required = true)]
+    pub name: Field<String>,
+    /// The scopes the application holds; a topic needs its scope. An empty list is allowed; repeats are dropped.
+    #[serde(default)]
+    #[schema(schema_with = scopes, required = true)]
+    pub scopes: StrList,
+    #[serde(default)]
+    #[schema(schema_with = client_id)]
+    pub client_id: Field<String>,
+}
+
+/// `PUT /apps/{id}`: replaces the name and the scopes.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = UpdateAppModel, rename_all = "camelCase")]
+pub struct AppPatch {
+    #[serde(default)]
+    #[schema(schema_with = app_name, required = true)]
+    pub name: Field<String>,
+    #[serde(default)]
+    #[schema(schema_with = scopes, required = true)]
+    pub scopes: StrList,
+}
+
+/// `POST /apps/{id}/api-key/rotate` (optional body).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = RotateApiKeyModel, rename_all = "camelCase")]
+pub struct ApiKeyRotateIn {
+    /// How long the key being replaced keeps working: a whole number and a unit, `s`, `m`, `h` or `d` (`0s`, `30m`,
+    /// `1h`), at most `30d`. Default `0s`: it stops at once.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = "^[0-9]+[smhd]$", example = "1h")]
+    pub grace_period: Field<String>,
+}
+
+fn client_id() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .description(Some("Generated (26 lowercase letters and digits) when absent; unique among applications."))
+        .min_length(Some(1))
+        .max_length(Some(CLIENT_ID_MAX))
+        .pattern(Some(r"^[A-Za-z0-9._-]+$"))
+}
+
+fn app_name() -> ObjectBuilder {
+    non_blank(NAME_MAX).examples([serde_json::json!("Example CRM")])
+}
+
+/// Scopes: letters, digits and `. _ - :`.
+fn scopes() -> ArrayBuilder {
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(SCOPE_MAX))
+                .pattern(Some(r"^[A-Za-z0-9._:-]+$")),
+        )
+        .examples([serde_json::json!(["contacts.read", "properties.read"])])
+}
 
 /// The longest grace period a rotated API key may keep working.
 const MAX_GRACE: chrono::Duration = chrono::Duration::days(30);
@@ -48,16 +122,16 @@ fn valid_client_id(s: &str) -> bool {
 }
 
 /// Reads `name` and `scopes` (both required).
-fn name_and_scopes(f: &mut Fields<'_>) -> (Option<String>, Option<Vec<String>>) {
-    let name = f.required_str("name", 200);
-    let scopes = f.str_list("scopes", SCOPE_MAX);
+fn name_and_scopes(f: &mut Errors, name: &Field<String>, scopes: &StrList) -> (Option<String>, Option<Vec<String>>) {
+    let name = f.required_str("name", name, NAME_MAX);
+    let scopes = f.str_list("scopes", scopes, SCOPE_MAX);
     match &scopes {
-        None if f.errors.iter().any(|e| e.field == "scopes") => {}
-        None => f.error("scopes", "is required (an empty list is allowed)"),
+        None if f.has("scopes") => {}
+        None => f.add("scopes", "is required (an empty list is allowed)"),
         Some(list) => {
             for (i, s) in list.iter().enumerate() {
                 if !valid_scope(s) {
-                    f.error(format!("scopes[{i}]"), "may hold only letters, digits and . _ - :");
+                    f.add(format!("scopes[{i}]"), "may hold only letters, digits and . _ - :");
                 }
             }
         }
@@ -72,15 +146,14 @@ fn dedup(mut v: Vec<String>) -> Vec<String> {
 }
 
 impl Herald {
-    pub async fn create_app(&self, who: &Principal, body: &[u8]) -> ServiceResult<AppCreatedOut> {
+    pub async fn create_app(&self, who: &Principal, input: AppIn) -> ServiceResult<AppCreatedOut> {
         who.require_admin()?;
-        let obj = object(body)?;
-        let mut f = Fields::new(&obj);
-        let (name, scopes) = name_and_scopes(&mut f);
-        let client_id = f.optional_str("clientId", 100);
+        let mut f = Errors::default();
+        let (name, scopes) = name_and_scopes(&mut f, &input.name, &input.scopes);
+        let client_id = f.optional_str("clientId", &input.client_id, CLIENT_ID_MAX);
         if let Some(c) = &client_id {
             if !valid_client_id(c) {
-                f.error("clientId", "may hold only letters, digits and . _ -");
+                f.add("clientId", "may hold only letters, digits and . _ -");
             }
         }
         f.finish()?;
@@ -129,11 +202,10 @@ impl Herald {
         Ok(AppOut::from(&self.app_record(who, id).await?))
     }
 
-    pub async fn update_app(&self, who: &Principal, id: ApplicationId, body: &[u8]) -> ServiceResult<AppOut> {
+    pub async fn update_app(&self, who: &Principal, id: ApplicationId, input: AppPatch) -> ServiceResult<AppOut> {
         who.require_admin()?;
-        let obj = object(body)?;
-        let mut f = Fields::new(&obj);
-        let (name, scopes) = name_and_scopes(&mut f);
+        let mut f = Errors::default();
+        let (name, scopes) = name_and_scopes(&mut f, &input.name, &input.scopes);
         f.finish()?;
         let (Some(name), Some(scopes)) = (name, scopes) else { unreachable!("validated above") };
         let app = match self.inner.store.update_application(id, &name, &scopes, self.now()).await {
@@ -146,16 +218,18 @@ impl Herald {
 
     /// Gives the application a new API key. `{ "gracePeriod"?: "1h" }` (an empty body is `{}`): how long the key it
     /// replaces keeps working, default `0s` (it stops at once).
-    pub async fn rotate_api_key(&self, who: &Principal, id: ApplicationId, body: &[u8]) -> ServiceResult<ApiKeyOut> {
+    pub async fn rotate_api_key(
+        &self,
+        who: &Principal,
+        id: ApplicationId,
+        input: ApiKeyRotateIn,
+    ) -> ServiceResult<ApiKeyOut> {
         who.require_admin()?;
-        // The body is optional: none, or JSON `null`, means the defaults.
-        let blank = body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null";
-        let obj = if blank { serde_json::Map::new() } else { object(body)? };
-        let mut f = Fields::new(&obj);
-        let grace = match f.optional_str("gracePeriod", 32) {
+        let mut f = Errors::default();
+        let grace = match f.optional_str("gracePeriod", &input.grace_period, 32) {
             None => chrono::Duration::zero(),
             Some(text) => parse_grace(&text).unwrap_or_else(|| {
-                f.error(
+                f.add(
                     "gracePeriod",
                     "must be a whole number and a unit (s, m, h or d), like 0s, 30m or 1h, at most 30d",
                 );

@@ -2,25 +2,212 @@
 
 use chrono::{DateTime, Utc};
 use herald_domain::change::Entity;
+use herald_domain::change::{MAX_CUSTOMER_ID_CHARS, MAX_ENTITY_ID_CHARS};
 use herald_domain::diff::diff;
+use herald_domain::field::{Object, ObjectList};
 use herald_domain::payload::EventBody;
 use herald_domain::routing::{RouteEvent, RoutingTable};
 use herald_domain::rules::derive_topics;
 use herald_domain::time::{format_event_time, parse_rfc3339};
-use herald_domain::{topics, Change, DeliveryId, EventId, FieldError, Topic, SANDBOX_CUSTOMER};
+use herald_domain::{topics, Change, DeliveryId, EntityType, EventId, FieldError, Topic, SANDBOX_CUSTOMER};
 use herald_store::{
     ApplicationRecord, DeliveryState, Idempotency, InstallationRecord, NewDelivery, NewEvent, StoreError,
 };
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
+use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::{KnownFormat, Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
 
-use crate::input::object;
+use crate::input::{or_null, text_format, Field};
 use crate::models::{ChangesOut, EventOut};
 use crate::*;
 use tracing::Instrument;
 
 /// At most this many changes in one batch.
 pub const MAX_BATCH: usize = 1_000;
+
+/// One change of one entity (contract §4.3): the body of `POST /changes` with a single change, and each item of a
+/// batch (where `eventId` is the batch's, given beside `changes`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeIn {
+    #[serde(default)]
+    pub customer_id: Field<String>,
+    #[serde(default)]
+    pub entity_type: Field<String>,
+    #[serde(default)]
+    pub entity_id: Field<String>,
+    /// The entity before the change; absent or `null` for a creation. Opaque entity data.
+    #[serde(default)]
+    pub old: Field<Map<String, Value>>,
+    /// The entity after the change; absent or `null` for a deletion. Opaque entity data.
+    #[serde(default)]
+    pub new: Field<Map<String, Value>>,
+    #[serde(default)]
+    pub event_id: Field<String>,
+    #[serde(default)]
+    pub event_time: Field<String>,
+    /// Present: the body is a batch ([`ChangesIn::Batch`]).
+    #[serde(default)]
+    pub changes: ObjectList<ChangeIn>,
+}
+
+/// Several changes sharing one event id.
+#[derive(Debug, Clone, Default, ToSchema)]
+#[schema(as = ChangeBatchModel, rename_all = "camelCase")]
+pub struct ChangeBatchIn {
+    #[schema(schema_with = event_id, required = false)]
+    pub event_id: Field<String>,
+    #[schema(schema_with = batched_changes, required = true)]
+    pub changes: ObjectList<ChangeIn>,
+}
+
+/// At least one and at most [`MAX_BATCH`] changes.
+fn batched_changes() -> ArrayBuilder {
+    ArrayBuilder::new()
+        .items(Ref::from_schema_name(BatchedChange::name()))
+        .min_items(Some(1))
+        .max_items(Some(MAX_BATCH))
+}
+
+/// The body of `POST /changes`: one change, or a batch (the body has `changes`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(from = "ChangeIn")]
+pub enum ChangesIn {
+    One(Box<ChangeIn>),
+    Batch(ChangeBatchIn),
+}
+
+impl From<ChangeIn> for ChangesIn {
+    fn from(mut c: ChangeIn) -> Self {
+        match std::mem::take(&mut c.changes) {
+            Field::Absent => ChangesIn::One(Box::new(c)),
+            changes => ChangesIn::Batch(ChangeBatchIn { event_id: c.event_id, changes }),
+        }
+    }
+}
+
+/// The SHA-256 of a request's bytes, kept beside an idempotency key: a key used again with other bytes is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyHash(String);
+
+impl BodyHash {
+    pub fn of(body: &[u8]) -> Self {
+        BodyHash(hex::encode(Sha256::digest(body)))
+    }
+}
+
+// ---- the OpenAPI schemas of the change types ----
+
+/// An id of a change (`customerId`, `entityId`): non-blank and without control characters (Unicode `Cc`, as Rust's
+/// `char::is_control` reads them), as `herald_domain::change` reads one.
+const ID_TEXT: &str = concat!(
+    r"^[^\u0000-\u001F\u007F-\u009F]*",
+    r"[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]",
+    r"[^\u0000-\u001F\u007F-\u009F]*$"
+);
+
+/// A change's id of at most `max` characters.
+fn id_text(max: usize) -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(max)).pattern(Some(ID_TEXT))
+}
+
+fn entity_type() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(EntityType::ALL.iter().map(|t| t.as_str())))
+}
+
+/// The fields of one change. `old: null` (or absent) is a creation, `new: null` a deletion; at least one of them
+/// is an object.
+fn change_fields(with_event_id: bool) -> ObjectBuilder {
+    let side = |what: &str| {
+        let mut s = or_null(ObjectBuilder::new().schema_type(Type::Object));
+        if let Schema::OneOf(o) = &mut s {
+            o.description = Some(format!("The entity {what} the change, as the platform's API returns it."));
+        }
+        s
+    };
+    let mut b = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property("customerId", id_text(MAX_CUSTOMER_ID_CHARS).examples([serde_json::json!("RPT")]))
+        .required("customerId")
+        .property("entityType", entity_type())
+        .required("entityType")
+        .property("entityId", id_text(MAX_ENTITY_ID_CHARS))
+        .required("entityId")
+        .property("old", side("before"))
+        .property("new", side("after"));
+    if with_event_id {
+        b = b.property("eventId", event_id());
+    }
+    b.property("eventTime", event_time())
+}
+
+/// A UUID or `null`; generated when absent.
+fn event_id() -> Schema {
+    or_null(text_format(KnownFormat::Uuid).description(Some("Generated when absent.")))
+}
+
+/// An RFC 3339 time or `null`; default: when Herald received the change.
+fn event_time() -> Schema {
+    or_null(
+        text_format(KnownFormat::DateTime)
+            .description(Some("When the change happened; default: when Herald received it.")),
+    )
+}
+
+fn change_schema(with_event_id: bool) -> Schema {
+    // At least one of `old` and `new` is an object.
+    let present =
+        |side: &str| ObjectBuilder::new().property(side, ObjectBuilder::new().schema_type(Type::Object)).required(side);
+    let at_least_one = AnyOfBuilder::new().item(present("old")).item(present("new"));
+    Schema::AllOf(AllOfBuilder::new().item(change_fields(with_event_id)).item(at_least_one).build())
+}
+
+impl PartialSchema for ChangeIn {
+    fn schema() -> RefOr<Schema> {
+        let mut s = change_schema(true);
+        if let Schema::AllOf(a) = &mut s {
+            a.description = Some("One change of one entity (contract §4.3).".into());
+        }
+        RefOr::T(s)
+    }
+}
+
+impl ToSchema for ChangeIn {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "ChangeModel".into()
+    }
+}
+
+/// The schema of a [`ChangeIn`] in a batch: the batch's `eventId` is given beside `changes`, never in a change.
+pub struct BatchedChange;
+
+impl PartialSchema for BatchedChange {
+    fn schema() -> RefOr<Schema> {
+        RefOr::T(change_schema(false))
+    }
+}
+
+impl ToSchema for BatchedChange {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "BatchedChangeModel".into()
+    }
+}
+
+impl PartialSchema for ChangesIn {
+    fn schema() -> RefOr<Schema> {
+        let to = |name: std::borrow::Cow<'static, str>| RefOr::Ref(Ref::from_schema_name(name));
+        RefOr::T(Schema::OneOf(OneOfBuilder::new().item(to(ChangeIn::name())).item(to(ChangeBatchIn::name())).build()))
+    }
+}
+
+impl ToSchema for ChangesIn {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "ChangesRequest".into()
+    }
+}
 
 /// The answer to `POST /changes`, as JSON text (a replay returns the very same text).
 #[derive(Debug, Clone)]
@@ -50,7 +237,8 @@ impl Herald {
     pub async fn ingest_changes(
         &self,
         who: &Principal,
-        body: &[u8],
+        input: ChangesIn,
+        body_hash: BodyHash,
         idempotency_key: Option<&str>,
     ) -> ServiceResult<IngestOutcome> {
         who.require_admin()?;
@@ -62,10 +250,9 @@ impl Herald {
         let now = self.now();
         // The body is validated before a replay too: a retry resends the same valid request, and a malformed one
         // must not get a stored 202 just because it carries a known key.
-        let obj = object(body)?;
-        let (event_id, changes) = parse_request(&obj, now)?;
+        let (event_id, changes) = parse_request(input, now)?;
         tracing::Span::current().record("event_id", tracing::field::display(&event_id));
-        let body_hash = hex::encode(Sha256::digest(body));
+        let BodyHash(body_hash) = body_hash;
         if let Some(key) = idempotency_key {
             if let Some(stored) = self.idempotent_answer(key, &body_hash, now).await? {
                 return Ok(IngestOutcome { body: stored, replayed: true });
@@ -292,75 +479,90 @@ fn build_change_event(
     }
 }
 
-fn parse_event_id(v: Option<&Value>, field: &str, errors: &mut Vec<FieldError>) -> Option<EventId> {
+fn parse_event_id(v: &Field<String>, field: &str, errors: &mut Vec<FieldError>) -> Option<EventId> {
     match v {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => match s.parse::<EventId>() {
+        Field::Absent | Field::Null => None,
+        Field::Given(s) => match s.parse::<EventId>() {
             Ok(id) => Some(id),
             Err(_) => {
                 errors.push(FieldError::new(field, "must be a UUID"));
                 None
             }
         },
-        Some(_) => {
+        Field::Invalid => {
             errors.push(FieldError::new(field, "must be a UUID string"));
             None
         }
     }
 }
 
-fn parse_event_time(v: Option<&Value>, field: &str, now: DateTime<Utc>, errors: &mut Vec<FieldError>) -> DateTime<Utc> {
+fn parse_event_time(v: &Field<String>, field: &str, now: DateTime<Utc>, errors: &mut Vec<FieldError>) -> DateTime<Utc> {
     match v {
-        None | Some(Value::Null) => now,
-        Some(Value::String(s)) => parse_rfc3339(s).unwrap_or_else(|| {
+        Field::Absent | Field::Null => now,
+        Field::Given(s) => parse_rfc3339(s).unwrap_or_else(|| {
             errors.push(FieldError::new(field, "must be an RFC 3339 date and time"));
             now
         }),
-        Some(_) => {
+        Field::Invalid => {
             errors.push(FieldError::new(field, "must be an RFC 3339 date and time string"));
             now
         }
     }
 }
 
+fn parse_change(c: ChangeIn) -> Result<Change, Vec<FieldError>> {
+    Change::parse(&c.customer_id, &c.entity_type, &c.entity_id, c.old, c.new)
+}
+
 /// The single form `{ change }` or the batch form `{ eventId?, changes: [...] }`.
-fn parse_request(obj: &Map<String, Value>, now: DateTime<Utc>) -> ServiceResult<(EventId, Vec<ParsedChange>)> {
+fn parse_request(input: ChangesIn, now: DateTime<Utc>) -> ServiceResult<(EventId, Vec<ParsedChange>)> {
     let mut errors = Vec::new();
-    let event_id = parse_event_id(obj.get("eventId"), "eventId", &mut errors);
     let mut parsed = Vec::new();
-    match obj.get("changes") {
-        Some(Value::Array(items)) => {
-            if items.is_empty() {
-                errors.push(FieldError::new("changes", "must hold at least one change"));
-            }
-            if items.len() > MAX_BATCH {
-                errors.push(FieldError::new("changes", format!("must hold at most {MAX_BATCH} changes")));
-            }
-            for (i, item) in items.iter().enumerate().take(MAX_BATCH) {
-                let prefix = format!("changes[{i}]");
-                if item.get("eventId").is_some_and(|v| !v.is_null()) {
-                    errors.push(FieldError::new(
-                        format!("{prefix}.eventId"),
-                        "a batch has one eventId, given beside `changes`",
-                    ));
+    let event_id = match input {
+        ChangesIn::Batch(batch) => {
+            let event_id = parse_event_id(&batch.event_id, "eventId", &mut errors);
+            match batch.changes {
+                Field::Given(items) => {
+                    if items.is_empty() {
+                        errors.push(FieldError::new("changes", "must hold at least one change"));
+                    }
+                    if items.len() > MAX_BATCH {
+                        errors.push(FieldError::new("changes", format!("must hold at most {MAX_BATCH} changes")));
+                    }
+                    for (i, item) in items.into_iter().enumerate().take(MAX_BATCH) {
+                        let prefix = format!("changes[{i}]");
+                        let Field::Given(Object(item)) = item else {
+                            errors.push(FieldError::new(prefix, "must be a JSON object"));
+                            continue;
+                        };
+                        if !item.event_id.is_missing() {
+                            errors.push(FieldError::new(
+                                format!("{prefix}.eventId"),
+                                "a batch has one eventId, given beside `changes`",
+                            ));
+                        }
+                        let event_time =
+                            parse_event_time(&item.event_time, &format!("{prefix}.eventTime"), now, &mut errors);
+                        match parse_change(item) {
+                            Ok(change) => parsed.push(ParsedChange { change, event_time }),
+                            Err(errs) => errors.extend(errs.into_iter().map(|e| e.under(&prefix))),
+                        }
+                    }
                 }
-                let event_time =
-                    parse_event_time(item.get("eventTime"), &format!("{prefix}.eventTime"), now, &mut errors);
-                match Change::from_json(item) {
-                    Ok(change) => parsed.push(ParsedChange { change, event_time }),
-                    Err(errs) => errors.extend(errs.into_iter().map(|e| e.under(&prefix))),
-                }
+                _ => errors.push(FieldError::new("changes", "must be an array of changes")),
             }
+            event_id
         }
-        Some(_) => errors.push(FieldError::new("changes", "must be an array of changes")),
-        None => {
-            let event_time = parse_event_time(obj.get("eventTime"), "eventTime", now, &mut errors);
-            match Change::from_json(&Value::Object(obj.clone())) {
+        ChangesIn::One(change) => {
+            let event_id = parse_event_id(&change.event_id, "eventId", &mut errors);
+            let event_time = parse_event_time(&change.event_time, "eventTime", now, &mut errors);
+            match parse_change(*change) {
                 Ok(change) => parsed.push(ParsedChange { change, event_time }),
                 Err(errs) => errors.extend(errs),
             }
+            event_id
         }
-    }
+    };
     if !errors.is_empty() {
         return Err(ServiceError::Validation(errors));
     }

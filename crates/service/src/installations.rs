@@ -4,29 +4,69 @@
 use herald_domain::{ApplicationId, InstallationId, SANDBOX_CUSTOMER};
 use herald_store::{InstallationFilter, InstallationRecord, Page, StoreError};
 
-use crate::input::{object, Fields};
+use serde::Deserialize;
+use utoipa::openapi::schema::{ObjectBuilder, Schema};
+use utoipa::ToSchema;
+
+use crate::input::{non_blank, or_null, Errors, Field};
 use crate::models::InstallationOut;
 use crate::paging::Paged;
 use crate::*;
 
+/// `POST /installations`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CreateInstallationModel, rename_all = "camelCase")]
+pub struct InstallationIn {
+    /// Herald's application id.
+    #[serde(default)]
+    #[schema(value_type = String, format = Uuid, required = true)]
+    pub application_id: Field<String>,
+    /// Any customer id but `SBOX`, the sandbox, which needs no installation.
+    #[serde(default)]
+    #[schema(schema_with = customer_id, required = true)]
+    pub customer_id: Field<String>,
+    #[serde(default)]
+    #[schema(schema_with = customer_name)]
+    pub customer_name: Field<String>,
+    #[serde(default)]
+    #[schema(schema_with = customer_email)]
+    pub customer_email: Field<String>,
+}
+
+const CUSTOMER_ID_MAX: usize = 100;
+const CUSTOMER_NAME_MAX: usize = 200;
+const CUSTOMER_EMAIL_MAX: usize = 320;
+
+fn customer_id() -> ObjectBuilder {
+    non_blank(CUSTOMER_ID_MAX).examples([serde_json::json!("RPT")])
+}
+
+fn customer_name() -> Schema {
+    or_null(non_blank(CUSTOMER_NAME_MAX))
+}
+
+fn customer_email() -> Schema {
+    or_null(non_blank(CUSTOMER_EMAIL_MAX))
+}
+
 impl Herald {
-    pub async fn create_installation(&self, who: &Principal, body: &[u8]) -> ServiceResult<InstallationOut> {
+    pub async fn create_installation(&self, who: &Principal, input: InstallationIn) -> ServiceResult<InstallationOut> {
         who.require_admin()?;
-        let obj = object(body)?;
-        let mut f = Fields::new(&obj);
-        let app_text = f.required_str("applicationId", 100);
-        let customer_id = f.required_str("customerId", 100);
-        let customer_name = f.optional_str("customerName", 200);
-        let customer_email = f.optional_str("customerEmail", 320);
+        let mut f = Errors::default();
+        let app_text = f.required_str("applicationId", &input.application_id, 100);
+        let customer_id = f.required_str("customerId", &input.customer_id, CUSTOMER_ID_MAX);
+        let customer_name = f.optional_str("customerName", &input.customer_name, CUSTOMER_NAME_MAX);
+        let customer_email = f.optional_str("customerEmail", &input.customer_email, CUSTOMER_EMAIL_MAX);
         let app_id = app_text.as_deref().and_then(|t| match t.parse::<ApplicationId>() {
             Ok(id) => Some(id),
             Err(_) => {
-                f.error("applicationId", "is not an application id");
+                f.add("applicationId", "is not an application id");
                 None
             }
         });
         if customer_id.as_deref() == Some(SANDBOX_CUSTOMER) {
-            f.error("customerId", "SBOX is the sandbox and needs no installation");
+            f.add("customerId", "SBOX is the sandbox and needs no installation");
         }
         f.finish()?;
         let (Some(app_id), Some(customer_id)) = (app_id, customer_id) else { unreachable!("validated above") };

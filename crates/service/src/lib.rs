@@ -32,16 +32,21 @@ use herald_store::{ApplicationRecord, Store};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-pub use changes::IngestOutcome;
+pub use apps::{ApiKeyRotateIn, AppIn, AppPatch};
+pub use changes::{BatchedChange, BodyHash, ChangeBatchIn, ChangeIn, ChangesIn, IngestOutcome};
 pub use error::{ServiceError, ServiceResult};
 pub use herald_delivery::Clock;
+pub use input::Field;
+pub use installations::InstallationIn;
 pub use logs::{LogPage, LogQuery, LOG_PAGE_BYTES};
-pub use maintenance::{CountOut, MaintenanceReport};
+pub use maintenance::{AnalyticsQuery, CountOut, MaintenanceReport};
 pub use paging::Paged;
+pub use ping::PingIn;
 pub use redeliver::RedeliverOut;
+pub use replay::ReplayIn;
 pub use replay::ReplayOut;
 pub use sessions::{SessionPolicy, UiSession};
-pub use webhooks::{WebhookListQuery, WebhookScope};
+pub use webhooks::{ResthookIn, ResthookPatch, WebhookIn, WebhookListQuery, WebhookPatch, WebhookScope};
 
 use routing_cache::RoutingCache;
 

@@ -12,27 +12,51 @@ use crate::models::LogOut;
 use crate::receivable::refusal;
 use crate::*;
 
-/// The logs' filters as they arrive in a query string.
-#[derive(Debug, Clone, Default)]
+/// The logs' filters as they arrive in a query string (`GET /webhooks/logs`), read by `list_logs`; the OpenAPI
+/// document's parameters are derived from this type.
+#[derive(Debug, Clone, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
 pub struct LogQuery {
+    /// Only this application's attempts. An application key sees only its own.
+    #[param(format = Uuid)]
     pub application_id: Option<String>,
+    /// Attempts started at or after this time (RFC 3339).
+    #[param(format = DateTime)]
     pub from: Option<String>,
+    /// Attempts started before this time (RFC 3339).
+    #[param(format = DateTime)]
     pub to: Option<String>,
+    #[param(pattern = r"^[^\u0000]*$")]
     pub topic_id: Option<String>,
+    #[param(pattern = r"^[^\u0000]*$")]
     pub entity_id: Option<String>,
+    #[param(format = Uuid)]
     pub event_id: Option<String>,
+    #[param(format = Uuid)]
     pub webhook_id: Option<String>,
+    #[param(pattern = r"^[^\u0000]*$")]
     pub customer_id: Option<String>,
+    #[param(format = Uuid)]
     pub delivery_id: Option<String>,
-    /// `success` or `failure`.
+    /// Only successful or only failed attempts.
+    #[param(schema_with = attempt_status)]
     pub status: Option<String>,
-    /// At most this many records (default 100, at most 1000).
+    /// At most this many records, 1 to 1000 (default 100). A page also stops before 8 MiB of records by default
+    /// (the first record always comes); the `Link` header then leads to the rest.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     pub limit: Option<String>,
-    /// Where the previous page ended (the `cursor` of its `Link: rel="next"`).
+    /// Where the previous page ended: copy it from that page's `Link: <…>; rel="next"` header (opaque).
+    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
     /// Whether the records carry their payload and response. Pages that show neither leave them out, and then
     /// never read them.
+    #[param(ignore)]
     pub payloads: bool,
+}
+
+/// `success` or `failure`.
+fn attempt_status() -> utoipa::openapi::schema::ObjectBuilder {
+    crate::input::text_enum(&["success", "failure"])
 }
 
 /// A page of the logs and, when more records follow, the cursor of the next page.

@@ -32,6 +32,29 @@ fn chrono(d: std::time::Duration) -> ChronoDuration {
     ChronoDuration::from_std(d).unwrap_or(ChronoDuration::days(36_500))
 }
 
+/// The filters of `GET /analytics/deliveries` as they arrive in a query string; the OpenAPI document's parameters
+/// are derived from this type.
+#[derive(Debug, Clone, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct AnalyticsQuery {
+    /// Only this application's attempts. An application key sees only its own.
+    #[param(format = Uuid)]
+    pub application_id: Option<String>,
+    /// Attempts started at or after this time (RFC 3339).
+    #[param(format = DateTime)]
+    pub from: Option<String>,
+    /// Attempts started before this time (RFC 3339).
+    #[param(format = DateTime)]
+    pub to: Option<String>,
+    /// How rows are grouped (default `day`).
+    #[param(schema_with = group_by)]
+    pub group_by: Option<String>,
+}
+
+fn group_by() -> utoipa::openapi::schema::ObjectBuilder {
+    crate::input::text_enum(&["day", "customer", "topic", "webhook"])
+}
+
 impl Herald {
     /// One round of upkeep at the current time.
     pub async fn run_maintenance(&self) -> ServiceResult<MaintenanceReport> {
@@ -67,19 +90,13 @@ impl Herald {
     }
 
     /// Attempt counts for analytics and billing, for the admin (any or every application) or an application's key.
-    pub async fn delivery_counts(
-        &self,
-        who: &Principal,
-        application: Option<&str>,
-        from: Option<&str>,
-        to: Option<&str>,
-        group_by: Option<&str>,
-    ) -> ServiceResult<Vec<CountOut>> {
-        let app = query_param("applicationId", application, |s| s.parse().ok(), "an application id")?;
+    pub async fn delivery_counts(&self, who: &Principal, q: &AnalyticsQuery) -> ServiceResult<Vec<CountOut>> {
+        let (from, to) = (q.from.as_deref(), q.to.as_deref());
+        let app = query_param("applicationId", q.application_id.as_deref(), |s| s.parse().ok(), "an application id")?;
         if let Some(a) = app {
             self.app_record(who, a).await?;
         }
-        let group_by = match group_by.filter(|g| !g.is_empty()) {
+        let group_by = match q.group_by.as_deref().filter(|g| !g.is_empty()) {
             None | Some("day") => CountGroup::Day,
             Some("customer") => CountGroup::Customer,
             Some("topic") => CountGroup::Topic,

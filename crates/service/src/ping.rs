@@ -10,9 +10,23 @@ use herald_domain::time::{format_event_time, parse_rfc3339};
 use herald_domain::{topics, DeliveryId, EventId, Topic, WebhookId, PING_CUSTOMER, PING_ENTITY_ID};
 use herald_store::{AttemptRecord, DeliveryState, NewDelivery, NewEvent};
 
-use crate::input::{object, Fields};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::input::{topic_id, Errors, Field};
 use crate::models::PingOut;
 use crate::*;
+
+/// `POST /webhooks/subscriptions/{id}/ping`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = PingModel, rename_all = "camelCase")]
+pub struct PingIn {
+    /// One of the webhook's `topicIds`.
+    #[serde(default)]
+    #[schema(schema_with = topic_id, required = true)]
+    pub topic_id: Field<String>,
+}
 
 /// The example's fixed event id and time, so that the catalogue's `example` is stable.
 const EXAMPLE_EVENT_ID: &str = "9e7e4181-6210-49ea-abf5-d5ce16d23647";
@@ -54,12 +68,11 @@ impl Herald {
         who: &Principal,
         scope: &WebhookScope,
         id: WebhookId,
-        body: &[u8],
+        input: PingIn,
     ) -> ServiceResult<PingOut> {
         let hook = self.webhook_record(who, scope, id).await?;
-        let obj = object(body)?;
-        let mut f = Fields::new(&obj);
-        let topic_id = f.required_str("topicId", 100);
+        let mut f = Errors::default();
+        let topic_id = f.required_str("topicId", &input.topic_id, 100);
         f.finish()?;
         let topic_id = topic_id.unwrap_or_default();
         let topic = match topics::find(&topic_id) {

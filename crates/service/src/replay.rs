@@ -4,14 +4,49 @@
 use herald_domain::time::parse_rfc3339;
 use herald_domain::{DeliveryId, WebhookId};
 use herald_store::{DeliveryState, NewDelivery};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::KnownFormat;
+use utoipa::ToSchema;
 
-use crate::input::{object, Fields};
+use crate::input::{or_null, text_enum, text_format, Errors, Field};
 use crate::receivable::refusal;
 use crate::*;
 
 /// At most this many events are replayed by one call; the answer says when the window held more.
 pub const MAX_REPLAY: u32 = 10_000;
+
+/// `POST /webhooks/subscriptions/{id}/replay`: which of the webhook's events to send again.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = ReplayModel, rename_all = "camelCase")]
+pub struct ReplayIn {
+    /// Events of deliveries created at or after this time (RFC 3339).
+    #[serde(default)]
+    #[schema(schema_with = optional_time)]
+    pub from: Field<String>,
+    /// Events of deliveries created before this time (RFC 3339); not before `from`.
+    #[serde(default)]
+    #[schema(schema_with = optional_time)]
+    pub to: Field<String>,
+    /// `failed` (default: failed and dead deliveries), `dead`, or `all`.
+    #[serde(default)]
+    #[schema(schema_with = replay_status)]
+    pub status: Field<String>,
+    /// Count only, send nothing (default `false`).
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub dry_run: Field<bool>,
+}
+
+fn replay_status() -> Schema {
+    or_null(text_enum(&["failed", "dead", "all"]))
+}
+
+/// An RFC 3339 time (as the service reads it: at most 64 characters) or `null`.
+fn optional_time() -> Schema {
+    or_null(text_format(KnownFormat::DateTime).max_length(Some(64)))
+}
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -34,35 +69,34 @@ impl Herald {
         who: &Principal,
         scope: &WebhookScope,
         id: WebhookId,
-        body: &[u8],
+        input: ReplayIn,
     ) -> ServiceResult<ReplayOut> {
         let hook = self.webhook_record(who, scope, id).await?;
-        let obj = object(body)?;
-        let mut f = Fields::new(&obj);
-        let time = |name: &str, f: &mut Fields<'_>| {
-            f.optional_str(name, 64).and_then(|t| match parse_rfc3339(&t) {
+        let mut f = Errors::default();
+        let time = |name: &str, v: &Field<String>, f: &mut Errors| {
+            f.optional_str(name, v, 64).and_then(|t| match parse_rfc3339(&t) {
                 Some(t) => Some(t),
                 None => {
-                    f.error(name, "must be an RFC 3339 date and time");
+                    f.add(name, "must be an RFC 3339 date and time");
                     None
                 }
             })
         };
-        let from = time("from", &mut f);
-        let to = time("to", &mut f);
-        let states: &[DeliveryState] = match f.optional_str("status", 16).as_deref() {
+        let from = time("from", &input.from, &mut f);
+        let to = time("to", &input.to, &mut f);
+        let states: &[DeliveryState] = match f.optional_str("status", &input.status, 16).as_deref() {
             None | Some("failed") => &[DeliveryState::Failed, DeliveryState::Dead],
             Some("dead") => &[DeliveryState::Dead],
             Some("all") => &[DeliveryState::Delivered, DeliveryState::Failed, DeliveryState::Dead],
             Some(_) => {
-                f.error("status", "must be failed, dead or all");
+                f.add("status", "must be failed, dead or all");
                 &[]
             }
         };
-        let dry_run = f.optional_bool("dryRun").unwrap_or(false);
+        let dry_run = f.optional_bool("dryRun", &input.dry_run).unwrap_or(false);
         if let (Some(a), Some(b)) = (from, to) {
             if a > b {
-                f.error("to", "must not be before from");
+                f.add("to", "must not be before from");
             }
         }
         f.finish()?;

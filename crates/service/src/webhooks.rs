@@ -3,15 +3,199 @@
 use herald_domain::signature::WebhookSecret;
 use herald_domain::{topics, ApplicationId, WebhookId, SANDBOX_CUSTOMER};
 use herald_store::{ApplicationRecord, Page, StoreError, WebhookFilter, WebhookRecord};
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::ToSchema;
 
-use crate::input::{object, Fields};
+use crate::input::{customer_id_list, or_null, topic_id, Errors, Field, StrList, NO_NUL};
 use crate::models::{WebhookCreatedOut, WebhookOut};
 use crate::paging::Paged;
 use crate::*;
 
 pub const URL_MAX: usize = 300;
 pub const DESCRIPTION_MAX: usize = 500;
+
+/// `POST /webhooks/subscriptions` (`CreateWebhookModel` of Reapit's webhooks service).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CreateWebhookModel, rename_all = "camelCase")]
+pub struct WebhookIn {
+    /// Herald's application id; an application key may name only its own application.
+    #[serde(default)]
+    #[schema(value_type = String, format = Uuid, required = true)]
+    pub application_id: Field<String>,
+    #[serde(default)]
+    #[schema(schema_with = url_schema, required = true)]
+    pub url: Field<String>,
+    #[serde(default)]
+    #[schema(schema_with = description_schema)]
+    pub description: Field<String>,
+    /// Known topics whose scope the application holds, each once.
+    #[serde(default)]
+    #[schema(schema_with = topic_ids, required = true)]
+    pub topic_ids: StrList,
+    /// `SBOX` or customers with a current installation of the application, each once. Absent or `[]`: every
+    /// installed customer except the sandbox.
+    #[serde(default)]
+    #[schema(schema_with = customer_ids)]
+    pub customer_ids: StrList,
+    /// Default `true`.
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub active: Field<bool>,
+    /// Default `true`: modifications whose only changes are `_eTag` and `modified` are not sent.
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub ignore_etag_only_changes: Field<bool>,
+}
+
+/// `PUT /webhooks/subscriptions/{id}` (`UpdateWebhookModel`): `url` and `topicIds` are required; an optional field
+/// that is absent keeps its value (`description: null` clears the description).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = UpdateWebhookModel, rename_all = "camelCase")]
+pub struct WebhookPatch {
+    #[serde(default)]
+    #[schema(schema_with = url_schema, required = true)]
+    pub url: Field<String>,
+    #[serde(default)]
+    #[schema(schema_with = description_schema)]
+    pub description: Field<String>,
+    #[serde(default)]
+    #[schema(schema_with = topic_ids, required = true)]
+    pub topic_ids: StrList,
+    #[serde(default)]
+    #[schema(schema_with = customer_ids)]
+    pub customer_ids: StrList,
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub active: Field<bool>,
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub ignore_etag_only_changes: Field<bool>,
+}
+
+/// `POST /resthooks`: the application is the key's, the customer the `reapit-customer` header's.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CreateResthookModel, rename_all = "camelCase")]
+pub struct ResthookIn {
+    #[serde(default)]
+    #[schema(schema_with = url_schema, required = true)]
+    pub url: Field<String>,
+    #[serde(default)]
+    #[schema(schema_with = description_schema)]
+    pub description: Field<String>,
+    #[serde(default)]
+    #[schema(schema_with = topic_ids, required = true)]
+    pub topic_ids: StrList,
+    /// Refused: the `reapit-customer` header names the customer.
+    #[serde(default)]
+    #[schema(ignore)]
+    pub customer_ids: StrList,
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub active: Field<bool>,
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub ignore_etag_only_changes: Field<bool>,
+}
+
+/// `PUT /resthooks/{id}`: as `PUT /webhooks/subscriptions/{id}`, without `customerIds`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = UpdateResthookModel, rename_all = "camelCase")]
+pub struct ResthookPatch {
+    #[serde(default)]
+    #[schema(schema_with = url_schema, required = true)]
+    pub url: Field<String>,
+    #[serde(default)]
+    #[schema(schema_with = description_schema)]
+    pub description: Field<String>,
+    #[serde(default)]
+    #[schema(schema_with = topic_ids, required = true)]
+    pub topic_ids: StrList,
+    /// Refused: the `reapit-customer` header names the customer.
+    #[serde(default)]
+    #[schema(ignore)]
+    pub customer_ids: StrList,
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub active: Field<bool>,
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub ignore_etag_only_changes: Field<bool>,
+}
+
+impl WebhookIn {
+    /// The settings, apart from the application.
+    fn split(self) -> (Field<String>, WebhookPatch) {
+        let WebhookIn { application_id, url, description, topic_ids, customer_ids, active, ignore_etag_only_changes } =
+            self;
+        (application_id, WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes })
+    }
+}
+
+impl From<ResthookIn> for WebhookIn {
+    fn from(r: ResthookIn) -> Self {
+        let ResthookIn { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes } = r;
+        WebhookIn {
+            application_id: Field::Absent,
+            url,
+            description,
+            topic_ids,
+            customer_ids,
+            active,
+            ignore_etag_only_changes,
+        }
+    }
+}
+
+impl From<ResthookPatch> for WebhookPatch {
+    fn from(r: ResthookPatch) -> Self {
+        let ResthookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes } = r;
+        WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes }
+    }
+}
+
+/// A webhook target: an absolute `https` URL (`http` too under `--allow-http-targets`) naming a DNS host or an IPv4
+/// address, exactly the shape [`url_shape_error`] checks (IPv6 literals, user names and fragments are refused; a
+/// unit test holds the two to the same URLs). Under the default configuration a host that is `localhost` or resolves
+/// to a loopback, private or link-local address is refused (`--allow-private-targets` lifts that).
+pub const URL_PATTERN: &str = concat!(
+    r"^https?://",
+    r"(([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z]([A-Za-z0-9-]*[A-Za-z0-9])?|[0-9]{1,3}(\.[0-9]{1,3}){3})",
+    r"(:([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?",
+    r"(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})*)*",
+    r"(\?([A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})*)?$",
+);
+
+fn url_schema() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(URL_MAX))
+        .pattern(Some(URL_PATTERN))
+        .examples([serde_json::json!("https://example.com/hooks")])
+        .description(Some(
+            "An absolute URL, at most 300 characters: `https` (`http` too under `--allow-http-targets`); a host that is \
+             `localhost` or a loopback, private or link-local address only under `--allow-private-targets`.",
+        ))
+}
+
+fn description_schema() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .max_length(Some(DESCRIPTION_MAX))
+        .pattern(Some(NO_NUL))
+}
+
+fn topic_ids() -> ArrayBuilder {
+    ArrayBuilder::new().items(topic_id()).min_items(Some(1)).unique_items(true)
+}
+
+fn customer_ids() -> Schema {
+    or_null(customer_id_list())
+}
 
 /// Which webhooks a caller works with.
 #[derive(Debug, Clone)]
@@ -97,67 +281,67 @@ impl Herald {
 
     async fn read_webhook_fields(
         &self,
-        obj: &Map<String, Value>,
+        input: &WebhookPatch,
         app: &ApplicationRecord,
-        f: &mut Fields<'_>,
+        f: &mut Errors,
         customer_from_scope: bool,
     ) -> ServiceResult<Option<WebhookFields>> {
-        let url = f.required_str("url", URL_MAX).map(normalise_url);
+        let url = f.required_str("url", &input.url, URL_MAX).map(normalise_url);
         if let Some(u) = &url {
             if let Some(msg) = self.webhook_url_errors(u) {
-                f.error("url", msg);
+                f.add("url", msg);
             }
         }
-        let description = match obj.get("description") {
-            None => None,
-            Some(Value::Null) => Some(None),
-            Some(Value::String(s)) if s.chars().count() > DESCRIPTION_MAX => {
-                f.error("description", format!("must be at most {DESCRIPTION_MAX} characters"));
+        let description = match &input.description {
+            Field::Absent => None,
+            Field::Null => Some(None),
+            Field::Given(s) if s.chars().count() > DESCRIPTION_MAX => {
+                f.add("description", format!("must be at most {DESCRIPTION_MAX} characters"));
                 None
             }
-            Some(Value::String(s)) if s.contains('\0') => {
-                f.error("description", "must not contain the NUL character");
+            Field::Given(s) if s.contains('\0') => {
+                f.add("description", "must not contain the NUL character");
                 None
             }
-            Some(Value::String(s)) => Some(Some(s.clone())),
-            Some(_) => {
-                f.error("description", "must be a string");
+            Field::Given(s) => Some(Some(s.clone())),
+            Field::Invalid => {
+                f.add("description", "must be a string");
                 None
             }
         };
-        let topic_ids = f.str_list("topicIds", 100);
+        let topic_ids = f.str_list("topicIds", &input.topic_ids, 100);
         match &topic_ids {
-            None => f.error("topicIds", "is required: at least one topic"),
-            Some(list) if list.is_empty() => f.error("topicIds", "must hold at least one topic"),
+            None => f.add("topicIds", "is required: at least one topic"),
+            Some(list) if list.is_empty() => f.add("topicIds", "must hold at least one topic"),
             Some(list) => {
                 for (i, t) in list.iter().enumerate() {
                     match topics::find(t) {
-                        None => f.error(format!("topicIds[{i}]"), format!("unknown topic {t:?}")),
-                        Some(topic) if !crate::topics::allowed(topic, &app.scopes) => f.error(
+                        None => f.add(format!("topicIds[{i}]"), format!("unknown topic {t:?}")),
+                        Some(topic) if !crate::topics::allowed(topic, &app.scopes) => f.add(
                             format!("topicIds[{i}]"),
                             format!("the application does not hold the scope {}", topic.scope.unwrap_or_default()),
                         ),
                         Some(_) => {}
                     }
                     if list[..i].contains(t) {
-                        f.error(format!("topicIds[{i}]"), format!("{t} is listed twice"));
+                        f.add(format!("topicIds[{i}]"), format!("{t} is listed twice"));
                     }
                 }
             }
         }
         let customer_ids = if customer_from_scope {
-            if obj.get("customerIds").is_some_and(|v| !v.is_null()) {
-                f.error("customerIds", "is set by the reapit-customer header on /resthooks");
+            if !input.customer_ids.is_missing() {
+                f.add("customerIds", "is set by the reapit-customer header on /resthooks");
             }
             None
         } else {
-            let list = f.str_list("customerIds", 100);
+            let list = f.str_list("customerIds", &input.customer_ids, 100);
             if let Some(list) = &list {
                 for (i, c) in list.iter().enumerate() {
                     if list[..i].contains(c) {
-                        f.error(format!("customerIds[{i}]"), format!("{c} is listed twice"));
+                        f.add(format!("customerIds[{i}]"), format!("{c} is listed twice"));
                     } else if c != SANDBOX_CUSTOMER && !self.inner.store.is_installed(app.id, c).await? {
-                        f.error(
+                        f.add(
                             format!("customerIds[{i}]"),
                             format!("customer {c} has no current installation of this application"),
                         );
@@ -166,10 +350,10 @@ impl Herald {
             }
             list
         };
-        let active = f.optional_bool("active");
-        let ignore_etag_only_changes = f.optional_bool("ignoreEtagOnlyChanges");
+        let active = f.optional_bool("active", &input.active);
+        let ignore_etag_only_changes = f.optional_bool("ignoreEtagOnlyChanges", &input.ignore_etag_only_changes);
         Ok(match (url, topic_ids) {
-            (Some(url), Some(topic_ids)) if f.errors.is_empty() => {
+            (Some(url), Some(topic_ids)) if f.is_empty() => {
                 Some(WebhookFields { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes })
             }
             _ => None,
@@ -180,18 +364,18 @@ impl Herald {
         &self,
         who: &Principal,
         scope: &WebhookScope,
-        body: &[u8],
+        input: WebhookIn,
     ) -> ServiceResult<WebhookCreatedOut> {
-        let obj = object(body)?;
-        let mut f = Fields::new(&obj);
+        let (application_id, input) = input.split();
+        let mut f = Errors::default();
         let app = match scope {
             WebhookScope::Customer(_) => match who {
                 Principal::App(app) => (**app).clone(),
                 Principal::Admin => return Err(ServiceError::Forbidden("/resthooks needs an application key".into())),
             },
             WebhookScope::All => {
-                let Some(app_text) = f.required_str("applicationId", 100) else {
-                    return Err(ServiceError::Validation(f.errors));
+                let Some(app_text) = f.required_str("applicationId", &application_id, 100) else {
+                    return Err(ServiceError::Validation(f.0));
                 };
                 let id: ApplicationId =
                     app_text.parse().map_err(|_| ServiceError::field("applicationId", "is not an application id"))?;
@@ -203,7 +387,7 @@ impl Herald {
                 }
             }
         };
-        let fields = self.read_webhook_fields(&obj, &app, &mut f, matches!(scope, WebhookScope::Customer(_))).await?;
+        let fields = self.read_webhook_fields(&input, &app, &mut f, matches!(scope, WebhookScope::Customer(_))).await?;
         f.finish()?;
         let Some(fields) = fields else { unreachable!("fields are complete when there is no error") };
         let now = self.now();
@@ -266,13 +450,12 @@ impl Herald {
         who: &Principal,
         scope: &WebhookScope,
         id: WebhookId,
-        body: &[u8],
+        input: WebhookPatch,
     ) -> ServiceResult<WebhookOut> {
         let mut hook = self.webhook_record(who, scope, id).await?;
-        let obj = object(body)?;
-        let mut f = Fields::new(&obj);
+        let mut f = Errors::default();
         let app = self.inner.store.get_application(hook.application_id).await?;
-        let fields = self.read_webhook_fields(&obj, &app, &mut f, matches!(scope, WebhookScope::Customer(_))).await?;
+        let fields = self.read_webhook_fields(&input, &app, &mut f, matches!(scope, WebhookScope::Customer(_))).await?;
         f.finish()?;
         let Some(fields) = fields else { unreachable!("fields are complete when there is no error") };
         hook.url = fields.url;
@@ -437,35 +620,48 @@ mod tests {
         assert_eq!(url_shape_error(&normalise_url("HTTPS://example.com/hook".into())), None);
     }
 
+    const GOOD: &[&str] = &[
+        "https://example.com/hooks",
+        "https://api.example-1.io:8443/a/b?x=1&y=%2F",
+        "http://127.0.0.1:9000/hook",
+        "https://localhost",
+        "https://a.b.c/~user/(x);p=1:@",
+    ];
+
+    const BAD: &[&str] = &[
+        "http://A*",
+        "https://exa_mple.com/",
+        "https://example.com./",
+        "https://-example.com/",
+        "https://example.1/",
+        "https://0x7f.1/",
+        "https://1.2.3/",
+        "https://user@example.com/",
+        "https://example.com/#frag",
+        "https://example.com/a b",
+        "https://example.com/%zz",
+        "https://example.com:/",
+        "https://example.com:123456/",
+        "https://[::1]/hook",
+        "https://example.com/é",
+    ];
+
     #[test]
     fn webhook_urls_have_the_documented_shape() {
-        for ok in [
-            "https://example.com/hooks",
-            "https://api.example-1.io:8443/a/b?x=1&y=%2F",
-            "http://127.0.0.1:9000/hook",
-            "https://localhost",
-            "https://a.b.c/~user/(x);p=1:@",
-        ] {
+        for ok in GOOD {
             assert_eq!(url_shape_error(ok), None, "{ok}");
         }
-        for bad in [
-            "http://A*",
-            "https://exa_mple.com/",
-            "https://example.com./",
-            "https://-example.com/",
-            "https://example.1/",
-            "https://0x7f.1/",
-            "https://1.2.3/",
-            "https://user@example.com/",
-            "https://example.com/#frag",
-            "https://example.com/a b",
-            "https://example.com/%zz",
-            "https://example.com:/",
-            "https://example.com:123456/",
-            "https://[::1]/hook",
-            "https://example.com/é",
-        ] {
+        for bad in BAD {
             assert!(url_shape_error(bad).is_some(), "{bad}");
+        }
+    }
+
+    /// The OpenAPI document's pattern and the check are one grammar.
+    #[test]
+    fn the_documented_pattern_accepts_what_the_check_accepts() {
+        let re = regex_automata::meta::Regex::new(super::URL_PATTERN).expect("URL_PATTERN is a regex");
+        for url in GOOD.iter().chain(BAD) {
+            assert_eq!(re.is_match(*url), url_shape_error(url).is_none(), "{url}");
         }
     }
 }

@@ -5,6 +5,20 @@ use axum::response::{IntoResponse, Response};
 use herald_domain::FieldError;
 use herald_service::ServiceError;
 use serde::Serialize;
+use utoipa::ToResponse;
+
+/// One field error of the error body (contract §3).
+#[derive(utoipa::ToSchema)]
+#[schema(as = FieldErrorModel)]
+#[allow(dead_code)]
+pub struct FieldErrorModel {
+    /// The property, with an index for list items (`topicIds[2]`) or a dotted path (`changes[1].entityId`); empty
+    /// for the body as a whole.
+    #[schema(example = "url")]
+    pub field: String,
+    #[schema(example = "must use the https scheme")]
+    pub message: String,
+}
 
 /// An error answer: a status, a description and the field errors.
 #[derive(Debug)]
@@ -27,7 +41,7 @@ pub(crate) struct ErrorModel<'a> {
     #[schema(example = "One or more validation failures have occurred.")]
     description: &'a str,
     /// One entry per broken rule; may be empty.
-    #[schema(value_type = Vec<crate::api::schemas::FieldErrorModel>)]
+    #[schema(value_type = Vec<FieldErrorModel>)]
     errors: &'a [FieldError],
 }
 
@@ -103,3 +117,47 @@ pub async fn not_found() -> ApiError {
 pub async fn method_not_allowed() -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "This endpoint does not accept this method.")
 }
+
+// ---- the shared error responses of the OpenAPI document (contract §3), each with the error body ----
+
+/// The request cannot be read: the body is not JSON, or the query string or the path is malformed.
+#[derive(ToResponse)]
+#[allow(dead_code)] // never built: it describes a response
+#[response(content_type = "application/json")]
+pub struct BadRequest(ErrorModel<'static>);
+
+/// A missing or unknown bearer token.
+#[derive(ToResponse)]
+#[allow(dead_code)] // never built: it describes a response
+#[response(content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer`")))]
+pub struct Unauthorized(ErrorModel<'static>);
+
+/// The token may not do this: an application key on the platform API, or the admin token on `/resthooks`.
+#[derive(ToResponse)]
+#[allow(dead_code)] // never built: it describes a response
+#[response(content_type = "application/json")]
+pub struct Forbidden(ErrorModel<'static>);
+
+/// No such resource, or one the token may not see (contract §2: no existence leak).
+#[derive(ToResponse)]
+#[allow(dead_code)] // never built: it describes a response
+#[response(content_type = "application/json")]
+pub struct NotFound(ErrorModel<'static>);
+
+/// The body is larger than 1 MiB.
+#[derive(ToResponse)]
+#[allow(dead_code)] // never built: it describes a response
+#[response(content_type = "application/json")]
+pub struct PayloadTooLarge(ErrorModel<'static>);
+
+/// Valid JSON that breaks a rule; `errors` names each field.
+#[derive(ToResponse)]
+#[allow(dead_code)] // never built: it describes a response
+#[response(content_type = "application/json")]
+pub struct ValidationFailed(ErrorModel<'static>);
+
+/// The store is unreachable; nothing was done. Try again.
+#[derive(ToResponse)]
+#[allow(dead_code)] // never built: it describes a response
+#[response(content_type = "application/json")]
+pub struct Unavailable(ErrorModel<'static>);

@@ -106,3 +106,28 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParam {
 pub fn path_id<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, ApiError> {
     text.parse().map_err(|_| ApiError::not_found(what))
 }
+
+/// A request body of type `T` (one of the service's `…In` types), at most `BODY_LIMIT` bytes: 413 beyond, 400 when
+/// it is not JSON, 422 when it is not an object (`herald_service::input::from_json`).
+pub struct JsonIn<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for JsonIn<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Body(body) = Body::from_request(req, state).await?;
+        Ok(JsonIn(herald_service::input::from_json(&body)?))
+    }
+}
+
+/// As [`JsonIn`]; an empty body is `T::default()`.
+pub struct JsonOrEmpty<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Default> FromRequest<S> for JsonOrEmpty<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Body(body) = Body::from_request(req, state).await?;
+        Ok(JsonOrEmpty(herald_service::input::from_json_or_default(&body)?))
+    }
+}

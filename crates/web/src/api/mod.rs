@@ -1,9 +1,9 @@
 //! The JSON API: routes, the paging envelope and the OpenAPI document (`GET /openapi.json`).
 
 mod openapi;
+pub(crate) mod params;
 mod platform;
 mod resthooks;
-pub(crate) mod schemas;
 mod webhooks;
 
 use axum::http::StatusCode;
@@ -62,7 +62,7 @@ pub struct StatusModel {
     tag = "operations",
     responses(
         (status = 200, description = "The metrics.", content_type = "text/plain; version=0.0.4; charset=utf-8", body = String),
-        (status = 503, response = schemas::Unavailable),
+        (status = 503, response = crate::error::Unavailable),
     )
 )]
 async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
@@ -88,7 +88,7 @@ async fn healthz() -> Json<StatusModel> {
     tag = "operations",
     responses(
         (status = 200, body = StatusModel, example = json!({ "status": "ready" })),
-        (status = 503, response = schemas::Unavailable),
+        (status = 503, response = crate::error::Unavailable),
     )
 )]
 async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> Response {

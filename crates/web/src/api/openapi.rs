@@ -11,8 +11,10 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
-use super::schemas::*;
+use herald_service::{BatchedChange, ChangeBatchIn, ChangeIn};
+
 use super::{platform, resthooks, webhooks};
+use crate::error::{BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unavailable, ValidationFailed};
 
 /// Operations that need no token (contract §2).
 const PUBLIC: &[&str] = &["/openapi.json", "/healthz", "/readyz", "/metrics"];
@@ -66,7 +68,7 @@ const BEARER: &str = "bearer";
         openapi_json,
     ),
     components(
-        schemas(ChangeModel, ChangeBatchModel, BatchedChangeModel),
+        schemas(ChangeIn, ChangeBatchIn, BatchedChange),
         responses(
             BadRequest,
             Unauthorized,

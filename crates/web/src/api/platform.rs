@@ -9,13 +9,13 @@ use herald_store::InstallationFilter;
 
 use herald_service::models::{ApiKeyOut, AppCreatedOut, AppOut, ChangesOut, InstallationOut};
 
-use super::schemas::{
-    BadRequest, ChangesRequest, CreateAppModel, CreateInstallationModel, Forbidden, InstallationListParams, NotFound,
-    PageParams, PayloadTooLarge, RotateApiKeyModel, UpdateAppModel, ValidationFailed,
-};
+use herald_service::{ApiKeyRotateIn, AppIn, AppPatch, BodyHash, ChangesIn, InstallationIn};
+
+use super::params::{InstallationListParams, PageParams};
 use super::{paged, PageModel};
 use crate::error::ErrorModel;
-use crate::extract::{path_id, Auth, Body, Params, PathParam};
+use crate::error::{BadRequest, Forbidden, NotFound, PayloadTooLarge, ValidationFailed};
+use crate::extract::{path_id, Auth, Body, JsonIn, JsonOrEmpty, Params, PathParam};
 use crate::{ApiError, AppState};
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -26,7 +26,7 @@ type Result<T> = std::result::Result<T, ApiError>;
     path = "/apps",
     operation_id = "createApplication",
     tag = "platform",
-    request_body = CreateAppModel,
+    request_body = AppIn,
     responses(
         (status = 201, description = "The application, with its API key.", body = AppCreatedOut,
             headers(("Location" = String, description = "`/apps/{id}`"))),
@@ -36,8 +36,8 @@ type Result<T> = std::result::Result<T, ApiError>;
         (status = 422, response = ValidationFailed),
     )
 )]
-pub async fn create_app(State(s): State<AppState>, Auth(who): Auth, Body(body): Body) -> Result<Response> {
-    let out = s.herald.create_app(&who, &body).await?;
+pub async fn create_app(State(s): State<AppState>, Auth(who): Auth, JsonIn(input): JsonIn<AppIn>) -> Result<Response> {
+    let out = s.herald.create_app(&who, input).await?;
     Ok((StatusCode::CREATED, [(header::LOCATION, format!("/apps/{}", out.app.id))], Json(out)).into_response())
 }
 
@@ -87,7 +87,7 @@ pub async fn get_app(State(s): State<AppState>, Auth(who): Auth, PathParam(id): 
     operation_id = "updateApplication",
     tag = "platform",
     params(("id" = String, Path, description = "The application's id.")),
-    request_body = UpdateAppModel,
+    request_body = AppPatch,
     responses(
         (status = 200, description = "The application as updated.", body = AppOut),
         (status = 400, response = BadRequest),
@@ -101,10 +101,10 @@ pub async fn update_app(
     State(s): State<AppState>,
     Auth(who): Auth,
     PathParam(id): PathParam,
-    Body(body): Body,
+    JsonIn(input): JsonIn<AppPatch>,
 ) -> Result<Response> {
     who.require_admin()?;
-    Ok(Json(s.herald.update_app(&who, path_id(&id, "application")?, &body).await?).into_response())
+    Ok(Json(s.herald.update_app(&who, path_id(&id, "application")?, input).await?).into_response())
 }
 
 /// Deletes an application: its webhooks stop at once (pending deliveries cancelled), its installations end, its API
@@ -136,7 +136,7 @@ pub async fn delete_app(State(s): State<AppState>, Auth(who): Auth, PathParam(id
     operation_id = "rotateApplicationApiKey",
     tag = "platform",
     params(("id" = String, Path, description = "The application's id.")),
-    request_body(content = Option<RotateApiKeyModel>, description = "Optional; no body is `{}`."),
+    request_body(content = Option<ApiKeyRotateIn>, description = "Optional; no body, or `null`, is `{}`."),
     responses(
         (status = 200, description = "The new API key.", body = ApiKeyOut),
         (status = 400, response = BadRequest),
@@ -150,10 +150,10 @@ pub async fn rotate_api_key(
     State(s): State<AppState>,
     Auth(who): Auth,
     PathParam(id): PathParam,
-    Body(body): Body,
+    JsonOrEmpty(input): JsonOrEmpty<ApiKeyRotateIn>,
 ) -> Result<Response> {
     who.require_admin()?;
-    Ok(Json(s.herald.rotate_api_key(&who, path_id(&id, "application")?, &body).await?).into_response())
+    Ok(Json(s.herald.rotate_api_key(&who, path_id(&id, "application")?, input).await?).into_response())
 }
 
 /// Installs an application for a customer; emits `application.install` to that application alone.
@@ -162,7 +162,7 @@ pub async fn rotate_api_key(
     path = "/installations",
     operation_id = "createInstallation",
     tag = "platform",
-    request_body = CreateInstallationModel,
+    request_body = InstallationIn,
     responses(
         (status = 201, description = "The installation.", body = InstallationOut,
             headers(("Location" = String, description = "`/installations/{id}`"))),
@@ -173,8 +173,12 @@ pub async fn rotate_api_key(
         (status = 422, response = ValidationFailed),
     )
 )]
-pub async fn create_installation(State(s): State<AppState>, Auth(who): Auth, Body(body): Body) -> Result<Response> {
-    let out = s.herald.create_installation(&who, &body).await?;
+pub async fn create_installation(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    JsonIn(input): JsonIn<InstallationIn>,
+) -> Result<Response> {
+    let out = s.herald.create_installation(&who, input).await?;
     Ok((StatusCode::CREATED, [(header::LOCATION, format!("/installations/{}", out.id))], Json(out)).into_response())
 }
 
@@ -275,7 +279,7 @@ pub async fn list_installations(State(s): State<AppState>, Auth(who): Auth, para
         "Idempotency-Key" = Option<String>, Header, nullable = false, pattern = r"^[\x21-\x7E]{1,255}$",
         description = "A retried request with the same key answers the first answer instead of creating events again."
     )),
-    request_body = ChangesRequest,
+    request_body = ChangesIn,
     responses(
         (status = 202, description = "Every derived event, with its number of deliveries.", body = ChangesOut,
             headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key."))),
@@ -299,7 +303,8 @@ pub async fn post_changes(
             ApiError::from(herald_service::ServiceError::field("Idempotency-Key", "must be visible ASCII"))
         })?),
     };
-    let out = s.herald.ingest_changes(&who, &body, key).await?;
+    let input: ChangesIn = herald_service::input::from_json(&body)?;
+    let out = s.herald.ingest_changes(&who, input, BodyHash::of(&body), key).await?;
     let mut resp = (StatusCode::ACCEPTED, [(header::CONTENT_TYPE, "application/json")], out.body).into_response();
     if out.replayed {
         resp.headers_mut().insert("idempotent-replayed", header::HeaderValue::from_static("true"));

@@ -4,18 +4,16 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use herald_service::{Principal, WebhookScope};
+use herald_service::{Principal, ResthookIn, ResthookPatch, WebhookScope};
 
 use herald_service::models::{WebhookCreatedOut, WebhookOut};
 
-use super::schemas::{
-    BadRequest, CreateResthookModel, NotFound, PageParams, PayloadTooLarge, ResthookListParams, UpdateResthookModel,
-    ValidationFailed,
-};
+use super::params::{PageParams, ResthookListParams};
 use super::webhooks::list_query;
 use super::{paged, PageModel};
 use crate::error::ErrorModel;
-use crate::extract::{path_id, Auth, Body, Params, PathParam};
+use crate::error::{BadRequest, NotFound, PayloadTooLarge, ValidationFailed};
+use crate::extract::{path_id, Auth, JsonIn, Params, PathParam};
 use crate::{ApiError, AppState};
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -52,7 +50,7 @@ pub async fn list(State(s): State<AppState>, Auth(who): Auth, headers: HeaderMap
     operation_id = "createResthook",
     tag = "resthooks",
     params(("reapit-customer" = String, Header, description = "The customer the key acts for: `SBOX` or a customer with a current installation of the application.")),
-    request_body = CreateResthookModel,
+    request_body = ResthookIn,
     responses(
         (status = 201, description = "The webhook, with its signing secret.", body = WebhookCreatedOut,
             headers(("Location" = String, description = "`/resthooks/{id}`"))),
@@ -66,10 +64,10 @@ pub async fn create(
     State(s): State<AppState>,
     Auth(who): Auth,
     headers: HeaderMap,
-    Body(body): Body,
+    JsonIn(input): JsonIn<ResthookIn>,
 ) -> Result<Response> {
     let scope = scope(&s, &who, &headers).await?;
-    let out = s.herald.create_webhook(&who, &scope, &body).await?;
+    let out = s.herald.create_webhook(&who, &scope, input.into()).await?;
     let location = format!("/resthooks/{}", out.webhook.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(out)).into_response())
 }
@@ -105,7 +103,7 @@ pub async fn get(
     operation_id = "updateResthook",
     tag = "resthooks",
     params(("reapit-customer" = String, Header, description = "The customer the key acts for: `SBOX` or a customer with a current installation of the application."), ("id" = String, Path, description = "The webhook's id.")),
-    request_body = UpdateResthookModel,
+    request_body = ResthookPatch,
     responses(
         (status = 204, description = "Updated."),
         (status = 400, response = BadRequest),
@@ -120,10 +118,10 @@ pub async fn update(
     Auth(who): Auth,
     headers: HeaderMap,
     PathParam(id): PathParam,
-    Body(body): Body,
+    JsonIn(input): JsonIn<ResthookPatch>,
 ) -> Result<StatusCode> {
     let scope = scope(&s, &who, &headers).await?;
-    s.herald.update_webhook(&who, &scope, path_id(&id, "webhook")?, &body).await?;
+    s.herald.update_webhook(&who, &scope, path_id(&id, "webhook")?, input.into()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -5,19 +5,19 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use herald_service::paging::page;
-use herald_service::{LogQuery, WebhookListQuery, WebhookScope};
+use herald_service::{
+    AnalyticsQuery, LogQuery, PingIn, ReplayIn, WebhookIn, WebhookListQuery, WebhookPatch, WebhookScope,
+};
 
 use herald_service::models::{LogOut, PingOut, SecretOut, SigningKeysOut, TopicOut, WebhookCreatedOut, WebhookOut};
 use herald_service::RedeliverOut;
 use herald_service::{CountOut, ReplayOut};
 
-use super::schemas::{
-    AnalyticsParams, ApplicationParam, BadRequest, CreateWebhookModel, LogParams, NotFound, PageParams,
-    PayloadTooLarge, PingModel, ReplayModel, UpdateWebhookModel, ValidationFailed, WebhookListParams,
-};
+use super::params::{ApplicationParam, PageParams, WebhookListParams};
 use super::{paged, PageModel};
 use crate::error::ErrorModel;
-use crate::extract::{path_id, Auth, Body, Params, PathParam};
+use crate::error::{BadRequest, NotFound, PayloadTooLarge, ValidationFailed};
+use crate::extract::{path_id, Auth, JsonIn, Params, PathParam};
 use crate::{ApiError, AppState};
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -59,7 +59,7 @@ pub async fn list(State(s): State<AppState>, Auth(who): Auth, params: Params) ->
     path = "/webhooks/subscriptions",
     operation_id = "createWebhook",
     tag = "webhooks",
-    request_body = CreateWebhookModel,
+    request_body = WebhookIn,
     responses(
         (status = 201, description = "The webhook, with its signing secret.", body = WebhookCreatedOut,
             headers(("Location" = String, description = "`/webhooks/subscriptions/{id}`"))),
@@ -69,8 +69,8 @@ pub async fn list(State(s): State<AppState>, Auth(who): Auth, params: Params) ->
         (status = 422, response = ValidationFailed),
     )
 )]
-pub async fn create(State(s): State<AppState>, Auth(who): Auth, Body(body): Body) -> Result<Response> {
-    let out = s.herald.create_webhook(&who, &ALL, &body).await?;
+pub async fn create(State(s): State<AppState>, Auth(who): Auth, JsonIn(input): JsonIn<WebhookIn>) -> Result<Response> {
+    let out = s.herald.create_webhook(&who, &ALL, input).await?;
     let location = format!("/webhooks/subscriptions/{}", out.webhook.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(out)).into_response())
 }
@@ -99,7 +99,7 @@ pub async fn get(State(s): State<AppState>, Auth(who): Auth, PathParam(id): Path
     operation_id = "updateWebhook",
     tag = "webhooks",
     params(("id" = String, Path, description = "The webhook's id.")),
-    request_body = UpdateWebhookModel,
+    request_body = WebhookPatch,
     responses(
         (status = 204, description = "Updated."),
         (status = 400, response = BadRequest),
@@ -112,9 +112,9 @@ pub async fn update(
     State(s): State<AppState>,
     Auth(who): Auth,
     PathParam(id): PathParam,
-    Body(body): Body,
+    JsonIn(input): JsonIn<WebhookPatch>,
 ) -> Result<StatusCode> {
-    s.herald.update_webhook(&who, &ALL, path_id(&id, "webhook")?, &body).await?;
+    s.herald.update_webhook(&who, &ALL, path_id(&id, "webhook")?, input).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -143,7 +143,7 @@ pub async fn delete(State(s): State<AppState>, Auth(who): Auth, PathParam(id): P
     operation_id = "pingWebhook",
     tag = "webhooks",
     params(("id" = String, Path, description = "The webhook's id.")),
-    request_body = PingModel,
+    request_body = PingIn,
     responses(
         (status = 200, description = "The attempt's outcome.", body = PingOut),
         (status = 400, response = BadRequest),
@@ -156,9 +156,9 @@ pub async fn ping(
     State(s): State<AppState>,
     Auth(who): Auth,
     PathParam(id): PathParam,
-    Body(body): Body,
+    JsonIn(input): JsonIn<PingIn>,
 ) -> Result<Response> {
-    Ok(Json(s.herald.ping(&who, &ALL, path_id(&id, "webhook")?, &body).await?).into_response())
+    Ok(Json(s.herald.ping(&who, &ALL, path_id(&id, "webhook")?, input).await?).into_response())
 }
 
 /// The webhook's signing secret.
@@ -243,7 +243,7 @@ pub async fn get_topic(State(s): State<AppState>, Auth(_who): Auth, PathParam(id
     path = "/webhooks/logs",
     operation_id = "listLogs",
     tag = "webhooks",
-    params(LogParams),
+    params(LogQuery),
     responses(
         (status = 200, description = "The attempts of this page.", body = Vec<LogOut>,
             headers(("Link" = String, description = "When more records match: `</webhooks/logs?…&cursor=…>; rel=\"next\"`, the same query with the cursor of the next page."))),
@@ -342,7 +342,7 @@ pub async fn redeliver(State(s): State<AppState>, Auth(who): Auth, PathParam(id)
     operation_id = "replayWebhook",
     tag = "webhooks",
     params(("id" = String, Path, description = "The webhook's id.")),
-    request_body = ReplayModel,
+    request_body = ReplayIn,
     responses(
         (status = 200, description = "How many events were (or, on a dry run, would be) sent again.", body = ReplayOut),
         (status = 400, response = BadRequest),
@@ -355,9 +355,9 @@ pub async fn replay(
     State(s): State<AppState>,
     Auth(who): Auth,
     PathParam(id): PathParam,
-    Body(body): Body,
+    JsonIn(input): JsonIn<ReplayIn>,
 ) -> Result<Response> {
-    Ok(Json(s.herald.replay(&who, &ALL, path_id(&id, "webhook")?, &body).await?).into_response())
+    Ok(Json(s.herald.replay(&who, &ALL, path_id(&id, "webhook")?, input).await?).into_response())
 }
 
 /// Attempt counts per day, customer, topic or webhook, for analytics and billing.
@@ -366,7 +366,7 @@ pub async fn replay(
     path = "/analytics/deliveries",
     operation_id = "countDeliveries",
     tag = "webhooks",
-    params(AnalyticsParams),
+    params(AnalyticsQuery),
     responses(
         (status = 200, description = "One row per group.", body = Vec<CountOut>),
         (status = 400, response = BadRequest),
@@ -375,9 +375,12 @@ pub async fn replay(
     )
 )]
 pub async fn analytics(State(s): State<AppState>, Auth(who): Auth, params: Params) -> Result<Response> {
-    let out = s
-        .herald
-        .delivery_counts(&who, params.str("applicationId"), params.str("from"), params.str("to"), params.str("groupBy"))
-        .await?;
+    let q = AnalyticsQuery {
+        application_id: params.get("applicationId"),
+        from: params.get("from"),
+        to: params.get("to"),
+        group_by: params.get("groupBy"),
+    };
+    let out = s.herald.delivery_counts(&who, &q).await?;
     Ok(Json(out).into_response())
 }

@@ -6,9 +6,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use herald_domain::WebhookId;
 use herald_service::models::{AppOut, PingOut, WebhookOut};
-use herald_service::{ServiceError, WebhookScope};
+use herald_service::{PingIn, ServiceError, WebhookScope};
 use maud::{html, Markup};
-use serde_json::json;
 
 use super::error::{UiError, UiResult};
 use super::layout::{field_errors, page, Ctx, Nav};
@@ -128,8 +127,8 @@ pub async fn ping(
 ) -> UiResult<Response> {
     let (ctx, _, hook) = load(&s, ui, &id).await?;
     let topic = form.get("topicId").unwrap_or_default().to_string();
-    let body = json!({ "topicId": topic }).to_string();
-    match s.herald.ping(&ctx.ui.who, &ALL, webhook_id(&hook.id)?, body.as_bytes()).await {
+    let input = PingIn { topic_id: topic.clone().into() };
+    match s.herald.ping(&ctx.ui.who, &ALL, webhook_id(&hook.id)?, input).await {
         Ok(out) => Ok(ping_page(&ctx, &hook, Some(&topic), Sent::Result(topic.clone(), out)).into_response()),
         Err(ServiceError::Validation(errors)) => {
             let msgs = errors.into_iter().map(|e| e.message).collect();

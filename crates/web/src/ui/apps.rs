@@ -5,9 +5,8 @@
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use herald_domain::ApplicationId;
-use herald_service::ServiceError;
+use herald_service::{ApiKeyRotateIn, ServiceError};
 use maud::{html, Markup};
-use serde_json::json;
 
 use super::context;
 use super::error::{UiError, UiResult};
@@ -74,8 +73,7 @@ pub async fn rotate_key(
 ) -> UiResult<Response> {
     let id = app_id(&id)?;
     let grace = form.get("gracePeriod").unwrap_or("0s").to_string();
-    let body = json!({ "gracePeriod": grace }).to_string();
-    let out = s.herald.rotate_api_key(&ui.who, id, body.as_bytes()).await?;
+    let out = s.herald.rotate_api_key(&ui.who, id, ApiKeyRotateIn { grace_period: grace.into() }).await?;
     let app = s.herald.get_app(&ui.who, id).await?;
     let ctx = admin_context(&s, ui).await?;
     let content = html! {

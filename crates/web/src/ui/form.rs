@@ -1,5 +1,6 @@
-//! The Add and Edit webhook form. Validation is the service's: the form is turned into the API's JSON body and sent
-//! to `create_webhook` / `update_webhook`; field errors come back and are shown next to their fields.
+//! The Add and Edit webhook form. Validation is the service's: the form becomes the API's typed input
+//! (`WebhookIn` / `WebhookPatch`) and is sent to `create_webhook` / `update_webhook`; field errors come back and are
+//! shown next to their fields.
 
 use std::collections::BTreeMap;
 
@@ -7,11 +8,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use herald_domain::{WebhookId, SANDBOX_CUSTOMER};
+use herald_service::input::str_list;
 use herald_service::models::{AppOut, InstallationOut, WebhookOut};
-use herald_service::{Principal, ServiceError, WebhookScope};
+use herald_service::{Field, Principal, ServiceError, WebhookIn, WebhookPatch, WebhookScope};
 use maud::html;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::error::{UiError, UiResult};
 use super::layout::{customer_label, error_id, field_errors, page, Ctx, Nav, ALL_CUSTOMERS};
@@ -67,21 +68,31 @@ impl Values {
         }
     }
 
-    /// The API body (contract §5.1). "All customers", alone, is the empty list.
-    fn body(&self, application_id: Option<&str>) -> Value {
-        let customers: Vec<&String> = self.customers.iter().filter(|c| *c != ALL).collect();
-        let mut body = json!({
-            "url": self.url,
-            "description": if self.description.is_empty() { Value::Null } else { Value::String(self.description.clone()) },
-            "topicIds": self.topics,
-            "customerIds": customers,
-            "active": self.active,
-            "ignoreEtagOnlyChanges": self.ignore_etag,
-        });
-        if let Some(a) = application_id {
-            body["applicationId"] = Value::String(a.to_string());
+    /// The settings as the API takes them (contract §5.1). "All customers", alone, is the empty list; an empty
+    /// description is none.
+    fn patch(&self) -> WebhookPatch {
+        WebhookPatch {
+            url: self.url.clone().into(),
+            description: Some(self.description.clone()).filter(|d| !d.is_empty()).into(),
+            topic_ids: str_list(self.topics.iter().cloned()),
+            customer_ids: str_list(self.customers.iter().filter(|c| *c != ALL).cloned()),
+            active: self.active.into(),
+            ignore_etag_only_changes: self.ignore_etag.into(),
         }
-        body
+    }
+
+    /// A new webhook of the application.
+    fn new_in(&self, application_id: &str) -> WebhookIn {
+        let WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes } = self.patch();
+        WebhookIn {
+            application_id: Field::Given(application_id.to_string()),
+            url,
+            description,
+            topic_ids,
+            customer_ids,
+            active,
+            ignore_etag_only_changes,
+        }
     }
 }
 
@@ -133,8 +144,7 @@ pub async fn create(State(s): State<AppState>, Posted { ui, form }: Posted) -> U
     let values = Values::from_form(&form);
     let mut errors = form_errors(&values);
     if errors.is_empty() {
-        let body = values.body(Some(&app.id)).to_string();
-        match s.herald.create_webhook(&ctx.ui.who, &WebhookScope::All, body.as_bytes()).await {
+        match s.herald.create_webhook(&ctx.ui.who, &WebhookScope::All, values.new_in(&app.id)).await {
             Ok(out) => {
                 ctx.ui.flash(true, format!("Webhook created for {}.", out.webhook.url)).await;
                 return Ok(redirect_open(&app, &out.webhook.id));
@@ -168,9 +178,8 @@ pub async fn update(
     let values = Values::from_form(&form);
     let mut errors = form_errors(&values);
     if errors.is_empty() {
-        let body = values.body(None).to_string();
         let wid: WebhookId = hook.id.parse().map_err(|_| UiError::not_found("webhook"))?;
-        match s.herald.update_webhook(&ctx.ui.who, &WebhookScope::All, wid, body.as_bytes()).await {
+        match s.herald.update_webhook(&ctx.ui.who, &WebhookScope::All, wid, values.patch()).await {
             Ok(out) => {
                 ctx.ui.flash(true, format!("Webhook {} saved.", out.url)).await;
                 return Ok(redirect_open(&app, &out.id));

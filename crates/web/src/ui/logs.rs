@@ -17,8 +17,8 @@ use super::{app_topics, context, enc, manage};
 use crate::AppState;
 
 /// How many attempts the page lists, and the CSV export holds at most.
-const PAGE_LIMIT: &str = "200";
-const CSV_LIMIT: &str = "1000";
+const PAGE_LIMIT: usize = 200;
+const CSV_LIMIT: usize = 1000;
 
 /// The filters as the form sends them.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -48,7 +48,7 @@ impl Filters {
     }
 
     /// The service's query, or errors by form field for dates that are not dates.
-    fn query(&self, app: &AppOut, limit: &str) -> Result<LogQuery, Vec<(String, String)>> {
+    fn query(&self, app: &AppOut, limit: usize) -> Result<LogQuery, Vec<(String, String)>> {
         let (from, to) = self.dates();
         let mut errors = Vec::new();
         let mut day = |field: &str, text: &str, add: i64| match day_start(text, add) {
@@ -130,7 +130,7 @@ async fn run(
     ctx: &Ctx,
     app: &AppOut,
     f: &Filters,
-    limit: &str,
+    limit: usize,
 ) -> UiResult<Result<Vec<LogOut>, Vec<(String, String)>>> {
     let q = match f.query(app, limit) {
         Ok(q) => q,
@@ -227,7 +227,7 @@ pub async fn show(State(s): State<AppState>, ui: Ui, Query(f): Query<Filters>) -
             Ok(logs) if logs.is_empty() => { div.empty #no-logs { p { "No attempts match these filters." } } }
             Ok(logs) => {
                 p.small { (logs.len()) " attempt(s), newest first"
-                    @if logs.len().to_string() == PAGE_LIMIT { " (the newest " (PAGE_LIMIT) "; narrow the filters or export CSV for more)" } }
+                    @if logs.len() == PAGE_LIMIT { " (the newest " (PAGE_LIMIT) "; narrow the filters or export CSV for more)" } }
                 (table(logs))
             }
         }
@@ -326,7 +326,7 @@ pub async fn export_csv(State(s): State<AppState>, ui: Ui, Query(f): Query<Filte
 mod tests {
     use proptest::prelude::*;
 
-    use super::{csv_field, day_start, Filters};
+    use super::{csv_field, day_start, Filters, PAGE_LIMIT};
     use herald_service::models::AppOut;
 
     fn app() -> AppOut {
@@ -349,7 +349,7 @@ mod tests {
         }
         assert_eq!(day_start("2026-02-30", 0), Err("must be a date (YYYY-MM-DD)"));
         let f = Filters { to: Some("+262142-12-31".into()), ..Filters::default() };
-        let errors = f.query(&app(), "200").unwrap_err();
+        let errors = f.query(&app(), PAGE_LIMIT).unwrap_err();
         assert_eq!(errors, vec![("to".to_string(), "must be a date from 0001-01-01 to 9999-12-31".to_string())]);
     }
 
@@ -365,7 +365,7 @@ mod tests {
                     app: v(0), from, to, topic: v(3), entity: v(4), event: v(5), webhook: v(6), status: v(7),
                 };
                 let _ = f.dates();
-                let _ = f.query(&app(), "200");
+                let _ = f.query(&app(), PAGE_LIMIT);
                 let _ = f.query_string(&app());
             }
         }
