@@ -9,6 +9,18 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::change::Entity;
+use crate::diff::diff;
+use crate::topics::Topic;
+
+/// The `diff` of an event's payload (contract §8.1): the nested `[old, new]` diff for a `.modified` topic whose
+/// change has both sides, `None` for every other event (a creation, a deletion, or a topic such as
+/// `offers.accepted` that a modification also emits).
+pub fn event_diff(topic: &Topic, old: Option<&Entity>, new: Option<&Entity>) -> Option<Map<String, Value>> {
+    match (old, new) {
+        (Some(old), Some(new)) if topic.id.ends_with(".modified") => Some(diff(old, new)),
+        _ => None,
+    }
+}
 
 /// The fields of a payload but `SendAttempts`, in the seed's order.
 #[derive(Debug, Clone, Serialize)]
@@ -58,6 +70,20 @@ pub fn with_attempt(tail: &[u8], attempt: u32) -> Vec<u8> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn only_a_modified_topic_with_both_sides_carries_a_diff() {
+        let topic = |id: &str| crate::topics::find(id).expect("a topic");
+        let old: Entity = serde_json::from_value(json!({"status": "pending", "x": 1})).unwrap();
+        let new: Entity = serde_json::from_value(json!({"status": "accepted", "x": 1})).unwrap();
+        assert_eq!(
+            event_diff(topic("offers.modified"), Some(&old), Some(&new)),
+            Some(serde_json::from_value(json!({"status": ["pending", "accepted"]})).unwrap())
+        );
+        assert_eq!(event_diff(topic("offers.accepted"), Some(&old), Some(&new)), None);
+        assert_eq!(event_diff(topic("offers.modified"), Some(&old), None), None, "a deletion");
+        assert_eq!(event_diff(topic("offers.created"), None, Some(&new)), None);
+    }
 
     #[test]
     fn the_event_id_is_read_back_from_a_tail() {

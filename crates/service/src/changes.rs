@@ -3,9 +3,8 @@
 use chrono::{DateTime, Utc};
 use herald_domain::change::Entity;
 use herald_domain::change::{MAX_CUSTOMER_ID_CHARS, MAX_ENTITY_ID_CHARS};
-use herald_domain::diff::diff;
 use herald_domain::field::{Object, ObjectList};
-use herald_domain::payload::EventBody;
+use herald_domain::payload::{event_diff, EventBody};
 use herald_domain::routing::{RouteEvent, RoutingTable};
 use herald_domain::rules::derive_topics;
 use herald_domain::time::{format_event_time, parse_rfc3339};
@@ -443,11 +442,7 @@ fn build_change_event(
     now: DateTime<Utc>,
 ) -> NewEvent {
     let c = &pc.change;
-    let modified_topic = topic.id.ends_with(".modified");
-    let d = match (&c.old, &c.new) {
-        (Some(old), Some(new)) if modified_topic => Some(diff(old, new)),
-        _ => None,
-    };
+    let d = event_diff(topic, c.old.as_ref(), c.new.as_ref());
     let event_time = format_event_time(pc.event_time);
     let event_id_text = event_id.to_string();
     let body = EventBody {
@@ -464,7 +459,7 @@ fn build_change_event(
     let route = RouteEvent {
         topic,
         customer_id: &c.customer_id,
-        etag_only: modified_topic && c.is_etag_only(),
+        etag_only: d.is_some() && c.is_etag_only(),
         application: None,
     };
     NewEvent {

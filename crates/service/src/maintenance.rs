@@ -79,6 +79,21 @@ impl Herald {
         })
     }
 
+    /// Why this node should not take traffic now, or `None` when it is ready: the integrity check at start found the
+    /// database damaged, or the store does not answer.
+    pub async fn not_ready(&self) -> Option<String> {
+        if let Some(problem) = self.inner.store.integrity_problem() {
+            return Some(format!("The database is damaged: {problem}"));
+        }
+        match self.inner.store.routing_version().await {
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "readiness check failed");
+                Some("The store is unreachable.".to_string())
+            }
+        }
+    }
+
     /// The Prometheus text of every metric, queue depth read from the store now.
     pub async fn render_metrics(&self) -> ServiceResult<String> {
         let stats = self.inner.store.stats(self.now()).await?;

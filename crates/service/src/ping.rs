@@ -3,9 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use herald_delivery::Target;
-use herald_domain::diff::diff;
 use herald_domain::examples::example_change;
-use herald_domain::payload::{with_attempt, EventBody};
+use herald_domain::payload::{event_diff, with_attempt, EventBody};
 use herald_domain::time::{format_event_time, parse_rfc3339};
 use herald_domain::{topics, DeliveryId, EventId, Topic, WebhookId, PING_CUSTOMER, PING_ENTITY_ID};
 use herald_store::{AttemptRecord, DeliveryState, NewDelivery, NewEvent};
@@ -35,10 +34,7 @@ const EXAMPLE_EVENT_TIME: &str = "2020-05-13T09:33:16.8811358Z";
 /// The tail (payload without `SendAttempts`) of the example event of `topic`.
 fn example_tail(topic: &Topic, event_id: &str, event_time: &str) -> String {
     let (old, new) = example_change(topic);
-    let d = match (&old, &new) {
-        (Some(o), Some(n)) if topic.id.ends_with(".modified") => Some(diff(o, n)),
-        _ => None,
-    };
+    let d = event_diff(topic, old.as_ref(), new.as_ref());
     let entity_id = if topic.entity_type.is_some() { Some(PING_ENTITY_ID) } else { None };
     EventBody {
         event_id,

@@ -92,16 +92,9 @@ async fn healthz() -> Json<StatusModel> {
     )
 )]
 async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
-    if let Some(problem) = state.herald.store().integrity_problem() {
-        return crate::ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("The database is damaged: {problem}"))
-            .into_response();
-    }
-    match state.herald.store().routing_version().await {
-        Ok(_) => Json(StatusModel { status: "ready" }).into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            crate::ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "The store is unreachable.").into_response()
-        }
+    match state.herald.not_ready().await {
+        None => Json(StatusModel { status: "ready" }).into_response(),
+        Some(why) => crate::ApiError::new(StatusCode::SERVICE_UNAVAILABLE, why).into_response(),
     }
 }
 
