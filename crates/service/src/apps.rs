@@ -92,7 +92,8 @@ const MAX_GRACE: chrono::Duration = chrono::Duration::days(30);
 
 /// A grace period: a whole number followed by `s`, `m`, `h` or `d` (`0s`, `30m`, `1h`, `7d`), at most 30 days.
 fn parse_grace(text: &str) -> Option<chrono::Duration> {
-    let unit_at = text.len().checked_sub(1)?;
+    // The unit is the last character, whatever its width (`split_at` on a byte index inside it would panic).
+    let unit_at = text.char_indices().last()?.0;
     let (digits, unit) = text.split_at(unit_at);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -297,7 +298,7 @@ mod tests {
         assert_eq!(parse_grace("30m"), Some(chrono::Duration::minutes(30)));
         assert_eq!(parse_grace("1h"), Some(chrono::Duration::hours(1)));
         assert_eq!(parse_grace("30d"), Some(chrono::Duration::days(30)));
-        for bad in ["", "h", "1", "1.5h", "-1h", "31d", "1w", "1 h", "99999999999999999999s"] {
+        for bad in ["", "h", "1", "1.5h", "-1h", "31d", "1w", "1 h", "99999999999999999999s", "\u{80}", "1é", "é1h"] {
             assert_eq!(parse_grace(bad), None, "{bad:?}");
         }
     }
