@@ -88,6 +88,8 @@ pub enum InvalidValue {
     NotAnEncryptionKey,
     #[error("{value:?} is not an http:// or https:// proxy URL with a host")]
     NotAProxyUrl { value: String },
+    #[error("{value:?} is not an http:// or https:// URL with a host")]
+    NotAnHttpUrl { value: String },
     #[error("{value:?} is not an http:// or https:// URL with a host, such as https://herald.example.com")]
     NotAPublicUrl { value: String },
 }

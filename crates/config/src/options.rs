@@ -192,8 +192,18 @@ pub(crate) const ENCRYPTION_KEY: Opt = Opt {
     )
 };
 
+pub(crate) const OTLP_ENDPOINT: Opt = Opt {
+    no_default: Some("none: no traces are exported"),
+    ..Opt::new(
+        "otlp_endpoint",
+        "--otlp-endpoint",
+        "HERALD_OTLP_ENDPOINT",
+        "OTLP/HTTP traces URL of a collector, such as http://collector:4318/v1/traces",
+    )
+};
+
 /// Every option a config file may set (all but `config` itself).
-pub(crate) const FILE_OPTIONS: [&Opt; 25] = [
+pub(crate) const FILE_OPTIONS: [&Opt; 26] = [
     &LISTEN,
     &DATA_DIR,
     &DATABASE_URL,
@@ -219,6 +229,7 @@ pub(crate) const FILE_OPTIONS: [&Opt; 25] = [
     &PUBLIC_URL,
     &TRUSTED_PROXY,
     &LOGS_PAGE_BYTES,
+    &OTLP_ENDPOINT,
 ];
 
 /// The option a config file key names.

@@ -79,6 +79,8 @@ pub struct ServeArgs {
     pub trusted_proxy: Option<String>,
     #[arg(long, value_name = "BYTES", help = LOGS_PAGE_BYTES.help())]
     pub logs_page_bytes: Option<String>,
+    #[arg(long, value_name = "URL", help = OTLP_ENDPOINT.help())]
+    pub otlp_endpoint: Option<String>,
 }
 
 /// `herald serve`'s configuration, every value parsed and checked. See docs/CONFIG.md for each option.
@@ -118,6 +120,8 @@ pub struct ServeConfig {
     pub trusted_proxy: bool,
     /// Bytes of records (as JSON) one page of the logs holds at most.
     pub logs_page_bytes: usize,
+    /// Where traces go (OTLP/HTTP); `None`: nowhere.
+    pub otlp_endpoint: Option<url::Url>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,10 +168,11 @@ impl ServeArgs {
             public_url: s.optional(&PUBLIC_URL, value::public_url)?,
             trusted_proxy: s.required(&TRUSTED_PROXY, value::boolean)?,
             logs_page_bytes: s.required(&LOGS_PAGE_BYTES, value::count(1 << 16, 1 << 28))?,
+            otlp_endpoint: s.optional(&OTLP_ENDPOINT, value::http_url)?,
         })
     }
 
-    fn flags(&self) -> [(&'static Opt, Option<&str>); 25] {
+    fn flags(&self) -> [(&'static Opt, Option<&str>); 26] {
         [
             (&LISTEN, self.listen.as_deref()),
             (&DATA_DIR, self.data_dir.as_deref()),
@@ -194,6 +199,7 @@ impl ServeArgs {
             (&PUBLIC_URL, self.public_url.as_deref()),
             (&TRUSTED_PROXY, self.trusted_proxy.as_deref()),
             (&LOGS_PAGE_BYTES, self.logs_page_bytes.as_deref()),
+            (&OTLP_ENDPOINT, self.otlp_endpoint.as_deref()),
         ]
     }
 }
@@ -242,6 +248,7 @@ impl fmt::Debug for ServeArgs {
             .field("public_url", &self.public_url)
             .field("trusted_proxy", &self.trusted_proxy)
             .field("logs_page_bytes", &self.logs_page_bytes)
+            .field("otlp_endpoint", &self.otlp_endpoint.as_ref().map(|u| redact(u.as_str())))
             .finish()
     }
 }
@@ -274,6 +281,7 @@ impl fmt::Debug for ServeConfig {
             .field("public_url", &self.public_url.as_ref().map(url::Url::as_str))
             .field("trusted_proxy", &self.trusted_proxy)
             .field("logs_page_bytes", &self.logs_page_bytes)
+            .field("otlp_endpoint", &self.otlp_endpoint.as_ref().map(|u| redact(u.as_str())))
             .finish()
     }
 }

@@ -200,7 +200,7 @@ fn the_default_database_follows_the_data_dir_from_any_layer() {
 }
 
 /// Every option with a bad value, and the reason the message must give.
-const BAD_VALUES: [(&str, &str, &str, &str); 25] = [
+const BAD_VALUES: [(&str, &str, &str, &str); 26] = [
     (
         "listen",
         "--listen",
@@ -255,6 +255,12 @@ const BAD_VALUES: [(&str, &str, &str, &str); 25] = [
         "--logs-page-bytes",
         "1000",
         "\"1000\" is out of range: it must be between 65536 and 268435456",
+    ),
+    (
+        "otlp_endpoint",
+        "--otlp-endpoint",
+        "grpc://c:4317",
+        "\"grpc://c:4317\" is not an http:// or https:// URL with a host",
     ),
 ];
 

@@ -77,6 +77,16 @@ pub(crate) fn encryption_keys(text: &str) -> Result<Vec<EncryptionKey>, InvalidV
     text.split(',').map(str::parse).collect()
 }
 
+/// An `http://` or `https://` URL with a host (a collector's traces endpoint).
+pub(crate) fn http_url(text: &str) -> Result<url::Url, InvalidValue> {
+    let bad = || InvalidValue::NotAnHttpUrl { value: crate::database::redact(text.trim()) };
+    let url = url::Url::parse(text.trim()).map_err(|_| bad())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(bad());
+    }
+    Ok(url)
+}
+
 /// An `http://` or `https://` proxy URL with a host.
 pub(crate) fn proxy_url(text: &str) -> Result<url::Url, InvalidValue> {
     let bad = || InvalidValue::NotAProxyUrl { value: crate::database::redact(text.trim()) };

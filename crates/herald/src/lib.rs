@@ -8,6 +8,7 @@ pub mod encryption_key;
 pub mod listen;
 pub mod rotate;
 pub mod server;
+pub mod telemetry;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

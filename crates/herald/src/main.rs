@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use herald_config::{LogFormat, MigrateArgs, ServeArgs};
+use herald_config::{MigrateArgs, ServeArgs};
 
 /// mimalloc instead of the system allocator: the request, delivery and SQLite threads allocate concurrently, and
 /// glibc's arenas showed as lock contention and ~20 % of Herald's CPU in profiles (docs/PERFORMANCE.md).
@@ -92,7 +92,15 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Serve(args) => match args.resolve() {
-            Ok(cfg) => runtime.block_on(serve(cfg)),
+            // Telemetry is set up outside the runtime: the trace exporter's blocking client must not live in it.
+            Ok(cfg) => match herald::telemetry::init(cfg.log_format, &cfg.log_filter, cfg.otlp_endpoint.as_ref()) {
+                Ok(telemetry) => {
+                    let result = runtime.block_on(serve(cfg));
+                    telemetry.flush();
+                    result
+                }
+                Err(e) => Err(e),
+            },
             Err(e) => return config_error(e),
         },
         Command::Migrate(args) => match args.resolve() {
@@ -147,7 +155,6 @@ fn one_line(e: &anyhow::Error) -> String {
 }
 
 async fn serve(cfg: herald_config::ServeConfig) -> anyhow::Result<()> {
-    init_tracing(cfg.log_format, &cfg.log_filter)?;
     let (token, generated) = herald::admin_token::resolve(cfg.admin_token.as_deref(), &cfg.data_dir)?;
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
@@ -187,17 +194,6 @@ async fn shutdown_signal() {
         _ = ctrl_c => {}
         _ = term => {}
     }
-}
-
-fn init_tracing(format: LogFormat, filter: &str) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .map_err(|e| anyhow::anyhow!("invalid --log filter {filter:?}: {e}"))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Pretty => builder.init(),
-    }
-    Ok(())
 }
 
 async fn listen(args: ListenArgs) -> anyhow::Result<()> {

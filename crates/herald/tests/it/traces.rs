@@ -86,3 +86,23 @@ async fn one_changes_spans_lead_from_its_request_to_its_attempt() {
     let delivery_id = attempt["delivery_id"].as_str().expect("a delivery id");
     assert_eq!(receiver.received()[0].header("webhook-id").as_deref(), Some(delivery_id));
 }
+
+#[tokio::test]
+async fn with_an_otlp_endpoint_the_spans_go_to_the_collector() {
+    let dir = tempfile::tempdir().unwrap();
+    let collector = Receiver::start(Behaviour::Status(200)).await;
+    let endpoint = collector.url();
+    let flags = ["--allow-http-targets", "--allow-private-targets", "--otlp-endpoint", endpoint.as_str()];
+    let herald = HeraldProcess::start(Path::new(BIN), dir.path(), ADMIN, &flags).await;
+    let client = Client::new(herald.base.clone());
+    let (s, _) = client.post("/changes", ADMIN, seed_contact_change("SBOX")).await;
+    assert_eq!(s, 202);
+    // The exporter sends a batch every few seconds (real I/O on the SDK's schedule).
+    let got = collector.wait_for(1, Duration::from_secs(20)).await;
+    assert!(!got.is_empty(), "no batch of spans reached the collector");
+    let batch = &got[0];
+    assert_eq!(batch.header("content-type").as_deref(), Some("application/x-protobuf"));
+    let body = String::from_utf8_lossy(&batch.body);
+    assert!(body.contains("herald"), "the service name");
+    assert!(got.iter().any(|b| String::from_utf8_lossy(&b.body).contains("ingest")), "the ingest span");
+}
