@@ -69,9 +69,20 @@ struct Inner {
 /// Why an attempt has no target.
 enum NoTarget {
     /// Final: the webhook or its application is gone, or its target may not be used.
-    Gone(String),
+    Gone(Gone),
     /// The store could not be read; the same read may succeed later.
     Unavailable(StoreError),
+}
+
+/// Why a delivery's target is gone for good; its text is the attempt's recorded reason.
+#[derive(Debug, thiserror::Error)]
+enum Gone {
+    #[error("the {0} was deleted")]
+    Deleted(&'static str),
+    #[error(transparent)]
+    Unusable(#[from] crate::target::UnusableTarget),
+    #[error("the {what} cannot be read")]
+    Unreadable { what: &'static str, source: StoreError },
 }
 
 #[derive(Default)]
@@ -396,7 +407,8 @@ impl Inner {
         }
         let hook = self.store.get_webhook(webhook).await.map_err(|e| store_failure(e, "webhook"))?;
         let app = self.store.get_application(hook.application_id).await.map_err(|e| store_failure(e, "application"))?;
-        let target = Arc::new(Target::from_records(&hook, &app, self.clock.now()).map_err(NoTarget::Gone)?);
+        let target =
+            Arc::new(Target::from_records(&hook, &app, self.clock.now()).map_err(|e| NoTarget::Gone(e.into()))?);
         self.targets.lock().unwrap_or_else(|p| p.into_inner()).map.insert(webhook, target.clone());
         Ok(target)
     }
@@ -409,7 +421,7 @@ impl Inner {
         loop {
             match self.target(webhook).await {
                 Ok(target) => return Ok(Some(target)),
-                Err(NoTarget::Gone(reason)) => return Err(reason),
+                Err(NoTarget::Gone(why)) => return Err(error_chain(&why)),
                 Err(NoTarget::Unavailable(e)) => {
                     if matches!(e, StoreError::Corrupt(_)) {
                         tracing::warn!(error = %e, %webhook, "cannot read the webhook of a delivery; it waits");
@@ -471,15 +483,27 @@ impl Inner {
     }
 }
 
+/// An error and its causes on one line: the reason an attempt records.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
 /// A failed read of a delivery's webhook or application: gone for good, or the store away for now.
-fn store_failure(e: StoreError, what: &str) -> NoTarget {
+fn store_failure(e: StoreError, what: &'static str) -> NoTarget {
     match e {
-        StoreError::NotFound => NoTarget::Gone(format!("the {what} was deleted")),
+        StoreError::NotFound => NoTarget::Gone(Gone::Deleted(what)),
         StoreError::Unavailable(_) => NoTarget::Unavailable(e),
         // A secret this node cannot open (its encryption keys are not those the secret was sealed with) or a row it
         // cannot read: an operator fixes that, so the delivery waits instead of failing for good.
         StoreError::Corrupt(_) => NoTarget::Unavailable(e),
-        e => NoTarget::Gone(e.to_string()),
+        source => NoTarget::Gone(Gone::Unreadable { what, source }),
     }
 }
 

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use herald_domain::signature::{reapit_signature, standard_signature, AppSigningKey, WebhookSecret};
+use herald_domain::signature::{
+    reapit_signature, standard_signature, AppSigningKey, WebhookSecret, WebhookSecretError,
+};
 use herald_domain::DeliveryId;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 
@@ -35,24 +37,31 @@ pub fn signed_headers(target: &Target, delivery: DeliveryId, unix_seconds: i64, 
     h
 }
 
+/// Why stored records do not make a target that can sign.
+#[derive(Debug, thiserror::Error)]
+pub enum UnusableTarget {
+    #[error("the webhook's secret is not usable")]
+    Secret(#[source] WebhookSecretError),
+    #[error("the webhook's previous secret is not usable")]
+    PreviousSecret(#[source] WebhookSecretError),
+    #[error("the application's signing key is not 32 bytes")]
+    SigningKey,
+}
+
 impl Target {
     /// The target of a webhook of an application, as of `now` (a rotated-out secret signs until it expires).
     pub fn from_records(
         hook: &herald_store::WebhookRecord,
         app: &herald_store::ApplicationRecord,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Target, String> {
-        let mut secrets = vec![hook.secret.parse::<WebhookSecret>().map_err(|e| format!("webhook secret: {e}"))?];
+    ) -> Result<Target, UnusableTarget> {
+        let mut secrets = vec![hook.secret.parse::<WebhookSecret>().map_err(UnusableTarget::Secret)?];
         if let (Some(prev), Some(expires)) = (&hook.previous_secret, hook.previous_secret_expires) {
             if expires > now {
-                secrets.push(prev.parse::<WebhookSecret>().map_err(|e| format!("previous secret: {e}"))?);
+                secrets.push(prev.parse::<WebhookSecret>().map_err(UnusableTarget::PreviousSecret)?);
             }
         }
-        let seed: [u8; 32] = app
-            .signing_seed
-            .as_slice()
-            .try_into()
-            .map_err(|_| "application signing key is not 32 bytes".to_string())?;
+        let seed: [u8; 32] = app.signing_seed.as_slice().try_into().map_err(|_| UnusableTarget::SigningKey)?;
         Ok(Target {
             url: hook.url.clone(),
             secrets,

@@ -41,7 +41,7 @@ impl From<StoreError> for ServiceError {
         match e {
             StoreError::NotFound => ServiceError::NotFound("resource"),
             StoreError::Conflict(c) => ServiceError::Conflict(c),
-            StoreError::Unavailable(_) => ServiceError::Unavailable(e),
+            e if e.is_unavailable() => ServiceError::Unavailable(e),
             other => ServiceError::internal(other),
         }
     }

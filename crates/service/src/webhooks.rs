@@ -128,6 +128,12 @@ pub struct ResthookPatch {
 }
 
 impl WebhookIn {
+    /// A webhook of `application_id` with the settings of `patch`.
+    pub fn from_patch(application_id: Field<String>, patch: WebhookPatch) -> Self {
+        let WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes } = patch;
+        WebhookIn { application_id, url, description, topic_ids, customer_ids, active, ignore_etag_only_changes }
+    }
+
     /// The settings, apart from the application.
     fn split(self) -> (Field<String>, WebhookPatch) {
         let WebhookIn { application_id, url, description, topic_ids, customer_ids, active, ignore_etag_only_changes } =
@@ -139,15 +145,8 @@ impl WebhookIn {
 impl From<ResthookIn> for WebhookIn {
     fn from(r: ResthookIn) -> Self {
         let ResthookIn { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes } = r;
-        WebhookIn {
-            application_id: Field::Absent,
-            url,
-            description,
-            topic_ids,
-            customer_ids,
-            active,
-            ignore_etag_only_changes,
-        }
+        let patch = WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes };
+        WebhookIn::from_patch(Field::Absent, patch)
     }
 }
 

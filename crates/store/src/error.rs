@@ -22,6 +22,9 @@ pub enum StoreError {
     Database(#[source] sqlx::Error),
     #[error("migration failed")]
     Migrate(#[source] sqlx::migrate::MigrateError),
+    /// The transaction of a group commit failed: every request in it gets this same failure.
+    #[error("the transaction of a group commit failed")]
+    GroupCommit(#[source] std::sync::Arc<StoreError>),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -45,6 +48,16 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 }
 
 impl StoreError {
+    /// Whether the database is away for now (also when a group commit failed for that reason): the operation may
+    /// succeed later.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::GroupCommit(inner) => inner.is_unavailable(),
+            _ => false,
+        }
+    }
+
     /// A broken foreign key as `NotFound`, for writes that name the rows they hang on (an event row id): the
     /// caller referred to something that is not stored.
     pub(crate) fn missing_reference_as_not_found(self) -> Self {

@@ -132,16 +132,16 @@ fn answer(jobs: Vec<Job>, outcome: StoreResult<Vec<StoreResult<()>>>) {
             }
         }
         Err(e) => {
-            // The whole transaction failed: nothing of it is stored; every caller learns why.
-            let text = e.to_string();
-            let unavailable = matches!(e, StoreError::Unavailable(_));
+            // The whole transaction failed: nothing of it is stored; every caller learns why (the one failure, shared).
+            if jobs.len() == 1 {
+                if let Some(job) = jobs.into_iter().next() {
+                    let _ = job.reply.send(Err(e));
+                }
+                return;
+            }
+            let shared = std::sync::Arc::new(e);
             for job in jobs {
-                let err = if unavailable {
-                    StoreError::Unavailable(sqlx::Error::Protocol(text.clone()))
-                } else {
-                    StoreError::Corrupt(format!("group commit failed: {text}"))
-                };
-                let _ = job.reply.send(Err(err));
+                let _ = job.reply.send(Err(StoreError::GroupCommit(shared.clone())));
             }
         }
     }

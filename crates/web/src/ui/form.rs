@@ -83,16 +83,7 @@ impl Values {
 
     /// A new webhook of the application.
     fn new_in(&self, application_id: &str) -> WebhookIn {
-        let WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes } = self.patch();
-        WebhookIn {
-            application_id: Field::Given(application_id.to_string()),
-            url,
-            description,
-            topic_ids,
-            customer_ids,
-            active,
-            ignore_etag_only_changes,
-        }
+        WebhookIn::from_patch(Field::Given(application_id.to_string()), self.patch())
     }
 }
 
