@@ -4,9 +4,10 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::database::{redact, DatabaseUrl};
+use crate::database::DatabaseUrl;
 use crate::error::{ConfigError, Origin};
-use crate::options::{Opt, CONFIG, DATABASE_URL, DATA_DIR, ENCRYPTION_KEY};
+use crate::migrate::MigrateArgs;
+use crate::options::{Opt, DATABASE_URL, DATA_DIR, ENCRYPTION_KEY};
 use crate::serve::{hidden, resolve_storage};
 use crate::sources::{process_env, Env, Sources};
 use crate::value::{self, EncryptionKey};
@@ -15,12 +16,9 @@ use crate::value::{self, EncryptionKey};
 #[derive(clap::Args, Clone, Default)]
 #[command(about = "Reseal every stored secret with a new encryption key", long_about = None)]
 pub struct RotateKeyArgs {
-    #[arg(long, value_name = "FILE", help = CONFIG.help())]
-    pub config: Option<PathBuf>,
-    #[arg(long, value_name = "DIR", help = DATA_DIR.help())]
-    pub data_dir: Option<String>,
-    #[arg(long, value_name = "URL", help = DATABASE_URL.help())]
-    pub database_url: Option<String>,
+    /// Where the database is, read as for `herald migrate`.
+    #[command(flatten)]
+    pub storage: MigrateArgs,
     #[arg(long, value_name = "KEYS", help = ENCRYPTION_KEY.help())]
     pub encryption_key: Option<String>,
     /// The new key (64 hex digits); generated when absent.
@@ -47,11 +45,11 @@ impl RotateKeyArgs {
     pub fn resolve_with_env(&self, env: impl Fn(&str) -> Option<String>) -> Result<RotateKeyConfig, ConfigError> {
         let env: Env = &env;
         let flags: [(&'static Opt, Option<&str>); 3] = [
-            (&DATA_DIR, self.data_dir.as_deref()),
-            (&DATABASE_URL, self.database_url.as_deref()),
+            (&DATA_DIR, self.storage.data_dir.as_deref()),
+            (&DATABASE_URL, self.storage.database_url.as_deref()),
             (&ENCRYPTION_KEY, self.encryption_key.as_deref()),
         ];
-        let sources = Sources::gather(&flags, self.config.as_deref(), env)?;
+        let sources = Sources::gather(&flags, self.storage.config.as_deref(), env)?;
         let (data_dir, database) = resolve_storage(&sources)?;
         let new_key = match &self.new_key {
             None => None,
@@ -73,9 +71,7 @@ impl RotateKeyArgs {
 impl fmt::Debug for RotateKeyArgs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RotateKeyArgs")
-            .field("config", &self.config)
-            .field("data_dir", &self.data_dir)
-            .field("database_url", &self.database_url.as_deref().map(redact))
+            .field("storage", &self.storage)
             .field("encryption_key", &hidden(&self.encryption_key))
             .field("new_key", &hidden(&self.new_key))
             .finish()
