@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use herald_domain::payload::{tail_event_id, with_attempt};
 use herald_domain::{DeliveryId, RetrySchedule, WebhookId};
 use herald_store::{AttemptRecord, ClaimedDelivery, DeliveryState, NewEvent, Store, StoreError};
+use reqwest::header::HeaderValue;
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinSet;
 use tracing::Instrument;
@@ -18,7 +19,7 @@ use crate::clock::Clock;
 use crate::intake::{Intake, Reservation, QUEUE_PER_WEBHOOK};
 use crate::pacing::{ClaimPacer, IDLE_POLL};
 use crate::sender::{HttpSender, SendResult};
-use crate::target::{signed_headers, Target};
+use crate::target::{signed_headers, Target, ENTITY_SEQUENCE};
 use crate::{AttemptOutcome, Metrics};
 
 /// The engine's part of the configuration.
@@ -217,7 +218,7 @@ impl Engine {
         };
         inner.intake.set_open(true);
         let (rec_tx, rec_rx) = mpsc::channel::<AttemptRecord>(RECORD_BATCH * 8);
-        let recorder = tokio::spawn(record_loop(inner.store.clone(), rec_rx));
+        let recorder = tokio::spawn(record_loop(inner.clone(), rec_rx));
         let heartbeat = tokio::spawn(heartbeat_loop(inner.clone()));
         let mut sched = Scheduler::new(inner.cfg.max_in_flight, inner.cfg.max_in_flight_per_webhook);
         let mut tasks: JoinSet<(WebhookId, Option<AttemptRecord>)> = JoinSet::new();
@@ -468,7 +469,10 @@ impl Inner {
         let started = self.clock.now();
         let (url, result) = match target {
             Ok(target) => {
-                let headers = signed_headers(&target, d.id, started.timestamp(), &body);
+                let mut headers = signed_headers(&target, d.id, started.timestamp(), &body);
+                if let Some(order) = &d.order {
+                    headers.insert(ENTITY_SEQUENCE, HeaderValue::from(order.sequence));
+                }
                 (target.url.clone(), self.sender.send(&target.url, headers, body).await)
             }
             Err(reason) => (
@@ -543,6 +547,7 @@ pub(crate) fn attempt_record(
         new_state,
         next_attempt_at,
         success: result.outcome.is_success(),
+        entity_key: d.order.as_ref().map(|o| o.key.clone()),
     }
 }
 
@@ -559,8 +564,10 @@ async fn heartbeat_loop(inner: Arc<Inner>) {
 }
 
 /// Writes attempt records in batches until the channel closes. A failed write is retried: the records describe
-/// attempts already made, and losing them would make deliveries look unattempted.
-async fn record_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<AttemptRecord>) {
+/// attempts already made, and losing them would make deliveries look unattempted. When an ordered delivery ended,
+/// the next one of its entity is due now: the engine is woken to claim it.
+async fn record_loop(inner: Arc<Inner>, mut rx: mpsc::Receiver<AttemptRecord>) {
+    let store = &inner.store;
     let mut batch = Vec::with_capacity(RECORD_BATCH);
     while rx.recv_many(&mut batch, RECORD_BATCH).await > 0 {
         // Gather a little longer: a transaction per few records costs the store (and every statement a thread
@@ -587,6 +594,9 @@ async fn record_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<AttemptRecord
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(5));
+        }
+        if batch.iter().any(|a| a.entity_key.is_some() && a.new_state != DeliveryState::Pending) {
+            inner.wake.notify_one();
         }
         batch.clear();
     }
@@ -748,6 +758,7 @@ mod tests {
             application_id: ApplicationId(Uuid::from_u128(1)),
             sandbox: false,
             attempts: 0,
+            order: None,
             body: "}".into(),
         }
     }

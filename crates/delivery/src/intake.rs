@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use herald_domain::WebhookId;
-use herald_store::{ClaimedDelivery, NewEvent};
+use herald_store::{ClaimedDelivery, EntityOrder, NewEvent, Sequenced};
 use tokio::sync::mpsc;
 
 /// How many times its in-flight bound a webhook may have queued in the engine.
@@ -117,12 +117,27 @@ impl Reservation {
         events.iter().flat_map(|e| &e.deliveries).any(|d| d.owner.is_none())
     }
 
-    /// Gives the engine the deliveries reserved in `events`, which are now stored.
-    pub fn hand_over(mut self, events: &[NewEvent]) {
+    /// Gives the engine the deliveries reserved in `events`, which are now stored. `sequenced` is what the store
+    /// decided for the ordered ones, in order: one that waits for an earlier delivery of its entity was stored
+    /// unheld, so it is not handed over (its room goes back), and the others carry their sequence.
+    pub fn hand_over(mut self, events: &[NewEvent], sequenced: &[Sequenced]) {
         let mut batch = Vec::with_capacity(self.webhooks.len());
+        let mut sequenced = sequenced.iter();
         for e in events {
             let mut body: Option<Arc<str>> = None;
-            for d in e.deliveries.iter().filter(|d| d.owner.as_deref() == Some(self.intake.node_id.as_str())) {
+            for d in &e.deliveries {
+                let placed = match &d.entity_key {
+                    Some(key) => sequenced.next().map(|s| (key, s)),
+                    None => None,
+                };
+                if d.owner.as_deref() != Some(self.intake.node_id.as_str()) {
+                    continue;
+                }
+                if let Some((_, s)) = placed.filter(|(_, s)| s.waiting) {
+                    debug_assert_eq!(s.delivery, d.id);
+                    self.give_back(d.webhook_id);
+                    continue;
+                }
                 let body = body.get_or_insert_with(|| Arc::from(e.body.as_str())).clone();
                 batch.push(ClaimedDelivery {
                     id: d.id,
@@ -132,6 +147,7 @@ impl Reservation {
                     sandbox: d.sandbox,
                     attempts: 0,
                     body,
+                    order: placed.map(|(key, s)| EntityOrder { key: key.clone(), sequence: s.sequence }),
                 });
             }
         }
@@ -144,6 +160,16 @@ impl Reservation {
             // The engine stopped meanwhile: its claims are released when it stops (or expire with its lease), and
             // the deliveries are claimed again after; the counts go back when this reservation drops.
             Err(_) => tracing::debug!("the delivery engine stopped before fresh deliveries were handed over"),
+        }
+    }
+}
+
+impl Reservation {
+    /// Gives back the room of one delivery of `webhook` that is not handed over after all.
+    fn give_back(&mut self, webhook: WebhookId) {
+        if let Some(i) = self.webhooks.iter().position(|w| *w == webhook) {
+            self.webhooks.swap_remove(i);
+            self.intake.counts().remove(webhook);
         }
     }
 }

@@ -18,6 +18,9 @@ pub struct Target {
     pub signing_key: Arc<AppSigningKey>,
 }
 
+/// The header carrying an ordered delivery's place in its entity's order, 1, 2, 3, … (contract §9.1).
+pub const ENTITY_SEQUENCE: HeaderName = HeaderName::from_static("herald-entity-sequence");
+
 /// The headers of one attempt (contract §7.1), computed for this body at this second.
 pub fn signed_headers(target: &Target, delivery: DeliveryId, unix_seconds: i64, body: &[u8]) -> HeaderMap {
     let mut h = HeaderMap::with_capacity(8);

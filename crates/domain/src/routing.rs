@@ -22,6 +22,8 @@ pub struct RouteWebhook {
     pub customer_ids: Vec<String>,
     pub active: bool,
     pub ignore_etag_only_changes: bool,
+    /// Each entity's deliveries one after the other (contract §9.1, [`crate::ordering`]).
+    pub ordered: bool,
 }
 
 /// What routing needs to know of an event.
@@ -215,6 +217,7 @@ mod tests {
             customer_ids: customers.iter().map(|s| s.to_string()).collect(),
             active: true,
             ignore_etag_only_changes: true,
+            ordered: false,
         }
     }
 

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use herald_domain::change::Entity;
 use herald_domain::change::{MAX_CUSTOMER_ID_CHARS, MAX_ENTITY_ID_CHARS};
 use herald_domain::field::{Object, ObjectList};
+use herald_domain::ordering::entity_key;
 use herald_domain::payload::{event_diff, EventBody};
 use herald_domain::routing::{RouteEvent, RoutingTable};
 use herald_domain::rules::derive_topics;
@@ -325,13 +326,13 @@ impl Herald {
                     expired_before: k.expired_before,
                 });
                 let stored = store.insert_events(&events, key, now).await;
-                if stored.is_ok() {
+                if let Ok(sequenced) = &stored {
                     if reservation.leaves_work_to_claim(&events) {
                         engine.wake();
                     }
-                    tracing::info_span!("hand_over").in_scope(|| reservation.hand_over(&events));
+                    tracing::info_span!("hand_over").in_scope(|| reservation.hand_over(&events, sequenced));
                 }
-                (stored, events)
+                (stored.map(|_| ()), events)
             }
             .instrument(span),
         );
@@ -387,7 +388,9 @@ impl Herald {
         .render_tail();
         let table = self.inner.routing.table().await?;
         let route = RouteEvent { topic, customer_id: &inst.customer_id, etag_only: false, application: Some(app.id) };
-        let deliveries = deliveries_for(&table, &route, now);
+        // An application's installs and uninstalls of one customer keep their order: the installation is the entity.
+        let entity = entity_key(&inst.customer_id, &inst.id.to_string());
+        let deliveries = deliveries_for(&table, &route, &entity, now);
         Ok(NewEvent {
             id: new_uuid_v7(),
             event_id,
@@ -417,7 +420,9 @@ pub(crate) fn install_payload(app: &ApplicationRecord, inst: &InstallationRecord
     }
 }
 
-fn deliveries_for(table: &RoutingTable, route: &RouteEvent<'_>, now: DateTime<Utc>) -> Vec<NewDelivery> {
+/// The deliveries of an event about `entity` (its [`entity_key`]), one per webhook that receives it; those to an
+/// ordered webhook carry the key, so that the store places them in the entity's order.
+fn deliveries_for(table: &RoutingTable, route: &RouteEvent<'_>, entity: &str, now: DateTime<Utc>) -> Vec<NewDelivery> {
     let sandbox = route.customer_id == SANDBOX_CUSTOMER;
     table
         .route(route)
@@ -430,6 +435,7 @@ fn deliveries_for(table: &RoutingTable, route: &RouteEvent<'_>, now: DateTime<Ut
             state: DeliveryState::Pending,
             next_attempt_at: Some(now),
             owner: None,
+            entity_key: w.ordered.then(|| entity.to_string()),
         })
         .collect()
 }
@@ -470,7 +476,7 @@ fn build_change_event(
         entity_id: Some(c.entity_id.clone()),
         event_time: pc.event_time,
         body,
-        deliveries: deliveries_for(table, &route, now),
+        deliveries: deliveries_for(table, &route, &entity_key(&c.customer_id, &c.entity_id), now),
     }
 }
 

@@ -104,6 +104,8 @@ pub struct WebhookOut {
     pub customer_ids: Vec<String>,
     pub active: bool,
     pub ignore_etag_only_changes: bool,
+    /// Each entity's deliveries one after the other, with `herald-entity-sequence` (contract §9.1).
+    pub ordered: bool,
     /// Why Herald deactivated the webhook (its endpoint failed for too long), if it did.
     pub disabled_reason: Option<String>,
     /// Since when every attempt failed, if the last one did.
@@ -126,6 +128,7 @@ impl From<&WebhookRecord> for WebhookOut {
             customer_ids: w.customer_ids.clone(),
             active: w.active,
             ignore_etag_only_changes: w.ignore_etag_only_changes,
+            ordered: w.ordered,
             disabled_reason: w.disabled_reason.clone(),
             failing_since: w.failing_since.map(format_api_time),
             last_success: w.last_success.map(format_api_time),

@@ -104,6 +104,7 @@ impl Herald {
                 state,
                 next_attempt_at: None,
                 owner: None,
+                entity_key: None,
             }],
         };
         let out = PingOut {
@@ -128,6 +129,7 @@ impl Herald {
             new_state: state,
             next_attempt_at: None,
             success,
+            entity_key: None,
         };
         self.inner.store.insert_events(&[event], None, now).await?;
         self.inner.store.record_attempts(&[record]).await?;

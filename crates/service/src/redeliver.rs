@@ -57,6 +57,7 @@ impl Herald {
             state: DeliveryState::Pending,
             next_attempt_at: Some(now),
             owner: None,
+            entity_key: None,
         };
         self.inner.store.insert_deliveries(&[(d.event, new)], now).await?;
         self.inner.engine.wake();

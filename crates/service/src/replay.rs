@@ -126,6 +126,7 @@ impl Herald {
                             state: DeliveryState::Pending,
                             next_attempt_at: Some(now),
                             owner: None,
+                            entity_key: None,
                         },
                     )
                 })

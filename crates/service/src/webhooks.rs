@@ -47,6 +47,12 @@ pub struct WebhookIn {
     #[serde(default)]
     #[schema(value_type = Option<bool>)]
     pub ignore_etag_only_changes: Field<bool>,
+    /// Default `false`. When `true`, each entity's deliveries are attempted one after the other, in the order
+    /// Herald accepted its changes, each with a `herald-entity-sequence` header (1, 2, 3, … per entity); other
+    /// entities keep flowing. Applies to deliveries created after the change.
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub ordered: Field<bool>,
 }
 
 /// `PUT /webhooks/subscriptions/{id}` (`UpdateWebhookModel`): `url` and `topicIds` are required; an optional field
@@ -73,6 +79,9 @@ pub struct WebhookPatch {
     #[serde(default)]
     #[schema(value_type = Option<bool>)]
     pub ignore_etag_only_changes: Field<bool>,
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub ordered: Field<bool>,
 }
 
 /// `POST /resthooks`: the application is the key's, the customer the `reapit-customer` header's.
@@ -99,6 +108,9 @@ pub struct ResthookIn {
     #[serde(default)]
     #[schema(value_type = Option<bool>)]
     pub ignore_etag_only_changes: Field<bool>,
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub ordered: Field<bool>,
 }
 
 /// `PUT /resthooks/{id}`: as `PUT /webhooks/subscriptions/{id}`, without `customerIds`.
@@ -125,35 +137,60 @@ pub struct ResthookPatch {
     #[serde(default)]
     #[schema(value_type = Option<bool>)]
     pub ignore_etag_only_changes: Field<bool>,
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub ordered: Field<bool>,
 }
 
 impl WebhookIn {
     /// A webhook of `application_id` with the settings of `patch`.
     pub fn from_patch(application_id: Field<String>, patch: WebhookPatch) -> Self {
-        let WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes } = patch;
-        WebhookIn { application_id, url, description, topic_ids, customer_ids, active, ignore_etag_only_changes }
+        let WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, ordered } =
+            patch;
+        WebhookIn {
+            application_id,
+            url,
+            description,
+            topic_ids,
+            customer_ids,
+            active,
+            ignore_etag_only_changes,
+            ordered,
+        }
     }
 
     /// The settings, apart from the application.
     fn split(self) -> (Field<String>, WebhookPatch) {
-        let WebhookIn { application_id, url, description, topic_ids, customer_ids, active, ignore_etag_only_changes } =
-            self;
-        (application_id, WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes })
+        let WebhookIn {
+            application_id,
+            url,
+            description,
+            topic_ids,
+            customer_ids,
+            active,
+            ignore_etag_only_changes,
+            ordered,
+        } = self;
+        (
+            application_id,
+            WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, ordered },
+        )
     }
 }
 
 impl From<ResthookIn> for WebhookIn {
     fn from(r: ResthookIn) -> Self {
-        let ResthookIn { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes } = r;
-        let patch = WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes };
+        let ResthookIn { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, ordered } = r;
+        let patch =
+            WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, ordered };
         WebhookIn::from_patch(Field::Absent, patch)
     }
 }
 
 impl From<ResthookPatch> for WebhookPatch {
     fn from(r: ResthookPatch) -> Self {
-        let ResthookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes } = r;
-        WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes }
+        let ResthookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, ordered } = r;
+        WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, ordered }
     }
 }
 
@@ -223,6 +260,7 @@ struct WebhookFields {
     customer_ids: Option<Vec<String>>,
     active: Option<bool>,
     ignore_etag_only_changes: Option<bool>,
+    ordered: Option<bool>,
 }
 
 impl Herald {
@@ -351,10 +389,17 @@ impl Herald {
         };
         let active = f.optional_bool("active", &input.active);
         let ignore_etag_only_changes = f.optional_bool("ignoreEtagOnlyChanges", &input.ignore_etag_only_changes);
+        let ordered = f.optional_bool("ordered", &input.ordered);
         Ok(match (url, topic_ids) {
-            (Some(url), Some(topic_ids)) if f.is_empty() => {
-                Some(WebhookFields { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes })
-            }
+            (Some(url), Some(topic_ids)) if f.is_empty() => Some(WebhookFields {
+                url,
+                description,
+                topic_ids,
+                customer_ids,
+                active,
+                ignore_etag_only_changes,
+                ordered,
+            }),
             _ => None,
         })
     }
@@ -404,6 +449,7 @@ impl Herald {
             customer_ids,
             active: fields.active.unwrap_or(true),
             ignore_etag_only_changes: fields.ignore_etag_only_changes.unwrap_or(true),
+            ordered: fields.ordered.unwrap_or(false),
             secret: secret.clone(),
             previous_secret: None,
             previous_secret_expires: None,
@@ -473,6 +519,9 @@ impl Herald {
         }
         if let Some(e) = fields.ignore_etag_only_changes {
             hook.ignore_etag_only_changes = e;
+        }
+        if let Some(o) = fields.ordered {
+            hook.ordered = o;
         }
         hook.modified = self.now();
         match self.inner.store.update_webhook(&hook).await {

@@ -162,7 +162,7 @@ impl<B: Backend> Store for B {
         events: &[NewEvent],
         idempotency: Option<Idempotency<'_>>,
         now: DateTime<Utc>,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Vec<Sequenced>> {
         self.commits().submit(events, idempotency, now).await
     }
 

@@ -41,3 +41,8 @@ pub fn lease_cutoff(now: DateTime<Utc>, lease: std::time::Duration) -> i64 {
 
 /// How long a silent node is remembered: past it, its row goes (its claims were free long before).
 pub const NODE_FORGET_AFTER_MICROS: i64 = 7 * 24 * 3600 * 1_000_000;
+
+/// An ordered delivery's entity key and sequence, from its two columns (both set, or neither).
+pub fn entity_order(key: Option<String>, sequence: Option<i64>) -> Option<crate::EntityOrder> {
+    Some(crate::EntityOrder { key: key?, sequence: sequence? })
+}

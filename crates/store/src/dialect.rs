@@ -49,10 +49,11 @@ pub trait Dialect: Database {
 
     /// Inserts deliveries of events already stored (`(event row id, delivery, created)`), in the caller's
     /// transaction, the backend's hot-path way: 1,000 rows per statement on SQLite, one `UNNEST` on PostgreSQL.
+    /// Ordered deliveries are placed in their entities' order (see `Sequenced`).
     fn insert_delivery_rows<'c>(
         conn: &'c mut Self::Connection,
         rows: &'c [(Uuid, &'c NewDelivery, DateTime<Utc>)],
-    ) -> BoxFuture<'c, StoreResult<()>>;
+    ) -> BoxFuture<'c, StoreResult<Vec<crate::Sequenced>>>;
 }
 
 /// A value to bind. Ids and lists take the backend's own encoding ([`Dialect::push_id`], [`Dialect::push_list`]);

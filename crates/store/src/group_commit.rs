@@ -17,7 +17,7 @@ pub(crate) struct Job {
     pub events: Vec<NewEvent>,
     pub idempotency: Option<StoredKey>,
     pub now: DateTime<Utc>,
-    reply: oneshot::Sender<StoreResult<()>>,
+    reply: oneshot::Sender<StoreResult<Vec<Sequenced>>>,
 }
 
 /// An idempotency key as a job carries it (see [`Idempotency`]).
@@ -32,7 +32,23 @@ pub(crate) struct StoredKey {
 /// not expired) is left out and answered `Conflict`; an expired key is replaced. `Err` when the whole transaction failed (nothing of it is stored).
 #[async_trait]
 pub(crate) trait Committer: Send + Sync + 'static {
-    async fn commit(&self, jobs: &[Job]) -> StoreResult<Vec<StoreResult<()>>>;
+    async fn commit(&self, jobs: &[Job]) -> StoreResult<Vec<StoreResult<Vec<Sequenced>>>>;
+}
+
+/// Each job's answer after a group's rows are written: `Conflict` for a job left out (`conflict[i]`), else what the
+/// store decided for its ordered deliveries. `sequenced` covers the kept jobs' ordered deliveries, in job order.
+pub(crate) fn outcomes(jobs: &[Job], conflict: &[bool], sequenced: Vec<Sequenced>) -> Vec<StoreResult<Vec<Sequenced>>> {
+    let mut rest = sequenced.into_iter();
+    jobs.iter()
+        .zip(conflict)
+        .map(|(job, conflict)| {
+            if *conflict {
+                return Err(StoreError::Conflict("a request with this idempotency key is stored".into()));
+            }
+            let ordered = job.events.iter().flat_map(|e| &e.deliveries).filter(|d| d.entity_key.is_some()).count();
+            Ok(rest.by_ref().take(ordered).collect())
+        })
+        .collect()
 }
 
 /// The handle callers submit to; the committing task runs until every handle is dropped.
@@ -50,13 +66,13 @@ impl GroupCommit {
     }
 
     /// Stores `events` (and the idempotency key's answer) durably, grouped with whatever else is waiting.
-    /// `Conflict` when the idempotency key is already stored.
+    /// `Conflict` when the idempotency key is already stored. Returns what was decided for the ordered deliveries.
     pub async fn submit(
         &self,
         events: &[NewEvent],
         idempotency: Option<Idempotency<'_>>,
         now: DateTime<Utc>,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Vec<Sequenced>> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             events: events.to_vec(),
@@ -124,7 +140,7 @@ async fn commit_group(committer: &dyn Committer, jobs: Vec<Job>) {
     }
 }
 
-fn answer(jobs: Vec<Job>, outcome: StoreResult<Vec<StoreResult<()>>>) {
+fn answer(jobs: Vec<Job>, outcome: StoreResult<Vec<StoreResult<Vec<Sequenced>>>>) {
     match outcome {
         Ok(outcomes) => {
             for (job, outcome) in jobs.into_iter().zip(outcomes) {

@@ -131,13 +131,15 @@ pub trait Store: Send + Sync + 'static {
     // -- events and deliveries -----------------------------------------------------------------------------------
     /// Stores events with their deliveries (and, when given, the idempotency key with its answer) in one
     /// transaction. `Conflict` (and nothing stored) when the key is stored already and has not expired
-    /// (`Idempotency::expired_before`); an expired key is replaced.
+    /// (`Idempotency::expired_before`); an expired key is replaced. Deliveries with an `entity_key` are placed in
+    /// their entities' order: the answer holds, in order, each one's sequence and whether it waits (stored
+    /// `Waiting` and unheld; see `herald_domain::ordering`).
     async fn insert_events(
         &self,
         events: &[NewEvent],
         idempotency: Option<Idempotency<'_>>,
         now: DateTime<Utc>,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<Vec<Sequenced>>;
     /// What is stored for an idempotency key, if it is younger than `since`.
     async fn get_idempotent_response(&self, key: &str, since: DateTime<Utc>) -> StoreResult<Option<IdempotentAnswer>>;
     /// [`Store::claim_due_with_lease`] with the [`DEFAULT_NODE_LEASE`].

@@ -48,6 +48,8 @@ pub struct WebhookRecord {
     pub customer_ids: Vec<String>,
     pub active: bool,
     pub ignore_etag_only_changes: bool,
+    /// Each entity's deliveries one after the other (contract §9.1).
+    pub ordered: bool,
     /// The current Standard Webhooks secret (`whsec_…`).
     pub secret: String,
     /// The secret before the last rotation, still signing until `previous_secret_expires`.
@@ -127,6 +129,19 @@ pub struct NewDelivery {
     /// The node that holds the delivery from the moment it is stored, as if it had claimed it then (its delivery
     /// worker was handed the delivery in memory); `None` leaves it for whichever node claims it.
     pub owner: Option<String>,
+    /// For a webhook with `ordered`: the entity the delivery is about ([`herald_domain::ordering::entity_key`]).
+    /// The store gives it the entity's next sequence and stores it `Waiting` while an earlier delivery of the same
+    /// entity to the same webhook is still open (see [`Sequenced`]).
+    pub entity_key: Option<String>,
+}
+
+/// What the store decided for a new ordered delivery (one with an `entity_key`): its sequence, and whether it waits
+/// for an earlier delivery of its entity (it is then stored `Waiting` and unheld, whatever its `owner` said).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sequenced {
+    pub delivery: DeliveryId,
+    pub sequence: i64,
+    pub waiting: bool,
 }
 
 /// A delivery's state, kept as an `INTEGER` on both backends. SQL names a state through [`DeliveryState::sql`] (in
@@ -138,6 +153,8 @@ pub enum DeliveryState {
     Failed = 2,
     Dead = 3,
     Cancelled = 4,
+    /// An ordered delivery behind an earlier one of the same entity: not claimable until that one ends.
+    Waiting = 5,
 }
 
 impl DeliveryState {
@@ -148,6 +165,7 @@ impl DeliveryState {
             2 => Self::Failed,
             3 => Self::Dead,
             4 => Self::Cancelled,
+            5 => Self::Waiting,
             _ => return None,
         })
     }
@@ -165,8 +183,12 @@ impl DeliveryState {
             Self::Failed => "2",
             Self::Dead => "3",
             Self::Cancelled => "4",
+            Self::Waiting => "5",
         }
     }
+
+    /// The states of a delivery that has not ended (`pending`, `waiting`), as SQL text for `state IN (…)`.
+    pub const OPEN_SQL: &'static str = "0, 5";
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -175,6 +197,7 @@ impl DeliveryState {
             Self::Failed => "failed",
             Self::Dead => "dead",
             Self::Cancelled => "cancelled",
+            Self::Waiting => "waiting",
         }
     }
 }
@@ -191,6 +214,15 @@ pub struct ClaimedDelivery {
     pub attempts: u32,
     /// The event's payload without `SendAttempts`, shared by every delivery of the event.
     pub body: std::sync::Arc<str>,
+    /// The delivery's entity and place in its order, for a webhook with `ordered` (`herald-entity-sequence`).
+    pub order: Option<EntityOrder>,
+}
+
+/// An ordered delivery's entity key ([`herald_domain::ordering::entity_key`]) and sequence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityOrder {
+    pub key: String,
+    pub sequence: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -231,6 +263,8 @@ pub struct AttemptRecord {
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// Whether the attempt succeeded (updates the webhook's health).
     pub success: bool,
+    /// An ordered delivery's entity key: when the delivery ends, the next waiting one of its entity becomes due.
+    pub entity_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -384,9 +418,12 @@ mod tests {
             DeliveryState::Failed,
             DeliveryState::Dead,
             DeliveryState::Cancelled,
+            DeliveryState::Waiting,
         ] {
             assert_eq!(state.sql(), state.code().to_string());
             assert_eq!(DeliveryState::from_i64(state.code().into()), Some(state));
         }
+        let open = format!("{}, {}", DeliveryState::Pending.sql(), DeliveryState::Waiting.sql());
+        assert_eq!(DeliveryState::OPEN_SQL, open);
     }
 }

@@ -11,3 +11,5 @@ pub mod ui;
 pub use client::Client;
 pub use process::{free_port, HeraldProcess};
 pub use receiver::{Behaviour, Received, Receiver};
+
+pub mod order;

@@ -43,6 +43,19 @@ pub enum Behaviour {
     Hang,
     /// Answers a redirect to this location.
     Redirect(String),
+    /// Answers `500` to the first request of about `percent` % of deliveries (chosen by a hash of the
+    /// `webhook-id`, so that a retry of the same delivery is answered `200`), `200` to everything else.
+    FailFirstOf(u8),
+    /// Never answers a request whose body contains this text; answers `200` to the others.
+    HangIf(String),
+}
+
+/// Whether a delivery is one of the `percent` % that [`Behaviour::FailFirstOf`] fails once.
+fn chosen(webhook_id: &str, percent: u8) -> bool {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    webhook_id.hash(&mut h);
+    h.finish() % 100 < u64::from(percent)
 }
 
 struct Shared {
@@ -50,6 +63,8 @@ struct Shared {
     behaviour: Mutex<Behaviour>,
     notify: Notify,
     body: Mutex<String>,
+    /// The `webhook-id`s seen so far.
+    seen: Mutex<std::collections::HashSet<String>>,
 }
 
 /// A receiver running until dropped.
@@ -71,13 +86,20 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> axum::response::Response {
-    let n = {
+    let behaviour = s.behaviour.lock().unwrap().clone();
+    let (n, first_of_delivery) = {
         let mut r = s.received.lock().unwrap();
-        r.push(Received { path: uri.path().to_string(), headers, body, at: Instant::now() });
-        r.len()
+        let id = headers.get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let first = s.seen.lock().unwrap().insert(id.clone());
+        r.push(Received {
+            path: uri.path().to_string(),
+            headers: headers.clone(),
+            body: body.clone(),
+            at: Instant::now(),
+        });
+        (r.len(), first.then_some(id))
     };
     s.notify.notify_waiters();
-    let behaviour = s.behaviour.lock().unwrap().clone();
     let text = s.body.lock().unwrap().clone();
     let status = |code: u16| StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     match behaviour {
@@ -95,6 +117,16 @@ async fn handle(
             StatusCode::OK.into_response()
         }
         Behaviour::Redirect(to) => (StatusCode::FOUND, [(axum::http::header::LOCATION, to)]).into_response(),
+        Behaviour::FailFirstOf(percent) => match first_of_delivery {
+            Some(id) if chosen(&id, percent) => (StatusCode::INTERNAL_SERVER_ERROR, text).into_response(),
+            _ => (StatusCode::OK, text).into_response(),
+        },
+        Behaviour::HangIf(needle) => {
+            if body.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                std::future::pending::<()>().await;
+            }
+            (StatusCode::OK, text).into_response()
+        }
     }
 }
 
@@ -111,6 +143,7 @@ impl Receiver {
             behaviour: Mutex::new(behaviour),
             notify: Notify::new(),
             body: Mutex::new(String::new()),
+            seen: Mutex::new(std::collections::HashSet::new()),
         });
         let app = Router::new().fallback(handle).with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind(addr).await.expect("bind the receiver");

@@ -171,12 +171,12 @@ impl<DB: Sql> Catalogue<'_, DB> {
         if done == 0 {
             return Err(StoreError::NotFound);
         }
-        let (pending, cancelled) = (DeliveryState::Pending.sql(), DeliveryState::Cancelled.sql());
+        let (open, cancelled) = (DeliveryState::OPEN_SQL, DeliveryState::Cancelled.sql());
         sql::<DB>(format!(
             "UPDATE deliveries SET state = {cancelled}, owner = NULL, next_attempt_at = NULL, updated = "
         ))
         .arg(micros(now))
-        .push(format!(" WHERE state = {pending} AND webhook_id IN (SELECT id FROM webhooks WHERE application_id = "))
+        .push(format!(" WHERE state IN ({open}) AND webhook_id IN (SELECT id FROM webhooks WHERE application_id = "))
         .arg(id.0)
         .push(" AND deleted IS NULL)")
         .run(&mut *tx)
@@ -290,18 +290,18 @@ impl<DB: Sql> Catalogue<'_, DB> {
     }
 }
 
-/// Cancels the pending deliveries of a webhook being deleted, in the caller's transaction.
+/// Cancels the open (pending or waiting) deliveries of a webhook being deleted, in the caller's transaction.
 pub(super) async fn cancel_pending<DB: Sql>(
     conn: &mut DB::Connection,
     webhook: uuid::Uuid,
     now: DateTime<Utc>,
 ) -> StoreResult<u64> {
-    let (pending, cancelled) = (DeliveryState::Pending.sql(), DeliveryState::Cancelled.sql());
+    let (open, cancelled) = (DeliveryState::OPEN_SQL, DeliveryState::Cancelled.sql());
     sql::<DB>(format!("UPDATE deliveries SET state = {cancelled}, owner = NULL, next_attempt_at = NULL, updated = "))
         .arg(micros(now))
         .push(" WHERE webhook_id = ")
         .arg(webhook)
-        .push(format!(" AND state = {pending}"))
+        .push(format!(" AND state IN ({open})"))
         .run(conn)
         .await
 }

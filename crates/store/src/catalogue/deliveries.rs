@@ -27,7 +27,8 @@ pub(super) async fn insert_event<DB: Sql>(
     .run(&mut *conn)
     .await?;
     let rows: Vec<(Uuid, &NewDelivery, DateTime<Utc>)> = e.deliveries.iter().map(|d| (e.id, d, now)).collect();
-    DB::insert_delivery_rows(conn, &rows).await
+    DB::insert_delivery_rows(conn, &rows).await?;
+    Ok(())
 }
 
 impl<DB: Sql> Catalogue<'_, DB> {

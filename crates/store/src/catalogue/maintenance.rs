@@ -117,10 +117,11 @@ impl<DB: Sql> Catalogue<'_, DB> {
         // never walks past rows pruned before. On PostgreSQL, events are locked `FOR UPDATE`, which conflicts with
         // the `FOR KEY SHARE` lock the foreign-key check of a concurrent `insert_deliveries` holds on them: an
         // event being given a new (pending) delivery is skipped.
-        let (pending, lock) = (DeliveryState::Pending.sql(), DB::SKIP_LOCKED);
+        let (open, lock) = (DeliveryState::OPEN_SQL, DB::SKIP_LOCKED);
         let event_bodies = format!(
             "UPDATE events SET body = NULL WHERE id IN (SELECT e.id FROM events e WHERE e.body IS NOT NULL \
-             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event = e.id AND d.state = {pending}) AND e.created < "
+             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event = e.id AND d.state IN ({open})) \
+             AND e.created < "
         );
         let responses = "UPDATE attempts SET response = NULL WHERE id IN (SELECT id FROM attempts \
                          WHERE response IS NOT NULL AND started < ";

@@ -16,7 +16,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
         let mut tx = self.writer.begin().await?;
         sql::<DB>(
             "INSERT INTO webhooks (id, application_id, url, description, topic_ids, customer_ids, active, \
-             ignore_etag_only_changes, secret, previous_secret, previous_secret_expires, disabled_reason, \
+             ignore_etag_only_changes, ordered, secret, previous_secret, previous_secret_expires, disabled_reason, \
              last_success, failing_since, created, modified) VALUES (",
         )
         .args([
@@ -28,6 +28,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
             (&hook.customer_ids).into(),
             hook.active.into(),
             hook.ignore_etag_only_changes.into(),
+            hook.ordered.into(),
             sealer.seal_text(&hook.secret).into(),
             hook.previous_secret.as_deref().map(|s| sealer.seal_text(s)).into(),
             hook.previous_secret_expires.map(micros).into(),
@@ -55,6 +56,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
         q.push(", topic_ids = ").arg(&hook.topic_ids).push(", customer_ids = ").arg(&hook.customer_ids);
         q.push(", active = ").arg(hook.active);
         q.push(", ignore_etag_only_changes = ").arg(hook.ignore_etag_only_changes);
+        q.push(", ordered = ").arg(hook.ordered);
         q.push(", secret = ").arg(sealer.seal_text(&hook.secret));
         q.push(", previous_secret = ").arg(hook.previous_secret.as_deref().map(|s| sealer.seal_text(s)));
         q.push(", previous_secret_expires = ").arg(hook.previous_secret_expires.map(micros));
@@ -118,7 +120,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
             .await?
             .ok_or(StoreError::NotFound)?;
         let rows = sql::<DB>(
-            "SELECT id, application_id, topic_ids, customer_ids, active, ignore_etag_only_changes FROM webhooks \
+            "SELECT id, application_id, topic_ids, customer_ids, active, ignore_etag_only_changes, ordered FROM webhooks \
              WHERE deleted IS NULL AND active",
         )
         .all(&mut *tx)
@@ -132,6 +134,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
                 customer_ids: DB::get_list(row, "customer_ids")?,
                 active: DB::flag(row, "active")?,
                 ignore_etag_only_changes: DB::flag(row, "ignore_etag_only_changes")?,
+                ordered: DB::flag(row, "ordered")?,
             });
         }
         let mut scopes = Vec::new();

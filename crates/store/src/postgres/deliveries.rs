@@ -25,7 +25,7 @@ pub struct PgCommitter {
 
 #[async_trait::async_trait]
 impl crate::group_commit::Committer for PgCommitter {
-    async fn commit(&self, jobs: &[crate::group_commit::Job]) -> StoreResult<Vec<StoreResult<()>>> {
+    async fn commit(&self, jobs: &[crate::group_commit::Job]) -> StoreResult<Vec<StoreResult<Vec<Sequenced>>>> {
         let mut tx = self.pool.begin().await?;
         // Keys in one order in every group, so that two groups in flight with the same retried keys cannot deadlock.
         let mut keyed: Vec<(usize, &crate::group_commit::StoredKey)> =
@@ -48,13 +48,6 @@ impl crate::group_commit::Committer for PgCommitter {
             .await?;
             conflict[i] = done.rows_affected() == 0;
         }
-        let outcomes: Vec<StoreResult<()>> = conflict
-            .iter()
-            .map(|c| match c {
-                true => Err(StoreError::Conflict("a request with this idempotency key is stored".into())),
-                false => Ok(()),
-            })
-            .collect();
         let kept: Vec<&crate::group_commit::Job> =
             jobs.iter().zip(&conflict).filter(|(_, c)| !**c).map(|(j, _)| j).collect();
         let events: Vec<(&NewEvent, DateTime<Utc>)> =
@@ -78,39 +71,129 @@ impl crate::group_commit::Committer for PgCommitter {
         }
         let rows: Vec<(Uuid, &NewDelivery, DateTime<Utc>)> =
             events.iter().flat_map(|(e, now)| e.deliveries.iter().map(move |d| (e.id, d, *now))).collect();
-        insert_delivery_rows(&mut tx, &rows).await?;
+        let sequenced = insert_delivery_rows(&mut tx, &rows).await?;
         tx.commit().await?;
-        Ok(outcomes)
+        Ok(crate::group_commit::outcomes(jobs, &conflict, sequenced))
     }
 }
 
 /// Inserts deliveries of events already stored, in one statement, in the caller's transaction: `(event row id,
-/// delivery, now)`, with no attempts, created at `now`.
+/// delivery, now)`, with no attempts, created at `now`. Ordered deliveries get their entity's next sequences first
+/// ([`place_ordered`]); what was decided for them is returned, in the rows' order.
 pub async fn insert_delivery_rows(
     tx: &mut PgConnection,
     rows: &[(Uuid, &NewDelivery, DateTime<Utc>)],
-) -> StoreResult<()> {
+) -> StoreResult<Vec<Sequenced>> {
     if rows.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
+    let placed = place_ordered(tx, rows).await?;
+    let stored: Vec<_> = rows.iter().zip(&placed).map(|((_, d, _), p)| crate::batch::placed_row(d, *p)).collect();
     sqlx::query(
         "INSERT INTO deliveries (id, event, webhook_id, application_id, sandbox, state, attempts, \
-         next_attempt_at, owner, created, updated) \
-         SELECT id, event, webhook_id, application_id, sandbox, state, 0, next_attempt_at, owner, created, created \
+         next_attempt_at, owner, created, updated, entity_key, sequence) \
+         SELECT id, event, webhook_id, application_id, sandbox, state, 0, next_attempt_at, owner, created, created, \
+         entity_key, sequence \
          FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::bool[], $6::int4[], $7::int8[], \
-         $8::text[], $9::int8[]) AS d(id, event, webhook_id, application_id, sandbox, state, next_attempt_at, owner, \
-         created)",
+         $8::text[], $9::int8[], $10::text[], $11::int8[]) AS d(id, event, webhook_id, application_id, sandbox, state, \
+         next_attempt_at, owner, created, entity_key, sequence)",
     )
     .bind(rows.iter().map(|(_, d, _)| d.id.0).collect::<Vec<Uuid>>())
     .bind(rows.iter().map(|(event, _, _)| *event).collect::<Vec<Uuid>>())
     .bind(rows.iter().map(|(_, d, _)| d.webhook_id.0).collect::<Vec<Uuid>>())
     .bind(rows.iter().map(|(_, d, _)| d.application_id.0).collect::<Vec<Uuid>>())
     .bind(rows.iter().map(|(_, d, _)| d.sandbox).collect::<Vec<bool>>())
-    .bind(rows.iter().map(|(_, d, _)| d.state.code()).collect::<Vec<i32>>())
-    .bind(rows.iter().map(|(_, d, _)| d.next_attempt_at.map(micros)).collect::<Vec<Option<i64>>>())
-    .bind(rows.iter().map(|(_, d, _)| d.owner.as_deref()).collect::<Vec<Option<&str>>>())
+    .bind(stored.iter().map(|(state, ..)| state.code()).collect::<Vec<i32>>())
+    .bind(stored.iter().map(|(_, due, ..)| *due).collect::<Vec<Option<i64>>>())
+    .bind(stored.iter().map(|(_, _, owner, _)| *owner).collect::<Vec<Option<&str>>>())
     .bind(rows.iter().map(|(_, _, now)| micros(*now)).collect::<Vec<i64>>())
+    .bind(rows.iter().map(|(_, d, _)| d.entity_key.as_deref()).collect::<Vec<Option<&str>>>())
+    .bind(stored.iter().map(|(.., sequence)| *sequence).collect::<Vec<Option<i64>>>())
     .execute(tx)
+    .await?;
+    Ok(crate::batch::sequenced(rows, &placed))
+}
+
+/// Gives each ordered delivery of `rows` its entity's next sequence and says whether it must wait
+/// ([`crate::batch::placements`]). The upsert of the keys' last sequences locks their rows, in one order, until the
+/// transaction ends: a concurrent insert for the same entity (another node's group) waits, and so does a head's end
+/// ([`promote_next`]), so that the look for open deliveries that follows, a statement of its own and so with a
+/// fresh snapshot, sees whatever those committed.
+async fn place_ordered(
+    tx: &mut PgConnection,
+    rows: &[(Uuid, &NewDelivery, DateTime<Utc>)],
+) -> StoreResult<Vec<Option<herald_domain::ordering::Placement>>> {
+    let keys = crate::batch::order_keys(rows);
+    if keys.iter().all(Option::is_none) {
+        return Ok(vec![None; rows.len()]);
+    }
+    let counts = crate::batch::order_counts(&keys);
+    let hooks: Vec<Uuid> = counts.iter().map(|((w, _), _)| w.0).collect();
+    let names: Vec<&str> = counts.iter().map(|((_, k), _)| *k).collect();
+    let answered: Vec<(Uuid, String, i64)> = sqlx::query_as(
+        "INSERT INTO entity_sequences (webhook_id, entity_key, last) \
+         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::int8[]) AS k(webhook_id, entity_key, n) \
+         ORDER BY webhook_id, entity_key COLLATE \"C\" \
+         ON CONFLICT (webhook_id, entity_key) DO UPDATE SET last = entity_sequences.last + excluded.last \
+         RETURNING webhook_id, entity_key, last",
+    )
+    .bind(&hooks)
+    .bind(&names)
+    .bind(counts.iter().map(|(_, n)| *n).collect::<Vec<i64>>())
+    .fetch_all(&mut *tx)
+    .await?;
+    let busy: Vec<(Uuid, String)> = sqlx::query_as(&format!(
+        "SELECT k.webhook_id, k.entity_key FROM UNNEST($1::uuid[], $2::text[]) AS k(webhook_id, entity_key) \
+         WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_id = k.webhook_id AND d.entity_key = k.entity_key \
+         AND d.state IN ({}))",
+        DeliveryState::OPEN_SQL
+    ))
+    .bind(&hooks)
+    .bind(&names)
+    .fetch_all(&mut *tx)
+    .await?;
+    let wanted: std::collections::HashMap<(Uuid, &str), crate::batch::OrderKey<'_>> =
+        counts.iter().map(|((w, k), _)| ((w.0, *k), (*w, *k))).collect();
+    let last = answered.iter().filter_map(|(w, k, n)| Some((*wanted.get(&(*w, k.as_str()))?, *n))).collect();
+    let open = busy.iter().filter_map(|(w, k)| wanted.get(&(*w, k.as_str())).copied()).collect();
+    Ok(crate::batch::placements(&keys, &counts, &last, &open))
+}
+
+/// For each ordered delivery that ended in `attempts`: the waiting delivery of its entity with the lowest sequence
+/// becomes due, unless the entity's lowest open delivery is still pending (see `herald_domain::ordering`). The keys'
+/// rows are locked first, in the order [`place_ordered`] locks them, so that a concurrent insert for the same
+/// entity either committed before (its waiting delivery is seen here) or sees this end (and stores its delivery as
+/// the new head).
+async fn promote_next(tx: &mut PgConnection, attempts: &[AttemptRecord]) -> StoreResult<()> {
+    let ended = crate::batch::ended_keys(attempts);
+    if ended.is_empty() {
+        return Ok(());
+    }
+    let hooks: Vec<Uuid> = ended.iter().map(|((w, _), _)| w.0).collect();
+    let names: Vec<&str> = ended.iter().map(|((_, k), _)| *k).collect();
+    sqlx::query(
+        "SELECT 1 FROM entity_sequences s JOIN UNNEST($1::uuid[], $2::text[]) AS k(webhook_id, entity_key) \
+         ON s.webhook_id = k.webhook_id AND s.entity_key = k.entity_key \
+         ORDER BY s.webhook_id, s.entity_key COLLATE \"C\" FOR UPDATE OF s",
+    )
+    .bind(&hooks)
+    .bind(&names)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(&format!(
+        "UPDATE deliveries d SET state = {pending}, next_attempt_at = k.at, updated = k.at \
+         FROM UNNEST($1::uuid[], $2::text[], $3::int8[]) AS k(webhook_id, entity_key, at) \
+         WHERE d.id = (SELECT w.id FROM deliveries w WHERE w.webhook_id = k.webhook_id \
+         AND w.entity_key = k.entity_key AND w.state IN ({open}) ORDER BY w.sequence LIMIT 1) \
+         AND d.state = {waiting}",
+        pending = DeliveryState::Pending.sql(),
+        open = DeliveryState::OPEN_SQL,
+        waiting = DeliveryState::Waiting.sql(),
+    ))
+    .bind(&hooks)
+    .bind(&names)
+    .bind(ended.iter().map(|(_, at)| *at).collect::<Vec<i64>>())
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
@@ -145,7 +228,7 @@ macro_rules! claim_rest {
 UPDATE deliveries d SET owner = $1, updated = $2
 FROM due, events e
 WHERE d.id = due.id AND e.id = d.event
-RETURNING d.id, d.event, d.webhook_id, d.application_id, d.sandbox, d.attempts, e.body"
+RETURNING d.id, d.event, d.webhook_id, d.application_id, d.sandbox, d.attempts, d.entity_key, d.sequence, e.body"
     };
 }
 
@@ -257,6 +340,7 @@ impl Backend for PgStore {
                     sandbox: row.try_get("sandbox")?,
                     attempts: row.try_get::<i32, _>("attempts")? as u32,
                     body,
+                    order: crate::codec::entity_order(row.try_get("entity_key")?, row.try_get("sequence")?),
                 })
             })
             .collect()
@@ -336,6 +420,8 @@ impl Backend for PgStore {
             .execute(&mut *tx)
             .await?;
         }
+
+        promote_next(&mut tx, attempts).await?;
 
         let hooks = crate::batch::health(attempts);
         let ids: Vec<Uuid> = hooks.iter().map(|(id, _)| id.0).collect();

@@ -34,7 +34,7 @@ impl Dialect for Postgres {
     fn insert_delivery_rows<'c>(
         conn: &'c mut sqlx::PgConnection,
         rows: &'c [(Uuid, &'c NewDelivery, DateTime<Utc>)],
-    ) -> BoxFuture<'c, StoreResult<()>> {
+    ) -> BoxFuture<'c, StoreResult<Vec<crate::Sequenced>>> {
         Box::pin(super::deliveries::insert_delivery_rows(conn, rows))
     }
     fn get_id(row: &PgRow, column: &str) -> StoreResult<Uuid> {

@@ -19,19 +19,19 @@ pub struct SqliteCommitter {
 
 #[async_trait]
 impl Committer for SqliteCommitter {
-    async fn commit(&self, jobs: &[Job]) -> StoreResult<Vec<StoreResult<()>>> {
+    async fn commit(&self, jobs: &[Job]) -> StoreResult<Vec<StoreResult<Vec<Sequenced>>>> {
         commit(&self.writer, jobs).await
     }
 }
 
-async fn commit(writer: &SqlitePool, jobs: &[Job]) -> StoreResult<Vec<StoreResult<()>>> {
+async fn commit(writer: &SqlitePool, jobs: &[Job]) -> StoreResult<Vec<StoreResult<Vec<Sequenced>>>> {
     let mut conn = writer.acquire().await?;
     // Accepting changes is synced to disk before the callers hear of it, whatever the connection was left at.
     sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await?;
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    let mut outcomes: Vec<StoreResult<()>> = Vec::with_capacity(jobs.len());
+    let mut conflict = vec![false; jobs.len()];
     let mut kept: Vec<&Job> = Vec::with_capacity(jobs.len());
-    for job in jobs {
+    for (i, job) in jobs.iter().enumerate() {
         if let Some(k) = &job.idempotency {
             // An expired key is new again at once: replaced, not a conflict until the upkeep deletes it.
             let done = sqlx::query(
@@ -47,11 +47,10 @@ async fn commit(writer: &SqlitePool, jobs: &[Job]) -> StoreResult<Vec<StoreResul
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 0 {
-                outcomes.push(Err(StoreError::Conflict("a request with this idempotency key is stored".into())));
+                conflict[i] = true;
                 continue;
             }
         }
-        outcomes.push(Ok(()));
         kept.push(job);
     }
     let events: Vec<(&NewEvent, DateTime<Utc>)> =
@@ -76,7 +75,7 @@ async fn commit(writer: &SqlitePool, jobs: &[Job]) -> StoreResult<Vec<StoreResul
         .iter()
         .flat_map(|j| j.events.iter().flat_map(move |e| e.deliveries.iter().map(move |d| (e.id, d, j.now))))
         .collect();
-    super::deliveries::insert_delivery_rows(&mut tx, &rows).await?;
+    let sequenced = super::deliveries::insert_delivery_rows(&mut tx, &rows).await?;
     tx.commit().await?;
-    Ok(outcomes)
+    Ok(crate::group_commit::outcomes(jobs, &conflict, sequenced))
 }

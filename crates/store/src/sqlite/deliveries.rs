@@ -9,36 +9,119 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use crate::codec::{id, lease_cutoff, micros, opt_time, uuid, NODE_FORGET_AFTER_MICROS};
 use crate::*;
 
-/// SQLite allows 32,766 bound variables per statement; deliveries have 11 columns.
+/// SQLite allows 32,766 bound variables per statement; deliveries have 13 columns.
 const DELIVERY_ROWS_PER_INSERT: usize = 1_000;
 
 /// Inserts deliveries of events already stored, [`DELIVERY_ROWS_PER_INSERT`] per statement, in the caller's
-/// transaction: `(event row id, delivery, now)`, with no attempts, created at `now`.
+/// transaction: `(event row id, delivery, now)`, with no attempts, created at `now`. Ordered deliveries get their
+/// entity's next sequences first ([`place_ordered`]); what was decided for them is returned, in the rows' order.
 pub async fn insert_delivery_rows(
     tx: &mut sqlx::SqliteConnection,
     rows: &[(uuid::Uuid, &NewDelivery, DateTime<Utc>)],
-) -> StoreResult<()> {
-    for chunk in rows.chunks(DELIVERY_ROWS_PER_INSERT) {
+) -> StoreResult<Vec<Sequenced>> {
+    let placed = place_ordered(tx, rows).await?;
+    let placed_rows: Vec<_> = rows.iter().zip(&placed).collect();
+    for chunk in placed_rows.chunks(DELIVERY_ROWS_PER_INSERT) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO deliveries (id, event, webhook_id, application_id, sandbox, state, attempts, \
-             next_attempt_at, owner, created, updated) ",
+             next_attempt_at, owner, created, updated, entity_key, sequence) ",
         );
-        q.push_values(chunk, |mut b, (event, d, now)| {
+        q.push_values(chunk, |mut b, ((event, d, now), placement)| {
+            let (state, due, owner, sequence) = crate::batch::placed_row(d, **placement);
             b.push_bind(d.id.to_string())
                 .push_bind(event.to_string())
                 .push_bind(d.webhook_id.to_string())
                 .push_bind(d.application_id.to_string())
                 .push_bind(d.sandbox)
-                .push_bind(d.state.code())
+                .push_bind(state.code())
                 .push_bind(0i64)
-                .push_bind(d.next_attempt_at.map(micros))
-                .push_bind(d.owner.as_deref())
+                .push_bind(due)
+                .push_bind(owner)
                 .push_bind(micros(*now))
-                .push_bind(micros(*now));
+                .push_bind(micros(*now))
+                .push_bind(d.entity_key.as_deref())
+                .push_bind(sequence);
         });
         q.build().execute(&mut *tx).await?;
     }
+    Ok(crate::batch::sequenced(rows, &placed))
+}
+
+/// For each ordered delivery that ended in `attempts`: the waiting delivery of its entity with the lowest sequence
+/// becomes due, unless the entity's lowest open delivery is still pending (see `herald_domain::ordering`).
+async fn promote_next(tx: &mut sqlx::SqliteConnection, attempts: &[AttemptRecord]) -> StoreResult<()> {
+    let ended = crate::batch::ended_keys(attempts);
+    for chunk in ended.chunks(KEYS_PER_STATEMENT) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("WITH k(webhook_id, entity_key, at) AS (");
+        q.push_values(chunk, |mut b, ((w, k), at)| {
+            b.push_bind(w.to_string()).push_bind(*k).push_bind(*at);
+        });
+        q.push(format!(
+            ") UPDATE deliveries SET state = {pending}, next_attempt_at = k.at, updated = k.at FROM k \
+             WHERE deliveries.id = (SELECT w.id FROM deliveries w WHERE w.webhook_id = k.webhook_id \
+             AND w.entity_key = k.entity_key AND w.state IN ({open}) ORDER BY w.sequence LIMIT 1) \
+             AND deliveries.state = {waiting}",
+            pending = DeliveryState::Pending.sql(),
+            open = DeliveryState::OPEN_SQL,
+            waiting = DeliveryState::Waiting.sql(),
+        ));
+        q.build().execute(&mut *tx).await?;
+    }
     Ok(())
+}
+
+/// SQLite allows 32,766 bound variables per statement; a key is 3 of them.
+const KEYS_PER_STATEMENT: usize = 5_000;
+
+/// Gives each ordered delivery of `rows` its entity's next sequence and says whether it must wait
+/// ([`crate::batch::placements`]): one upsert of the keys' last sequences, one look for their open deliveries.
+/// SQLite's single writer makes the two one step.
+async fn place_ordered(
+    tx: &mut sqlx::SqliteConnection,
+    rows: &[(uuid::Uuid, &NewDelivery, DateTime<Utc>)],
+) -> StoreResult<Vec<Option<herald_domain::ordering::Placement>>> {
+    let keys = crate::batch::order_keys(rows);
+    if keys.iter().all(Option::is_none) {
+        return Ok(vec![None; rows.len()]);
+    }
+    let counts = crate::batch::order_counts(&keys);
+    let mut last = HashMap::with_capacity(counts.len());
+    let mut open = std::collections::HashSet::new();
+    for chunk in counts.chunks(KEYS_PER_STATEMENT) {
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO entity_sequences (webhook_id, entity_key, last) ");
+        q.push_values(chunk, |mut b, ((w, k), n)| {
+            b.push_bind(w.to_string()).push_bind(*k).push_bind(*n);
+        });
+        q.push(
+            " ON CONFLICT (webhook_id, entity_key) DO UPDATE SET last = entity_sequences.last + excluded.last \
+             RETURNING webhook_id, entity_key, last",
+        );
+        let answered: Vec<(String, String, i64)> = q.build_query_as().fetch_all(&mut *tx).await?;
+        let wanted: HashMap<(String, &str), crate::batch::OrderKey<'_>> =
+            chunk.iter().map(|((w, k), _)| ((w.to_string(), *k), (*w, *k))).collect();
+        for (w, k, n) in answered {
+            if let Some(key) = wanted.get(&(w, k.as_str())) {
+                last.insert(*key, n);
+            }
+        }
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("WITH k(webhook_id, entity_key) AS (");
+        q.push_values(chunk, |mut b, ((w, k), _)| {
+            b.push_bind(w.to_string()).push_bind(*k);
+        });
+        q.push(format!(
+            ") SELECT k.webhook_id, k.entity_key FROM k WHERE EXISTS (SELECT 1 FROM deliveries d \
+             WHERE d.webhook_id = k.webhook_id AND d.entity_key = k.entity_key AND d.state IN ({}))",
+            DeliveryState::OPEN_SQL
+        ));
+        let busy: Vec<(String, String)> = q.build_query_as().fetch_all(&mut *tx).await?;
+        for (w, k) in busy {
+            if let Some(key) = wanted.get(&(w, k.as_str())) {
+                open.insert(*key);
+            }
+        }
+    }
+    Ok(crate::batch::placements(&keys, &counts, &last, &open))
 }
 
 pub async fn claim_due(
@@ -103,7 +186,7 @@ async fn claim_in(
     push_exclude(&mut q, exclude);
     q.push(" ORDER BY d.next_attempt_at LIMIT ").push_bind(limit as i64);
     q.push(")) ORDER BY next_attempt_at LIMIT ").push_bind(limit as i64);
-    q.push(") RETURNING id, event, webhook_id, application_id, sandbox, attempts");
+    q.push(") RETURNING id, event, webhook_id, application_id, sandbox, attempts, entity_key, sequence");
     let rows = q.build().fetch_all(&mut *tx).await?;
     let mut events: Vec<String> = rows.iter().map(|r| r.try_get::<String, _>("event")).collect::<Result<_, _>>()?;
     events.sort_unstable();
@@ -133,6 +216,7 @@ async fn claim_in(
                 sandbox: row.try_get("sandbox")?,
                 attempts: row.try_get::<i64, _>("attempts")? as u32,
                 body: bodies.get(&event).cloned().unwrap_or_else(|| "".into()),
+                order: crate::codec::entity_order(row.try_get("entity_key")?, row.try_get("sequence")?),
             })
         })
         .collect()
@@ -291,6 +375,7 @@ async fn record_in(conn: &mut sqlx::SqliteConnection, attempts: &[AttemptRecord]
             q.build().execute(&mut *tx).await?;
         }
     }
+    promote_next(&mut tx, attempts).await?;
     for (hook, h) in crate::batch::health(attempts) {
         let q = match h.success {
             Some(success) => sqlx::query(

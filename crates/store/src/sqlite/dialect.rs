@@ -43,7 +43,7 @@ impl Dialect for Sqlite {
     fn insert_delivery_rows<'c>(
         conn: &'c mut sqlx::SqliteConnection,
         rows: &'c [(Uuid, &'c NewDelivery, DateTime<Utc>)],
-    ) -> BoxFuture<'c, StoreResult<()>> {
+    ) -> BoxFuture<'c, StoreResult<Vec<crate::Sequenced>>> {
         Box::pin(super::deliveries::insert_delivery_rows(conn, rows))
     }
 }

@@ -571,6 +571,7 @@ pub async fn a_delivery_stored_held_by_a_node_is_claimed_by_it(store: Arc<dyn St
         sandbox: false,
         attempts: 0,
         body: e.body.as_str().into(),
+        order: None,
     };
     store.record_attempts(&[attempt(&claimed, 1, t(7), Outcome::Retry(t(8)))]).await.unwrap();
     assert_eq!(store.get_delivery(held.id).await.unwrap().attempts, 1);

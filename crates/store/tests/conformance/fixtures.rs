@@ -46,6 +46,7 @@ pub fn webhook(app: &ApplicationRecord, customers: &[&str], created: DateTime<Ut
         customer_ids: customers.iter().map(|c| c.to_string()).collect(),
         active: true,
         ignore_etag_only_changes: true,
+        ordered: false,
         secret: "whsec_c2VjcmV0".into(),
         previous_secret: None,
         previous_secret_expires: None,
@@ -89,6 +90,7 @@ pub fn pending(hook: &WebhookRecord, at: DateTime<Utc>) -> NewDelivery {
         state: DeliveryState::Pending,
         next_attempt_at: Some(at),
         owner: None,
+        entity_key: None,
     }
 }
 
@@ -123,6 +125,7 @@ pub fn attempt(delivery: &ClaimedDelivery, attempt: u32, started: DateTime<Utc>,
         new_state,
         next_attempt_at: next,
         success,
+        entity_key: delivery.order.as_ref().map(|o| o.key.clone()),
     }
 }
 

@@ -11,6 +11,7 @@ mod deliveries;
 mod fixtures;
 mod harness;
 mod maintenance;
+mod ordering;
 mod pg_only;
 mod sealing;
 mod sessions;
@@ -42,6 +43,11 @@ macro_rules! conformance {
 }
 
 conformance! {
+    ordering::only_the_head_of_each_entity_is_claimable_and_its_end_releases_the_next,
+    ordering::a_waiting_delivery_is_stored_unheld_whatever_its_owner,
+    ordering::entities_are_per_webhook_and_unordered_deliveries_never_wait,
+    ordering::deleting_a_webhook_cancels_its_waiting_deliveries,
+    ordering::concurrent_inserts_of_one_entity_keep_one_head_and_dense_sequences,
     catalogue::an_application_round_trips_and_is_found_by_its_key_hash,
     catalogue::applications_are_listed_in_pages_oldest_first_with_a_total,
     catalogue::updating_an_application_changes_its_name_scopes_and_modified,

@@ -32,6 +32,7 @@ struct Values {
     customers: Vec<String>,
     active: bool,
     ignore_etag: bool,
+    ordered: bool,
 }
 
 impl Values {
@@ -43,6 +44,7 @@ impl Values {
             customers: Vec::new(),
             active: true,
             ignore_etag: true,
+            ordered: false,
         }
     }
 
@@ -54,6 +56,7 @@ impl Values {
             customers: h.customer_ids.clone(),
             active: h.active,
             ignore_etag: h.ignore_etag_only_changes,
+            ordered: h.ordered,
         }
     }
 
@@ -65,6 +68,7 @@ impl Values {
             customers: f.all("customerIds"),
             active: f.has("active"),
             ignore_etag: f.has("ignoreEtagOnlyChanges"),
+            ordered: f.has("ordered"),
         }
     }
 
@@ -78,6 +82,7 @@ impl Values {
             customer_ids: str_list(self.customers.iter().filter(|c| *c != ALL).cloned()),
             active: self.active.into(),
             ignore_etag_only_changes: self.ignore_etag.into(),
+            ordered: self.ordered.into(),
         }
     }
 
@@ -94,7 +99,7 @@ fn group(errors: Vec<herald_domain::FieldError>) -> Errors {
     let mut out = Errors::new();
     for e in errors {
         let field = e.field.split(['[', '.']).next().unwrap_or_default().to_string();
-        let known = ["url", "description", "topicIds", "customerIds", "active", "ignoreEtagOnlyChanges"];
+        let known = ["url", "description", "topicIds", "customerIds", "active", "ignoreEtagOnlyChanges", "ordered"];
         let key = if known.contains(&field.as_str()) { field } else { String::new() };
         let msg = if e.field.is_empty() || key.is_empty() { format!("{}: {}", e.field, e.message) } else { e.message };
         out.entry(key).or_default().push(msg);
@@ -284,6 +289,11 @@ async fn render(
                 input #ignoreEtagOnlyChanges type="checkbox" name="ignoreEtagOnlyChanges" value="true" checked[v.ignore_etag];
                 label for="ignoreEtagOnlyChanges" { "Ignore notifications where only the eTag has been modified" }
                 (field_errors("ignoreEtagOnlyChanges", err("ignoreEtagOnlyChanges")))
+            }
+            div.field.check {
+                input #ordered type="checkbox" name="ordered" value="true" checked[v.ordered];
+                label for="ordered" { "Deliver each entity's events in order (one at a time per entity, with a herald-entity-sequence header)" }
+                (field_errors("ordered", err("ordered")))
             }
             div.actions {
                 button.primary #submit type="submit" { (submit) }

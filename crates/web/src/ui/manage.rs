@@ -170,6 +170,7 @@ fn row(ctx: &Ctx, app: &AppOut, r: &RowData, names: &HashMap<String, Option<Stri
                 td data-label="URL" {
                     span.url { (h.url) }
                     @if let Some(d) = h.description.as_deref().filter(|d| !d.is_empty()) { div.small { (d) } }
+                    @if h.ordered { div.small { span.chip.ordered title="Each entity's events one at a time, in order" { "Ordered" } } }
                 }
                 td data-label="Topics" title=(h.topic_ids.join(", ")) {
                     @for t in h.topic_ids.iter().take(SHOWN) { code.chip { (t) } " " }
@@ -213,6 +214,7 @@ fn details_panel(ctx: &Ctx, app: &AppOut, r: &RowData, customers: &[String]) -> 
                     dt { "Customers" } dd { (customers.join(", ")) }
                     dt { "Active" } dd { (if h.active { "Yes" } else { "No" }) }
                     dt { "eTag-only changes" } dd { (if h.ignore_etag_only_changes { "Ignored" } else { "Sent" }) }
+                    dt { "Order" } dd { (if h.ordered { "Per entity, in the order accepted" } else { "None (fastest)" }) }
                     dt { "Created" } dd { (show_time(&h.created)) }
                     dt { "Modified" } dd { (show_time(&h.modified)) }
                 }
