@@ -30,6 +30,7 @@ pub struct Metrics {
     pub attempt_duration: Histogram,
     pub deliveries_due: Gauge,
     pub deliveries_scheduled: Gauge,
+    pub deliveries_waiting: Gauge,
     pub webhooks_failing: Gauge,
     pub webhooks_disabled: Counter,
 }
@@ -52,6 +53,7 @@ impl Metrics {
             attempt_duration: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
             deliveries_due: Gauge::default(),
             deliveries_scheduled: Gauge::default(),
+            deliveries_waiting: Gauge::default(),
             webhooks_failing: Gauge::default(),
             webhooks_disabled: Counter::default(),
         };
@@ -69,6 +71,11 @@ impl Metrics {
             "herald_deliveries_scheduled",
             "Pending deliveries waiting for a retry",
             m.deliveries_scheduled.clone(),
+        );
+        r.register(
+            "herald_deliveries_waiting",
+            "Deliveries of ordered webhooks waiting for an earlier delivery of their entity",
+            m.deliveries_waiting.clone(),
         );
         r.register("herald_webhooks_failing", "Active webhooks whose last attempts failed", m.webhooks_failing.clone());
         r.register(

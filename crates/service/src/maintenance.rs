@@ -100,6 +100,7 @@ impl Herald {
         let m = self.inner.engine.metrics();
         m.deliveries_due.set(stats.due as i64);
         m.deliveries_scheduled.set(stats.scheduled as i64);
+        m.deliveries_waiting.set(stats.waiting as i64);
         m.webhooks_failing.set(stats.failing_webhooks as i64);
         Ok(m.render())
     }

@@ -369,6 +369,8 @@ pub struct StoreStats {
     pub due: u64,
     /// Pending deliveries whose next attempt is in the future.
     pub scheduled: u64,
+    /// Ordered deliveries waiting for an earlier delivery of their entity to end.
+    pub waiting: u64,
     /// Active webhooks whose last attempts failed (`failing_since` set).
     pub failing_webhooks: u64,
 }

@@ -1,7 +1,8 @@
 //! The benchmark's receiver: hyper, HTTP/1.1, answers at once, records when each delivery arrived.
 //!
-//! Each change the load generator publishes carries its sequence number in `entityId` (`b<seq>`); the receiver reads
-//! it back from the body to pair a receipt with the moment its change was sent.
+//! Each change the load generator publishes carries its sequence number in `entityId` (`b<seq>`), or, where many
+//! changes are about one entity (the ordered scenario), in `new.benchSeq`; the receiver reads it back from the body
+//! to pair a receipt with the moment its change was sent.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -59,10 +60,10 @@ impl ReceiverState {
     }
 }
 
-/// The sequence number in `"entityId":"b<digits>"`, if any.
+/// The sequence number in `"entityId":"b<digits>"` or `"benchSeq":"b<digits>"`, if any.
 pub fn sequence_of(body: &[u8]) -> Option<u64> {
-    const KEY: &[u8] = b"\"entityId\":\"b";
-    let at = body.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let find = |key: &[u8]| Some(body.windows(key.len()).position(|w| w == key)? + key.len());
+    let at = find(b"\"entityId\":\"b").or_else(|| find(b"\"benchSeq\":\"b"))?;
     let digits = body[at..].iter().take_while(|b| b.is_ascii_digit()).count();
     std::str::from_utf8(&body[at..at + digits]).ok()?.parse().ok()
 }
@@ -138,6 +139,7 @@ mod tests {
     fn reads_the_sequence_from_the_entity_id() {
         assert_eq!(sequence_of(br#"{"SendAttempts":1,"entityId":"b12345","x":1}"#), Some(12345));
         assert_eq!(sequence_of(br#"{"entityId":"RPT1"}"#), None);
+        assert_eq!(sequence_of(br#"{"entityId":"o7","new":{"id":"o7","benchSeq":"b99"}}"#), Some(99));
     }
 
     #[tokio::test]

@@ -55,6 +55,13 @@ fn change_json(customer: &str, seq: u64) -> String {
     )
 }
 
+/// A change of entity `o<entity>` (many changes per entity), carrying its sequence number in `new.benchSeq`.
+fn entity_change_json(customer: &str, seq: u64, entity: u64) -> String {
+    format!(
+        r#"{{"customerId":"{customer}","entityType":"contacts","entityId":"o{entity}","old":{{"id":"o{entity}","surname":"Smith"}},"new":{{"id":"o{entity}","surname":"Smyth","benchSeq":"b{seq}"}}}}"#
+    )
+}
+
 /// A delivery body of the size Herald sends for `change_json` (for the loopback limit).
 fn delivery_sized_body() -> Bytes {
     let change: Value = serde_json::from_str(&change_json("RPT", 0)).unwrap_or(Value::Null);
@@ -138,15 +145,20 @@ impl Api {
 
     /// An application installed by `customer`, with webhooks at these URLs.
     async fn setup(&self, customer: &str, urls: &[String]) -> anyhow::Result<()> {
+        self.setup_with(customer, urls, json!({})).await
+    }
+
+    /// As [`Api::setup`], each webhook also given the fields of `extra` (`{"ordered": true}`).
+    async fn setup_with(&self, customer: &str, urls: &[String], extra: Value) -> anyhow::Result<()> {
         let app = self.post("/apps", json!({"name": format!("bench {customer}"), "scopes": ["contacts.read"]})).await?;
         let app_id = app["id"].as_str().unwrap_or_default().to_string();
         self.post("/installations", json!({"applicationId": app_id, "customerId": customer})).await?;
         for url in urls {
-            self.post(
-                "/webhooks/subscriptions",
-                json!({"applicationId": app_id, "url": url, "topicIds": ["contacts.modified"], "customerIds": [customer]}),
-            )
-            .await?;
+            let mut body = json!({"applicationId": app_id, "url": url, "topicIds": ["contacts.modified"], "customerIds": [customer]});
+            if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+                body.extend(extra.clone());
+            }
+            self.post("/webhooks/subscriptions", body).await?;
         }
         Ok(())
     }
@@ -162,6 +174,23 @@ async fn publish_closed(
     duration: Duration,
     batch: usize,
 ) -> u64 {
+    publish_closed_about(api, clock, customer, concurrency, duration, batch, None).await
+}
+
+/// [`publish_closed`], every change about one of `entities` entities (in turn) when given, else each about its own.
+async fn publish_closed_about(
+    api: &Arc<Api>,
+    clock: &Arc<Clock>,
+    customer: &str,
+    concurrency: usize,
+    duration: Duration,
+    batch: usize,
+    entities: Option<u64>,
+) -> u64 {
+    let one = move |customer: &str, seq: u64| match entities {
+        Some(n) => entity_change_json(customer, seq, seq % n),
+        None => change_json(customer, seq),
+    };
     let sent = Arc::new(AtomicUsize::new(0));
     let deadline = Instant::now() + duration;
     let mut tasks = Vec::new();
@@ -170,9 +199,9 @@ async fn publish_closed(
         tasks.push(tokio::spawn(async move {
             while Instant::now() < deadline {
                 let body = if batch <= 1 {
-                    change_json(&customer, clock.take())
+                    one(&customer, clock.take())
                 } else {
-                    let changes: Vec<String> = (0..batch).map(|_| change_json(&customer, clock.take())).collect();
+                    let changes: Vec<String> = (0..batch).map(|_| one(&customer, clock.take())).collect();
                     format!(r#"{{"changes":[{}]}}"#, changes.join(","))
                 };
                 let ok = api
@@ -409,6 +438,8 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     api.setup("S1", std::slice::from_ref(&ok)).await?;
     let m = measure(&receiver, &clock, pid, 1, || publish_closed(&api, &clock, "S1", opts.concurrency, phase, 1)).await;
     table.measured("1 webhook (max, 1/req)", &m);
+    let unordered = m.deliveries as f64 / m.delivery_secs.max(1e-9);
+    ordered(&opts, &api, &receiver, &clock, pid, unordered, &mut table).await?;
 
     // Batches cost the publisher (and Herald's HTTP front) less per change, so that delivery is what is measured.
     let batch = opts.batch;
@@ -467,6 +498,73 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
         progress(&format!("figures written to {}", path.display()));
     }
     Ok(table.figures)
+}
+
+/// Entities of the ordered scenario: each change is about one of them, in turn.
+const ORDERED_ENTITIES: u64 = 1_000;
+
+/// One ordered webhook, [`ORDERED_ENTITIES`] entities, one change per request (contract §9.1): its delivery rate
+/// against the unordered single webhook's, then again with many other entities waiting behind heads that failed
+/// (scheduled a minute later) on another ordered webhook, to show that waiting entities cost claims nothing.
+async fn ordered(
+    opts: &BenchOptions,
+    api: &Arc<Api>,
+    receiver: &Receiver,
+    clock: &Arc<Clock>,
+    pid: u32,
+    unordered: f64,
+    table: &mut Table,
+) -> anyhow::Result<()> {
+    let phase = opts.phase();
+    let ok = receiver.url("/ok");
+    api.setup_with("O1", std::slice::from_ref(&ok), json!({"ordered": true})).await?;
+    let run = |label: String| async move {
+        progress(&format!("one ordered webhook, {ORDERED_ENTITIES} entities, one change per request{label}"));
+        measure(receiver, clock, pid, 1, || {
+            publish_closed_about(api, clock, "O1", opts.concurrency, phase, 1, Some(ORDERED_ENTITIES))
+        })
+        .await
+    };
+    let m = run(String::new()).await;
+    let name = format!("1 ordered webhook ({ORDERED_ENTITIES} entities)");
+    table.measured(&name, &m);
+    let rate = m.deliveries as f64 / m.delivery_secs.max(1e-9);
+    table.value(&name, "rate ÷ unordered 1/req", rate / unordered.max(1e-9), "×");
+
+    let sizes: &[u64] = if opts.quick { &[1_000, 10_000] } else { &[1_000, 100_000] };
+    for &n in sizes {
+        progress(&format!("  {n} entities waiting on another ordered webhook (heads answered 500)"));
+        let customer = format!("W{n}");
+        api.setup_with(&customer, &[receiver.url("/fail")], json!({"ordered": true})).await?;
+        receiver.state.reset();
+        let batch = 250u64;
+        for first in (0..n).step_by(batch as usize) {
+            // Two changes per entity: the first is the head, the second waits behind it.
+            let changes: Vec<String> = (first..(first + batch).min(n))
+                .flat_map(|e| [0, 1].map(|_| entity_change_json(&customer, clock.take(), e)))
+                .collect();
+            let body = format!(r#"{{"changes":[{}]}}"#, changes.join(","));
+            let resp = api
+                .http
+                .post(format!("{}/changes", api.base))
+                .bearer_auth(TOKEN)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await?;
+            anyhow::ensure!(resp.status().as_u16() == 202, "a batch answered {}", resp.status());
+        }
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while receiver.state.other.load(Ordering::Relaxed) < n as usize && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let m = run(format!(", {n} entities waiting")).await;
+        let name = format!("1 ordered webhook, {n} entities waiting");
+        table.measured(&name, &m);
+        let with_waiting = m.deliveries as f64 / m.delivery_secs.max(1e-9);
+        table.value(&name, "rate ÷ no entities waiting", with_waiting / rate.max(1e-9), "×");
+    }
+    Ok(())
 }
 
 /// A backlog built while no worker runs, then drained: the drain rate and RSS as the backlog shrinks.

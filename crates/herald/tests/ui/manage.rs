@@ -37,6 +37,7 @@ async fn a_webhook_created_through_the_form_is_listed_and_seen_by_the_api() {
     // Defaults: active, eTag-only changes ignored, all customers.
     assert!(b.is_checked("#active").await);
     assert!(b.is_checked("#ignoreEtagOnlyChanges").await);
+    assert!(!b.is_checked("#ordered").await, "unordered by default");
     assert!(b.is_checked("#customer-all").await);
 
     b.fill("#url", &receiver.url()).await;
@@ -67,6 +68,7 @@ async fn a_webhook_created_through_the_form_is_listed_and_seen_by_the_api() {
     assert_eq!(hook["customerIds"], serde_json::json!([]));
     assert_eq!(hook["active"], true);
     assert_eq!(hook["ignoreEtagOnlyChanges"], true);
+    assert_eq!(hook["ordered"], false);
 
     let id = hook["id"].as_str().unwrap();
     let summary = b.find(&format!("{} tr.summary", row(id))).await.text().await.unwrap();
@@ -139,6 +141,7 @@ async fn editing_a_webhook_changes_its_topics_and_customers() {
     assert!(!b.is_checked("#customer-all").await, "choosing a customer clears All customers");
     b.check("#customer-list input[value='ABC']", true).await;
     b.check("#ignoreEtagOnlyChanges", false).await;
+    b.check("#ordered", true).await;
     b.check("#active", false).await;
     b.click("#submit").await;
 
@@ -148,9 +151,11 @@ async fn editing_a_webhook_changes_its_topics_and_customers() {
     assert_eq!(h["topicIds"], serde_json::json!(["contacts.modified", "offers.accepted"]));
     assert_eq!(h["customerIds"], serde_json::json!(["SBOX", "ABC"]));
     assert_eq!(h["ignoreEtagOnlyChanges"], false);
+    assert_eq!(h["ordered"], true);
     assert_eq!(h["active"], false);
     let summary = b.find(&format!("{} tr.summary", row(&id))).await.text().await.unwrap();
     assert!(summary.contains("Sandbox (SBOX), ABC Estates (ABC)"), "{summary}");
+    assert!(summary.contains("Ordered"), "the table marks an ordered webhook: {summary}");
     assert!(summary.contains("Inactive"), "{summary}");
 
     // Back to all customers.

@@ -19,3 +19,7 @@ CREATE TABLE entity_sequences (
 -- wait, and which one becomes the head when the head ends.
 CREATE INDEX deliveries_open_by_entity ON deliveries(webhook_id, entity_key, sequence)
     WHERE state IN (0, 5) AND entity_key IS NOT NULL;
+
+-- Retention keeps the payload of an event while a delivery of it is open: the waiting ones, like the pending ones
+-- (deliveries_pending_by_event), are found through an index of their own.
+CREATE INDEX deliveries_waiting_by_event ON deliveries(event) WHERE state = 5;

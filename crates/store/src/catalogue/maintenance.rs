@@ -86,7 +86,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
 
     /// Counts in one statement (one snapshot), each a range scan of a partial index: `deliveries_free` (pending,
     /// nobody holds them) and the held index (pending, held: being attempted, so due) for the queue,
-    /// `webhooks_failing` for health.
+    /// `deliveries_open_by_entity` for the waiting ordered deliveries, `webhooks_failing` for health.
     pub async fn stats(&self, now: DateTime<Utc>) -> StoreResult<StoreStats> {
         let pending = DeliveryState::Pending.sql();
         let row = sql::<DB>(format!(
@@ -98,16 +98,19 @@ impl<DB: Sql> Catalogue<'_, DB> {
              (SELECT COUNT(*) FROM deliveries WHERE state = {pending} AND owner IS NULL AND next_attempt_at > "
         ))
         .arg(micros(now))
-        .push(
+        .push(format!(
             ") AS scheduled, \
+             (SELECT COUNT(*) FROM deliveries WHERE state = {waiting} AND entity_key IS NOT NULL) AS waiting, \
              (SELECT COUNT(*) FROM webhooks WHERE active AND deleted IS NULL AND failing_since IS NOT NULL) AS failing",
-        )
+            waiting = DeliveryState::Waiting.sql()
+        ))
         .optional(&mut *self.reader.acquire().await?)
         .await?
         .ok_or(StoreError::NotFound)?;
         Ok(StoreStats {
             due: DB::int(&row, "due")? as u64,
             scheduled: DB::int(&row, "scheduled")? as u64,
+            waiting: DB::int(&row, "waiting")? as u64,
             failing_webhooks: DB::int(&row, "failing")? as u64,
         })
     }
@@ -117,10 +120,13 @@ impl<DB: Sql> Catalogue<'_, DB> {
         // never walks past rows pruned before. On PostgreSQL, events are locked `FOR UPDATE`, which conflicts with
         // the `FOR KEY SHARE` lock the foreign-key check of a concurrent `insert_deliveries` holds on them: an
         // event being given a new (pending) delivery is skipped.
-        let (open, lock) = (DeliveryState::OPEN_SQL, DB::SKIP_LOCKED);
+        let (pending, waiting, lock) = (DeliveryState::Pending.sql(), DeliveryState::Waiting.sql(), DB::SKIP_LOCKED);
+        // One test per open state, so that each reads its partial index (`deliveries_pending_by_event`,
+        // `deliveries_waiting_by_event`).
         let event_bodies = format!(
             "UPDATE events SET body = NULL WHERE id IN (SELECT e.id FROM events e WHERE e.body IS NOT NULL \
-             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event = e.id AND d.state IN ({open})) \
+             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event = e.id AND d.state = {pending}) \
+             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event = e.id AND d.state = {waiting}) \
              AND e.created < "
         );
         let responses = "UPDATE attempts SET response = NULL WHERE id IN (SELECT id FROM attempts \

@@ -48,6 +48,7 @@ conformance! {
     ordering::entities_are_per_webhook_and_unordered_deliveries_never_wait,
     ordering::deleting_a_webhook_cancels_its_waiting_deliveries,
     ordering::concurrent_inserts_of_one_entity_keep_one_head_and_dense_sequences,
+    ordering::retention_keeps_the_payload_of_a_waiting_delivery,
     catalogue::an_application_round_trips_and_is_found_by_its_key_hash,
     catalogue::applications_are_listed_in_pages_oldest_first_with_a_total,
     catalogue::updating_an_application_changes_its_name_scopes_and_modified,

@@ -203,14 +203,23 @@ pub async fn stats_count_due_and_scheduled_deliveries_and_failing_webhooks(store
     let held = store.claim_due("node-a", t(60), 1, &[]).await.unwrap();
     assert_eq!(held.len(), 1);
 
-    assert_eq!(store.stats(t(100)).await.unwrap(), StoreStats { due: 2, scheduled: 2, failing_webhooks: 1 });
+    assert_eq!(
+        store.stats(t(100)).await.unwrap(),
+        StoreStats { due: 2, scheduled: 2, waiting: 0, failing_webhooks: 1 }
+    );
     // A held delivery is being attempted: due, whatever the time asked about.
-    assert_eq!(store.stats(t(0)).await.unwrap(), StoreStats { due: 1, scheduled: 3, failing_webhooks: 1 });
-    assert_eq!(store.stats(t(500)).await.unwrap(), StoreStats { due: 4, scheduled: 0, failing_webhooks: 1 });
+    assert_eq!(store.stats(t(0)).await.unwrap(), StoreStats { due: 1, scheduled: 3, waiting: 0, failing_webhooks: 1 });
+    assert_eq!(
+        store.stats(t(500)).await.unwrap(),
+        StoreStats { due: 4, scheduled: 0, waiting: 0, failing_webhooks: 1 }
+    );
 
     store.record_attempts(&[attempt(&held[0], 1, t(61), Outcome::Retry(t(300)))]).await.unwrap();
 
-    assert_eq!(store.stats(t(100)).await.unwrap(), StoreStats { due: 1, scheduled: 3, failing_webhooks: 2 });
+    assert_eq!(
+        store.stats(t(100)).await.unwrap(),
+        StoreStats { due: 1, scheduled: 3, waiting: 0, failing_webhooks: 2 }
+    );
 }
 
 pub async fn prune_drops_old_bodies_responses_and_keys_but_keeps_rows(store: Arc<dyn Store>) {

@@ -43,6 +43,7 @@ pub async fn only_the_head_of_each_entity_is_claimable_and_its_end_releases_the_
         "sequences per entity in acceptance order; only the first of each entity is the head"
     );
     assert_eq!(store.get_delivery(a2.id).await.unwrap().state, DeliveryState::Waiting);
+    assert_eq!(store.stats(t(1)).await.unwrap().waiting, 2, "a2 and a3 wait");
 
     let first = store.claim_due("node-a", t(2), 10, &[]).await.unwrap();
     assert_eq!(claimed_ids(&first), sorted(vec![a1.id, b1.id, plain.id]));
@@ -67,6 +68,7 @@ pub async fn only_the_head_of_each_entity_is_claimable_and_its_end_releases_the_
     let last = store.claim_due("node-a", t(14), 10, &[]).await.unwrap();
     assert_eq!(claimed_ids(&last), vec![a3.id]);
     store.record_attempts(&[attempt(&last[0], 1, t(15), Outcome::Dead)]).await.unwrap();
+    assert_eq!(store.stats(t(15)).await.unwrap().waiting, 0);
 
     // Entity A idle again: its next delivery is the head at once, and its sequence goes on.
     let a4 = ordered(&hook, "A", t(16));
@@ -153,4 +155,24 @@ pub async fn concurrent_inserts_of_one_entity_keep_one_head_and_dense_sequences(
         store.record_attempts(&[attempt(&claimed[0], 1, now, Outcome::Delivered)]).await.unwrap();
     }
     assert!(store.claim_due("node-a", t(1_000), 10, &[]).await.unwrap().is_empty());
+}
+
+pub async fn retention_keeps_the_payload_of_a_waiting_delivery(store: Arc<dyn Store>) {
+    let (_, hook) = seed(store.as_ref()).await;
+    let (head, behind) = (ordered(&hook, "A", t(1)), ordered(&hook, "A", t(1)));
+    let (first, second) = (
+        event("RPT", "contacts.modified", vec![head.clone()]),
+        event("RPT", "contacts.modified", vec![behind.clone()]),
+    );
+    store.insert_events(&[first, second.clone()], None, t(1)).await.unwrap();
+    let claimed = store.claim_due("node-a", t(2), 10, &[]).await.unwrap();
+    store.record_attempts(&[attempt(&claimed[0], 1, t(3), Outcome::Retry(t(9_000)))]).await.unwrap();
+
+    // Long after the retention window: the waiting delivery's event keeps its payload.
+    store.prune(t(8_000), t(8_000)).await.unwrap();
+    let again = store.claim_due("node-a", t(9_000), 10, &[]).await.unwrap();
+    store.record_attempts(&[attempt(&again[0], 2, t(9_001), Outcome::Delivered)]).await.unwrap();
+    let next = store.claim_due("node-a", t(9_002), 10, &[]).await.unwrap();
+    assert_eq!(claimed_ids(&next), vec![behind.id]);
+    assert_eq!(&*next[0].body, second.body.as_str());
 }
