@@ -53,6 +53,11 @@ pub struct WebhookIn {
     #[serde(default)]
     #[schema(value_type = Option<bool>)]
     pub ordered: Field<bool>,
+    /// At most this many attempts per second to the webhook, over all nodes (1 to 10,000); `null`: no limit (the
+    /// default). Deliveries beyond it wait, spending no attempt.
+    #[serde(default)]
+    #[schema(schema_with = rate_limit_schema)]
+    pub rate_limit: Field<i64>,
 }
 
 /// `PUT /webhooks/subscriptions/{id}` (`UpdateWebhookModel`): `url` and `topicIds` are required; an optional field
@@ -82,6 +87,11 @@ pub struct WebhookPatch {
     #[serde(default)]
     #[schema(value_type = Option<bool>)]
     pub ordered: Field<bool>,
+    /// At most this many attempts per second to the webhook, over all nodes (1 to 10,000); `null`: no limit (the
+    /// default). Deliveries beyond it wait, spending no attempt.
+    #[serde(default)]
+    #[schema(schema_with = rate_limit_schema)]
+    pub rate_limit: Field<i64>,
 }
 
 /// `POST /resthooks`: the application is the key's, the customer the `reapit-customer` header's.
@@ -111,6 +121,11 @@ pub struct ResthookIn {
     #[serde(default)]
     #[schema(value_type = Option<bool>)]
     pub ordered: Field<bool>,
+    /// At most this many attempts per second to the webhook, over all nodes (1 to 10,000); `null`: no limit (the
+    /// default). Deliveries beyond it wait, spending no attempt.
+    #[serde(default)]
+    #[schema(schema_with = rate_limit_schema)]
+    pub rate_limit: Field<i64>,
 }
 
 /// `PUT /resthooks/{id}`: as `PUT /webhooks/subscriptions/{id}`, without `customerIds`.
@@ -140,13 +155,26 @@ pub struct ResthookPatch {
     #[serde(default)]
     #[schema(value_type = Option<bool>)]
     pub ordered: Field<bool>,
+    /// At most this many attempts per second to the webhook, over all nodes (1 to 10,000); `null`: no limit (the
+    /// default). Deliveries beyond it wait, spending no attempt.
+    #[serde(default)]
+    #[schema(schema_with = rate_limit_schema)]
+    pub rate_limit: Field<i64>,
 }
 
 impl WebhookIn {
     /// A webhook of `application_id` with the settings of `patch`.
     pub fn from_patch(application_id: Field<String>, patch: WebhookPatch) -> Self {
-        let WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, ordered } =
-            patch;
+        let WebhookPatch {
+            url,
+            description,
+            topic_ids,
+            customer_ids,
+            active,
+            ignore_etag_only_changes,
+            ordered,
+            rate_limit,
+        } = patch;
         WebhookIn {
             application_id,
             url,
@@ -156,6 +184,7 @@ impl WebhookIn {
             active,
             ignore_etag_only_changes,
             ordered,
+            rate_limit,
         }
     }
 
@@ -170,27 +199,72 @@ impl WebhookIn {
             active,
             ignore_etag_only_changes,
             ordered,
+            rate_limit,
         } = self;
         (
             application_id,
-            WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, ordered },
+            WebhookPatch {
+                url,
+                description,
+                topic_ids,
+                customer_ids,
+                active,
+                ignore_etag_only_changes,
+                ordered,
+                rate_limit,
+            },
         )
     }
 }
 
 impl From<ResthookIn> for WebhookIn {
     fn from(r: ResthookIn) -> Self {
-        let ResthookIn { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, ordered } = r;
-        let patch =
-            WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, ordered };
+        let ResthookIn {
+            url,
+            description,
+            topic_ids,
+            customer_ids,
+            active,
+            ignore_etag_only_changes,
+            ordered,
+            rate_limit,
+        } = r;
+        let patch = WebhookPatch {
+            url,
+            description,
+            topic_ids,
+            customer_ids,
+            active,
+            ignore_etag_only_changes,
+            ordered,
+            rate_limit,
+        };
         WebhookIn::from_patch(Field::Absent, patch)
     }
 }
 
 impl From<ResthookPatch> for WebhookPatch {
     fn from(r: ResthookPatch) -> Self {
-        let ResthookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, ordered } = r;
-        WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, ordered }
+        let ResthookPatch {
+            url,
+            description,
+            topic_ids,
+            customer_ids,
+            active,
+            ignore_etag_only_changes,
+            ordered,
+            rate_limit,
+        } = r;
+        WebhookPatch {
+            url,
+            description,
+            topic_ids,
+            customer_ids,
+            active,
+            ignore_etag_only_changes,
+            ordered,
+            rate_limit,
+        }
     }
 }
 
@@ -229,6 +303,18 @@ fn topic_ids() -> ArrayBuilder {
     ArrayBuilder::new().items(topic_id()).min_items(Some(1)).unique_items(true)
 }
 
+/// The bounds of `rateLimit` (contract §9.3).
+pub const RATE_LIMIT_MAX: i64 = 10_000;
+
+fn rate_limit_schema() -> Schema {
+    or_null(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).maximum(Some(RATE_LIMIT_MAX)).description(
+        Some(
+            "At most this many attempts per second to the webhook, over all nodes; `null` (the default): no limit. \
+             Deliveries beyond it wait, spending no attempt. Absent on an update: unchanged.",
+        ),
+    ))
+}
+
 fn customer_ids() -> Schema {
     or_null(customer_id_list())
 }
@@ -261,6 +347,8 @@ struct WebhookFields {
     active: Option<bool>,
     ignore_etag_only_changes: Option<bool>,
     ordered: Option<bool>,
+    /// `Some(None)`: no limit.
+    rate_limit: Option<Option<u32>>,
 }
 
 impl Herald {
@@ -390,6 +478,15 @@ impl Herald {
         let active = f.optional_bool("active", &input.active);
         let ignore_etag_only_changes = f.optional_bool("ignoreEtagOnlyChanges", &input.ignore_etag_only_changes);
         let ordered = f.optional_bool("ordered", &input.ordered);
+        let rate_limit = match &input.rate_limit {
+            Field::Absent => None,
+            Field::Null => Some(None),
+            Field::Given(n @ 1..=RATE_LIMIT_MAX) => Some(Some(*n as u32)),
+            Field::Given(_) | Field::Invalid => {
+                f.add("rateLimit", format!("must be null or an integer from 1 to {RATE_LIMIT_MAX}"));
+                None
+            }
+        };
         Ok(match (url, topic_ids) {
             (Some(url), Some(topic_ids)) if f.is_empty() => Some(WebhookFields {
                 url,
@@ -399,6 +496,7 @@ impl Herald {
                 active,
                 ignore_etag_only_changes,
                 ordered,
+                rate_limit,
             }),
             _ => None,
         })
@@ -450,6 +548,7 @@ impl Herald {
             active: fields.active.unwrap_or(true),
             ignore_etag_only_changes: fields.ignore_etag_only_changes.unwrap_or(true),
             ordered: fields.ordered.unwrap_or(false),
+            rate_limit: fields.rate_limit.flatten(),
             secret: secret.clone(),
             previous_secret: None,
             previous_secret_expires: None,
@@ -522,6 +621,9 @@ impl Herald {
         }
         if let Some(o) = fields.ordered {
             hook.ordered = o;
+        }
+        if let Some(r) = fields.rate_limit {
+            hook.rate_limit = r;
         }
         hook.modified = self.now();
         match self.inner.store.update_webhook(&hook).await {

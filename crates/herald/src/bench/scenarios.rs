@@ -484,6 +484,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
             percentile(&m.latencies, 99.0).as_secs_f64() / percentile(&healthy.latencies, 99.0).as_secs_f64().max(1e-9);
         table.value(&name, "healthy p99 ÷ all-healthy", ratio, "×");
     }
+    saturated_dead_half(&api, &receiver, &clock, pid, &opts, &mut table).await?;
     herald.stop();
 
     if !opts.skip_backlog {
@@ -498,6 +499,43 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
         progress(&format!("figures written to {}", path.display()));
     }
     Ok(table.figures)
+}
+
+/// Half of ten webhooks dead, at saturation (contract §9.3): the healthy half's delivery rate when the other half
+/// answers `500` or never answers, against the same five webhooks' rate when the other half is healthy too (the
+/// control, in the same run). Closed loop with batches, so that delivery, not accepting, is the bottleneck.
+async fn saturated_dead_half(
+    api: &Arc<Api>,
+    receiver: &Receiver,
+    clock: &Arc<Clock>,
+    pid: u32,
+    opts: &BenchOptions,
+    table: &mut Table,
+) -> anyhow::Result<()> {
+    let phase = opts.phase();
+    let (batch, conc) = (opts.batch, (opts.concurrency / 8).max(1));
+    let mut control = None;
+    for other in ["/spare", "/fail", "/hang"] {
+        let name = match other {
+            "/spare" => "10 healthy (max)",
+            "/fail" => "5 healthy + 5 500 (max)",
+            _ => "5 healthy + 5 hanging (max)",
+        };
+        progress(&format!("{name}: closed loop, {batch} changes per request, {conc} requests in flight"));
+        let customer = format!("M{}", &other[1..]);
+        let mut urls = vec![receiver.url("/ok"); 5];
+        urls.extend(std::iter::repeat_n(receiver.url(other), 5));
+        api.setup(&customer, &urls).await?;
+        let m = measure(receiver, clock, pid, 5, || publish_closed(api, clock, &customer, conc, phase, batch)).await;
+        table.measured(name, &m);
+        // The healthy half's deliveries per second (only `/ok` is counted; `/spare` is the control's other half).
+        let rate = m.deliveries as f64 / m.delivery_secs.max(1e-9);
+        match control {
+            None => control = Some(rate),
+            Some(c) => table.value(name, "healthy rate ÷ control", rate / c.max(1e-9), "×"),
+        }
+    }
+    Ok(())
 }
 
 /// Entities of the ordered scenario: each change is about one of them, in turn.

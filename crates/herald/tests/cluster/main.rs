@@ -11,5 +11,6 @@ mod caches;
 mod kill;
 mod ordered;
 mod outage;
+mod rate_limit;
 mod sessions;
 mod steady;
