@@ -272,7 +272,7 @@ impl Engine {
             let now = tokio::time::Instant::now();
             sched.release(now);
             let current = gates_seen.is_some_and(|seen| seen >= inner.gates_wanted.load(Ordering::SeqCst));
-            while let Some(d) = sched.next(now).filter(|_| current) {
+            while let Some(d) = if current { sched.next(now) } else { None } {
                 let inner = inner.clone();
                 let held = (d.webhook_id, d.id);
                 let task = tasks.spawn(async move { inner.attempt(d).await });
