@@ -18,7 +18,8 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-/// How the receiver answers a path: `/ok` 204, `/spare` 204 (counted apart), `/fail` 500, `/hang` never.
+/// How the receiver answers a path: `/ok` 204, `/spare` 204 (counted apart), `/busy` 429 (no `Retry-After`), `/fail`
+/// 500, `/hang` never.
 pub struct Receiver {
     pub addr: SocketAddr,
     pub state: Arc<ReceiverState>,
@@ -116,6 +117,10 @@ async fn handle(state: Arc<ReceiverState>, req: Request<Incoming>) -> Result<Res
         "/spare" => {
             state.spare.fetch_add(1, Ordering::Relaxed);
             StatusCode::NO_CONTENT
+        }
+        "/busy" => {
+            state.other.fetch_add(1, Ordering::Relaxed);
+            StatusCode::TOO_MANY_REQUESTS
         }
         "/fail" => {
             state.other.fetch_add(1, Ordering::Relaxed);
