@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use herald_domain::change::Entity;
 use herald_domain::change::{MAX_CUSTOMER_ID_CHARS, MAX_ENTITY_ID_CHARS};
 use herald_domain::field::{Object, ObjectList};
-use herald_domain::payload::{event_diff, EventBody};
+use herald_domain::payload::{event_diff, EventBody, FirstAttempt};
 use herald_domain::routing::{RouteEvent, RoutingTable};
 use herald_domain::rules::derive_topics;
 use herald_domain::time::{format_event_time, parse_rfc3339};
@@ -387,7 +387,7 @@ impl Herald {
         .render_tail();
         let table = self.inner.routing.table().await?;
         let route = RouteEvent { topic, customer_id: &inst.customer_id, etag_only: false, application: Some(app.id) };
-        let deliveries = deliveries_for(&table, &route, now);
+        let deliveries = deliveries_for(&table, &route, &body, now);
         Ok(NewEvent {
             id: new_uuid_v7(),
             event_id,
@@ -417,10 +417,11 @@ pub(crate) fn install_payload(app: &ApplicationRecord, inst: &InstallationRecord
     }
 }
 
-fn deliveries_for(table: &RoutingTable, route: &RouteEvent<'_>, now: DateTime<Utc>) -> Vec<NewDelivery> {
+/// The deliveries of an event whose payload tail is `tail`: one per webhook that receives it, filters included.
+fn deliveries_for(table: &RoutingTable, route: &RouteEvent<'_>, tail: &str, now: DateTime<Utc>) -> Vec<NewDelivery> {
     let sandbox = route.customer_id == SANDBOX_CUSTOMER;
     table
-        .route(route)
+        .route(route, &FirstAttempt::new(tail))
         .iter()
         .map(|w| NewDelivery {
             id: DeliveryId(new_uuid_v7()),
@@ -462,6 +463,7 @@ fn build_change_event(
         etag_only: d.is_some() && c.is_etag_only(),
         application: None,
     };
+    let deliveries = deliveries_for(table, &route, &body, now);
     NewEvent {
         id: new_uuid_v7(),
         event_id,
@@ -470,7 +472,7 @@ fn build_change_event(
         entity_id: Some(c.entity_id.clone()),
         event_time: pc.event_time,
         body,
-        deliveries: deliveries_for(table, &route, now),
+        deliveries,
     }
 }
 

@@ -7,6 +7,9 @@ use serde::Deserialize;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::ToSchema;
 
+use serde_json::{Map, Value};
+
+use crate::filters::{filter_schema, read_filter};
 use crate::input::{customer_id_list, or_null, topic_id, Errors, Field, StrList, NO_NUL};
 use crate::models::{WebhookCreatedOut, WebhookOut};
 use crate::paging::Paged;
@@ -47,6 +50,10 @@ pub struct WebhookIn {
     #[serde(default)]
     #[schema(value_type = Option<bool>)]
     pub ignore_etag_only_changes: Field<bool>,
+    /// A payload filter: a JSON Schema the event's payload must satisfy (contract §9.2).
+    #[serde(default)]
+    #[schema(schema_with = filter_schema)]
+    pub filter: Field<Map<String, Value>>,
 }
 
 /// `PUT /webhooks/subscriptions/{id}` (`UpdateWebhookModel`): `url` and `topicIds` are required; an optional field
@@ -73,6 +80,10 @@ pub struct WebhookPatch {
     #[serde(default)]
     #[schema(value_type = Option<bool>)]
     pub ignore_etag_only_changes: Field<bool>,
+    /// A payload filter: a JSON Schema the event's payload must satisfy (contract §9.2).
+    #[serde(default)]
+    #[schema(schema_with = filter_schema)]
+    pub filter: Field<Map<String, Value>>,
 }
 
 /// `POST /resthooks`: the application is the key's, the customer the `reapit-customer` header's.
@@ -99,6 +110,10 @@ pub struct ResthookIn {
     #[serde(default)]
     #[schema(value_type = Option<bool>)]
     pub ignore_etag_only_changes: Field<bool>,
+    /// A payload filter: a JSON Schema the event's payload must satisfy (contract §9.2).
+    #[serde(default)]
+    #[schema(schema_with = filter_schema)]
+    pub filter: Field<Map<String, Value>>,
 }
 
 /// `PUT /resthooks/{id}`: as `PUT /webhooks/subscriptions/{id}`, without `customerIds`.
@@ -125,35 +140,61 @@ pub struct ResthookPatch {
     #[serde(default)]
     #[schema(value_type = Option<bool>)]
     pub ignore_etag_only_changes: Field<bool>,
+    /// A payload filter: a JSON Schema the event's payload must satisfy (contract §9.2).
+    #[serde(default)]
+    #[schema(schema_with = filter_schema)]
+    pub filter: Field<Map<String, Value>>,
 }
 
 impl WebhookIn {
     /// A webhook of `application_id` with the settings of `patch`.
     pub fn from_patch(application_id: Field<String>, patch: WebhookPatch) -> Self {
-        let WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes } = patch;
-        WebhookIn { application_id, url, description, topic_ids, customer_ids, active, ignore_etag_only_changes }
+        let WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, filter } =
+            patch;
+        WebhookIn {
+            application_id,
+            url,
+            description,
+            topic_ids,
+            customer_ids,
+            active,
+            ignore_etag_only_changes,
+            filter,
+        }
     }
 
     /// The settings, apart from the application.
     fn split(self) -> (Field<String>, WebhookPatch) {
-        let WebhookIn { application_id, url, description, topic_ids, customer_ids, active, ignore_etag_only_changes } =
-            self;
-        (application_id, WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes })
+        let WebhookIn {
+            application_id,
+            url,
+            description,
+            topic_ids,
+            customer_ids,
+            active,
+            ignore_etag_only_changes,
+            filter,
+        } = self;
+        (
+            application_id,
+            WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, filter },
+        )
     }
 }
 
 impl From<ResthookIn> for WebhookIn {
     fn from(r: ResthookIn) -> Self {
-        let ResthookIn { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes } = r;
-        let patch = WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes };
+        let ResthookIn { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, filter } = r;
+        let patch =
+            WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, filter };
         WebhookIn::from_patch(Field::Absent, patch)
     }
 }
 
 impl From<ResthookPatch> for WebhookPatch {
     fn from(r: ResthookPatch) -> Self {
-        let ResthookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes } = r;
-        WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes }
+        let ResthookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, filter } = r;
+        WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, filter }
     }
 }
 
@@ -223,6 +264,8 @@ struct WebhookFields {
     customer_ids: Option<Vec<String>>,
     active: Option<bool>,
     ignore_etag_only_changes: Option<bool>,
+    /// `None`: keep; `Some(None)`: remove.
+    filter: Option<Option<String>>,
 }
 
 impl Herald {
@@ -351,10 +394,17 @@ impl Herald {
         };
         let active = f.optional_bool("active", &input.active);
         let ignore_etag_only_changes = f.optional_bool("ignoreEtagOnlyChanges", &input.ignore_etag_only_changes);
+        let filter = read_filter(f, "filter", &input.filter);
         Ok(match (url, topic_ids) {
-            (Some(url), Some(topic_ids)) if f.is_empty() => {
-                Some(WebhookFields { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes })
-            }
+            (Some(url), Some(topic_ids)) if f.is_empty() => Some(WebhookFields {
+                url,
+                description,
+                topic_ids,
+                customer_ids,
+                active,
+                ignore_etag_only_changes,
+                filter,
+            }),
             _ => None,
         })
     }
@@ -412,6 +462,7 @@ impl Herald {
             failing_since: None,
             created: now,
             modified: now,
+            filter: fields.filter.flatten(),
         };
         self.inner.store.insert_webhook(&hook).await?;
         self.routing_changed();
@@ -473,6 +524,9 @@ impl Herald {
         }
         if let Some(e) = fields.ignore_etag_only_changes {
             hook.ignore_etag_only_changes = e;
+        }
+        if let Some(filter) = fields.filter {
+            hook.filter = filter;
         }
         hook.modified = self.now();
         match self.inner.store.update_webhook(&hook).await {

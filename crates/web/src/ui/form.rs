@@ -1,6 +1,7 @@
 //! The Add and Edit webhook form. Validation is the service's: the form becomes the API's typed input
 //! (`WebhookIn` / `WebhookPatch`) and is sent to `create_webhook` / `update_webhook`; field errors come back and are
-//! shown next to their fields.
+//! shown next to their fields. The payload filter's "Test filter" button posts the same form without saving it: the
+//! form comes back with the result of testing the filter against the chosen topic's example payload.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +11,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use herald_domain::{WebhookId, SANDBOX_CUSTOMER};
 use herald_service::input::str_list;
 use herald_service::models::{AppOut, InstallationOut, WebhookOut};
-use herald_service::{Field, Principal, ServiceError, WebhookIn, WebhookPatch, WebhookScope};
+use herald_service::{
+    Field, FilterTestIn, FilterTestOut, Principal, ServiceError, WebhookIn, WebhookPatch, WebhookScope,
+};
 use maud::html;
 use serde::Deserialize;
 
@@ -32,6 +35,8 @@ struct Values {
     customers: Vec<String>,
     active: bool,
     ignore_etag: bool,
+    /// The payload filter as JSON text; empty for none.
+    filter: String,
 }
 
 impl Values {
@@ -43,6 +48,7 @@ impl Values {
             customers: Vec::new(),
             active: true,
             ignore_etag: true,
+            filter: String::new(),
         }
     }
 
@@ -54,6 +60,7 @@ impl Values {
             customers: h.customer_ids.clone(),
             active: h.active,
             ignore_etag: h.ignore_etag_only_changes,
+            filter: h.filter.as_ref().and_then(|f| serde_json::to_string_pretty(f).ok()).unwrap_or_default(),
         }
     }
 
@@ -65,6 +72,7 @@ impl Values {
             customers: f.all("customerIds"),
             active: f.has("active"),
             ignore_etag: f.has("ignoreEtagOnlyChanges"),
+            filter: f.get("filter").unwrap_or_default().trim().to_string(),
         }
     }
 
@@ -78,6 +86,19 @@ impl Values {
             customer_ids: str_list(self.customers.iter().filter(|c| *c != ALL).cloned()),
             active: self.active.into(),
             ignore_etag_only_changes: self.ignore_etag.into(),
+            filter: self.filter_field(),
+        }
+    }
+
+    /// The filter as the API takes it: none when the box is empty (on Edit, that removes it); text that is not a
+    /// JSON object is `Invalid` (`form_errors` has said why already).
+    fn filter_field(&self) -> Field<serde_json::Map<String, serde_json::Value>> {
+        if self.filter.is_empty() {
+            return Field::Null;
+        }
+        match serde_json::from_str(&self.filter) {
+            Ok(serde_json::Value::Object(schema)) => Field::Given(schema),
+            _ => Field::Invalid,
         }
     }
 
@@ -94,7 +115,7 @@ fn group(errors: Vec<herald_domain::FieldError>) -> Errors {
     let mut out = Errors::new();
     for e in errors {
         let field = e.field.split(['[', '.']).next().unwrap_or_default().to_string();
-        let known = ["url", "description", "topicIds", "customerIds", "active", "ignoreEtagOnlyChanges"];
+        let known = ["url", "description", "topicIds", "customerIds", "active", "ignoreEtagOnlyChanges", "filter"];
         let key = if known.contains(&field.as_str()) { field } else { String::new() };
         let msg = if e.field.is_empty() || key.is_empty() { format!("{}: {}", e.field, e.message) } else { e.message };
         out.entry(key).or_default().push(msg);
@@ -110,7 +131,50 @@ fn form_errors(v: &Values) -> Errors {
             .or_default()
             .push("choose either All customers or particular customers, not both".into());
     }
+    if !v.filter.is_empty() {
+        match serde_json::from_str::<serde_json::Value>(&v.filter) {
+            Ok(serde_json::Value::Object(_)) => {}
+            Ok(_) => out.entry("filter".into()).or_default().push("must be a JSON object (a JSON Schema)".into()),
+            Err(e) => out.entry("filter".into()).or_default().push(format!("is not valid JSON: {e}")),
+        }
+    }
     out
+}
+
+/// The outcome of the "Test filter" button: the topic whose example payload was tested, and the answer.
+struct Tested {
+    topic: String,
+    out: FilterTestOut,
+}
+
+/// Tests the form's filter against the example payload of the topic chosen beside it (the first of the webhook's
+/// topics by default), when the "Test filter" button sent the form; `Err` holds the errors to show instead.
+fn test_filter(s: &AppState, who: &Principal, form: &FormData, v: &Values) -> Result<Option<Tested>, Errors> {
+    if !form.has("testFilter") {
+        return Ok(None);
+    }
+    let mut errors = form_errors(v);
+    errors.retain(|k, _| k == "filter");
+    if v.filter.is_empty() {
+        errors.entry("filter".into()).or_default().push("is empty: write a JSON Schema to test".into());
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let topic = form.text("filterTopic").filter(|t| !t.is_empty()).or_else(|| v.topics.first().cloned());
+    let Some(topic) = topic else {
+        return Err(Errors::from([("filter".to_string(), vec!["choose a topic to test the filter with".to_string()])]));
+    };
+    let input =
+        FilterTestIn { filter: v.filter_field(), payload: Field::Absent, topic_id: Field::Given(topic.clone()) };
+    match s.herald.test_filter(who, input) {
+        Ok(out) => Ok(Some(Tested { topic, out })),
+        Err(ServiceError::Validation(e)) => {
+            // Every error of a test is about the filter (the topic comes from a list).
+            Err(Errors::from([("filter".to_string(), e.into_iter().map(|e| e.message).collect())]))
+        }
+        Err(e) => Err(Errors::from([("".to_string(), vec![e.to_string()])])),
+    }
 }
 
 async fn installed(s: &AppState, who: &Principal, app: &AppOut) -> UiResult<Vec<InstallationOut>> {
@@ -126,13 +190,18 @@ pub struct NewQuery {
 pub async fn new_form(State(s): State<AppState>, ui: Ui, Query(q): Query<NewQuery>) -> UiResult<Response> {
     let ctx = context(&s, ui, q.app.as_deref()).await?;
     let Some(app) = ctx.app.clone() else { return Ok(manage::no_app(&ctx).into_response()) };
-    render(&s, &ctx, &app, None, &Values::new_webhook(), &Errors::new(), StatusCode::OK).await
+    render(&s, &ctx, &app, None, &Values::new_webhook(), &Errors::new(), None, StatusCode::OK).await
 }
 
 pub async fn create(State(s): State<AppState>, Posted { ui, form }: Posted) -> UiResult<Response> {
     let ctx = context(&s, ui, form.get("app")).await?;
     let Some(app) = ctx.app.clone() else { return Ok(manage::no_app(&ctx).into_response()) };
     let values = Values::from_form(&form);
+    match test_filter(&s, &ctx.ui.who, &form, &values) {
+        Ok(Some(t)) => return render(&s, &ctx, &app, None, &values, &Errors::new(), Some(&t), StatusCode::OK).await,
+        Ok(None) => {}
+        Err(e) => return render(&s, &ctx, &app, None, &values, &e, None, StatusCode::UNPROCESSABLE_ENTITY).await,
+    }
     let mut errors = form_errors(&values);
     if errors.is_empty() {
         match s.herald.create_webhook(&ctx.ui.who, &WebhookScope::All, values.new_in(&app.id)).await {
@@ -144,7 +213,7 @@ pub async fn create(State(s): State<AppState>, Posted { ui, form }: Posted) -> U
             Err(e) => return Err(e.into()),
         }
     }
-    render(&s, &ctx, &app, None, &values, &errors, StatusCode::UNPROCESSABLE_ENTITY).await
+    render(&s, &ctx, &app, None, &values, &errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
 }
 
 async fn load(s: &AppState, ui: Ui, id: &str) -> UiResult<(Ctx, AppOut, WebhookOut)> {
@@ -157,7 +226,7 @@ async fn load(s: &AppState, ui: Ui, id: &str) -> UiResult<(Ctx, AppOut, WebhookO
 
 pub async fn edit_form(State(s): State<AppState>, ui: Ui, Path(id): Path<String>) -> UiResult<Response> {
     let (ctx, app, hook) = load(&s, ui, &id).await?;
-    render(&s, &ctx, &app, Some(&hook), &Values::of(&hook), &Errors::new(), StatusCode::OK).await
+    render(&s, &ctx, &app, Some(&hook), &Values::of(&hook), &Errors::new(), None, StatusCode::OK).await
 }
 
 pub async fn update(
@@ -167,6 +236,15 @@ pub async fn update(
 ) -> UiResult<Response> {
     let (ctx, app, hook) = load(&s, ui, &id).await?;
     let values = Values::from_form(&form);
+    match test_filter(&s, &ctx.ui.who, &form, &values) {
+        Ok(Some(t)) => {
+            return render(&s, &ctx, &app, Some(&hook), &values, &Errors::new(), Some(&t), StatusCode::OK).await
+        }
+        Ok(None) => {}
+        Err(e) => {
+            return render(&s, &ctx, &app, Some(&hook), &values, &e, None, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
     let mut errors = form_errors(&values);
     if errors.is_empty() {
         let wid: WebhookId = hook.id.parse().map_err(|_| UiError::not_found("webhook"))?;
@@ -179,7 +257,7 @@ pub async fn update(
             Err(e) => return Err(e.into()),
         }
     }
-    render(&s, &ctx, &app, Some(&hook), &values, &errors, StatusCode::UNPROCESSABLE_ENTITY).await
+    render(&s, &ctx, &app, Some(&hook), &values, &errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
 }
 
 fn redirect_open(app: &AppOut, id: &str) -> Response {
@@ -197,6 +275,7 @@ async fn render(
     hook: Option<&WebhookOut>,
     v: &Values,
     errors: &Errors,
+    tested: Option<&Tested>,
     status: StatusCode,
 ) -> UiResult<Response> {
     let topics = app_topics(s, &ctx.ui.who, app).await?;
@@ -284,6 +363,42 @@ async fn render(
                 input #ignoreEtagOnlyChanges type="checkbox" name="ignoreEtagOnlyChanges" value="true" checked[v.ignore_etag];
                 label for="ignoreEtagOnlyChanges" { "Ignore notifications where only the eTag has been modified" }
                 (field_errors("ignoreEtagOnlyChanges", err("ignoreEtagOnlyChanges")))
+            }
+            div.field.invalid[errors.contains_key("filter")] {
+                label for="filter" { "Payload filter " span.small { "(optional)" } }
+                p.hint #filter-hint {
+                    "A JSON Schema (draft 2020-12) that an event's payload must satisfy for this webhook to receive it. "
+                    "Leave it empty to receive every event of its topics. For example, only contacts whose mobile phone changed: "
+                    code { r#"{"properties": {"diff": {"required": ["mobilePhone"]}}, "required": ["diff"]}"# }
+                }
+                textarea #filter.code name="filter" rows="8" spellcheck="false"
+                    aria-invalid=[errors.get("filter").map(|_| "true")]
+                    aria-describedby=(described("filter", errors).unwrap_or_else(|| "filter-hint".into())) { (v.filter) }
+                (field_errors("filter", err("filter")))
+                div.filter-test {
+                    label for="filterTopic" { "Test against the example payload of" }
+                    @let chosen = tested.map(|t| t.topic.as_str()).or(v.topics.first().map(String::as_str));
+                    select #filterTopic name="filterTopic" {
+                        @for t in &topics {
+                            option value=(t.id) selected[chosen == Some(t.id.as_str())] { (t.id) }
+                        }
+                    }
+                    button.secondary #test-filter type="submit" name="testFilter" value="1" formnovalidate { "Test filter" }
+                }
+                @if let Some(t) = tested {
+                    @if t.out.matches {
+                        p #filter-result.flash.ok role="status" {
+                            strong { "Match" } ": the example payload of " code { (t.topic) } " satisfies the filter."
+                        }
+                    } @else {
+                        div #filter-result.flash.fail role="status" {
+                            p { strong { "No match" } ": the example payload of " code { (t.topic) } " does not satisfy the filter." }
+                            @if let Some(first) = t.out.errors.first() {
+                                p { @if !first.path.is_empty() { code { (first.path) } ": " } (first.message) }
+                            }
+                        }
+                    }
+                }
             }
             div.actions {
                 button.primary #submit type="submit" { (submit) }
