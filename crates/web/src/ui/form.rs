@@ -37,6 +37,8 @@ struct Values {
     ignore_etag: bool,
     /// The payload filter as JSON text; empty for none.
     filter: String,
+    /// What the "Test filter" button found, shown under the filter.
+    tested: Option<Tested>,
 }
 
 impl Values {
@@ -49,6 +51,7 @@ impl Values {
             active: true,
             ignore_etag: true,
             filter: String::new(),
+            tested: None,
         }
     }
 
@@ -61,6 +64,7 @@ impl Values {
             active: h.active,
             ignore_etag: h.ignore_etag_only_changes,
             filter: h.filter.as_ref().and_then(|f| serde_json::to_string_pretty(f).ok()).unwrap_or_default(),
+            tested: None,
         }
     }
 
@@ -73,6 +77,7 @@ impl Values {
             active: f.has("active"),
             ignore_etag: f.has("ignoreEtagOnlyChanges"),
             filter: f.get("filter").unwrap_or_default().trim().to_string(),
+            tested: None,
         }
     }
 
@@ -142,6 +147,7 @@ fn form_errors(v: &Values) -> Errors {
 }
 
 /// The outcome of the "Test filter" button: the topic whose example payload was tested, and the answer.
+#[derive(Debug, Clone)]
 struct Tested {
     topic: String,
     out: FilterTestOut,
@@ -190,17 +196,20 @@ pub struct NewQuery {
 pub async fn new_form(State(s): State<AppState>, ui: Ui, Query(q): Query<NewQuery>) -> UiResult<Response> {
     let ctx = context(&s, ui, q.app.as_deref()).await?;
     let Some(app) = ctx.app.clone() else { return Ok(manage::no_app(&ctx).into_response()) };
-    render(&s, &ctx, &app, None, &Values::new_webhook(), &Errors::new(), None, StatusCode::OK).await
+    render(&s, &ctx, &app, None, &Values::new_webhook(), &Errors::new(), StatusCode::OK).await
 }
 
 pub async fn create(State(s): State<AppState>, Posted { ui, form }: Posted) -> UiResult<Response> {
     let ctx = context(&s, ui, form.get("app")).await?;
     let Some(app) = ctx.app.clone() else { return Ok(manage::no_app(&ctx).into_response()) };
-    let values = Values::from_form(&form);
+    let mut values = Values::from_form(&form);
     match test_filter(&s, &ctx.ui.who, &form, &values) {
-        Ok(Some(t)) => return render(&s, &ctx, &app, None, &values, &Errors::new(), Some(&t), StatusCode::OK).await,
+        Ok(Some(t)) => {
+            values.tested = Some(t);
+            return render(&s, &ctx, &app, None, &values, &Errors::new(), StatusCode::OK).await;
+        }
         Ok(None) => {}
-        Err(e) => return render(&s, &ctx, &app, None, &values, &e, None, StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(e) => return render(&s, &ctx, &app, None, &values, &e, StatusCode::UNPROCESSABLE_ENTITY).await,
     }
     let mut errors = form_errors(&values);
     if errors.is_empty() {
@@ -213,7 +222,7 @@ pub async fn create(State(s): State<AppState>, Posted { ui, form }: Posted) -> U
             Err(e) => return Err(e.into()),
         }
     }
-    render(&s, &ctx, &app, None, &values, &errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
+    render(&s, &ctx, &app, None, &values, &errors, StatusCode::UNPROCESSABLE_ENTITY).await
 }
 
 async fn load(s: &AppState, ui: Ui, id: &str) -> UiResult<(Ctx, AppOut, WebhookOut)> {
@@ -226,7 +235,7 @@ async fn load(s: &AppState, ui: Ui, id: &str) -> UiResult<(Ctx, AppOut, WebhookO
 
 pub async fn edit_form(State(s): State<AppState>, ui: Ui, Path(id): Path<String>) -> UiResult<Response> {
     let (ctx, app, hook) = load(&s, ui, &id).await?;
-    render(&s, &ctx, &app, Some(&hook), &Values::of(&hook), &Errors::new(), None, StatusCode::OK).await
+    render(&s, &ctx, &app, Some(&hook), &Values::of(&hook), &Errors::new(), StatusCode::OK).await
 }
 
 pub async fn update(
@@ -235,15 +244,14 @@ pub async fn update(
     Posted { ui, form }: Posted,
 ) -> UiResult<Response> {
     let (ctx, app, hook) = load(&s, ui, &id).await?;
-    let values = Values::from_form(&form);
+    let mut values = Values::from_form(&form);
     match test_filter(&s, &ctx.ui.who, &form, &values) {
         Ok(Some(t)) => {
-            return render(&s, &ctx, &app, Some(&hook), &values, &Errors::new(), Some(&t), StatusCode::OK).await
+            values.tested = Some(t);
+            return render(&s, &ctx, &app, Some(&hook), &values, &Errors::new(), StatusCode::OK).await;
         }
         Ok(None) => {}
-        Err(e) => {
-            return render(&s, &ctx, &app, Some(&hook), &values, &e, None, StatusCode::UNPROCESSABLE_ENTITY).await
-        }
+        Err(e) => return render(&s, &ctx, &app, Some(&hook), &values, &e, StatusCode::UNPROCESSABLE_ENTITY).await,
     }
     let mut errors = form_errors(&values);
     if errors.is_empty() {
@@ -257,7 +265,7 @@ pub async fn update(
             Err(e) => return Err(e.into()),
         }
     }
-    render(&s, &ctx, &app, Some(&hook), &values, &errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
+    render(&s, &ctx, &app, Some(&hook), &values, &errors, StatusCode::UNPROCESSABLE_ENTITY).await
 }
 
 fn redirect_open(app: &AppOut, id: &str) -> Response {
@@ -275,7 +283,6 @@ async fn render(
     hook: Option<&WebhookOut>,
     v: &Values,
     errors: &Errors,
-    tested: Option<&Tested>,
     status: StatusCode,
 ) -> UiResult<Response> {
     let topics = app_topics(s, &ctx.ui.who, app).await?;
@@ -306,6 +313,9 @@ async fn render(
         form #webhook-form.stack method="post" action=(action) novalidate {
             (ctx.csrf())
             input type="hidden" name="app" value=(app.id);
+            // Enter in a field submits with the form's first submit button: this one saves, as #submit does, and
+            // the "Test filter" button further down is never the default.
+            button.visually-hidden type="submit" tabindex="-1" aria-hidden="true" { (submit) }
             div.field.invalid[errors.contains_key("url")] {
                 label for="url" { "URL" }
                 input #url type="url" name="url" value=(v.url) inputmode="url" placeholder="https://example.com/webhooks"
@@ -375,17 +385,18 @@ async fn render(
                     aria-invalid=[errors.get("filter").map(|_| "true")]
                     aria-describedby=(described("filter", errors).unwrap_or_else(|| "filter-hint".into())) { (v.filter) }
                 (field_errors("filter", err("filter")))
-                div.filter-test {
+                div #filter-test.filter-test {
                     label for="filterTopic" { "Test against the example payload of" }
-                    @let chosen = tested.map(|t| t.topic.as_str()).or(v.topics.first().map(String::as_str));
+                    @let chosen = v.tested.as_ref().map(|t| t.topic.as_str()).or(v.topics.first().map(String::as_str));
                     select #filterTopic name="filterTopic" {
                         @for t in &topics {
                             option value=(t.id) selected[chosen == Some(t.id.as_str())] { (t.id) }
                         }
                     }
-                    button.secondary #test-filter type="submit" name="testFilter" value="1" formnovalidate { "Test filter" }
+                    button.secondary #test-filter type="submit" name="testFilter" value="1" formnovalidate
+                        formaction=(format!("{action}#filter-test")) { "Test filter" }
                 }
-                @if let Some(t) = tested {
+                @if let Some(t) = &v.tested {
                     @if t.out.matches {
                         p #filter-result.flash.ok role="status" {
                             strong { "Match" } ": the example payload of " code { (t.topic) } " satisfies the filter."
