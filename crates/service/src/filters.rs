@@ -32,6 +32,17 @@ pub(crate) fn filter_schema() -> Schema {
         .into()
 }
 
+/// The OpenAPI schema of the filter to test.
+fn filter_to_test() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(format!(
+            "The filter to test: a JSON Schema (draft 2020-12), at most {MAX_FILTER_BYTES} bytes of compact JSON, \
+             every `$ref` inside the schema. The rules are those of a webhook's `filter`."
+        )))
+        .into()
+}
+
 /// Reads a `filter` field: `None` when absent (keep what is stored), `Some(None)` for `null`, `Some(Some(text))` for a
 /// schema that compiles, the compact JSON text to store. A schema that does not compile is an error on `field`.
 pub(crate) fn read_filter(f: &mut Errors, field: &str, v: &Field<Map<String, Value>>) -> Option<Option<String>> {
@@ -58,7 +69,7 @@ pub(crate) fn read_filter(f: &mut Errors, field: &str, v: &Field<Map<String, Val
 #[schema(as = FilterTestModel, rename_all = "camelCase")]
 pub struct FilterTestIn {
     #[serde(default)]
-    #[schema(schema_with = filter_schema, required = true)]
+    #[schema(schema_with = filter_to_test, required = true)]
     pub filter: Field<Map<String, Value>>,
     /// A payload to test (any JSON object, typically one a receiver got). Exactly one of `payload` and `topicId`.
     #[serde(default)]
