@@ -282,6 +282,7 @@ async fn the_filter_is_tested_against_the_topics_example_and_saved_with_the_webh
     b.click("#submit").await;
     b.wait_text(".flash.ok", "saved").await;
     assert_eq!(f.api_webhooks().await[0]["filter"], serde_json::from_str::<Value>(mobile).unwrap());
+    b.wait_text(&format!("#details-{id} pre.filter"), "mobilePhone").await;
 
     // Edit shows the saved filter; emptying the box removes it.
     b.goto(&format!("/ui/webhooks/{id}/edit")).await;
