@@ -170,29 +170,32 @@ impl RoutingTable {
     }
 
     /// As [`RoutingTable::new`], taking each filter that has not changed since `previous` from it instead of
-    /// compiling it again.
+    /// compiling it again (and compiling a filter that several webhooks share once).
     pub fn rebuilt(
         previous: Option<&RoutingTable>,
         webhooks: impl IntoIterator<Item = RouteWebhook>,
         scopes: impl IntoIterator<Item = (ApplicationId, Vec<String>)>,
         installations: impl IntoIterator<Item = (ApplicationId, String)>,
     ) -> Self {
-        let known: HashMap<&str, &Compiled> = previous
+        // Filters by text: those of the previous table, then each compiled here, so that a text is compiled once.
+        let mut known: HashMap<String, Compiled> = previous
             .into_iter()
             .flat_map(|p| p.by_topic.values().flatten())
-            .filter_map(|e| Some((e.webhook.filter.as_deref()?, e.filter.as_ref()?)))
+            .filter_map(|e| Some((e.webhook.filter.clone()?, e.filter.clone()?)))
             .collect();
         let mut by_topic: HashMap<String, Vec<Arc<Entry>>> = HashMap::new();
         for w in webhooks {
             if !w.active {
                 continue;
             }
-            let filter = w.filter.as_deref().map(|text| match known.get(text) {
-                Some(c) => (*c).clone(),
-                None => match Filter::parse(text) {
-                    Ok(f) => Compiled::Filter(Arc::new(f)),
-                    Err(e) => Compiled::Broken(e),
-                },
+            let filter = w.filter.as_ref().map(|text| {
+                known
+                    .entry(text.clone())
+                    .or_insert_with(|| match Filter::parse(text) {
+                        Ok(f) => Compiled::Filter(Arc::new(f)),
+                        Err(e) => Compiled::Broken(e),
+                    })
+                    .clone()
             });
             let e = Arc::new(Entry { webhook: Arc::new(w), filter });
             for t in &e.webhook.topic_ids {
