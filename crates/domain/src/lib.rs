@@ -10,6 +10,7 @@ pub mod diff;
 pub mod entity;
 pub mod examples;
 pub mod field;
+pub mod filter;
 pub mod ids;
 pub mod ordering;
 pub mod payload;

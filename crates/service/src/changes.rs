@@ -5,7 +5,7 @@ use herald_domain::change::Entity;
 use herald_domain::change::{MAX_CUSTOMER_ID_CHARS, MAX_ENTITY_ID_CHARS};
 use herald_domain::field::{Object, ObjectList};
 use herald_domain::ordering::entity_key;
-use herald_domain::payload::{event_diff, EventBody};
+use herald_domain::payload::{event_diff, EventBody, FirstAttempt};
 use herald_domain::routing::{RouteEvent, RoutingTable};
 use herald_domain::rules::derive_topics;
 use herald_domain::time::{format_event_time, parse_rfc3339};
@@ -390,7 +390,7 @@ impl Herald {
         let route = RouteEvent { topic, customer_id: &inst.customer_id, etag_only: false, application: Some(app.id) };
         // An application's installs and uninstalls of one customer keep their order: the installation is the entity.
         let entity = entity_key(&inst.customer_id, &inst.id.to_string());
-        let deliveries = deliveries_for(&table, &route, &entity, now);
+        let deliveries = deliveries_for(&table, &route, &entity, &body, now);
         Ok(NewEvent {
             id: new_uuid_v7(),
             event_id,
@@ -420,12 +420,19 @@ pub(crate) fn install_payload(app: &ApplicationRecord, inst: &InstallationRecord
     }
 }
 
-/// The deliveries of an event about `entity` (its [`entity_key`]), one per webhook that receives it; those to an
-/// ordered webhook carry the key, so that the store places them in the entity's order.
-fn deliveries_for(table: &RoutingTable, route: &RouteEvent<'_>, entity: &str, now: DateTime<Utc>) -> Vec<NewDelivery> {
+/// The deliveries of an event about `entity` (its [`entity_key`]) whose payload tail is `tail`: one per webhook
+/// that receives it, filters included. Those to an ordered webhook carry the key, so that the store places them in
+/// the entity's order.
+fn deliveries_for(
+    table: &RoutingTable,
+    route: &RouteEvent<'_>,
+    entity: &str,
+    tail: &str,
+    now: DateTime<Utc>,
+) -> Vec<NewDelivery> {
     let sandbox = route.customer_id == SANDBOX_CUSTOMER;
     table
-        .route(route)
+        .route(route, &FirstAttempt::new(tail))
         .iter()
         .map(|w| NewDelivery {
             id: DeliveryId(new_uuid_v7()),
@@ -468,6 +475,7 @@ fn build_change_event(
         etag_only: d.is_some() && c.is_etag_only(),
         application: None,
     };
+    let deliveries = deliveries_for(table, &route, &entity_key(&c.customer_id, &c.entity_id), &body, now);
     NewEvent {
         id: new_uuid_v7(),
         event_id,
@@ -476,7 +484,7 @@ fn build_change_event(
         entity_id: Some(c.entity_id.clone()),
         event_time: pc.event_time,
         body,
-        deliveries: deliveries_for(table, &route, &entity_key(&c.customer_id, &c.entity_id), now),
+        deliveries,
     }
 }
 

@@ -6,6 +6,7 @@
 mod apps;
 mod changes;
 mod error;
+mod filters;
 pub mod input;
 mod installations;
 mod logs;
@@ -35,6 +36,7 @@ use sha2::{Digest, Sha256};
 pub use apps::{ApiKeyRotateIn, AppIn, AppPatch};
 pub use changes::{BatchedChange, BodyHash, ChangeBatchIn, ChangeIn, ChangesIn, IngestOutcome};
 pub use error::{ServiceError, ServiceResult};
+pub use filters::{FilterMismatchOut, FilterTestIn, FilterTestOut};
 pub use herald_delivery::Clock;
 pub use input::Field;
 pub use installations::InstallationIn;

@@ -7,6 +7,9 @@ use serde::Deserialize;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::ToSchema;
 
+use serde_json::{Map, Value};
+
+use crate::filters::{filter_schema, read_filter};
 use crate::input::{customer_id_list, or_null, topic_id, Errors, Field, StrList, NO_NUL};
 use crate::models::{WebhookCreatedOut, WebhookOut};
 use crate::paging::Paged;
@@ -53,6 +56,10 @@ pub struct WebhookIn {
     #[serde(default)]
     #[schema(value_type = Option<bool>)]
     pub ordered: Field<bool>,
+    /// A payload filter: a JSON Schema the event's payload must satisfy (contract §9.2).
+    #[serde(default)]
+    #[schema(schema_with = filter_schema)]
+    pub filter: Field<Map<String, Value>>,
 }
 
 /// `PUT /webhooks/subscriptions/{id}` (`UpdateWebhookModel`): `url` and `topicIds` are required; an optional field
@@ -82,6 +89,10 @@ pub struct WebhookPatch {
     #[serde(default)]
     #[schema(value_type = Option<bool>)]
     pub ordered: Field<bool>,
+    /// A payload filter: a JSON Schema the event's payload must satisfy (contract §9.2).
+    #[serde(default)]
+    #[schema(schema_with = filter_schema)]
+    pub filter: Field<Map<String, Value>>,
 }
 
 /// `POST /resthooks`: the application is the key's, the customer the `reapit-customer` header's.
@@ -111,6 +122,10 @@ pub struct ResthookIn {
     #[serde(default)]
     #[schema(value_type = Option<bool>)]
     pub ordered: Field<bool>,
+    /// A payload filter: a JSON Schema the event's payload must satisfy (contract §9.2).
+    #[serde(default)]
+    #[schema(schema_with = filter_schema)]
+    pub filter: Field<Map<String, Value>>,
 }
 
 /// `PUT /resthooks/{id}`: as `PUT /webhooks/subscriptions/{id}`, without `customerIds`.
@@ -140,13 +155,25 @@ pub struct ResthookPatch {
     #[serde(default)]
     #[schema(value_type = Option<bool>)]
     pub ordered: Field<bool>,
+    /// A payload filter: a JSON Schema the event's payload must satisfy (contract §9.2).
+    #[serde(default)]
+    #[schema(schema_with = filter_schema)]
+    pub filter: Field<Map<String, Value>>,
 }
 
 impl WebhookIn {
     /// A webhook of `application_id` with the settings of `patch`.
     pub fn from_patch(application_id: Field<String>, patch: WebhookPatch) -> Self {
-        let WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, ordered } =
-            patch;
+        let WebhookPatch {
+            url,
+            description,
+            topic_ids,
+            customer_ids,
+            active,
+            ignore_etag_only_changes,
+            ordered,
+            filter,
+        } = patch;
         WebhookIn {
             application_id,
             url,
@@ -156,6 +183,7 @@ impl WebhookIn {
             active,
             ignore_etag_only_changes,
             ordered,
+            filter,
         }
     }
 
@@ -170,27 +198,55 @@ impl WebhookIn {
             active,
             ignore_etag_only_changes,
             ordered,
+            filter,
         } = self;
         (
             application_id,
-            WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, ordered },
+            WebhookPatch {
+                url,
+                description,
+                topic_ids,
+                customer_ids,
+                active,
+                ignore_etag_only_changes,
+                ordered,
+                filter,
+            },
         )
     }
 }
 
 impl From<ResthookIn> for WebhookIn {
     fn from(r: ResthookIn) -> Self {
-        let ResthookIn { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, ordered } = r;
-        let patch =
-            WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, ordered };
+        let ResthookIn { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, ordered, filter } =
+            r;
+        let patch = WebhookPatch {
+            url,
+            description,
+            topic_ids,
+            customer_ids,
+            active,
+            ignore_etag_only_changes,
+            ordered,
+            filter,
+        };
         WebhookIn::from_patch(Field::Absent, patch)
     }
 }
 
 impl From<ResthookPatch> for WebhookPatch {
     fn from(r: ResthookPatch) -> Self {
-        let ResthookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, ordered } = r;
-        WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, ordered }
+        let ResthookPatch {
+            url,
+            description,
+            topic_ids,
+            customer_ids,
+            active,
+            ignore_etag_only_changes,
+            ordered,
+            filter,
+        } = r;
+        WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, ordered, filter }
     }
 }
 
@@ -261,6 +317,8 @@ struct WebhookFields {
     active: Option<bool>,
     ignore_etag_only_changes: Option<bool>,
     ordered: Option<bool>,
+    /// `None`: keep; `Some(None)`: remove.
+    filter: Option<Option<String>>,
 }
 
 impl Herald {
@@ -390,6 +448,7 @@ impl Herald {
         let active = f.optional_bool("active", &input.active);
         let ignore_etag_only_changes = f.optional_bool("ignoreEtagOnlyChanges", &input.ignore_etag_only_changes);
         let ordered = f.optional_bool("ordered", &input.ordered);
+        let filter = read_filter(f, "filter", &input.filter);
         Ok(match (url, topic_ids) {
             (Some(url), Some(topic_ids)) if f.is_empty() => Some(WebhookFields {
                 url,
@@ -399,6 +458,7 @@ impl Herald {
                 active,
                 ignore_etag_only_changes,
                 ordered,
+                filter,
             }),
             _ => None,
         })
@@ -458,6 +518,7 @@ impl Herald {
             failing_since: None,
             created: now,
             modified: now,
+            filter: fields.filter.flatten(),
         };
         self.inner.store.insert_webhook(&hook).await?;
         self.routing_changed();
@@ -522,6 +583,9 @@ impl Herald {
         }
         if let Some(o) = fields.ordered {
             hook.ordered = o;
+        }
+        if let Some(filter) = fields.filter {
+            hook.filter = filter;
         }
         hook.modified = self.now();
         match self.inner.store.update_webhook(&hook).await {

@@ -61,6 +61,9 @@ pub struct WebhookRecord {
     pub failing_since: Option<DateTime<Utc>>,
     pub created: DateTime<Utc>,
     pub modified: DateTime<Utc>,
+    /// The payload filter (contract §9.2): a JSON Schema's compact JSON text, checked by the service before it is
+    /// stored.
+    pub filter: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -296,6 +296,21 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = u64>,
 {
+    measure_expecting(receiver, clock, pid, fanout as f64, publish).await
+}
+
+/// As `measure`, when each change makes `per_change` deliveries on average (filters); waits for no more than that.
+async fn measure_expecting<F, Fut>(
+    receiver: &Receiver,
+    clock: &Clock,
+    pid: u32,
+    per_change: f64,
+    publish: F,
+) -> Measured
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = u64>,
+{
     receiver.state.reset();
     let cpu0 = cpu_time(pid);
     let t0 = clock.now_ns();
@@ -303,7 +318,7 @@ where
     let started = Instant::now();
     let changes = publish().await;
     let publish_secs = started.elapsed().as_secs_f64();
-    let expected = changes as usize * fanout;
+    let expected = (changes as f64 * per_change).floor() as usize;
     if !drain(receiver, expected, Duration::from_secs(20)).await {
         progress(&format!("  only {} of {expected} deliveries arrived", receiver.state.ok_count()));
     }
@@ -462,6 +477,9 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
         let m =
             measure(&receiver, &clock, pid, fanout, || publish_closed(&api, &clock, &customer, conc, phase, 1)).await;
         table.measured(&format!("fan-out {fanout}"), &m);
+        if fanout == 100 {
+            filtered_fanout(&api, &receiver, &clock, pid, conc, phase, &m, &mut table).await?;
+        }
     }
 
     // Half of ten webhooks dead: the healthy half's latency against the all-healthy run, at the same rate: ten
@@ -565,6 +583,68 @@ async fn ordered(
         table.value(&name, "rate ÷ no entities waiting", with_waiting / rate.max(1e-9), "×");
     }
     Ok(())
+}
+
+/// The payload filter of the filtered fan-out: the seed's mobile phone change (every change of the bench has it) of
+/// entities whose id ends in an even digit, so half of the changes (`b0`, `b2`, …) match.
+fn half_filter() -> Value {
+    json!({"required": ["diff", "entityId"],
+           "properties": {"diff": {"type": "object", "required": ["mobilePhone"]},
+                          "entityId": {"type": "string", "pattern": "[02468]$"}}})
+}
+
+/// Fan-out to 100 webhooks that each filter out half of the changes, right after the same fan-out without filters:
+/// changes accepted per second against that run, and the cost of one filter evaluation and of the payload parse
+/// that filters need, measured in this process on the bench's own payload.
+#[allow(clippy::too_many_arguments)]
+async fn filtered_fanout(
+    api: &Arc<Api>,
+    receiver: &Receiver,
+    clock: &Arc<Clock>,
+    pid: u32,
+    conc: usize,
+    phase: Duration,
+    unfiltered: &Measured,
+    table: &mut Table,
+) -> anyhow::Result<()> {
+    progress("fan-out to 100 webhooks with filters that half of the changes match");
+    let filter = half_filter();
+    api.setup_with("G100", &vec![receiver.url("/ok"); 100], json!({ "filter": filter })).await?;
+    // Half of the changes reach all 100: 50 deliveries per change (49.5 leaves room for an odd count).
+    let m = measure_expecting(receiver, clock, pid, 49.5, || publish_closed(api, clock, "G100", conc, phase, 1)).await;
+    let name = "fan-out 100, filtered ½";
+    table.measured(name, &m);
+    let rate = |m: &Measured| m.changes as f64 / m.publish_secs.max(1e-9);
+    table.value(name, "accepted ÷ unfiltered", rate(&m) / rate(unfiltered).max(1e-9), "×");
+    let (evaluation, parse) = filter_costs(&filter)?;
+    table.value(name, "filter evaluation", evaluation.as_secs_f64() * 1e6, "µs");
+    table.value(name, "payload parse (1/event)", parse.as_secs_f64() * 1e6, "µs");
+    Ok(())
+}
+
+/// The mean time of one evaluation of `filter` against the bench's delivery payload (alternately matching and not),
+/// and of one parse of that payload from its bytes, as routing does once per event that reaches a filtered webhook.
+fn filter_costs(filter: &Value) -> anyhow::Result<(Duration, Duration)> {
+    use herald_domain::filter::Filter;
+    let schema = filter.as_object().context("a filter is an object")?;
+    let compiled = Filter::compile(schema).map_err(|e| anyhow::anyhow!("the bench's filter: {e}"))?;
+    let body = delivery_sized_body();
+    let even: Value = serde_json::from_slice(&body)?;
+    let mut odd = even.clone();
+    odd["entityId"] = json!("b1");
+    const N: u32 = 20_000;
+    let started = Instant::now();
+    let mut matched = 0u32;
+    for i in 0..N {
+        matched += u32::from(compiled.matches(if i % 2 == 0 { &even } else { &odd }));
+    }
+    let evaluation = started.elapsed() / N;
+    anyhow::ensure!(matched == N / 2, "the bench's filter matched {matched} of {N}");
+    let started = Instant::now();
+    for _ in 0..N {
+        std::hint::black_box(serde_json::from_slice::<Value>(std::hint::black_box(&body))?);
+    }
+    Ok((evaluation, started.elapsed() / N))
 }
 
 /// A backlog built while no worker runs, then drained: the drain rate and RSS as the backlog shrinks.

@@ -7,6 +7,7 @@ mod config_cli;
 mod delivery;
 mod durability;
 mod events;
+mod filters;
 mod idempotency;
 mod isolation;
 mod listen;

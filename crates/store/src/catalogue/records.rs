@@ -49,5 +49,6 @@ pub fn webhook<DB: Sql>(row: &DB::Row, sealer: &Sealer) -> StoreResult<WebhookRe
         failing_since: opt_time(DB::opt_int(row, "failing_since")?),
         created: time(DB::int(row, "created")?),
         modified: time(DB::int(row, "modified")?),
+        filter: DB::opt_text(row, "filter")?,
     })
 }

@@ -17,7 +17,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
         sql::<DB>(
             "INSERT INTO webhooks (id, application_id, url, description, topic_ids, customer_ids, active, \
              ignore_etag_only_changes, ordered, secret, previous_secret, previous_secret_expires, disabled_reason, \
-             last_success, failing_since, created, modified) VALUES (",
+             last_success, failing_since, created, modified, filter) VALUES (",
         )
         .args([
             Arg::Id(hook.id.0),
@@ -37,6 +37,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
             hook.failing_since.map(micros).into(),
             micros(hook.created).into(),
             micros(hook.modified).into(),
+            (&hook.filter).into(),
         ])
         .push(")")
         .run(&mut *tx)
@@ -62,6 +63,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
         q.push(", previous_secret_expires = ").arg(hook.previous_secret_expires.map(micros));
         q.push(", disabled_reason = ").arg(&hook.disabled_reason);
         q.push(", modified = ").arg(micros(hook.modified));
+        q.push(", filter = ").arg(&hook.filter);
         q.push(" WHERE id = ").arg(hook.id.0).push(" AND deleted IS NULL");
         if q.run(&mut *tx).await? == 0 {
             return Err(StoreError::NotFound);
@@ -120,7 +122,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
             .await?
             .ok_or(StoreError::NotFound)?;
         let rows = sql::<DB>(
-            "SELECT id, application_id, topic_ids, customer_ids, active, ignore_etag_only_changes, ordered FROM webhooks \
+            "SELECT id, application_id, topic_ids, customer_ids, active, ignore_etag_only_changes, ordered, filter FROM webhooks \
              WHERE deleted IS NULL AND active",
         )
         .all(&mut *tx)
@@ -135,6 +137,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
                 active: DB::flag(row, "active")?,
                 ignore_etag_only_changes: DB::flag(row, "ignore_etag_only_changes")?,
                 ordered: DB::flag(row, "ordered")?,
+                filter: DB::opt_text(row, "filter")?,
             });
         }
         let mut scopes = Vec::new();

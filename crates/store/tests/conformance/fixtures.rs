@@ -55,6 +55,7 @@ pub fn webhook(app: &ApplicationRecord, customers: &[&str], created: DateTime<Ut
         failing_since: None,
         created,
         modified: created,
+        filter: None,
     }
 }
 

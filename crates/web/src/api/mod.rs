@@ -34,6 +34,7 @@ pub fn routes() -> Router<AppState> {
         .route("/webhooks/subscriptions/{id}/replay", post(webhooks::replay))
         .route("/webhooks/subscriptions/{id}/secret", get(webhooks::secret))
         .route("/webhooks/subscriptions/{id}/secret/rotate", post(webhooks::rotate_secret))
+        .route("/webhooks/filters/test", post(webhooks::test_filter))
         .route("/webhooks/logs", get(webhooks::logs))
         .route("/webhooks/deliveries/{id}/redeliver", post(webhooks::redeliver))
         .route("/webhooks/signing", get(webhooks::signing_keys))

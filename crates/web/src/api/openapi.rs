@@ -50,6 +50,7 @@ const BEARER: &str = "bearer";
         webhooks::update,
         webhooks::delete,
         webhooks::ping,
+        webhooks::test_filter,
         webhooks::replay,
         webhooks::secret,
         webhooks::rotate_secret,

@@ -215,6 +215,12 @@ fn details_panel(ctx: &Ctx, app: &AppOut, r: &RowData, customers: &[String]) -> 
                     dt { "Active" } dd { (if h.active { "Yes" } else { "No" }) }
                     dt { "eTag-only changes" } dd { (if h.ignore_etag_only_changes { "Ignored" } else { "Sent" }) }
                     dt { "Order" } dd { (if h.ordered { "Per entity, in the order accepted" } else { "None (fastest)" }) }
+                    dt { "Payload filter" } dd {
+                        @match &h.filter {
+                            None => "None",
+                            Some(f) => pre.code.filter { (serde_json::to_string_pretty(f).unwrap_or_default()) },
+                        }
+                    }
                     dt { "Created" } dd { (show_time(&h.created)) }
                     dt { "Modified" } dd { (show_time(&h.modified)) }
                 }
