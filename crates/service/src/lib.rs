@@ -5,6 +5,8 @@
 
 mod apps;
 mod changes;
+mod entities;
+mod entity_locks;
 mod error;
 pub mod input;
 mod installations;
@@ -34,6 +36,7 @@ use sha2::{Digest, Sha256};
 
 pub use apps::{ApiKeyRotateIn, AppIn, AppPatch};
 pub use changes::{BatchedChange, BodyHash, ChangeBatchIn, ChangeIn, ChangesIn, IngestOutcome};
+pub use entities::{EntitiesIn, EntityPath, EntityRecordIn};
 pub use error::{ServiceError, ServiceResult};
 pub use herald_delivery::Clock;
 pub use input::Field;
@@ -129,6 +132,8 @@ struct Inner {
     cfg: ServiceConfig,
     routing: RoutingCache,
     clock: Clock,
+    /// Writers of entity state on this node take turns per entity (`entities.rs`).
+    entity_locks: entity_locks::EntityLocks,
 }
 
 impl Herald {
@@ -141,6 +146,7 @@ impl Herald {
                 engine,
                 admin_token_hash: Sha256::digest(admin_token.as_bytes()).into(),
                 cfg,
+                entity_locks: Default::default(),
             }),
         }
     }

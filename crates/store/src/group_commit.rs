@@ -17,6 +17,8 @@ pub(crate) struct Job {
     pub events: Vec<NewEvent>,
     pub idempotency: Option<StoredKey>,
     pub now: DateTime<Utc>,
+    /// Entity state written with the events, each only if its entity did not move (`crate::entity_state`).
+    pub entities: Vec<EntityWrite>,
     reply: oneshot::Sender<StoreResult<()>>,
 }
 
@@ -29,7 +31,9 @@ pub(crate) struct StoredKey {
 }
 
 /// A backend's write of a group: one transaction for every job; a job whose idempotency key is already stored (and
-/// not expired) is left out and answered `Conflict`; an expired key is replaced. `Err` when the whole transaction failed (nothing of it is stored).
+/// not expired) is left out and answered `Conflict`; an expired key is replaced; a job whose entity writes find an
+/// entity moved (`crate::entity_state::apply_entity_writes`) is left out and answered `Stale`. `Err` when the whole
+/// transaction failed (nothing of it is stored).
 #[async_trait]
 pub(crate) trait Committer: Send + Sync + 'static {
     async fn commit(&self, jobs: &[Job]) -> StoreResult<Vec<StoreResult<()>>>;
@@ -57,6 +61,17 @@ impl GroupCommit {
         idempotency: Option<Idempotency<'_>>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
+        self.submit_with_entities(events, &[], idempotency, now).await
+    }
+
+    /// As [`GroupCommit::submit`], with entity writes; `Stale` (and nothing stored) when an entity moved.
+    pub async fn submit_with_entities(
+        &self,
+        events: &[NewEvent],
+        entities: &[EntityWrite],
+        idempotency: Option<Idempotency<'_>>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             events: events.to_vec(),
@@ -67,6 +82,7 @@ impl GroupCommit {
                 expired_before: i.expired_before,
             }),
             now,
+            entities: entities.to_vec(),
             reply,
         };
         self.jobs.send(job).await.map_err(|_| StoreError::Corrupt("the group committer stopped".into()))?;

@@ -48,13 +48,23 @@ impl crate::group_commit::Committer for PgCommitter {
             .await?;
             conflict[i] = done.rows_affected() == 0;
         }
-        let outcomes: Vec<StoreResult<()>> = conflict
+        let mut outcomes: Vec<StoreResult<()>> = conflict
             .iter()
             .map(|c| match c {
                 true => Err(StoreError::Conflict("a request with this idempotency key is stored".into())),
                 false => Ok(()),
             })
             .collect();
+        for (i, job) in jobs.iter().enumerate() {
+            if conflict[i] || job.entities.is_empty() {
+                continue;
+            }
+            let key = job.idempotency.as_ref().map(|k| k.key.as_str());
+            if !crate::entity_state::apply_entity_writes::<Postgres>(&mut tx, &job.entities, key, job.now).await? {
+                outcomes[i] = Err(crate::entity_state::moved());
+                conflict[i] = true;
+            }
+        }
         let kept: Vec<&crate::group_commit::Job> =
             jobs.iter().zip(&conflict).filter(|(_, c)| !**c).map(|(j, _)| j).collect();
         let events: Vec<(&NewEvent, DateTime<Utc>)> =

@@ -51,6 +51,13 @@ async fn commit(writer: &SqlitePool, jobs: &[Job]) -> StoreResult<Vec<StoreResul
                 continue;
             }
         }
+        if !job.entities.is_empty() {
+            let key = job.idempotency.as_ref().map(|k| k.key.as_str());
+            if !crate::entity_state::apply_entity_writes::<Sqlite>(&mut tx, &job.entities, key, job.now).await? {
+                outcomes.push(Err(crate::entity_state::moved()));
+                continue;
+            }
+        }
         outcomes.push(Ok(()));
         kept.push(job);
     }

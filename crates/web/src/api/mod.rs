@@ -1,5 +1,6 @@
 //! The JSON API: routes, the paging envelope and the OpenAPI document (`GET /openapi.json`).
 
+mod entities;
 mod openapi;
 pub(crate) mod params;
 mod platform;
@@ -26,6 +27,11 @@ pub fn routes() -> Router<AppState> {
         .route("/installations", post(platform::create_installation).get(platform::list_installations))
         .route("/installations/{id}", get(platform::get_installation).delete(platform::terminate_installation))
         .route("/changes", post(platform::post_changes))
+        .route("/entities", post(entities::post_entities))
+        .route(
+            "/entities/{customerId}/{entityType}/{entityId}",
+            get(entities::get_entity).put(entities::put_entity).delete(entities::delete_entity),
+        )
         .route("/webhooks/topics", get(webhooks::list_topics))
         .route("/webhooks/topics/{id}", get(webhooks::get_topic))
         .route("/webhooks/subscriptions", get(webhooks::list).post(webhooks::create))
