@@ -8,6 +8,7 @@ mod proxy;
 mod support;
 
 mod caches;
+mod entities;
 mod kill;
 mod outage;
 mod sessions;
