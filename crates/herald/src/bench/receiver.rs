@@ -1,7 +1,8 @@
 //! The benchmark's receiver: hyper, HTTP/1.1, answers at once, records when each delivery arrived.
 //!
-//! Each change the load generator publishes carries its sequence number in `entityId` (`b<seq>`); the receiver reads
-//! it back from the body to pair a receipt with the moment its change was sent.
+//! Each change the load generator publishes carries its sequence number in `entityId` (`b<seq>`), or, for a record
+//! put to `PUT /entities` (whose entity stays the same), in the record's `benchSeq`; the receiver reads it back from
+//! the body to pair a receipt with the moment its change was sent.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -59,10 +60,14 @@ impl ReceiverState {
     }
 }
 
-/// The sequence number in `"entityId":"b<digits>"`, if any.
+/// The sequence number in `"entityId":"b<digits>"`, else the first `"benchSeq":<digits>` (the payload's `new`
+/// comes before its `old`), if any.
 pub fn sequence_of(body: &[u8]) -> Option<u64> {
-    const KEY: &[u8] = b"\"entityId\":\"b";
-    let at = body.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    number_after(body, b"\"entityId\":\"b").or_else(|| number_after(body, b"\"benchSeq\":"))
+}
+
+fn number_after(body: &[u8], key: &[u8]) -> Option<u64> {
+    let at = body.windows(key.len()).position(|w| w == key)? + key.len();
     let digits = body[at..].iter().take_while(|b| b.is_ascii_digit()).count();
     std::str::from_utf8(&body[at..at + digits]).ok()?.parse().ok()
 }
@@ -138,6 +143,7 @@ mod tests {
     fn reads_the_sequence_from_the_entity_id() {
         assert_eq!(sequence_of(br#"{"SendAttempts":1,"entityId":"b12345","x":1}"#), Some(12345));
         assert_eq!(sequence_of(br#"{"entityId":"RPT1"}"#), None);
+        assert_eq!(sequence_of(br#"{"entityId":"p1","new":{"benchSeq":7},"old":{"benchSeq":6}}"#), Some(7));
     }
 
     #[tokio::test]
