@@ -105,6 +105,30 @@ pub(crate) async fn apply_entity_writes<DB: Sql>(
     Ok(applied)
 }
 
+/// Locks the stored rows of every entity a group writes, in key order, before any is written (PostgreSQL: two
+/// nodes' groups writing the same entities in another order would otherwise deadlock). SQLite's single writer needs
+/// none.
+pub(crate) async fn lock_in_order(conn: &mut sqlx::PgConnection, writes: &[&EntityWrite]) -> StoreResult<()> {
+    if writes.is_empty() {
+        return Ok(());
+    }
+    let mut keys: Vec<&EntityKey> = writes.iter().map(|w| &w.key).collect();
+    keys.sort();
+    keys.dedup();
+    // Rows are locked as the sorted plan returns them (the locking step sits above the sort).
+    sqlx::query(
+        "SELECT 1 FROM entities e JOIN UNNEST($1::text[], $2::text[], $3::text[]) AS k(c, t, i) \
+         ON e.customer_id = k.c AND e.entity_type = k.t AND e.entity_id = k.i \
+         ORDER BY e.customer_id, e.entity_type, e.entity_id FOR UPDATE OF e",
+    )
+    .bind(keys.iter().map(|k| k.customer_id.as_str()).collect::<Vec<&str>>())
+    .bind(keys.iter().map(|k| k.entity_type.as_str()).collect::<Vec<&str>>())
+    .bind(keys.iter().map(|k| k.entity_id.as_str()).collect::<Vec<&str>>())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// The error of a request whose entity moved since it was read.
 pub(crate) fn moved() -> StoreError {
     StoreError::Stale("an entity changed since it was read".into())

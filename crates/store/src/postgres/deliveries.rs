@@ -55,6 +55,8 @@ impl crate::group_commit::Committer for PgCommitter {
                 false => Ok(()),
             })
             .collect();
+        let writes = jobs.iter().zip(&conflict).filter(|(_, c)| !**c).flat_map(|(j, _)| &j.entities);
+        crate::entity_state::lock_in_order(&mut tx, &writes.collect::<Vec<_>>()).await?;
         for (i, job) in jobs.iter().enumerate() {
             if conflict[i] || job.entities.is_empty() {
                 continue;
