@@ -243,34 +243,60 @@ impl Herald {
         keys.sort();
         keys.dedup();
         let _held = self.inner.entity_locks.lock_all(&keys).await;
+        let cache = &self.inner.entity_cache;
         for _ in 0..MAX_TRIES {
-            let (changes, writes) = self.changes_of(&items, &keys, missing, now).await?;
+            let (changes, writes, records) = self.changes_of(&items, &keys, missing, now).await?;
             match self.accept_changes(event_id, &changes, &writes, body_hash.clone(), idempotency_key, now).await? {
-                Accepted::Done(outcome) => return Ok(outcome),
-                Accepted::Stale => tracing::debug!("an entity changed on another node meanwhile; reading it again"),
+                Accepted::Done(outcome) => {
+                    if !outcome.replayed {
+                        for (w, record) in writes.into_iter().zip(records) {
+                            cache.put(w.key, (record, w.read_version + 1));
+                        }
+                    }
+                    return Ok(outcome);
+                }
+                Accepted::Stale => {
+                    tracing::debug!("an entity changed on another node meanwhile; reading it again");
+                    cache.forget(&keys);
+                }
             }
         }
         Err(ServiceError::Conflict("the entity kept changing while this request was applied; try again".into()))
     }
 
-    /// Reads the state of `keys` and applies `items` to it in order: the changes they make (a record equal to the
-    /// current one makes none) and the state to write, one write per entity that changed.
+    /// Reads the state of `keys` (from this node's memory of it when there, else from the store) and applies
+    /// `items` to it in order: the changes they make (a record equal to the current one makes none), and the state
+    /// to write, one write per entity that changed, with its record.
     async fn changes_of(
         &self,
         items: &[Item],
         keys: &[EntityKey],
         missing: Missing,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> ServiceResult<(Vec<ParsedChange>, Vec<EntityWrite>)> {
-        let states = self.inner.store.get_entities(keys).await?;
+    ) -> ServiceResult<(Vec<ParsedChange>, Vec<EntityWrite>, Vec<Option<Entity>>)> {
+        let cache = &self.inner.entity_cache;
         // Per entity: the record now, the version read, whether this request changed it.
         let mut current: HashMap<&EntityKey, (Option<Entity>, i64, bool)> = HashMap::with_capacity(keys.len());
-        for (key, state) in keys.iter().zip(states) {
-            let (record, version) = match state {
-                Some(s) => (s.record.as_deref().map(parse_record).transpose()?, s.version),
-                None => (None, 0),
-            };
-            current.insert(key, (record, version, false));
+        let mut unknown = Vec::new();
+        for key in keys {
+            match cache.get(key) {
+                Some((record, version)) => {
+                    current.insert(key, (record, version, false));
+                }
+                None => unknown.push(key),
+            }
+        }
+        if !unknown.is_empty() {
+            let asked: Vec<EntityKey> = unknown.iter().map(|k| (*k).clone()).collect();
+            let states = self.inner.store.get_entities(&asked).await?;
+            for (key, state) in unknown.into_iter().zip(states) {
+                let (record, version) = match state {
+                    Some(s) => (s.record.as_deref().map(parse_record).transpose()?, s.version),
+                    None => (None, 0),
+                };
+                cache.put(key.clone(), (record.clone(), version));
+                current.insert(key, (record, version, false));
+            }
         }
         let mut changes = Vec::new();
         for item in items {
@@ -288,14 +314,15 @@ impl Herald {
             entry.2 = true;
             changes.push(ParsedChange { change, event_time: now });
         }
-        let mut writes = Vec::new();
+        let (mut writes, mut records) = (Vec::new(), Vec::new());
         for key in keys {
-            if let Some((record, version, true)) = current.get(key) {
-                let record = record.as_ref().map(serde_json::to_string).transpose().map_err(ServiceError::internal)?;
-                writes.push(EntityWrite { key: key.clone(), read_version: *version, record });
+            if let Some((record, version, true)) = current.remove(key) {
+                let text = record.as_ref().map(serde_json::to_string).transpose().map_err(ServiceError::internal)?;
+                writes.push(EntityWrite { key: key.clone(), read_version: version, record: text });
+                records.push(record);
             }
         }
-        Ok((changes, writes))
+        Ok((changes, writes, records))
     }
 }
 

@@ -6,6 +6,7 @@
 mod apps;
 mod changes;
 mod entities;
+mod entity_cache;
 mod entity_locks;
 mod error;
 pub mod input;
@@ -134,6 +135,8 @@ struct Inner {
     clock: Clock,
     /// Writers of entity state on this node take turns per entity (`entities.rs`).
     entity_locks: entity_locks::EntityLocks,
+    /// Entity state this node last saw, so that a write of it needs no read (`entity_cache.rs`).
+    entity_cache: entity_cache::EntityCache,
 }
 
 impl Herald {
@@ -147,6 +150,7 @@ impl Herald {
                 admin_token_hash: Sha256::digest(admin_token.as_bytes()).into(),
                 cfg,
                 entity_locks: Default::default(),
+                entity_cache: Default::default(),
             }),
         }
     }

@@ -105,6 +105,93 @@ pub(crate) async fn apply_entity_writes<DB: Sql>(
     Ok(applied)
 }
 
+/// Applies the entity writes of a group's requests, those not `left_out` already (an idempotency key conflict),
+/// in the caller's transaction, after their idempotency keys. Requests writing one entity (the usual `PUT`) are
+/// applied together in one statement when their entities differ; a request writing several is applied alone,
+/// under a savepoint. Returns, per request, whether it found an entity moved (stale): its writes and its key are
+/// then undone, and the caller leaves its events out.
+pub(crate) async fn apply_group<DB: Sql>(
+    conn: &mut DB::Connection,
+    jobs: &[crate::group_commit::Job],
+    left_out: &[bool],
+) -> StoreResult<Vec<bool>> {
+    let mut stale = vec![false; jobs.len()];
+    let live = |i: &usize| !left_out[*i] && !jobs[*i].entities.is_empty();
+    let singles: Vec<usize> = (0..jobs.len()).filter(live).filter(|i| jobs[*i].entities.len() == 1).collect();
+    let distinct = singles.iter().map(|i| &jobs[*i].entities[0].key).collect::<std::collections::HashSet<_>>();
+    let together = singles.len() > 1 && distinct.len() == singles.len();
+    if together {
+        let writes: Vec<&EntityWrite> = singles.iter().map(|i| &jobs[*i].entities[0]).collect();
+        let now = jobs[singles[0]].now;
+        for (i, applied) in singles.iter().zip(apply_single_writes::<DB>(conn, &writes, now).await?) {
+            if !applied {
+                stale[*i] = true;
+                if let Some(k) = &jobs[*i].idempotency {
+                    sql::<DB>("DELETE FROM idempotency_keys WHERE key = ").arg(k.key.as_str()).run(conn).await?;
+                }
+            }
+        }
+    }
+    for i in (0..jobs.len()).filter(live) {
+        if together && jobs[i].entities.len() == 1 {
+            continue;
+        }
+        let key = jobs[i].idempotency.as_ref().map(|k| k.key.as_str());
+        stale[i] = !apply_entity_writes::<DB>(conn, &jobs[i].entities, key, jobs[i].now).await?;
+    }
+    Ok(stale)
+}
+
+/// At most this many single writes in one statement (SQLite binds at most 32,766 values; a write binds 6).
+const WRITES_PER_STATEMENT: usize = 1_000;
+
+/// Applies the single entity write of each of several requests in the caller's transaction, in one statement per
+/// thousand (one round trip instead of one per request), each only if its entity is still at the version read.
+/// Returns, per write, whether it was applied. The keys must be distinct (the caller applies a group with a key
+/// twice one write at a time, with [`apply_entity_writes`]).
+pub(crate) async fn apply_single_writes<DB: Sql>(
+    conn: &mut DB::Connection,
+    writes: &[&EntityWrite],
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<bool>> {
+    let mut applied = Vec::with_capacity(writes.len());
+    for chunk in writes.chunks(WRITES_PER_STATEMENT) {
+        let mut q =
+            sql::<DB>("INSERT INTO entities (customer_id, entity_type, entity_id, record, version, updated) VALUES ");
+        for (i, w) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" })
+                .arg(w.key.customer_id.as_str())
+                .push(", ")
+                .arg(w.key.entity_type.as_str())
+                .push(", ")
+                .arg(w.key.entity_id.as_str())
+                .push(", ")
+                .arg(w.record.as_deref())
+                .push(", ")
+                .arg(w.read_version + 1)
+                .push(", ")
+                .arg(micros(now))
+                .push(")");
+        }
+        q.push(
+            " ON CONFLICT (customer_id, entity_type, entity_id) DO UPDATE SET record = excluded.record, \
+             version = excluded.version, updated = excluded.updated WHERE entities.version = excluded.version - 1 \
+             RETURNING customer_id, entity_type, entity_id",
+        );
+        let rows = q.all(conn).await?;
+        let mut done = std::collections::HashSet::with_capacity(rows.len());
+        for r in &rows {
+            done.insert((DB::text(r, "customer_id")?, DB::text(r, "entity_type")?, DB::text(r, "entity_id")?));
+        }
+        applied.extend(
+            chunk.iter().map(|w| {
+                done.contains(&(w.key.customer_id.clone(), w.key.entity_type.clone(), w.key.entity_id.clone()))
+            }),
+        );
+    }
+    Ok(applied)
+}
+
 /// Locks the stored rows of every entity a group writes, in key order, before any is written (PostgreSQL: two
 /// nodes' groups writing the same entities in another order would otherwise deadlock). SQLite's single writer needs
 /// none.

@@ -57,15 +57,10 @@ impl crate::group_commit::Committer for PgCommitter {
             .collect();
         let writes = jobs.iter().zip(&conflict).filter(|(_, c)| !**c).flat_map(|(j, _)| &j.entities);
         crate::entity_state::lock_in_order(&mut tx, &writes.collect::<Vec<_>>()).await?;
-        for (i, job) in jobs.iter().enumerate() {
-            if conflict[i] || job.entities.is_empty() {
-                continue;
-            }
-            let key = job.idempotency.as_ref().map(|k| k.key.as_str());
-            if !crate::entity_state::apply_entity_writes::<Postgres>(&mut tx, &job.entities, key, job.now).await? {
-                outcomes[i] = Err(crate::entity_state::moved());
-                conflict[i] = true;
-            }
+        let stale = crate::entity_state::apply_group::<Postgres>(&mut tx, jobs, &conflict).await?;
+        for (i, moved) in stale.into_iter().enumerate().filter(|(_, moved)| *moved) {
+            outcomes[i] = Err(crate::entity_state::moved());
+            conflict[i] = moved;
         }
         let kept: Vec<&crate::group_commit::Job> =
             jobs.iter().zip(&conflict).filter(|(_, c)| !**c).map(|(j, _)| j).collect();

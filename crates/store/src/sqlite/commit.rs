@@ -51,15 +51,16 @@ async fn commit(writer: &SqlitePool, jobs: &[Job]) -> StoreResult<Vec<StoreResul
                 continue;
             }
         }
-        if !job.entities.is_empty() {
-            let key = job.idempotency.as_ref().map(|k| k.key.as_str());
-            if !crate::entity_state::apply_entity_writes::<Sqlite>(&mut tx, &job.entities, key, job.now).await? {
-                outcomes.push(Err(crate::entity_state::moved()));
-                continue;
-            }
-        }
         outcomes.push(Ok(()));
-        kept.push(job);
+    }
+    let left_out: Vec<bool> = outcomes.iter().map(Result::is_err).collect();
+    let stale = crate::entity_state::apply_group::<Sqlite>(&mut tx, jobs, &left_out).await?;
+    for (i, job) in jobs.iter().enumerate() {
+        if stale[i] {
+            outcomes[i] = Err(crate::entity_state::moved());
+        } else if !left_out[i] {
+            kept.push(job);
+        }
     }
     let events: Vec<(&NewEvent, DateTime<Utc>)> =
         kept.iter().flat_map(|j| j.events.iter().map(move |e| (e, j.now))).collect();
