@@ -5,6 +5,9 @@
 
 mod apps;
 mod changes;
+mod entities;
+mod entity_cache;
+mod entity_locks;
 mod error;
 mod filters;
 pub mod input;
@@ -35,6 +38,7 @@ use sha2::{Digest, Sha256};
 
 pub use apps::{ApiKeyRotateIn, AppIn, AppPatch};
 pub use changes::{BatchedChange, BodyHash, ChangeBatchIn, ChangeIn, ChangesIn, IngestOutcome};
+pub use entities::{EntitiesIn, EntityPath, EntityRecordIn};
 pub use error::{ServiceError, ServiceResult};
 pub use filters::{FilterMismatchOut, FilterTestIn, FilterTestOut};
 pub use herald_delivery::Clock;
@@ -131,6 +135,10 @@ struct Inner {
     cfg: ServiceConfig,
     routing: RoutingCache,
     clock: Clock,
+    /// Writers of entity state on this node take turns per entity (`entities.rs`).
+    entity_locks: entity_locks::EntityLocks,
+    /// Entity state this node last saw, so that a write of it needs no read (`entity_cache.rs`).
+    entity_cache: entity_cache::EntityCache,
 }
 
 impl Herald {
@@ -143,6 +151,8 @@ impl Herald {
                 engine,
                 admin_token_hash: Sha256::digest(admin_token.as_bytes()).into(),
                 cfg,
+                entity_locks: Default::default(),
+                entity_cache: Default::default(),
             }),
         }
     }

@@ -166,6 +166,26 @@ impl<B: Backend> Store for B {
         self.commits().submit(events, idempotency, now).await
     }
 
+    async fn insert_entity_events(
+        &self,
+        events: &[NewEvent],
+        entities: &[EntityWrite],
+        idempotency: Option<Idempotency<'_>>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Sequenced>> {
+        self.commits().submit_with_entities(events, entities, idempotency, now).await
+    }
+
+    async fn get_entities(&self, keys: &[EntityKey]) -> StoreResult<Vec<Option<EntityState>>> {
+        let catalogue = self.catalogue();
+        let mut conn = catalogue.reader.acquire().await?;
+        let mut states = Vec::with_capacity(keys.len());
+        for key in keys {
+            states.push(crate::entity_state::get_entity::<B::Db>(&mut conn, key).await?);
+        }
+        Ok(states)
+    }
+
     async fn get_idempotent_response(&self, key: &str, since: DateTime<Utc>) -> StoreResult<Option<IdempotentAnswer>> {
         self.catalogue().get_idempotent_response(key, since).await
     }

@@ -11,6 +11,7 @@ mod batch;
 mod catalogue;
 mod codec;
 mod dialect;
+mod entity_state;
 mod error;
 mod group_commit;
 mod models;
@@ -24,6 +25,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+pub use entity_state::{EntityKey, EntityState, EntityWrite};
 pub use error::StoreError;
 pub use models::*;
 pub use sealing::Sealer;
@@ -140,6 +142,17 @@ pub trait Store: Send + Sync + 'static {
         idempotency: Option<Idempotency<'_>>,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<Sequenced>>;
+    /// As [`Store::insert_events`], with entity state written in the same transaction (contract §9.5): each write
+    /// only if its entity is still at the version read. `Stale` (and nothing stored) when one had moved.
+    async fn insert_entity_events(
+        &self,
+        events: &[NewEvent],
+        entities: &[EntityWrite],
+        idempotency: Option<Idempotency<'_>>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Sequenced>>;
+    /// The stored state of each entity of `keys`, in order (`None`: never stored).
+    async fn get_entities(&self, keys: &[EntityKey]) -> StoreResult<Vec<Option<EntityState>>>;
     /// What is stored for an idempotency key, if it is younger than `since`.
     async fn get_idempotent_response(&self, key: &str, since: DateTime<Utc>) -> StoreResult<Option<IdempotentAnswer>>;
     /// [`Store::claim_due_with_lease`] with the [`DEFAULT_NODE_LEASE`].

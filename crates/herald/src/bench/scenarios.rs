@@ -46,20 +46,30 @@ impl Clock {
     }
 }
 
+/// The seed's contact before its change.
+const SEED_OLD: &str = r#"{"id":"RPT20000029","created":"2020-05-13T09:32:24Z","modified":null,"title":"Mr","forename":"John","surname":"Smith","dateOfBirth":null,"active":true,"marketingConsent":"notAsked","identityCheck":"unchecked","source":null,"homePhone":null,"workPhone":null,"mobilePhone":null,"email":"john.smith@reapitestates.net","primaryAddress":{"type":"primary","buildingName":"","buildingNumber":"1","line1":"High Street","line2":"Clacton-On-Sea","line3":"Essex","line4":"","postcode":"CO15 1AE","countryId":"GB"},"secondaryAddress":null,"workAddress":null,"officeIds":["RPT"],"negotiatorIds":["RPT"],"_eTag":"\"65D680519E9762519D203891A694B85B\""}"#;
+/// The seed's contact after its change.
+const SEED_NEW: &str = r#"{"id":"RPT20000029","created":"2020-05-13T09:32:24Z","modified":"2020-05-13T09:33:10Z","title":"Mr","forename":"John","surname":"Smith","dateOfBirth":null,"active":true,"marketingConsent":"notAsked","identityCheck":"unchecked","source":null,"homePhone":null,"workPhone":null,"mobilePhone":"07123 456789","email":"john.smith@reapitestates.net","primaryAddress":{"type":"primary","buildingName":"","buildingNumber":"12","line1":"High Street","line2":"Clacton-On-Sea","line3":"Essex","line4":"","postcode":"CO15 1AE","countryId":"GB"},"secondaryAddress":null,"workAddress":null,"officeIds":["RPT"],"negotiatorIds":["RPT"],"_eTag":"\"4DF107A6EB05D792EEAFDF1432F6E275\""}"#;
+
 /// A change like the seed's contact change, about 1.5 KB on the wire once Herald adds the diff.
 fn change_json(customer: &str, seq: u64) -> String {
     format!(
-        r#"{{"customerId":"{customer}","entityType":"contacts","entityId":"b{seq}","old":{OLD},"new":{NEW}}}"#,
-        OLD = r#"{"id":"RPT20000029","created":"2020-05-13T09:32:24Z","modified":null,"title":"Mr","forename":"John","surname":"Smith","dateOfBirth":null,"active":true,"marketingConsent":"notAsked","identityCheck":"unchecked","source":null,"homePhone":null,"workPhone":null,"mobilePhone":null,"email":"john.smith@reapitestates.net","primaryAddress":{"type":"primary","buildingName":"","buildingNumber":"1","line1":"High Street","line2":"Clacton-On-Sea","line3":"Essex","line4":"","postcode":"CO15 1AE","countryId":"GB"},"secondaryAddress":null,"workAddress":null,"officeIds":["RPT"],"negotiatorIds":["RPT"],"_eTag":"\"65D680519E9762519D203891A694B85B\""}"#,
-        NEW = r#"{"id":"RPT20000029","created":"2020-05-13T09:32:24Z","modified":"2020-05-13T09:33:10Z","title":"Mr","forename":"John","surname":"Smith","dateOfBirth":null,"active":true,"marketingConsent":"notAsked","identityCheck":"unchecked","source":null,"homePhone":null,"workPhone":null,"mobilePhone":"07123 456789","email":"john.smith@reapitestates.net","primaryAddress":{"type":"primary","buildingName":"","buildingNumber":"12","line1":"High Street","line2":"Clacton-On-Sea","line3":"Essex","line4":"","postcode":"CO15 1AE","countryId":"GB"},"secondaryAddress":null,"workAddress":null,"officeIds":["RPT"],"negotiatorIds":["RPT"],"_eTag":"\"4DF107A6EB05D792EEAFDF1432F6E275\""}"#,
+        r#"{{"customerId":"{customer}","entityType":"contacts","entityId":"b{seq}","old":{SEED_OLD},"new":{SEED_NEW}}}"#
     )
 }
 
 /// A change of entity `o<entity>` (many changes per entity), carrying its sequence number in `new.benchSeq`.
 fn entity_change_json(customer: &str, seq: u64, entity: u64) -> String {
     format!(
-        r#"{{"customerId":"{customer}","entityType":"contacts","entityId":"o{entity}","old":{{"id":"o{entity}","surname":"Smith"}},"new":{{"id":"o{entity}","surname":"Smyth","benchSeq":"b{seq}"}}}}"#
+        r#"{{"customerId":"{customer}","entityType":"contacts","entityId":"o{entity}","old":{{"id":"o{entity}","surname":"Smith"}},"new":{{"id":"o{entity}","surname":"Smyth","benchSeq":{seq}}}}}"#
     )
+}
+
+/// A record for `PUT /entities`: the seed's contact after its change (`changed`) or before, with the sequence
+/// number the receiver pairs receipts by (`benchSeq`). Put in turns, each is a modification with the seed's diff.
+fn record_json(seq: u64, changed: bool) -> String {
+    let base = if changed { SEED_NEW } else { SEED_OLD };
+    format!(r#"{},"benchSeq":{seq}}}"#, &base[..base.len() - 1])
 }
 
 /// A delivery body of the size Herald sends for `change_json` (for the loopback limit).
@@ -224,6 +234,58 @@ async fn publish_closed_about(
         let _ = t.await;
     }
     sent.load(Ordering::Relaxed) as u64
+}
+
+/// Publishes through `PUT /entities` from `concurrency` tasks for `duration` (closed loop): each task puts the
+/// record of an entity of its own (created by [`create_entities`]), old and new in turns, so that each request is
+/// one modification, as in [`publish_closed`]. Returns how many were accepted.
+async fn publish_puts(
+    api: &Arc<Api>,
+    clock: &Arc<Clock>,
+    customer: &str,
+    concurrency: usize,
+    duration: Duration,
+) -> u64 {
+    let sent = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + duration;
+    let mut tasks = Vec::new();
+    for task in 0..concurrency {
+        let (api, clock, sent) = (api.clone(), clock.clone(), sent.clone());
+        let url = format!("{}/entities/{customer}/contacts/p{task}", api.base);
+        tasks.push(tokio::spawn(async move {
+            let mut changed = true;
+            while Instant::now() < deadline {
+                let ok = api
+                    .http
+                    .put(&url)
+                    .bearer_auth(TOKEN)
+                    .header("content-type", "application/json")
+                    .body(record_json(clock.take(), changed))
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16() == 202)
+                    .unwrap_or(false);
+                if ok {
+                    sent.fetch_add(1, Ordering::Relaxed);
+                    changed = !changed;
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    sent.load(Ordering::Relaxed) as u64
+}
+
+/// Creates the entities [`publish_puts`] puts (their creation goes to no webhook).
+async fn create_entities(api: &Api, clock: &Clock, customer: &str, count: usize) -> anyhow::Result<()> {
+    for task in 0..count {
+        let url = format!("{}/entities/{customer}/contacts/p{task}", api.base);
+        let resp = api.http.put(url).bearer_auth(TOKEN).body(record_json(clock.take(), false)).send().await?;
+        anyhow::ensure!(resp.status().as_u16() == 202, "PUT /entities answered {}", resp.status());
+    }
+    Ok(())
 }
 
 /// Publishes at a fixed rate (open loop) for `duration`; returns how many were accepted.
@@ -454,7 +516,16 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     let m = measure(&receiver, &clock, pid, 1, || publish_closed(&api, &clock, "S1", opts.concurrency, phase, 1)).await;
     table.measured("1 webhook (max, 1/req)", &m);
     let unordered = m.deliveries as f64 / m.delivery_secs.max(1e-9);
+    let changes_rate = m.changes as f64 / m.publish_secs.max(1e-9);
     ordered(&opts, &api, &receiver, &clock, pid, unordered, &mut table).await?;
+
+    progress("one webhook, closed loop, one record per PUT /entities");
+    api.setup("E1", std::slice::from_ref(&ok)).await?;
+    create_entities(&api, &clock, "E1", opts.concurrency).await?;
+    let m = measure(&receiver, &clock, pid, 1, || publish_puts(&api, &clock, "E1", opts.concurrency, phase)).await;
+    table.measured("1 webhook (PUT /entities)", &m);
+    let puts_rate = m.changes as f64 / m.publish_secs.max(1e-9);
+    table.value("1 webhook (PUT /entities)", "÷ POST /changes", 100.0 * puts_rate / changes_rate.max(1e-9), "%");
 
     // Batches cost the publisher (and Herald's HTTP front) less per change, so that delivery is what is measured.
     let batch = opts.batch;

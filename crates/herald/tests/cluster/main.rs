@@ -8,6 +8,7 @@ mod proxy;
 mod support;
 
 mod caches;
+mod entities;
 mod kill;
 mod ordered;
 mod outage;

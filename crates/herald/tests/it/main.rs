@@ -6,6 +6,7 @@ mod auth;
 mod config_cli;
 mod delivery;
 mod durability;
+mod entities;
 mod events;
 mod filters;
 mod idempotency;

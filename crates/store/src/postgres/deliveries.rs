@@ -48,8 +48,11 @@ impl crate::group_commit::Committer for PgCommitter {
             .await?;
             conflict[i] = done.rows_affected() == 0;
         }
+        let writes = jobs.iter().zip(&conflict).filter(|(_, c)| !**c).flat_map(|(j, _)| &j.entities);
+        crate::entity_state::lock_in_order(&mut tx, &writes.collect::<Vec<_>>()).await?;
+        let stale = crate::entity_state::apply_group::<Postgres>(&mut tx, jobs, &conflict).await?;
         let kept: Vec<&crate::group_commit::Job> =
-            jobs.iter().zip(&conflict).filter(|(_, c)| !**c).map(|(j, _)| j).collect();
+            jobs.iter().enumerate().filter(|(i, _)| !conflict[*i] && !stale[*i]).map(|(_, j)| j).collect();
         let events: Vec<(&NewEvent, DateTime<Utc>)> =
             kept.iter().flat_map(|j| j.events.iter().map(move |e| (e, j.now))).collect();
         if !events.is_empty() {
@@ -73,7 +76,7 @@ impl crate::group_commit::Committer for PgCommitter {
             events.iter().flat_map(|(e, now)| e.deliveries.iter().map(move |d| (e.id, d, *now))).collect();
         let sequenced = insert_delivery_rows(&mut tx, &rows).await?;
         tx.commit().await?;
-        Ok(crate::group_commit::outcomes(jobs, &conflict, sequenced))
+        Ok(crate::group_commit::outcomes(jobs, &conflict, &stale, sequenced))
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod catalogue;
 mod deliveries;
+mod entities;
 mod fixtures;
 mod harness;
 mod maintenance;
@@ -91,6 +92,9 @@ conformance! {
     deliveries::a_node_gets_its_own_deliveries_back_after_a_lease,
     deliveries::a_refused_request_does_not_fail_the_requests_stored_with_it,
     deliveries::claiming_counts_as_a_heartbeat,
+    entities::entity_state_is_written_with_its_events_only_at_the_version_read,
+    entities::concurrent_writers_of_one_version_succeed_once,
+    entities::concurrent_writers_of_distinct_entities_are_applied_or_stale_each_alone,
     maintenance::replay_candidates_are_one_per_event_oldest_first_within_the_window_and_states,
     maintenance::insert_deliveries_adds_deliveries_to_stored_events,
     maintenance::many_deliveries_are_added_in_one_call,

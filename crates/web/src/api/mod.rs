@@ -1,5 +1,6 @@
 //! The JSON API: routes, the paging envelope and the OpenAPI document (`GET /openapi.json`).
 
+mod entities;
 mod openapi;
 pub(crate) mod params;
 mod platform;
@@ -17,6 +18,7 @@ use utoipa::ToSchema;
 use crate::error::method_not_allowed;
 use crate::extract::Params;
 use crate::AppState;
+use entities::{delete_entity, get_entity, put_entity};
 
 pub fn routes() -> Router<AppState> {
     let r = Router::new()
@@ -26,6 +28,8 @@ pub fn routes() -> Router<AppState> {
         .route("/installations", post(platform::create_installation).get(platform::list_installations))
         .route("/installations/{id}", get(platform::get_installation).delete(platform::terminate_installation))
         .route("/changes", post(platform::post_changes))
+        .route("/entities", post(entities::post_entities))
+        .route("/entities/{customerId}/{entityType}/{entityId}", get(get_entity).put(put_entity).delete(delete_entity))
         .route("/webhooks/topics", get(webhooks::list_topics))
         .route("/webhooks/topics/{id}", get(webhooks::get_topic))
         .route("/webhooks/subscriptions", get(webhooks::list).post(webhooks::create))

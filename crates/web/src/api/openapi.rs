@@ -11,9 +11,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
-use herald_service::{BatchedChange, ChangeBatchIn, ChangeIn};
+use herald_service::{BatchedChange, ChangeBatchIn, ChangeIn, EntityRecordIn};
 
-use super::{platform, resthooks, webhooks};
+use super::{entities, platform, resthooks, webhooks};
 use crate::error::{BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unavailable, ValidationFailed};
 
 /// Operations that need no token (contract §2).
@@ -42,6 +42,10 @@ const BEARER: &str = "bearer";
         platform::get_installation,
         platform::terminate_installation,
         platform::post_changes,
+        entities::put_entity,
+        entities::delete_entity,
+        entities::get_entity,
+        entities::post_entities,
         webhooks::list_topics,
         webhooks::get_topic,
         webhooks::list,
@@ -69,7 +73,7 @@ const BEARER: &str = "bearer";
         openapi_json,
     ),
     components(
-        schemas(ChangeIn, ChangeBatchIn, BatchedChange),
+        schemas(ChangeIn, ChangeBatchIn, BatchedChange, EntityRecordIn),
         responses(
             BadRequest,
             Unauthorized,
