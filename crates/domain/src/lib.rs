@@ -11,6 +11,7 @@ pub mod entity;
 pub mod examples;
 pub mod field;
 pub mod ids;
+pub mod operational;
 pub mod payload;
 pub mod retry;
 pub mod routing;
