@@ -410,6 +410,7 @@ impl Herald {
             disabled_reason: None,
             last_success: None,
             failing_since: None,
+            failing_announced: None,
             created: now,
             modified: now,
         };

@@ -57,6 +57,9 @@ pub struct WebhookRecord {
     pub disabled_reason: Option<String>,
     pub last_success: Option<DateTime<Utc>>,
     pub failing_since: Option<DateTime<Utc>>,
+    /// When Herald last announced the webhook's failing streak (`webhooks.failing` or `webhooks.disabled`, contract
+    /// §9.4); `None` while none is announced. Only the hot path and the upkeep write it.
+    pub failing_announced: Option<DateTime<Utc>>,
     pub created: DateTime<Utc>,
     pub modified: DateTime<Utc>,
 }
