@@ -12,6 +12,7 @@ mod isolation;
 mod listen;
 mod logs;
 mod memory;
+mod operational;
 mod revoked;
 mod signatures;
 mod slow_clients;
