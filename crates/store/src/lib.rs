@@ -243,6 +243,10 @@ pub trait Store: Send + Sync + 'static {
         reason: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<WebhookId>>;
+    /// The application's webhooks whose failing streak is announced (`webhooks.failing` or `webhooks.disabled`,
+    /// contract §9.4) and that were not modified since, oldest first, each with its latest attempt: what the web UI's
+    /// banner shows.
+    async fn webhook_alerts(&self, application: ApplicationId) -> StoreResult<Vec<WebhookAlert>>;
     /// Queue depth and health figures for metrics, read in one statement. Cheap: counts walk the pending rows of
     /// an index, not the tables.
     async fn stats(&self, now: DateTime<Utc>) -> StoreResult<StoreStats>;

@@ -64,6 +64,18 @@ pub struct WebhookRecord {
     pub modified: DateTime<Utc>,
 }
 
+/// A webhook whose failing streak was announced and that was not modified since (see `Store::webhook_alerts`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookAlert {
+    pub webhook_id: WebhookId,
+    pub url: String,
+    pub active: bool,
+    pub disabled_reason: Option<String>,
+    pub failing_since: Option<DateTime<Utc>>,
+    /// The webhook's latest attempt: when it started, its status code and its error.
+    pub last_attempt: Option<(DateTime<Utc>, Option<u16>, Option<String>)>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct WebhookFilter {
     pub application_id: Option<ApplicationId>,

@@ -218,3 +218,43 @@ pub async fn announce_disabled<DB: Sql>(
     }
     Ok(())
 }
+
+impl<DB: Sql> super::Catalogue<'_, DB> {
+    pub async fn webhook_alerts(&self, application: ApplicationId) -> StoreResult<Vec<WebhookAlert>> {
+        let mut conn = self.reader.acquire().await?;
+        let rows = sql::<DB>(
+            "SELECT id, url, active, disabled_reason, failing_since FROM webhooks WHERE deleted IS NULL \
+             AND failing_announced IS NOT NULL AND modified <= failing_announced AND application_id = ",
+        )
+        .arg(application.0)
+        .push(" ORDER BY failing_announced, id")
+        .all(&mut *conn)
+        .await?;
+        let mut alerts = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let hook = WebhookId(DB::get_id(row, "id")?);
+            let last = sql::<DB>("SELECT started, status_code, error FROM attempts WHERE webhook_id = ")
+                .arg(hook.0)
+                .push(" ORDER BY started DESC, id DESC LIMIT 1")
+                .optional(&mut *conn)
+                .await?
+                .map(|a| {
+                    Ok::<_, StoreError>((
+                        time(DB::int(&a, "started")?),
+                        DB::opt_int4(&a, "status_code")?.map(|s| s as u16),
+                        DB::opt_text(&a, "error")?,
+                    ))
+                })
+                .transpose()?;
+            alerts.push(WebhookAlert {
+                webhook_id: hook,
+                url: DB::text(row, "url")?,
+                active: DB::flag(row, "active")?,
+                disabled_reason: DB::opt_text(row, "disabled_reason")?,
+                failing_since: opt_time(DB::opt_int(row, "failing_since")?),
+                last_attempt: last,
+            });
+        }
+        Ok(alerts)
+    }
+}
