@@ -188,8 +188,8 @@ mod tests {
     #[test]
     fn recipients_are_the_subscribed_webhooks_but_the_one_the_event_is_about() {
         let (a, b, c) = (WebhookId(Uuid::from_u128(1)), WebhookId(Uuid::from_u128(2)), WebhookId(Uuid::from_u128(3)));
-        let all = vec![FAILING.to_string(), RECOVERED.to_string()];
-        let other = vec!["contacts.created".to_string()];
+        let all = [FAILING.to_string(), RECOVERED.to_string()];
+        let other = ["contacts.created".to_string()];
         let got = recipients(a, FAILING, [(a, &all[..]), (b, &all[..]), (c, &other[..])]);
         assert_eq!(got, vec![b]);
         assert_eq!(recipients(a, DISABLED, [(a, &all[..]), (b, &all[..])]), vec![]);

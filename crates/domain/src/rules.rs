@@ -670,11 +670,7 @@ mod tests {
             assert!(line.contains(&format!("| {scope} |")), "docs/TOPICS.md states another scope for {}", topic.id);
             let rule = rule_for(topic.id).map(|r| r.rule).or_else(|| crate::operational::rule_for(topic.id));
             if let Some(rule) = rule {
-                assert!(
-                    line.ends_with(&format!("| {rule} |")),
-                    "docs/TOPICS.md states another rule for {}",
-                    topic.id
-                );
+                assert!(line.ends_with(&format!("| {rule} |")), "docs/TOPICS.md states another rule for {}", topic.id);
             }
         }
     }

@@ -45,7 +45,11 @@ impl From<WebhookAlert> for WebhookAlertOut {
 
 impl Herald {
     /// The application's failing or disabled webhooks that were not modified since Herald announced them.
-    pub async fn webhook_alerts(&self, who: &Principal, application: ApplicationId) -> ServiceResult<Vec<WebhookAlertOut>> {
+    pub async fn webhook_alerts(
+        &self,
+        who: &Principal,
+        application: ApplicationId,
+    ) -> ServiceResult<Vec<WebhookAlertOut>> {
         who.check_app(application)?;
         let alerts = self.inner.store.webhook_alerts(application).await?;
         Ok(alerts.into_iter().map(WebhookAlertOut::from).collect())

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
-use herald_testkit::{Behaviour, Client, HeraldProcess, Receiver, Received};
+use herald_testkit::{Behaviour, Client, HeraldProcess, Received, Receiver};
 use serde_json::{json, Value};
 
 use crate::support::*;
@@ -99,7 +99,8 @@ async fn a_failing_webhook_is_announced_once_per_transition_to_the_others_and_ne
     // A never got an operational event about itself.
     assert!(topics(&a_rx.received()).iter().all(|t| t == "contacts.modified"), "{:?}", topics(&a_rx.received()));
     // Logged like any delivery, visible to the application.
-    let (_, logs) = app.client.get(&format!("/webhooks/logs?topicId=webhooks.failing&applicationId={app_id}"), &key).await;
+    let (_, logs) =
+        app.client.get(&format!("/webhooks/logs?topicId=webhooks.failing&applicationId={app_id}"), &key).await;
     let logs = logs.as_array().unwrap();
     assert_eq!(logs.len(), 1, "{logs:?}");
     assert_eq!(logs[0]["webhookId"], b["id"]);

@@ -84,7 +84,9 @@ async fn record_transition<DB: Sql>(
             q.arg(micros(at)).push(" WHERE failing_announced IS NULL");
             q
         }
-        Transition::Recovered => sql::<DB>("UPDATE webhooks SET failing_announced = NULL WHERE failing_announced IS NOT NULL"),
+        Transition::Recovered => {
+            sql::<DB>("UPDATE webhooks SET failing_announced = NULL WHERE failing_announced IS NOT NULL")
+        }
         // Disabling is the upkeep's (`announce_disabled`), never an attempt's.
         Transition::Disabled => return Ok(()),
     };
@@ -93,10 +95,8 @@ async fn record_transition<DB: Sql>(
     let Some(row) = q.optional(&mut *conn).await? else {
         return Ok(()); // Announced already (by another node, or an earlier batch), or deleted.
     };
-    let event = sql::<DB>("SELECT event_id, topic_id FROM events WHERE id = ")
-        .arg(attempt.event)
-        .optional(&mut *conn)
-        .await?;
+    let event =
+        sql::<DB>("SELECT event_id, topic_id FROM events WHERE id = ").arg(attempt.event).optional(&mut *conn).await?;
     let last = match event {
         Some(e) => Some(LastAttempt {
             time_stamp: format_log_time(attempt.started),

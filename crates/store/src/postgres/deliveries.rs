@@ -342,14 +342,15 @@ impl Backend for PgStore {
         // Webhook rows are shared by every node: lock them in one order so that concurrent batches cannot deadlock.
         // The lock also reads whether each webhook's failing streak is announced, for the operational events: no
         // statement more for a batch that changes no webhook's state, and a locked, current answer.
-        let announced: std::collections::HashMap<WebhookId, bool> =
-            sqlx::query("SELECT id, failing_announced IS NOT NULL FROM webhooks WHERE id = ANY($1) ORDER BY id FOR UPDATE")
-                .bind(&ids)
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| Ok((WebhookId(r.try_get::<Uuid, _>(0)?), r.try_get::<bool, _>(1)?)))
-                .collect::<StoreResult<_>>()?;
+        let announced: std::collections::HashMap<WebhookId, bool> = sqlx::query(
+            "SELECT id, failing_announced IS NOT NULL FROM webhooks WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| Ok((WebhookId(r.try_get::<Uuid, _>(0)?), r.try_get::<bool, _>(1)?)))
+        .collect::<StoreResult<_>>()?;
         sqlx::query(
             "UPDATE webhooks w SET \
          last_success = CASE WHEN v.success IS NULL THEN w.last_success \
