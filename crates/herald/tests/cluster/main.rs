@@ -9,6 +9,7 @@ mod support;
 
 mod caches;
 mod kill;
+mod operational;
 mod outage;
 mod sessions;
 mod steady;
