@@ -106,7 +106,8 @@ impl Refusal {
 }
 
 /// Whether `application` may still receive an event of `topic` for `customer` it was sent before (contract §8.2 for
-/// customer and scope): `application.*` events always go to their application; otherwise the application must hold
+/// customer and scope): `application.*` and `webhooks.*` events (no entity type: about the application itself, not
+/// a customer's data) always go to their application; otherwise the application must hold
 /// the topic's scope, and the customer must be `SBOX` (listed by the webhook, when `webhook_customers` is given) or
 /// have a current installation of the application.
 pub fn may_still_receive(
@@ -116,7 +117,7 @@ pub fn may_still_receive(
     webhook_customers: Option<&[String]>,
     facts: &impl Facts,
 ) -> Result<(), Refusal> {
-    if topic.id.starts_with("application.") {
+    if topic.entity_type.is_none() {
         return Ok(());
     }
     if let Some(scope) = topic.scope {

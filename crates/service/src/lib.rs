@@ -3,6 +3,7 @@
 //! the [`Principal`] they got, and render the result. Tenant scoping (an application key sees only its application)
 //! happens here, in one place per resource.
 
+mod alerts;
 mod apps;
 mod changes;
 mod entities;
@@ -36,6 +37,7 @@ use herald_store::{ApplicationRecord, Store};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+pub use alerts::WebhookAlertOut;
 pub use apps::{ApiKeyRotateIn, AppIn, AppPatch};
 pub use changes::{BatchedChange, BodyHash, ChangeBatchIn, ChangeIn, ChangesIn, IngestOutcome};
 pub use entities::{EntitiesIn, EntityPath, EntityRecordIn};

@@ -516,6 +516,7 @@ impl Herald {
             disabled_reason: None,
             last_success: None,
             failing_since: None,
+            failing_announced: None,
             created: now,
             modified: now,
             filter: fields.filter.flatten(),

@@ -289,6 +289,10 @@ impl<B: Backend> Store for B {
         self.catalogue().disable_failing_webhooks(failing_before, reason, now).await
     }
 
+    async fn webhook_alerts(&self, application: ApplicationId) -> StoreResult<Vec<WebhookAlert>> {
+        self.catalogue().webhook_alerts(application).await
+    }
+
     async fn stats(&self, now: DateTime<Utc>) -> StoreResult<StoreStats> {
         self.catalogue().stats(now).await
     }

@@ -194,7 +194,10 @@ pub trait Store: Send + Sync + 'static {
     /// Releases every delivery held by any owner: start-up of a single-node store only. On a shared database this
     /// would take live nodes' claims away; expired leases make it unnecessary there.
     async fn release_all_claims(&self) -> StoreResult<u64>;
-    /// Records attempts and the resulting state of their deliveries, in one transaction.
+    /// Records attempts and the resulting state of their deliveries, in one transaction, with each webhook's health
+    /// and, when an attempt starts or ends a webhook's failing streak, the transition and its `webhooks.failing` or
+    /// `webhooks.recovered` event with its deliveries (contract §9.4; at most once per transition, whatever other
+    /// writers record at the same time).
     async fn record_attempts(&self, attempts: &[AttemptRecord]) -> StoreResult<()>;
     async fn get_delivery(&self, id: DeliveryId) -> StoreResult<DeliveryRecord>;
 
@@ -251,13 +254,18 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_deliveries(&self, deliveries: &[(uuid::Uuid, NewDelivery)], now: DateTime<Utc>) -> StoreResult<()>;
     /// Deactivates every active webhook whose attempts have all failed since before `failing_before` (its
     /// `failing_since` is earlier), recording `reason` (`disabled_reason`) and `modified = now`; returns their ids,
-    /// sorted. Bumps the routing version, in the same transaction, when any changed. Their pending deliveries stay.
+    /// sorted. Stores each one's `webhooks.disabled` event and bumps the routing version, in the same transaction,
+    /// when any changed. Their pending deliveries stay.
     async fn disable_failing_webhooks(
         &self,
         failing_before: DateTime<Utc>,
         reason: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<WebhookId>>;
+    /// The application's webhooks whose failing streak is announced (`webhooks.failing` or `webhooks.disabled`,
+    /// contract §9.4) and that were not modified since, oldest first, each with its latest attempt: what the web UI's
+    /// banner shows.
+    async fn webhook_alerts(&self, application: ApplicationId) -> StoreResult<Vec<WebhookAlert>>;
     /// Queue depth and health figures for metrics, read in one statement. Cheap: counts walk the pending rows of
     /// an index, not the tables.
     async fn stats(&self, now: DateTime<Utc>) -> StoreResult<StoreStats>;

@@ -10,6 +10,7 @@ mod support;
 mod caches;
 mod entities;
 mod kill;
+mod operational;
 mod ordered;
 mod outage;
 mod sessions;

@@ -14,6 +14,7 @@ mod isolation;
 mod listen;
 mod logs;
 mod memory;
+mod operational;
 mod ordered;
 mod revoked;
 mod signatures;

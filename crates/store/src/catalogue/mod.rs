@@ -6,6 +6,7 @@ mod applications;
 mod deliveries;
 mod logs;
 mod maintenance;
+pub(crate) mod operational;
 mod records;
 mod sessions;
 mod webhooks;

@@ -12,6 +12,7 @@ mod entities;
 mod fixtures;
 mod harness;
 mod maintenance;
+mod operational;
 mod ordering;
 mod pg_only;
 mod sealing;
@@ -103,6 +104,8 @@ conformance! {
     maintenance::prune_drops_old_bodies_responses_and_keys_but_keeps_rows,
     maintenance::prune_goes_through_more_rows_than_one_batch,
     maintenance::attempt_counts_group_by_day_customer_topic_and_webhook,
+    operational::a_failing_streak_is_announced_once_and_its_end_once_whatever_the_concurrency,
+    operational::disabling_a_webhook_announces_it_once_in_the_same_transaction,
     sessions::a_session_round_trips_and_is_deleted,
     sessions::a_new_session_drops_the_oldest_of_its_principal_beyond_the_cap,
     sessions::expired_sessions_are_deleted_by_idleness_or_age,
