@@ -19,6 +19,7 @@ mod replay;
 mod routing_cache;
 mod secrets;
 mod sessions;
+mod sources;
 mod topics;
 mod webhooks;
 
@@ -46,6 +47,7 @@ pub use redeliver::RedeliverOut;
 pub use replay::ReplayIn;
 pub use replay::ReplayOut;
 pub use sessions::{SessionPolicy, UiSession};
+pub use sources::{DeadLetterOut, MessageRejected, SourceStates, MAX_MESSAGE_BYTES};
 pub use webhooks::{ResthookIn, ResthookPatch, WebhookIn, WebhookListQuery, WebhookPatch, WebhookScope};
 
 use routing_cache::RoutingCache;
@@ -129,6 +131,8 @@ struct Inner {
     cfg: ServiceConfig,
     routing: RoutingCache,
     clock: Clock,
+    /// Whether each broker source is connected (contract §9.6).
+    sources: SourceStates,
 }
 
 impl Herald {
@@ -141,6 +145,7 @@ impl Herald {
                 engine,
                 admin_token_hash: Sha256::digest(admin_token.as_bytes()).into(),
                 cfg,
+                sources: SourceStates::default(),
             }),
         }
     }

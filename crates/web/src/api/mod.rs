@@ -4,6 +4,7 @@ mod openapi;
 pub(crate) mod params;
 mod platform;
 mod resthooks;
+mod sources;
 mod webhooks;
 
 use axum::http::StatusCode;
@@ -26,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/installations", post(platform::create_installation).get(platform::list_installations))
         .route("/installations/{id}", get(platform::get_installation).delete(platform::terminate_installation))
         .route("/changes", post(platform::post_changes))
+        .route("/sources/dead-letters", get(sources::dead_letters))
         .route("/webhooks/topics", get(webhooks::list_topics))
         .route("/webhooks/topics/{id}", get(webhooks::get_topic))
         .route("/webhooks/subscriptions", get(webhooks::list).post(webhooks::create))
@@ -52,6 +54,10 @@ pub fn routes() -> Router<AppState> {
 pub struct StatusModel {
     #[schema(example = "ok")]
     pub status: &'static str,
+    /// `/readyz`: the broker sources (`--source`) not connected now, by their URL without credentials. The node
+    /// still serves the API meanwhile, so it stays ready.
+    #[serde(rename = "sourcesDown", skip_serializing_if = "Vec::is_empty")]
+    pub sources_down: Vec<String>,
 }
 
 /// Prometheus metrics, in the text exposition format.
@@ -77,10 +83,10 @@ async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) ->
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "operations", responses((status = 200, body = StatusModel)))]
 async fn healthz() -> Json<StatusModel> {
-    Json(StatusModel { status: "ok" })
+    Json(StatusModel { status: "ok", sources_down: Vec::new() })
 }
 
-/// Readiness: the store answers.
+/// Readiness: the store answers. Broker sources that are down are named, but do not make the node unready.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -93,7 +99,9 @@ async fn healthz() -> Json<StatusModel> {
 )]
 async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
     match state.herald.not_ready().await {
-        None => Json(StatusModel { status: "ready" }).into_response(),
+        None => {
+            Json(StatusModel { status: "ready", sources_down: state.herald.source_states().down() }).into_response()
+        }
         Some(why) => crate::ApiError::new(StatusCode::SERVICE_UNAVAILABLE, why).into_response(),
     }
 }

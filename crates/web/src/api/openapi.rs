@@ -13,7 +13,7 @@ use utoipa::{Modify, OpenApi};
 
 use herald_service::{BatchedChange, ChangeBatchIn, ChangeIn};
 
-use super::{platform, resthooks, webhooks};
+use super::{platform, resthooks, sources, webhooks};
 use crate::error::{BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unavailable, ValidationFailed};
 
 /// Operations that need no token (contract §2).
@@ -42,6 +42,7 @@ const BEARER: &str = "bearer";
         platform::get_installation,
         platform::terminate_installation,
         platform::post_changes,
+        sources::dead_letters,
         webhooks::list_topics,
         webhooks::get_topic,
         webhooks::list,
