@@ -37,9 +37,24 @@ pub struct SourceConfig {
 #[derive(Clone, PartialEq, Eq)]
 pub enum Broker {
     /// `address` is the URL to connect with (credentials and vhost kept, Herald's own parameters removed).
-    Amqp { address: String, queue: String },
-    Nats { address: String, stream: String, durable: String, subject: Option<String>, ack_wait: Duration },
-    Redis { address: String, stream: String, group: String, consumer: Option<String>, ack_wait: Duration },
+    Amqp {
+        address: String,
+        queue: String,
+    },
+    Nats {
+        address: String,
+        stream: String,
+        durable: String,
+        subject: Option<String>,
+        ack_wait: Duration,
+    },
+    Redis {
+        address: String,
+        stream: String,
+        group: String,
+        consumer: Option<String>,
+        ack_wait: Duration,
+    },
 }
 
 impl fmt::Debug for SourceConfig {
@@ -105,7 +120,11 @@ pub(crate) fn source(text: &str) -> Result<SourceConfig, InvalidValue> {
     };
     let prefetch = match take("prefetch")? {
         None => DEFAULT_PREFETCH,
-        Some(v) => v.parse::<u16>().ok().filter(|n| (1..=10_000).contains(n)).ok_or_else(|| bad("prefetch must be 1 to 10000"))?,
+        Some(v) => v
+            .parse::<u16>()
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or_else(|| bad("prefetch must be 1 to 10000"))?,
     };
     // The address to connect with: the URL as given, without Herald's own parameters, which the brokers' clients
     // would refuse or ignore.
@@ -167,8 +186,8 @@ mod tests {
             s.broker,
             Broker::Amqp { address: "amqp://guest:secret@127.0.0.1:5672/%2f".into(), queue: "changes".into() }
         );
-        let s = source("nats://127.0.0.1:4222?stream=S&durable=herald&subject=changes.>&prefetch=10&ack_wait=5s")
-            .unwrap();
+        let s =
+            source("nats://127.0.0.1:4222?stream=S&durable=herald&subject=changes.>&prefetch=10&ack_wait=5s").unwrap();
         assert_eq!(s.prefetch, 10);
         assert_eq!(
             s.broker,

@@ -43,7 +43,10 @@ impl SourceStates {
 #[derive(Debug)]
 pub enum MessageRejected {
     /// The status `POST /changes` would answer such a body (contract §3: 400, 413 or 422), and the error.
-    Invalid { status: u16, error: ServiceError },
+    Invalid {
+        status: u16,
+        error: ServiceError,
+    },
     Retry(ServiceError),
 }
 

@@ -40,4 +40,3 @@ impl<DB: Sql> Catalogue<'_, DB> {
         Ok((rows.iter().map(dead_letter::<DB>).collect::<StoreResult<_>>()?, total))
     }
 }
-
