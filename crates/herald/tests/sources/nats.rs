@@ -14,6 +14,11 @@ async fn nats_a_node_killed_mid_stream_loses_nothing() {
 }
 
 #[tokio::test]
+async fn nats_a_node_stopped_by_sigterm_mid_stream_loses_nothing() {
+    scenarios::a_node_stopped_mid_stream_loses_nothing(Broker::nats().await).await;
+}
+
+#[tokio::test]
 async fn nats_a_broker_outage_is_reported_and_survived() {
     scenarios::a_broker_outage_is_reported_and_survived(Broker::nats().await).await;
 }
