@@ -50,7 +50,7 @@ impl BenchQueue {
         let deadline = Instant::now() + duration;
         let mut sent = 0u64;
         while Instant::now() < deadline {
-            if sent % 64 == 0 {
+            if sent.is_multiple_of(64) {
                 while self.ready().await? >= ready && Instant::now() < deadline {
                     tokio::time::sleep(Duration::from_millis(2)).await;
                 }
