@@ -154,3 +154,38 @@ impl Herald {
         Ok(Paged { items: items.iter().map(DeadLetterOut::from).collect(), page, total })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sources_down_are_those_last_set_down() {
+        let states = SourceStates::default();
+        states.set("amqp://a", false);
+        states.set("nats://b", true);
+        states.set("redis://c", false);
+        assert_eq!(states.down(), ["amqp://a", "redis://c"]);
+        states.set("amqp://a", true);
+        assert_eq!(states.down(), ["redis://c"]);
+    }
+
+    #[test]
+    fn a_dead_letter_renders_its_field_errors() {
+        let record = DeadLetterRecord {
+            id: uuid::Uuid::nil(),
+            source: "redis://h/?stream=s&group=g".into(),
+            message_id: Some("k-1".into()),
+            status: 422,
+            description: "One or more validation failures have occurred.".into(),
+            errors: r#"[{"field":"entityType","message":"must be one of …"}]"#.into(),
+            body: "{}".into(),
+            received: chrono::DateTime::from_timestamp(0, 0).unwrap_or_default(),
+        };
+        let out = serde_json::to_value(DeadLetterOut::from(&record)).unwrap_or_default();
+        assert_eq!(out["errors"], serde_json::json!([{"field": "entityType", "message": "must be one of …"}]));
+        assert_eq!(out["statusCode"], 422);
+        assert_eq!(out["messageId"], "k-1");
+        assert_eq!(out["received"], "1970-01-01T00:00:00Z");
+    }
+}
