@@ -24,6 +24,7 @@ mod replay;
 mod routing_cache;
 mod secrets;
 mod sessions;
+mod sources;
 mod topics;
 mod webhooks;
 
@@ -54,6 +55,7 @@ pub use redeliver::RedeliverOut;
 pub use replay::ReplayIn;
 pub use replay::ReplayOut;
 pub use sessions::{SessionPolicy, UiSession};
+pub use sources::{DeadLetterOut, MessageRejected, SourceStates, MAX_MESSAGE_BYTES};
 pub use webhooks::{ResthookIn, ResthookPatch, WebhookIn, WebhookListQuery, WebhookPatch, WebhookScope};
 
 use routing_cache::RoutingCache;
@@ -141,6 +143,8 @@ struct Inner {
     entity_locks: entity_locks::EntityLocks,
     /// Entity state this node last saw, so that a write of it needs no read (`entity_cache.rs`).
     entity_cache: entity_cache::EntityCache,
+    /// Whether each broker source is connected (contract §9.6).
+    sources: SourceStates,
 }
 
 impl Herald {
@@ -155,6 +159,7 @@ impl Herald {
                 cfg,
                 entity_locks: Default::default(),
                 entity_cache: Default::default(),
+                sources: SourceStates::default(),
             }),
         }
     }

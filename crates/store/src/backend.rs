@@ -225,6 +225,14 @@ impl<B: Backend> Store for B {
         self.catalogue().get_delivery(id).await
     }
 
+    async fn insert_dead_letter(&self, dead_letter: &DeadLetterRecord) -> StoreResult<bool> {
+        self.catalogue().insert_dead_letter(dead_letter).await
+    }
+
+    async fn list_dead_letters(&self, page: Page) -> StoreResult<(Vec<DeadLetterRecord>, u64)> {
+        self.catalogue().list_dead_letters(page).await
+    }
+
     async fn insert_session(&self, session: &SessionRecord, keep: u32) -> StoreResult<()> {
         self.catalogue().insert_session(session, keep).await
     }

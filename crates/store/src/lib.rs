@@ -10,6 +10,7 @@ mod backend;
 mod batch;
 mod catalogue;
 mod codec;
+mod dead_letters;
 mod dialect;
 mod entity_state;
 mod error;
@@ -25,6 +26,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+pub use dead_letters::DeadLetterRecord;
 pub use entity_state::{EntityKey, EntityState, EntityWrite};
 pub use error::StoreError;
 pub use models::*;
@@ -200,6 +202,12 @@ pub trait Store: Send + Sync + 'static {
     /// writers record at the same time).
     async fn record_attempts(&self, attempts: &[AttemptRecord]) -> StoreResult<()>;
     async fn get_delivery(&self, id: DeliveryId) -> StoreResult<DeliveryRecord>;
+
+    // -- dead letters of the broker sources -------------------------------------------------------------------
+    /// Keeps a message a source could not ingest; false when the source already keeps one with that message id.
+    async fn insert_dead_letter(&self, dead_letter: &DeadLetterRecord) -> StoreResult<bool>;
+    /// The dead letters, newest first, and how many there are.
+    async fn list_dead_letters(&self, page: Page) -> StoreResult<(Vec<DeadLetterRecord>, u64)>;
 
     // -- web UI sessions ----------------------------------------------------------------------------------------
     /// Stores a new session, then deletes the oldest sessions of its principal beyond the `keep` newest (by

@@ -11,6 +11,7 @@ use herald_delivery::HttpSender;
 use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 
+use super::broker::{wait_acknowledged, BenchQueue};
 use super::receiver::Receiver;
 use super::stats::{cpu_time, percentile, rss};
 use super::{BenchOptions, Figure};
@@ -97,7 +98,12 @@ struct HeraldChild {
 const BENCH_ENCRYPTION_KEY: &str = "be9c4be9c4be9c4be9c4be9c4be9c4be9c4be9c4be9c4be9c4be9c4be9c4be9c";
 
 impl HeraldChild {
-    async fn start(opts: &BenchOptions, data_dir: &std::path::Path, deliver: bool) -> anyhow::Result<Self> {
+    async fn start(
+        opts: &BenchOptions,
+        data_dir: &std::path::Path,
+        deliver: bool,
+        sources: &[String],
+    ) -> anyhow::Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let exe = std::env::current_exe().context("cannot find the herald binary")?;
         let mut cmd = Command::new(exe);
@@ -107,6 +113,7 @@ impl HeraldChild {
             .arg(data_dir)
             .args(["--admin-token", TOKEN, "--allow-http-targets", "--allow-private-targets", "--log", "warn"])
             .arg(format!("--deliver={deliver}"))
+            .args(sources.iter().flat_map(|s| ["--source", s.as_str()]))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         if let Some(url) = &opts.database_url {
@@ -174,6 +181,21 @@ impl Api {
     }
 }
 
+/// The body of `POST /changes` (or of a broker message) with `batch` changes for `customer` (one: a single change).
+fn changes_body(clock: &Clock, customer: &str, batch: usize) -> String {
+    changes_body_of(clock, customer, batch, change_json)
+}
+
+/// [`changes_body`] with the changes that `one(customer, sequence)` writes.
+fn changes_body_of(clock: &Clock, customer: &str, batch: usize, one: impl Fn(&str, u64) -> String) -> String {
+    if batch <= 1 {
+        one(customer, clock.take())
+    } else {
+        let changes: Vec<String> = (0..batch).map(|_| one(customer, clock.take())).collect();
+        format!(r#"{{"changes":[{}]}}"#, changes.join(","))
+    }
+}
+
 /// Publishes changes for `customer` from `concurrency` tasks for `duration` (closed loop), `batch` changes per
 /// request; returns how many changes were accepted.
 async fn publish_closed(
@@ -208,12 +230,7 @@ async fn publish_closed_about(
         let (api, clock, sent, customer) = (api.clone(), clock.clone(), sent.clone(), customer.to_string());
         tasks.push(tokio::spawn(async move {
             while Instant::now() < deadline {
-                let body = if batch <= 1 {
-                    one(&customer, clock.take())
-                } else {
-                    let changes: Vec<String> = (0..batch).map(|_| one(&customer, clock.take())).collect();
-                    format!(r#"{{"changes":[{}]}}"#, changes.join(","))
-                };
+                let body = changes_body_of(&clock, &customer, batch, one);
                 let ok = api
                     .http
                     .post(format!("{}/changes", api.base))
@@ -504,8 +521,20 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     let mut table = Table { figures: Vec::new(), limit };
     table.value("loopback limit", "POSTs", limit, "/s");
 
+    // The broker scenario's queue exists before Herald starts consuming it.
+    let queue = match &opts.amqp_url {
+        None => None,
+        Some(url) => match BenchQueue::declare(url).await {
+            Ok(queue) => Some((queue, url)),
+            Err(why) => {
+                progress(&format!("RabbitMQ at {url} unreachable ({why}): the broker scenario is skipped"));
+                None
+            }
+        },
+    };
+    let sources: Vec<String> = queue.iter().map(|(q, url)| q.source_url(url)).collect();
     let dir = tempfile::tempdir()?;
-    let herald = HeraldChild::start(&opts, dir.path(), true).await?;
+    let herald = HeraldChild::start(&opts, dir.path(), true, &sources).await?;
     let pid = herald.pid();
     let http = reqwest::Client::builder().pool_max_idle_per_host(1024).build()?;
     let api = Arc::new(Api { http, base: herald.base.clone() });
@@ -534,6 +563,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     let m = measure(&receiver, &clock, pid, 1, || publish_closed(&api, &clock, "S1", conc, phase, batch)).await;
     table.measured(&format!("1 webhook (max, {batch}/req)"), &m);
     let max_rate = m.deliveries as f64 / m.delivery_secs.max(1e-9);
+    let batched_accepted = m.changes as f64 / m.publish_secs.max(1e-9);
 
     let half = (max_rate / 2.0).max(10.0);
     progress(&format!("one webhook at half that rate ({half:.0}/s)"));
@@ -573,7 +603,32 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
             percentile(&m.latencies, 99.0).as_secs_f64() / percentile(&healthy.latencies, 99.0).as_secs_f64().max(1e-9);
         table.value(&name, "healthy p99 ÷ all-healthy", ratio, "×");
     }
+    // Last, so that what it leaves undelivered cannot slow the scenarios above.
+    if let Some((queue, _)) = &queue {
+        progress(&format!("one webhook, changes from RabbitMQ, {batch} changes per message"));
+        let m = measure(&receiver, &clock, pid, 1, || async {
+            let messages = match queue.publish_for(phase, 256, || changes_body(&clock, "S1", batch)).await {
+                Ok(n) => n,
+                Err(e) => {
+                    progress(&format!("  publishing to RabbitMQ failed: {e}"));
+                    0
+                }
+            };
+            if !wait_acknowledged(&api.http, &api.base, messages, Duration::from_secs(20)).await {
+                progress("  Herald did not acknowledge every message");
+            }
+            messages * batch as u64
+        })
+        .await;
+        let scenario = format!("1 webhook (RabbitMQ, {batch}/msg)");
+        table.measured(&scenario, &m);
+        let ingested = m.changes as f64 / m.publish_secs.max(1e-9);
+        table.value(&scenario, "÷ POST batched", ingested / batched_accepted.max(1e-9) * 100.0, "%");
+    }
     herald.stop();
+    if let Some((queue, _)) = queue {
+        queue.delete().await;
+    }
 
     if !opts.skip_backlog {
         backlog(&opts, &receiver, &clock, &mut table).await?;
@@ -727,7 +782,7 @@ async fn backlog(
 ) -> anyhow::Result<()> {
     let n = opts.backlog;
     let dir = tempfile::tempdir()?;
-    let herald = HeraldChild::start(opts, dir.path(), false).await?;
+    let herald = HeraldChild::start(opts, dir.path(), false, &[]).await?;
     let http = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
     let api = Arc::new(Api { http, base: herald.base.clone() });
     api.setup("B1", &[receiver.url("/ok")]).await?;
@@ -771,7 +826,7 @@ async fn backlog(
 
     progress("draining with the worker on");
     receiver.state.reset();
-    let herald = HeraldChild::start(opts, dir.path(), true).await?;
+    let herald = HeraldChild::start(opts, dir.path(), true, &[]).await?;
     let pid = herald.pid();
     let marks: Vec<usize> = [n, n / 10, n / 100].into_iter().filter(|m| *m >= 100).collect();
     let started = Instant::now();

@@ -3,6 +3,7 @@
 //! its pools and its [`Sealer`]. The hot path (events, claims, attempt records) stays in each backend.
 
 mod applications;
+mod dead_letters;
 mod deliveries;
 mod logs;
 mod maintenance;

@@ -7,6 +7,7 @@
 //! counterpart for (concurrent migration, an unreachable server). See docs/STORAGE.md.
 
 mod catalogue;
+mod dead_letters;
 mod deliveries;
 mod entities;
 mod fixtures;
@@ -109,4 +110,5 @@ conformance! {
     sessions::a_session_round_trips_and_is_deleted,
     sessions::a_new_session_drops_the_oldest_of_its_principal_beyond_the_cap,
     sessions::expired_sessions_are_deleted_by_idleness_or_age,
+    dead_letters::a_dead_letter_is_kept_once_per_source_and_message_id,
 }

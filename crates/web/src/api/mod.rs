@@ -5,6 +5,7 @@ mod openapi;
 pub(crate) mod params;
 mod platform;
 mod resthooks;
+mod sources;
 mod webhooks;
 
 use axum::http::StatusCode;
@@ -30,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/changes", post(platform::post_changes))
         .route("/entities", post(entities::post_entities))
         .route("/entities/{customerId}/{entityType}/{entityId}", get(get_entity).put(put_entity).delete(delete_entity))
+        .route("/sources/dead-letters", get(sources::dead_letters))
         .route("/webhooks/topics", get(webhooks::list_topics))
         .route("/webhooks/topics/{id}", get(webhooks::get_topic))
         .route("/webhooks/subscriptions", get(webhooks::list).post(webhooks::create))
@@ -57,6 +59,10 @@ pub fn routes() -> Router<AppState> {
 pub struct StatusModel {
     #[schema(example = "ok")]
     pub status: &'static str,
+    /// `/readyz`: the broker sources (`--source`) not connected now, by their URL without credentials. The node
+    /// still serves the API meanwhile, so it stays ready.
+    #[serde(rename = "sourcesDown", skip_serializing_if = "Vec::is_empty")]
+    pub sources_down: Vec<String>,
 }
 
 /// Prometheus metrics, in the text exposition format.
@@ -82,10 +88,10 @@ async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) ->
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "operations", responses((status = 200, body = StatusModel)))]
 async fn healthz() -> Json<StatusModel> {
-    Json(StatusModel { status: "ok" })
+    Json(StatusModel { status: "ok", sources_down: Vec::new() })
 }
 
-/// Readiness: the store answers.
+/// Readiness: the store answers. Broker sources that are down are named, but do not make the node unready.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -98,7 +104,9 @@ async fn healthz() -> Json<StatusModel> {
 )]
 async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
     match state.herald.not_ready().await {
-        None => Json(StatusModel { status: "ready" }).into_response(),
+        None => {
+            Json(StatusModel { status: "ready", sources_down: state.herald.source_states().down() }).into_response()
+        }
         Some(why) => crate::ApiError::new(StatusCode::SERVICE_UNAVAILABLE, why).into_response(),
     }
 }

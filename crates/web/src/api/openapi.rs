@@ -13,7 +13,7 @@ use utoipa::{Modify, OpenApi};
 
 use herald_service::{BatchedChange, ChangeBatchIn, ChangeIn, EntityRecordIn};
 
-use super::{entities, platform, resthooks, webhooks};
+use super::{entities, platform, resthooks, sources, webhooks};
 use crate::error::{BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unavailable, ValidationFailed};
 
 /// Operations that need no token (contract §2).
@@ -46,6 +46,7 @@ const BEARER: &str = "bearer";
         entities::delete_entity,
         entities::get_entity,
         entities::post_entities,
+        sources::dead_letters,
         webhooks::list_topics,
         webhooks::get_topic,
         webhooks::list,
