@@ -92,6 +92,8 @@ pub enum InvalidValue {
     NotAnHttpUrl { value: String },
     #[error("{value:?} is not an http:// or https:// URL with a host, such as https://herald.example.com")]
     NotAPublicUrl { value: String },
+    #[error("{value:?} is not a broker source: {problem}")]
+    NotASource { value: String, problem: String },
 }
 
 impl fmt::Display for Origin {

@@ -9,6 +9,7 @@
 //! This crate is the only place in Herald that reads the environment. It does not open databases or sockets, create
 //! directories or generate secrets: it only says what was asked for.
 
+mod broker;
 mod database;
 mod error;
 mod migrate;
@@ -18,6 +19,7 @@ mod serve;
 mod sources;
 mod value;
 
+pub use broker::{Broker, SourceConfig, DEFAULT_ACK_WAIT, DEFAULT_PREFETCH};
 pub use database::{DatabaseUrl, DatabaseUrlError};
 pub use error::{ConfigError, InvalidValue, Origin};
 pub use migrate::{MigrateArgs, MigrateConfig};

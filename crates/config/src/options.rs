@@ -6,7 +6,7 @@ use crate::sources::default_text;
 /// One option of Herald's configuration.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Opt {
-    /// The config file key: the long flag name in snake_case.
+    /// The config file key: the long flag name in snake_case (plural for a repeatable flag).
     pub key: &'static str,
     /// The flag, with its dashes.
     pub flag: &'static str,
@@ -202,8 +202,21 @@ pub(crate) const OTLP_ENDPOINT: Opt = Opt {
     )
 };
 
+/// Repeatable on the command line (each `--source` one URL); a comma-separated list in the environment, a list in
+/// the file. The flag is singular, the variable and the key plural.
+pub(crate) const SOURCES: Opt = Opt {
+    no_default: Some("none"),
+    list: true,
+    ..Opt::new(
+        "sources",
+        "--source",
+        "HERALD_SOURCES",
+        "A broker to consume changes from (repeatable): amqp://…?queue=Q, nats://…?stream=S&durable=D, redis://…?stream=K&group=G",
+    )
+};
+
 /// Every option a config file may set (all but `config` itself).
-pub(crate) const FILE_OPTIONS: [&Opt; 26] = [
+pub(crate) const FILE_OPTIONS: [&Opt; 27] = [
     &LISTEN,
     &DATA_DIR,
     &DATABASE_URL,
@@ -230,6 +243,7 @@ pub(crate) const FILE_OPTIONS: [&Opt; 26] = [
     &TRUSTED_PROXY,
     &LOGS_PAGE_BYTES,
     &OTLP_ENDPOINT,
+    &SOURCES,
 ];
 
 /// The option a config file key names.

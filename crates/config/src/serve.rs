@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use herald_domain::RetrySchedule;
 
+use crate::broker::{self, SourceConfig};
 use crate::database::{redact, DatabaseUrl};
 use crate::error::ConfigError;
 use crate::options::*;
@@ -81,6 +82,9 @@ pub struct ServeArgs {
     pub logs_page_bytes: Option<String>,
     #[arg(long, value_name = "URL", help = OTLP_ENDPOINT.help())]
     pub otlp_endpoint: Option<String>,
+    /// Repeatable: each `--source` is one broker.
+    #[arg(long = "source", value_name = "URL", help = SOURCES.help())]
+    pub sources: Vec<String>,
 }
 
 /// `herald serve`'s configuration, every value parsed and checked. See docs/CONFIG.md for each option.
@@ -122,6 +126,8 @@ pub struct ServeConfig {
     pub logs_page_bytes: usize,
     /// Where traces go (OTLP/HTTP); `None`: nowhere.
     pub otlp_endpoint: Option<url::Url>,
+    /// The brokers changes are consumed from (contract §9.6).
+    pub sources: Vec<SourceConfig>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,7 +146,8 @@ impl ServeArgs {
     /// [`ServeArgs::resolve`] with `env` in place of the process environment (for tests).
     pub fn resolve_with_env(&self, env: impl Fn(&str) -> Option<String>) -> Result<ServeConfig, ConfigError> {
         let env: Env = &env;
-        let s = Sources::gather(&self.flags(), self.config.as_deref(), env)?;
+        let sources = (!self.sources.is_empty()).then(|| self.sources.join(","));
+        let s = Sources::gather(&self.flags(sources.as_deref()), self.config.as_deref(), env)?;
         let (data_dir, database) = resolve_storage(&s)?;
         Ok(ServeConfig {
             listen: s.required(&LISTEN, value::socket_addr)?,
@@ -169,10 +176,12 @@ impl ServeArgs {
             trusted_proxy: s.required(&TRUSTED_PROXY, value::boolean)?,
             logs_page_bytes: s.required(&LOGS_PAGE_BYTES, value::count(1 << 16, 1 << 28))?,
             otlp_endpoint: s.optional(&OTLP_ENDPOINT, value::http_url)?,
+            sources: s.optional(&SOURCES, broker::sources)?.unwrap_or_default(),
         })
     }
 
-    fn flags(&self) -> [(&'static Opt, Option<&str>); 26] {
+    /// Each option's flag value; `sources` is the `--source` flags joined as the list they make.
+    fn flags<'a>(&'a self, sources: Option<&'a str>) -> [(&'static Opt, Option<&'a str>); 27] {
         [
             (&LISTEN, self.listen.as_deref()),
             (&DATA_DIR, self.data_dir.as_deref()),
@@ -200,6 +209,7 @@ impl ServeArgs {
             (&TRUSTED_PROXY, self.trusted_proxy.as_deref()),
             (&LOGS_PAGE_BYTES, self.logs_page_bytes.as_deref()),
             (&OTLP_ENDPOINT, self.otlp_endpoint.as_deref()),
+            (&SOURCES, sources),
         ]
     }
 }
@@ -249,6 +259,7 @@ impl fmt::Debug for ServeArgs {
             .field("trusted_proxy", &self.trusted_proxy)
             .field("logs_page_bytes", &self.logs_page_bytes)
             .field("otlp_endpoint", &self.otlp_endpoint.as_ref().map(|u| redact(u.as_str())))
+            .field("sources", &self.sources)
             .finish()
     }
 }
@@ -282,6 +293,7 @@ impl fmt::Debug for ServeConfig {
             .field("trusted_proxy", &self.trusted_proxy)
             .field("logs_page_bytes", &self.logs_page_bytes)
             .field("otlp_endpoint", &self.otlp_endpoint.as_ref().map(|u| redact(u.as_str())))
+            .field("sources", &self.sources)
             .finish()
     }
 }

@@ -200,7 +200,7 @@ fn the_default_database_follows_the_data_dir_from_any_layer() {
 }
 
 /// Every option with a bad value, and the reason the message must give.
-const BAD_VALUES: [(&str, &str, &str, &str); 26] = [
+const BAD_VALUES: [(&str, &str, &str, &str); 27] = [
     (
         "listen",
         "--listen",
@@ -262,7 +262,20 @@ const BAD_VALUES: [(&str, &str, &str, &str); 26] = [
         "grpc://c:4317",
         "\"grpc://c:4317\" is not an http:// or https:// URL with a host",
     ),
+    ("sources", "--source", "amqp://h/", "\"amqp://h/\" is not a broker source: queue=NAME is required"),
 ];
+
+#[test]
+fn sources_are_repeated_flags_a_comma_separated_variable_or_a_file_list() {
+    let names = |config: ServeConfig| config.sources.into_iter().map(|s| s.name).collect::<Vec<_>>();
+    let (a, b) = ("amqp://h/?queue=q", "redis://h/?stream=s&group=g");
+    assert_eq!(names(parse(&["--source", a, "--source", b]).resolve_with_env(no_env).unwrap()), [a, b]);
+    let env = env_of(&[("HERALD_SOURCES", &format!("{a},{b}"))]);
+    assert_eq!(names(ServeArgs::default().resolve_with_env(env).unwrap()), [a, b]);
+    let (_dir, file) = config_file(&format!("sources = [{a:?}, {b:?}]"));
+    assert_eq!(names(with_file(&file, ServeArgs::default()).resolve_with_env(no_env).unwrap()), [a, b]);
+    assert!(ServeArgs::default().resolve_with_env(no_env).unwrap().sources.is_empty());
+}
 
 #[test]
 fn every_option_has_a_bad_value_test() {

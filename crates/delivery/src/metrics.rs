@@ -97,6 +97,11 @@ impl Metrics {
         self.deliveries_created.inc_by(deliveries as u64);
     }
 
+    /// Registers a metric kept by another part of the process (the broker sources), so that `/metrics` shows it.
+    pub fn register(&self, name: &str, help: &str, metric: impl prometheus_client::registry::Metric) {
+        self.registry.lock().unwrap_or_else(|p| p.into_inner()).register(name, help, metric);
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = String::new();

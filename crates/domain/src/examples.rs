@@ -137,6 +137,7 @@ pub fn example_change(topic: &Topic) -> (Option<Entity>, Option<Entity>) {
         ),
         "worksorders.raised" => modification(Worksorders, |old| set(old, status, json!("pendingApproval")), |_| {}),
         id => match topic.entity_type {
+            None if crate::operational::is_operational(id) => (None, Some(operational_payload())),
             None => (None, Some(application_payload())),
             Some(entity_type) if id.ends_with(".created") => (None, Some(example_entity(entity_type))),
             Some(entity_type) => ordinary_modification(entity_type),
@@ -154,6 +155,23 @@ fn application_payload() -> Entity {
         "applicationId": EXAMPLE_CLIENT_ID,
         "internalAppId": EXAMPLE_APPLICATION_ID,
         "applicationName": "Example Property Portal",
+    }))
+}
+
+/// The `new` of a `webhooks.*` event (contract §9.4), for a failing webhook.
+fn operational_payload() -> Entity {
+    object(json!({
+        "webhookId": "0190a4c2-7b1e-7c3d-9f2a-5e8b1d4c6a71",
+        "url": "https://example.net/webhooks",
+        "failingSince": "2020-05-13T09:30:00Z",
+        "disabledReason": null,
+        "lastAttempt": {
+            "timeStamp": "2020-05-13T09:33:16.881Z",
+            "statusCode": 500,
+            "error": null,
+            "topicId": "contacts.modified",
+            "eventId": "0190a4c2-7b1e-7c3d-9f2a-5e8b1d4c6a72",
+        },
     }))
 }
 

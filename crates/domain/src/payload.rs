@@ -5,6 +5,8 @@
 //! attempt's exact bytes are `{"SendAttempts":N,` + tail: no re-serialisation per attempt, and the bytes in the
 //! logs are the bytes that were sent.
 
+use std::cell::OnceCell;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -66,6 +68,30 @@ pub fn with_attempt(tail: &[u8], attempt: u32) -> Vec<u8> {
     out
 }
 
+/// An event's payload as the receiver gets it on the first attempt (`SendAttempts: 1`), as JSON, for payload
+/// filters (contract §9.2). It is parsed from those very bytes, so a filter sees what is sent; and only when a
+/// filter first asks for it, so an event that no filtered webhook receives costs nothing more.
+pub struct FirstAttempt<'a> {
+    tail: &'a str,
+    value: OnceCell<Option<Value>>,
+}
+
+impl<'a> FirstAttempt<'a> {
+    pub fn new(tail: &'a str) -> Self {
+        Self { tail, value: OnceCell::new() }
+    }
+
+    /// The payload, parsed at most once; `None` if the tail is not a payload's (then no filter matches it).
+    pub fn value(&self) -> Option<&Value> {
+        self.value.get_or_init(|| serde_json::from_slice(&with_attempt(self.tail.as_bytes(), 1)).ok()).as_ref()
+    }
+
+    /// Whether it was parsed (for tests and measurements).
+    pub fn is_parsed(&self) -> bool {
+        self.value.get().is_some()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,6 +109,30 @@ mod tests {
         assert_eq!(event_diff(topic("offers.accepted"), Some(&old), Some(&new)), None);
         assert_eq!(event_diff(topic("offers.modified"), Some(&old), None), None, "a deletion");
         assert_eq!(event_diff(topic("offers.created"), None, Some(&new)), None);
+    }
+
+    #[test]
+    fn the_first_attempt_is_parsed_from_the_bytes_sent_and_only_when_asked() {
+        let new = json!({"id": "RPT1", "n": 1.5}).as_object().cloned().unwrap();
+        let body = EventBody {
+            event_id: "e1",
+            entity_id: Some("RPT1"),
+            customer_id: "RPT",
+            event_time: "2020-05-13T09:33:16.8811358Z",
+            topic_id: "contacts.created",
+            new: Some(&new),
+            old: None,
+            diff: None,
+        };
+        let tail = body.render_tail();
+        let first = FirstAttempt::new(&tail);
+        assert!(!first.is_parsed());
+        let v = first.value().unwrap();
+        assert_eq!(v, &serde_json::from_slice::<Value>(&with_attempt(tail.as_bytes(), 1)).unwrap());
+        assert_eq!(v["SendAttempts"], 1);
+        assert_eq!(v["new"]["n"], 1.5);
+        assert!(first.is_parsed());
+        assert_eq!(FirstAttempt::new("not json").value(), None);
     }
 
     #[test]

@@ -5,11 +5,14 @@
 //! and the webhook lists `SBOX`, or the customer has a current installation of the application and the webhook's
 //! customer list is empty or lists it. `application.*` events go only to the application concerned, whatever its
 //! installation state, and still honour a non-empty customer list. An eTag-only modification goes only to webhooks
-//! that asked for them (`ignoreEtagOnlyChanges: false`).
+//! that asked for them (`ignoreEtagOnlyChanges: false`). After these rules, a webhook with a payload filter
+//! (contract §9.2) receives the event only if the payload satisfies it; the table holds each filter compiled.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use crate::filter::{Filter, FilterError};
+use crate::payload::FirstAttempt;
 use crate::{ApplicationId, Topic, WebhookId, SANDBOX_CUSTOMER};
 
 /// What routing needs to know of a webhook.
@@ -24,6 +27,8 @@ pub struct RouteWebhook {
     pub ignore_etag_only_changes: bool,
     /// Each entity's deliveries one after the other (contract §9.1, [`crate::ordering`]).
     pub ordered: bool,
+    /// The payload filter's JSON text, as stored; the table compiles it.
+    pub filter: Option<String>,
 }
 
 /// What routing needs to know of an event.
@@ -101,7 +106,8 @@ impl Refusal {
 }
 
 /// Whether `application` may still receive an event of `topic` for `customer` it was sent before (contract §8.2 for
-/// customer and scope): `application.*` events always go to their application; otherwise the application must hold
+/// customer and scope): `application.*` and `webhooks.*` events (no entity type: about the application itself, not
+/// a customer's data) always go to their application; otherwise the application must hold
 /// the topic's scope, and the customer must be `SBOX` (listed by the webhook, when `webhook_customers` is given) or
 /// have a current installation of the application.
 pub fn may_still_receive(
@@ -111,7 +117,7 @@ pub fn may_still_receive(
     webhook_customers: Option<&[String]>,
     facts: &impl Facts,
 ) -> Result<(), Refusal> {
-    if topic.id.starts_with("application.") {
+    if topic.entity_type.is_none() {
         return Ok(());
     }
     if let Some(scope) = topic.scope {
@@ -136,9 +142,25 @@ pub fn may_still_receive(
 /// Built from the store, replaced whole when any of them changes; routing an event reads only memory.
 #[derive(Debug, Default)]
 pub struct RoutingTable {
-    by_topic: HashMap<String, Vec<Arc<RouteWebhook>>>,
+    by_topic: HashMap<String, Vec<Arc<Entry>>>,
     scopes: HashMap<ApplicationId, HashSet<String>>,
     installed: HashMap<ApplicationId, HashSet<String>>,
+}
+
+/// A webhook in the table, with its filter compiled.
+#[derive(Debug)]
+struct Entry {
+    webhook: Arc<RouteWebhook>,
+    filter: Option<Compiled>,
+}
+
+#[derive(Debug, Clone)]
+enum Compiled {
+    Filter(Arc<Filter>),
+    /// A stored filter that no longer compiles (it was checked when it was saved, so only a change of validator
+    /// could do this). The webhook receives nothing until it is saved again: an event is sent only when its payload
+    /// is known to satisfy the filter.
+    Broken(FilterError),
 }
 
 impl RoutingTable {
@@ -147,14 +169,40 @@ impl RoutingTable {
         scopes: impl IntoIterator<Item = (ApplicationId, Vec<String>)>,
         installations: impl IntoIterator<Item = (ApplicationId, String)>,
     ) -> Self {
-        let mut by_topic: HashMap<String, Vec<Arc<RouteWebhook>>> = HashMap::new();
+        Self::rebuilt(None, webhooks, scopes, installations)
+    }
+
+    /// As [`RoutingTable::new`], taking each filter that has not changed since `previous` from it instead of
+    /// compiling it again (and compiling a filter that several webhooks share once).
+    pub fn rebuilt(
+        previous: Option<&RoutingTable>,
+        webhooks: impl IntoIterator<Item = RouteWebhook>,
+        scopes: impl IntoIterator<Item = (ApplicationId, Vec<String>)>,
+        installations: impl IntoIterator<Item = (ApplicationId, String)>,
+    ) -> Self {
+        // Filters by text: those of the previous table, then each compiled here, so that a text is compiled once.
+        let mut known: HashMap<String, Compiled> = previous
+            .into_iter()
+            .flat_map(|p| p.by_topic.values().flatten())
+            .filter_map(|e| Some((e.webhook.filter.clone()?, e.filter.clone()?)))
+            .collect();
+        let mut by_topic: HashMap<String, Vec<Arc<Entry>>> = HashMap::new();
         for w in webhooks {
             if !w.active {
                 continue;
             }
-            let w = Arc::new(w);
-            for t in &w.topic_ids {
-                by_topic.entry(t.clone()).or_default().push(w.clone());
+            let filter = w.filter.as_ref().map(|text| {
+                known
+                    .entry(text.clone())
+                    .or_insert_with(|| match Filter::parse(text) {
+                        Ok(f) => Compiled::Filter(Arc::new(f)),
+                        Err(e) => Compiled::Broken(e),
+                    })
+                    .clone()
+            });
+            let e = Arc::new(Entry { webhook: Arc::new(w), filter });
+            for t in &e.webhook.topic_ids {
+                by_topic.entry(t.clone()).or_default().push(e.clone());
             }
         }
         Self {
@@ -167,16 +215,42 @@ impl RoutingTable {
         }
     }
 
-    /// The webhooks that receive `event`, in a stable order (by webhook id).
-    pub fn route(&self, event: &RouteEvent<'_>) -> Vec<Arc<RouteWebhook>> {
+    /// The webhooks that receive `event`, in a stable order (by webhook id): those the rules of §8.2 select, less
+    /// those whose filter `payload` does not satisfy. The payload is parsed only if such a webhook has a filter.
+    pub fn route(&self, event: &RouteEvent<'_>, payload: &FirstAttempt<'_>) -> Vec<Arc<RouteWebhook>> {
         let Some(candidates) = self.by_topic.get(event.topic.id) else { return Vec::new() };
-        let mut out: Vec<Arc<RouteWebhook>> = candidates.iter().filter(|w| receives(w, event, self)).cloned().collect();
+        let passes = |e: &Entry| match &e.filter {
+            None => true,
+            Some(Compiled::Filter(f)) => payload.value().is_some_and(|p| f.matches(p)),
+            Some(Compiled::Broken(_)) => false,
+        };
+        let mut out: Vec<Arc<RouteWebhook>> = candidates
+            .iter()
+            .filter(|e| receives(&e.webhook, event, self) && passes(e))
+            .map(|e| e.webhook.clone())
+            .collect();
         out.sort_by_key(|w| w.id);
         out
     }
 
     pub fn webhook_count(&self) -> usize {
-        self.by_topic.values().flatten().map(|w| w.id).collect::<HashSet<_>>().len()
+        self.by_topic.values().flatten().map(|e| e.webhook.id).collect::<HashSet<_>>().len()
+    }
+
+    /// The webhooks whose stored filter no longer compiles, and why: they receive nothing.
+    pub fn broken_filters(&self) -> Vec<(WebhookId, String)> {
+        let mut out: Vec<_> = self
+            .by_topic
+            .values()
+            .flatten()
+            .filter_map(|e| match &e.filter {
+                Some(Compiled::Broken(why)) => Some((e.webhook.id, why.to_string())),
+                _ => None,
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
     }
 }
 
@@ -218,6 +292,7 @@ mod tests {
             active: true,
             ignore_etag_only_changes: true,
             ordered: false,
+            filter: None,
         }
     }
 
@@ -231,6 +306,10 @@ mod tests {
 
     fn ev<'a>(topic: &'a Topic, customer: &'a str) -> RouteEvent<'a> {
         RouteEvent { topic, customer_id: customer, etag_only: false, application: None }
+    }
+
+    fn route(t: &RoutingTable, e: &RouteEvent<'_>) -> Vec<Arc<RouteWebhook>> {
+        t.route(e, &FirstAttempt::new(r#""eventId":"e1","diff":{"mobilePhone":["1","2"]}}"#))
     }
 
     fn ids(v: Vec<Arc<RouteWebhook>>) -> Vec<u128> {
@@ -247,9 +326,9 @@ mod tests {
             hook(5, 2, &["contacts.modified"], &[]),      // application lacks the scope
             hook(6, 1, &["contacts.modified"], &["SBOX"]),
         ]);
-        assert_eq!(ids(t.route(&ev(&TOPIC, "RPT"))), vec![1, 2]);
-        assert_eq!(ids(t.route(&ev(&TOPIC, "NOTINSTALLED"))), Vec::<u128>::new());
-        assert_eq!(ids(t.route(&ev(&TOPIC, "SBOX"))), vec![6]);
+        assert_eq!(ids(route(&t, &ev(&TOPIC, "RPT"))), vec![1, 2]);
+        assert_eq!(ids(route(&t, &ev(&TOPIC, "NOTINSTALLED"))), Vec::<u128>::new());
+        assert_eq!(ids(route(&t, &ev(&TOPIC, "SBOX"))), vec![6]);
     }
 
     #[test]
@@ -269,7 +348,7 @@ mod tests {
     fn inactive_webhooks_receive_nothing() {
         let mut h = hook(1, 1, &["contacts.modified"], &[]);
         h.active = false;
-        assert!(table(vec![h]).route(&ev(&TOPIC, "RPT")).is_empty());
+        assert!(route(&table(vec![h]), &ev(&TOPIC, "RPT")).is_empty());
     }
 
     #[test]
@@ -279,7 +358,7 @@ mod tests {
         let t = table(vec![hook(1, 1, &["contacts.modified"], &[]), wants]);
         let mut e = ev(&TOPIC, "RPT");
         e.etag_only = true;
-        assert_eq!(ids(t.route(&e)), vec![2]);
+        assert_eq!(ids(route(&t, &e)), vec![2]);
     }
 
     #[test]
@@ -295,6 +374,43 @@ mod tests {
             [],
         );
         let e = RouteEvent { topic: &INSTALL, customer_id: "NEWCUST", etag_only: false, application: Some(app(1)) };
-        assert_eq!(ids(t.route(&e)), vec![1, 4]);
+        assert_eq!(ids(route(&t, &e)), vec![1, 4]);
+    }
+
+    #[test]
+    fn a_filter_lets_through_only_payloads_that_satisfy_it_and_is_checked_after_the_rules() {
+        let with =
+            |n: u128, f: &str| RouteWebhook { filter: Some(f.to_string()), ..hook(n, 1, &["contacts.modified"], &[]) };
+        let t = table(vec![
+            hook(1, 1, &["contacts.modified"], &[]),
+            with(2, r#"{"required":["diff"],"properties":{"diff":{"required":["mobilePhone"]}}}"#),
+            with(3, r#"{"required":["diff"],"properties":{"diff":{"required":["surname"]}}}"#),
+            with(4, r#"{"properties":{"SendAttempts":{"const":1}}}"#),
+            with(5, r#"{"type":"no-such-type"}"#),
+        ]);
+        assert_eq!(ids(route(&t, &ev(&TOPIC, "RPT"))), vec![1, 2, 4]);
+        assert_eq!(t.broken_filters().len(), 1, "a stored filter that does not compile lets nothing through");
+        assert_eq!(t.broken_filters()[0].0, WebhookId(Uuid::from_u128(5)));
+        let payload = FirstAttempt::new(r#""eventId":"e1"}"#);
+        assert!(t.route(&ev(&TOPIC, "NOTINSTALLED"), &payload).is_empty());
+        assert!(!payload.is_parsed(), "no webhook passed the rules, so no filter read the payload");
+        let unfiltered = table(vec![hook(1, 1, &["contacts.modified"], &[])]);
+        assert_eq!(ids(unfiltered.route(&ev(&TOPIC, "RPT"), &payload)), vec![1]);
+        assert!(!payload.is_parsed(), "no filter, no parse");
+    }
+
+    #[test]
+    fn a_rebuilt_table_reuses_the_filters_it_already_compiled() {
+        let f = r#"{"required":["diff"]}"#;
+        let h =
+            RouteWebhook { filter: Some(f.to_string()), ..hook(1, 1, &["contacts.modified", "contacts.created"], &[]) };
+        let first = table(vec![h.clone()]);
+        let second = RoutingTable::rebuilt(Some(&first), vec![h], [], []);
+        let filter_of = |t: &RoutingTable| match t.by_topic["contacts.modified"][0].filter.clone() {
+            Some(Compiled::Filter(f)) => f,
+            other => panic!("{other:?}"),
+        };
+        assert!(Arc::ptr_eq(&filter_of(&first), &filter_of(&second)));
+        assert!(Arc::ptr_eq(&first.by_topic["contacts.created"][0], &first.by_topic["contacts.modified"][0]));
     }
 }

@@ -1,7 +1,8 @@
 //! The topic catalogue: every topic Herald emits, with its human name, description, required scope and entity type.
 //!
 //! One static table, sorted by id, taken from the seed's "Available topics" table (48 topics) with the contract's
-//! corrections (§8.3: the seed swaps the descriptions of `offers.rejected` and `offers.withdrawn`). The descriptions
+//! corrections (§8.3: the seed swaps the descriptions of `offers.rejected` and `offers.withdrawn`), and the three
+//! operational topics `webhooks.*` of contract §9.4. The descriptions
 //! are the seed's text without its glossary links. This module only *describes* topics: when a topic fires is decided
 //! by [`crate::rules`], and who receives it by [`crate::routing`].
 
@@ -34,6 +35,11 @@ const fn topic(
 }
 
 const fn application_topic(id: &'static str, name: &'static str, description: &'static str) -> Topic {
+    Topic { id, name, description, scope: None, entity_type: None }
+}
+
+/// An operational topic (contract §9.4, [`crate::operational`]): no scope, no entity type, like `application.*`.
+const fn webhooks_topic(id: &'static str, name: &'static str, description: &'static str) -> Topic {
     Topic { id, name, description, scope: None, entity_type: None }
 }
 
@@ -314,6 +320,22 @@ static TOPICS: &[Topic] = &[
         "vendors.read",
         Vendors,
     ),
+    webhooks_topic(
+        "webhooks.disabled",
+        "Webhook disabled",
+        "Occurs when Herald disables one of the application's webhooks because its endpoint kept failing",
+    ),
+    webhooks_topic(
+        "webhooks.failing",
+        "Webhook failing",
+        "Occurs when a delivery to one of the application's webhooks dies or fails for good, the first time since \
+         that webhook's last success",
+    ),
+    webhooks_topic(
+        "webhooks.recovered",
+        "Webhook recovered",
+        "Occurs when a webhook of the application that was failing delivers successfully again",
+    ),
     topic(
         "worksorders.cancelled",
         "Works order cancelled",
@@ -414,8 +436,8 @@ mod tests {
     ];
 
     #[test]
-    fn the_catalogue_holds_the_48_topics_of_the_seed() {
-        assert_eq!(all().len(), 48);
+    fn the_catalogue_holds_the_48_topics_of_the_seed_and_the_3_operational_ones() {
+        assert_eq!(all().len(), 48 + 3);
         for (id, _) in SEED_SCOPES {
             assert!(find(id).is_some(), "{id} is missing");
         }
@@ -442,10 +464,10 @@ mod tests {
     }
 
     #[test]
-    fn every_topic_but_application_ones_belongs_to_the_entity_type_its_id_starts_with() {
+    fn every_topic_but_application_and_webhooks_ones_belongs_to_the_entity_type_its_id_starts_with() {
         for t in all() {
             match t.id.split('.').next() {
-                Some("application") => {
+                Some("application" | "webhooks") => {
                     assert_eq!(t.entity_type, None, "{}", t.id);
                     assert_eq!(t.scope, None, "{}", t.id);
                 }

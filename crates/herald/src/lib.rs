@@ -213,6 +213,8 @@ pub async fn start_tuned(
     };
     server::raise_open_file_limit(limits.max_connections);
     tasks.push(tokio::spawn(server::serve(listener, app, limits, rx.clone())));
+    // The broker sources (contract §9.6) ingest like the API does, so they run on every node that serves it.
+    tasks.extend(herald_sources::spawn(&cfg.sources, &herald, engine.handle().metrics(), rx.clone()));
     if run_worker {
         let upkeep = herald.clone();
         let mut upkeep_rx = rx.clone();

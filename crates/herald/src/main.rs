@@ -54,6 +54,12 @@ struct BenchArgs {
     /// Changes per `POST /changes` in the batched throughput scenario.
     #[arg(long, default_value_t = 20)]
     batch: usize,
+    /// The RabbitMQ of the broker scenario (changes consumed with --source); skipped when unreachable.
+    #[arg(long, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+    amqp_url: String,
+    /// Skip the broker scenario.
+    #[arg(long)]
+    skip_broker: bool,
 }
 
 #[derive(clap::Args)]
@@ -131,6 +137,7 @@ fn main() -> ExitCode {
                 backlog: args.backlog.unwrap_or(if args.quick { 20_000 } else { 1_000_000 }),
                 skip_backlog: args.skip_backlog,
                 batch: args.batch.clamp(1, 1_000),
+                amqp_url: (!args.skip_broker).then_some(args.amqp_url),
             };
             herald::bench::run(opts).await.map(|_| ())
         }),

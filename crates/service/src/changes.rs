@@ -5,13 +5,13 @@ use herald_domain::change::Entity;
 use herald_domain::change::{MAX_CUSTOMER_ID_CHARS, MAX_ENTITY_ID_CHARS};
 use herald_domain::field::{Object, ObjectList};
 use herald_domain::ordering::entity_key;
-use herald_domain::payload::{event_diff, EventBody};
+use herald_domain::payload::{event_diff, EventBody, FirstAttempt};
 use herald_domain::routing::{RouteEvent, RoutingTable};
 use herald_domain::rules::derive_topics;
 use herald_domain::time::{format_event_time, parse_rfc3339};
 use herald_domain::{topics, Change, DeliveryId, EntityType, EventId, FieldError, Topic, SANDBOX_CUSTOMER};
 use herald_store::{
-    ApplicationRecord, DeliveryState, Idempotency, InstallationRecord, NewDelivery, NewEvent, StoreError,
+    ApplicationRecord, DeliveryState, EntityWrite, Idempotency, InstallationRecord, NewDelivery, NewEvent, StoreError,
 };
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -97,6 +97,15 @@ impl BodyHash {
     pub fn of(body: &[u8]) -> Self {
         BodyHash(hex::encode(Sha256::digest(body)))
     }
+
+    /// The hash of a request whose target matters beside its body (`PUT /entities/…`): one key, one request.
+    pub fn of_request(method: &str, path: &str, body: &[u8]) -> Self {
+        let mut h = Sha256::new();
+        for part in [method.as_bytes(), b" ", path.as_bytes(), b"\n", body] {
+            h.update(part);
+        }
+        BodyHash(hex::encode(h.finalize()))
+    }
 }
 
 // ---- the OpenAPI schemas of the change types ----
@@ -110,11 +119,11 @@ const ID_TEXT: &str = concat!(
 );
 
 /// A change's id of at most `max` characters.
-fn id_text(max: usize) -> ObjectBuilder {
+pub(crate) fn id_text(max: usize) -> ObjectBuilder {
     ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(max)).pattern(Some(ID_TEXT))
 }
 
-fn entity_type() -> ObjectBuilder {
+pub(crate) fn entity_type() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(Type::String).enum_values(Some(EntityType::ALL.iter().map(|t| t.as_str())))
 }
 
@@ -225,9 +234,28 @@ struct StoredKey {
     expired_before: DateTime<Utc>,
 }
 
-struct ParsedChange {
-    change: Change,
-    event_time: DateTime<Utc>,
+/// A validated change with its event time.
+pub(crate) struct ParsedChange {
+    pub change: Change,
+    pub event_time: DateTime<Utc>,
+}
+
+/// What [`Herald::accept_changes`] did.
+pub(crate) enum Accepted {
+    /// Stored (or answered from the idempotency key): the answer.
+    Done(IngestOutcome),
+    /// An entity changed since it was read; nothing was stored.
+    Stale,
+}
+
+/// An `Idempotency-Key` is 1 to 255 visible ASCII characters.
+pub(crate) fn check_idempotency_key(key: Option<&str>) -> ServiceResult<()> {
+    match key {
+        Some(k) if k.is_empty() || k.len() > 255 || !k.bytes().all(|b| b.is_ascii_graphic()) => {
+            Err(ServiceError::field("Idempotency-Key", "must be 1 to 255 visible ASCII characters"))
+        }
+        _ => Ok(()),
+    }
 }
 
 impl Herald {
@@ -242,26 +270,50 @@ impl Herald {
         idempotency_key: Option<&str>,
     ) -> ServiceResult<IngestOutcome> {
         who.require_admin()?;
-        if let Some(key) = idempotency_key {
-            if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-                return Err(ServiceError::field("Idempotency-Key", "must be 1 to 255 visible ASCII characters"));
-            }
-        }
+        check_idempotency_key(idempotency_key)?;
         let now = self.now();
         // The body is validated before a replay too: a retry resends the same valid request, and a malformed one
         // must not get a stored 202 just because it carries a known key.
         let (event_id, changes) = parse_request(input, now)?;
         tracing::Span::current().record("event_id", tracing::field::display(&event_id));
-        let BodyHash(body_hash) = body_hash;
-        if let Some(key) = idempotency_key {
-            if let Some(stored) = self.idempotent_answer(key, &body_hash, now).await? {
-                return Ok(IngestOutcome { body: stored, replayed: true });
-            }
+        if let Some(stored) = self.replayed(idempotency_key, &body_hash, now).await? {
+            return Ok(stored);
         }
+        match self.accept_changes(event_id, &changes, &[], body_hash, idempotency_key, now).await? {
+            Accepted::Done(outcome) => Ok(outcome),
+            Accepted::Stale => Err(ServiceError::Internal("changes without entity state were found stale".into())),
+        }
+    }
+
+    /// The stored answer of an earlier request with this idempotency key, if there is one.
+    pub(crate) async fn replayed(
+        &self,
+        idempotency_key: Option<&str>,
+        body_hash: &BodyHash,
+        now: DateTime<Utc>,
+    ) -> ServiceResult<Option<IngestOutcome>> {
+        let Some(key) = idempotency_key else { return Ok(None) };
+        let stored = self.idempotent_answer(key, &body_hash.0, now).await?;
+        Ok(stored.map(|body| IngestOutcome { body, replayed: true }))
+    }
+
+    /// Derives the events of validated changes, routes them and stores them durably with the idempotency key's
+    /// answer and, for `PUT /entities` (`entities.rs`), the entity state they move (`Stale` when an entity
+    /// changed since it was read: nothing is stored). The one ingestion path of every way of publishing.
+    pub(crate) async fn accept_changes(
+        &self,
+        event_id: EventId,
+        changes: &[ParsedChange],
+        entities: &[EntityWrite],
+        body_hash: BodyHash,
+        idempotency_key: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> ServiceResult<Accepted> {
+        let BodyHash(body_hash) = body_hash;
         let table = self.inner.routing.table().await?;
         let mut events = Vec::new();
         let mut out = Vec::new();
-        for pc in &changes {
+        for pc in changes {
             for topic in derive_topics(&pc.change) {
                 let e = build_change_event(&table, event_id, pc, topic, now);
                 out.push(EventOut {
@@ -280,14 +332,15 @@ impl Herald {
             response: answer.clone(),
             expired_before: now - self.idempotency_ttl(),
         });
-        let (stored, events) = self.store_events(events, idempotency, now).await?;
+        let (stored, events) = self.store_events(events, entities, idempotency, now).await?;
         match stored {
             Ok(()) => {}
+            Err(StoreError::Stale(_)) => return Ok(Accepted::Stale),
             Err(StoreError::Conflict(_)) if idempotency_key.is_some() => {
                 // The same key was stored by a concurrent request: its answer is the answer.
                 let key = idempotency_key.unwrap_or_default();
                 if let Some(stored) = self.idempotent_answer(key, &body_hash, now).await? {
-                    return Ok(IngestOutcome { body: stored, replayed: true });
+                    return Ok(Accepted::Done(IngestOutcome { body: stored, replayed: true }));
                 }
                 return Err(ServiceError::Conflict("a request with this Idempotency-Key is in progress".into()));
             }
@@ -301,7 +354,7 @@ impl Herald {
         for e in &events {
             metrics.event(&e.topic_id, e.deliveries.len());
         }
-        Ok(IngestOutcome { body: answer, replayed: false })
+        Ok(Accepted::Done(IngestOutcome { body: answer, replayed: false }))
     }
 
     /// Stores events (with the idempotency key's answer) and hands the deliveries this node's engine has room for to
@@ -311,11 +364,13 @@ impl Herald {
     async fn store_events(
         &self,
         mut events: Vec<NewEvent>,
+        entities: &[EntityWrite],
         idempotency: Option<StoredKey>,
         now: DateTime<Utc>,
     ) -> ServiceResult<(Result<(), StoreError>, Vec<NewEvent>)> {
         let reservation = self.inner.engine.reserve(&mut events);
         let (store, engine) = (self.inner.store.clone(), self.inner.engine.clone());
+        let entities = entities.to_vec();
         let span = tracing::info_span!("store", events = events.len());
         let task = tokio::spawn(
             async move {
@@ -325,7 +380,10 @@ impl Herald {
                     response: &k.response,
                     expired_before: k.expired_before,
                 });
-                let stored = store.insert_events(&events, key, now).await;
+                let stored = match entities.is_empty() {
+                    true => store.insert_events(&events, key, now).await,
+                    false => store.insert_entity_events(&events, &entities, key, now).await,
+                };
                 if let Ok(sequenced) = &stored {
                     if reservation.leaves_work_to_claim(&events) {
                         engine.wake();
@@ -390,7 +448,7 @@ impl Herald {
         let route = RouteEvent { topic, customer_id: &inst.customer_id, etag_only: false, application: Some(app.id) };
         // An application's installs and uninstalls of one customer keep their order: the installation is the entity.
         let entity = entity_key(&inst.customer_id, &inst.id.to_string());
-        let deliveries = deliveries_for(&table, &route, &entity, now);
+        let deliveries = deliveries_for(&table, &route, &entity, &body, now);
         Ok(NewEvent {
             id: new_uuid_v7(),
             event_id,
@@ -420,12 +478,19 @@ pub(crate) fn install_payload(app: &ApplicationRecord, inst: &InstallationRecord
     }
 }
 
-/// The deliveries of an event about `entity` (its [`entity_key`]), one per webhook that receives it; those to an
-/// ordered webhook carry the key, so that the store places them in the entity's order.
-fn deliveries_for(table: &RoutingTable, route: &RouteEvent<'_>, entity: &str, now: DateTime<Utc>) -> Vec<NewDelivery> {
+/// The deliveries of an event about `entity` (its [`entity_key`]) whose payload tail is `tail`: one per webhook
+/// that receives it, filters included. Those to an ordered webhook carry the key, so that the store places them in
+/// the entity's order.
+fn deliveries_for(
+    table: &RoutingTable,
+    route: &RouteEvent<'_>,
+    entity: &str,
+    tail: &str,
+    now: DateTime<Utc>,
+) -> Vec<NewDelivery> {
     let sandbox = route.customer_id == SANDBOX_CUSTOMER;
     table
-        .route(route)
+        .route(route, &FirstAttempt::new(tail))
         .iter()
         .map(|w| NewDelivery {
             id: DeliveryId(new_uuid_v7()),
@@ -468,6 +533,7 @@ fn build_change_event(
         etag_only: d.is_some() && c.is_etag_only(),
         application: None,
     };
+    let deliveries = deliveries_for(table, &route, &entity_key(&c.customer_id, &c.entity_id), &body, now);
     NewEvent {
         id: new_uuid_v7(),
         event_id,
@@ -476,7 +542,7 @@ fn build_change_event(
         entity_id: Some(c.entity_id.clone()),
         event_time: pc.event_time,
         body,
-        deliveries: deliveries_for(table, &route, &entity_key(&c.customer_id, &c.entity_id), now),
+        deliveries,
     }
 }
 

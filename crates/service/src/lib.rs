@@ -3,9 +3,14 @@
 //! the [`Principal`] they got, and render the result. Tenant scoping (an application key sees only its application)
 //! happens here, in one place per resource.
 
+mod alerts;
 mod apps;
 mod changes;
+mod entities;
+mod entity_cache;
+mod entity_locks;
 mod error;
+mod filters;
 pub mod input;
 mod installations;
 mod logs;
@@ -19,6 +24,7 @@ mod replay;
 mod routing_cache;
 mod secrets;
 mod sessions;
+mod sources;
 mod topics;
 mod webhooks;
 
@@ -32,9 +38,12 @@ use herald_store::{ApplicationRecord, Store};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+pub use alerts::WebhookAlertOut;
 pub use apps::{ApiKeyRotateIn, AppIn, AppPatch};
 pub use changes::{BatchedChange, BodyHash, ChangeBatchIn, ChangeIn, ChangesIn, IngestOutcome};
+pub use entities::{EntitiesIn, EntityPath, EntityRecordIn};
 pub use error::{ServiceError, ServiceResult};
+pub use filters::{FilterMismatchOut, FilterTestIn, FilterTestOut};
 pub use herald_delivery::Clock;
 pub use input::Field;
 pub use installations::InstallationIn;
@@ -46,6 +55,7 @@ pub use redeliver::RedeliverOut;
 pub use replay::ReplayIn;
 pub use replay::ReplayOut;
 pub use sessions::{SessionPolicy, UiSession};
+pub use sources::{DeadLetterOut, MessageRejected, SourceStates, MAX_MESSAGE_BYTES};
 pub use webhooks::{ResthookIn, ResthookPatch, WebhookIn, WebhookListQuery, WebhookPatch, WebhookScope};
 
 use routing_cache::RoutingCache;
@@ -129,6 +139,12 @@ struct Inner {
     cfg: ServiceConfig,
     routing: RoutingCache,
     clock: Clock,
+    /// Writers of entity state on this node take turns per entity (`entities.rs`).
+    entity_locks: entity_locks::EntityLocks,
+    /// Entity state this node last saw, so that a write of it needs no read (`entity_cache.rs`).
+    entity_cache: entity_cache::EntityCache,
+    /// Whether each broker source is connected (contract §9.6).
+    sources: SourceStates,
 }
 
 impl Herald {
@@ -144,6 +160,9 @@ impl Herald {
                 engine,
                 admin_token_hash: Sha256::digest(admin_token.as_bytes()).into(),
                 cfg,
+                entity_locks: Default::default(),
+                entity_cache: Default::default(),
+                sources: SourceStates::default(),
             }),
         }
     }

@@ -116,6 +116,9 @@ pub struct WebhookOut {
     pub failing_since: Option<String>,
     #[schema(format = DateTime)]
     pub last_success: Option<String>,
+    /// The payload filter (contract §9.2): a JSON Schema, or `null`.
+    #[schema(value_type = Option<Object>)]
+    pub filter: Option<serde_json::Value>,
 }
 
 impl From<&WebhookRecord> for WebhookOut {
@@ -136,6 +139,8 @@ impl From<&WebhookRecord> for WebhookOut {
             disabled_reason: w.disabled_reason.clone(),
             failing_since: w.failing_since.map(format_api_time),
             last_success: w.last_success.map(format_api_time),
+            // Stored only after it compiled, so it is JSON.
+            filter: w.filter.as_deref().and_then(|f| serde_json::from_str(f).ok()),
         }
     }
 }

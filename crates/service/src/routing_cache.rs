@@ -3,6 +3,7 @@
 //!
 //! Local changes bump a generation counter; a cached table is fresh only if it was loaded at the current generation
 //! (the generation is read before the snapshot, so a change made during a reload makes the result stale at once).
+//! A reload compiles only the payload filters that changed; the others are taken from the table it replaces.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -85,7 +86,16 @@ impl RoutingCache {
         if before != Some(snapshot.version) {
             (self.on_moved)();
         }
-        let table = Arc::new(RoutingTable::new(snapshot.webhooks, snapshot.scopes, snapshot.installations));
+        let previous = self.current.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|c| c.table.clone());
+        let table = Arc::new(RoutingTable::rebuilt(
+            previous.as_deref(),
+            snapshot.webhooks,
+            snapshot.scopes,
+            snapshot.installations,
+        ));
+        for (webhook, why) in table.broken_filters() {
+            tracing::warn!(%webhook, "the webhook's stored filter does not compile, so it receives nothing: {why}");
+        }
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) =
             Some(Cached { generation, version: snapshot.version, table: table.clone(), checked: Instant::now() });
         Ok(table)

@@ -7,6 +7,9 @@ use serde::Deserialize;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::ToSchema;
 
+use serde_json::{Map, Value};
+
+use crate::filters::{filter_schema, read_filter};
 use crate::input::{customer_id_list, or_null, topic_id, Errors, Field, StrList, NO_NUL};
 use crate::models::{WebhookCreatedOut, WebhookOut};
 use crate::paging::Paged;
@@ -58,6 +61,10 @@ pub struct WebhookIn {
     #[serde(default)]
     #[schema(schema_with = rate_limit_schema)]
     pub rate_limit: Field<i64>,
+    /// A payload filter: a JSON Schema the event's payload must satisfy (contract §9.2).
+    #[serde(default)]
+    #[schema(schema_with = filter_schema)]
+    pub filter: Field<Map<String, Value>>,
 }
 
 /// `PUT /webhooks/subscriptions/{id}` (`UpdateWebhookModel`): `url` and `topicIds` are required; an optional field
@@ -92,6 +99,10 @@ pub struct WebhookPatch {
     #[serde(default)]
     #[schema(schema_with = rate_limit_schema)]
     pub rate_limit: Field<i64>,
+    /// A payload filter: a JSON Schema the event's payload must satisfy (contract §9.2).
+    #[serde(default)]
+    #[schema(schema_with = filter_schema)]
+    pub filter: Field<Map<String, Value>>,
 }
 
 /// `POST /resthooks`: the application is the key's, the customer the `reapit-customer` header's.
@@ -126,6 +137,10 @@ pub struct ResthookIn {
     #[serde(default)]
     #[schema(schema_with = rate_limit_schema)]
     pub rate_limit: Field<i64>,
+    /// A payload filter: a JSON Schema the event's payload must satisfy (contract §9.2).
+    #[serde(default)]
+    #[schema(schema_with = filter_schema)]
+    pub filter: Field<Map<String, Value>>,
 }
 
 /// `PUT /resthooks/{id}`: as `PUT /webhooks/subscriptions/{id}`, without `customerIds`.
@@ -160,6 +175,10 @@ pub struct ResthookPatch {
     #[serde(default)]
     #[schema(schema_with = rate_limit_schema)]
     pub rate_limit: Field<i64>,
+    /// A payload filter: a JSON Schema the event's payload must satisfy (contract §9.2).
+    #[serde(default)]
+    #[schema(schema_with = filter_schema)]
+    pub filter: Field<Map<String, Value>>,
 }
 
 impl WebhookIn {
@@ -174,6 +193,7 @@ impl WebhookIn {
             ignore_etag_only_changes,
             ordered,
             rate_limit,
+            filter,
         } = patch;
         WebhookIn {
             application_id,
@@ -185,6 +205,7 @@ impl WebhookIn {
             ignore_etag_only_changes,
             ordered,
             rate_limit,
+            filter,
         }
     }
 
@@ -200,6 +221,7 @@ impl WebhookIn {
             ignore_etag_only_changes,
             ordered,
             rate_limit,
+            filter,
         } = self;
         (
             application_id,
@@ -212,6 +234,7 @@ impl WebhookIn {
                 ignore_etag_only_changes,
                 ordered,
                 rate_limit,
+                filter,
             },
         )
     }
@@ -228,6 +251,7 @@ impl From<ResthookIn> for WebhookIn {
             ignore_etag_only_changes,
             ordered,
             rate_limit,
+            filter,
         } = r;
         let patch = WebhookPatch {
             url,
@@ -238,6 +262,7 @@ impl From<ResthookIn> for WebhookIn {
             ignore_etag_only_changes,
             ordered,
             rate_limit,
+            filter,
         };
         WebhookIn::from_patch(Field::Absent, patch)
     }
@@ -254,6 +279,7 @@ impl From<ResthookPatch> for WebhookPatch {
             ignore_etag_only_changes,
             ordered,
             rate_limit,
+            filter,
         } = r;
         WebhookPatch {
             url,
@@ -264,6 +290,7 @@ impl From<ResthookPatch> for WebhookPatch {
             ignore_etag_only_changes,
             ordered,
             rate_limit,
+            filter,
         }
     }
 }
@@ -349,6 +376,8 @@ struct WebhookFields {
     ordered: Option<bool>,
     /// `Some(None)`: no limit.
     rate_limit: Option<Option<u32>>,
+    /// `None`: keep; `Some(None)`: remove.
+    filter: Option<Option<String>>,
 }
 
 impl Herald {
@@ -487,6 +516,7 @@ impl Herald {
                 None
             }
         };
+        let filter = read_filter(f, "filter", &input.filter);
         Ok(match (url, topic_ids) {
             (Some(url), Some(topic_ids)) if f.is_empty() => Some(WebhookFields {
                 url,
@@ -497,6 +527,7 @@ impl Herald {
                 ignore_etag_only_changes,
                 ordered,
                 rate_limit,
+                filter,
             }),
             _ => None,
         })
@@ -555,8 +586,10 @@ impl Herald {
             disabled_reason: None,
             last_success: None,
             failing_since: None,
+            failing_announced: None,
             created: now,
             modified: now,
+            filter: fields.filter.flatten(),
         };
         self.inner.store.insert_webhook(&hook).await?;
         self.routing_changed();
@@ -624,6 +657,9 @@ impl Herald {
         }
         if let Some(r) = fields.rate_limit {
             hook.rate_limit = r;
+        }
+        if let Some(filter) = fields.filter {
+            hook.filter = filter;
         }
         hook.modified = self.now();
         match self.inner.store.update_webhook(&hook).await {

@@ -184,6 +184,26 @@ impl<B: Backend> Store for B {
         self.commits().submit(events, idempotency, now).await
     }
 
+    async fn insert_entity_events(
+        &self,
+        events: &[NewEvent],
+        entities: &[EntityWrite],
+        idempotency: Option<Idempotency<'_>>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Sequenced>> {
+        self.commits().submit_with_entities(events, entities, idempotency, now).await
+    }
+
+    async fn get_entities(&self, keys: &[EntityKey]) -> StoreResult<Vec<Option<EntityState>>> {
+        let catalogue = self.catalogue();
+        let mut conn = catalogue.reader.acquire().await?;
+        let mut states = Vec::with_capacity(keys.len());
+        for key in keys {
+            states.push(crate::entity_state::get_entity::<B::Db>(&mut conn, key).await?);
+        }
+        Ok(states)
+    }
+
     async fn get_idempotent_response(&self, key: &str, since: DateTime<Utc>) -> StoreResult<Option<IdempotentAnswer>> {
         self.catalogue().get_idempotent_response(key, since).await
     }
@@ -221,6 +241,14 @@ impl<B: Backend> Store for B {
 
     async fn get_delivery(&self, id: DeliveryId) -> StoreResult<DeliveryRecord> {
         self.catalogue().get_delivery(id).await
+    }
+
+    async fn insert_dead_letter(&self, dead_letter: &DeadLetterRecord) -> StoreResult<bool> {
+        self.catalogue().insert_dead_letter(dead_letter).await
+    }
+
+    async fn list_dead_letters(&self, page: Page) -> StoreResult<(Vec<DeadLetterRecord>, u64)> {
+        self.catalogue().list_dead_letters(page).await
     }
 
     async fn insert_session(&self, session: &SessionRecord, keep: u32) -> StoreResult<()> {
@@ -285,6 +313,10 @@ impl<B: Backend> Store for B {
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<WebhookId>> {
         self.catalogue().disable_failing_webhooks(failing_before, reason, now).await
+    }
+
+    async fn webhook_alerts(&self, application: ApplicationId) -> StoreResult<Vec<WebhookAlert>> {
+        self.catalogue().webhook_alerts(application).await
     }
 
     async fn stats(&self, now: DateTime<Utc>) -> StoreResult<StoreStats> {

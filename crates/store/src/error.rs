@@ -12,6 +12,10 @@ pub enum StoreError {
     /// The text says which in words a user may read; it never names a constraint.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A compare-and-set write found the row changed since it was read (entity state, contract §9.5): read again
+    /// and retry.
+    #[error("stale: {0}")]
+    Stale(String),
     /// The database cannot be reached or is overloaded; the operation may succeed later.
     #[error("storage unavailable")]
     Unavailable(#[source] sqlx::Error),

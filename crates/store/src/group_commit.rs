@@ -17,6 +17,8 @@ pub(crate) struct Job {
     pub events: Vec<NewEvent>,
     pub idempotency: Option<StoredKey>,
     pub now: DateTime<Utc>,
+    /// Entity state written with the events, each only if its entity did not move (`crate::entity_state`).
+    pub entities: Vec<EntityWrite>,
     reply: oneshot::Sender<StoreResult<Vec<Sequenced>>>,
 }
 
@@ -29,21 +31,32 @@ pub(crate) struct StoredKey {
 }
 
 /// A backend's write of a group: one transaction for every job; a job whose idempotency key is already stored (and
-/// not expired) is left out and answered `Conflict`; an expired key is replaced. `Err` when the whole transaction failed (nothing of it is stored).
+/// not expired) is left out and answered `Conflict`; an expired key is replaced; a job whose entity writes find an
+/// entity moved (`crate::entity_state::apply_entity_writes`) is left out and answered `Stale`. `Err` when the whole
+/// transaction failed (nothing of it is stored).
 #[async_trait]
 pub(crate) trait Committer: Send + Sync + 'static {
     async fn commit(&self, jobs: &[Job]) -> StoreResult<Vec<StoreResult<Vec<Sequenced>>>>;
 }
 
-/// Each job's answer after a group's rows are written: `Conflict` for a job left out (`conflict[i]`), else what the
-/// store decided for its ordered deliveries. `sequenced` covers the kept jobs' ordered deliveries, in job order.
-pub(crate) fn outcomes(jobs: &[Job], conflict: &[bool], sequenced: Vec<Sequenced>) -> Vec<StoreResult<Vec<Sequenced>>> {
+/// Each job's answer after a group's rows are written: `Conflict` for a job left out for its idempotency key
+/// (`conflict[i]`), `Stale` for one left out because an entity it writes moved (`stale[i]`), else what the store
+/// decided for its ordered deliveries. `sequenced` covers the kept jobs' ordered deliveries, in job order.
+pub(crate) fn outcomes(
+    jobs: &[Job],
+    conflict: &[bool],
+    stale: &[bool],
+    sequenced: Vec<Sequenced>,
+) -> Vec<StoreResult<Vec<Sequenced>>> {
     let mut rest = sequenced.into_iter();
     jobs.iter()
-        .zip(conflict)
-        .map(|(job, conflict)| {
+        .zip(conflict.iter().zip(stale))
+        .map(|(job, (conflict, stale))| {
             if *conflict {
                 return Err(StoreError::Conflict("a request with this idempotency key is stored".into()));
+            }
+            if *stale {
+                return Err(crate::entity_state::moved());
             }
             let ordered = job.events.iter().flat_map(|e| &e.deliveries).filter(|d| d.entity_key.is_some()).count();
             Ok(rest.by_ref().take(ordered).collect())
@@ -73,6 +86,17 @@ impl GroupCommit {
         idempotency: Option<Idempotency<'_>>,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<Sequenced>> {
+        self.submit_with_entities(events, &[], idempotency, now).await
+    }
+
+    /// As [`GroupCommit::submit`], with entity writes; `Stale` (and nothing stored) when an entity moved.
+    pub async fn submit_with_entities(
+        &self,
+        events: &[NewEvent],
+        entities: &[EntityWrite],
+        idempotency: Option<Idempotency<'_>>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Sequenced>> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             events: events.to_vec(),
@@ -83,6 +107,7 @@ impl GroupCommit {
                 expired_before: i.expired_before,
             }),
             now,
+            entities: entities.to_vec(),
             reply,
         };
         self.jobs.send(job).await.map_err(|_| StoreError::Corrupt("the group committer stopped".into()))?;

@@ -10,7 +10,9 @@ mod backend;
 mod batch;
 mod catalogue;
 mod codec;
+mod dead_letters;
 mod dialect;
+mod entity_state;
 mod error;
 mod group_commit;
 mod models;
@@ -24,6 +26,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+pub use dead_letters::DeadLetterRecord;
+pub use entity_state::{EntityKey, EntityState, EntityWrite};
 pub use error::StoreError;
 pub use models::*;
 pub use sealing::Sealer;
@@ -155,6 +159,17 @@ pub trait Store: Send + Sync + 'static {
         idempotency: Option<Idempotency<'_>>,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<Sequenced>>;
+    /// As [`Store::insert_events`], with entity state written in the same transaction (contract §9.5): each write
+    /// only if its entity is still at the version read. `Stale` (and nothing stored) when one had moved.
+    async fn insert_entity_events(
+        &self,
+        events: &[NewEvent],
+        entities: &[EntityWrite],
+        idempotency: Option<Idempotency<'_>>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Sequenced>>;
+    /// The stored state of each entity of `keys`, in order (`None`: never stored).
+    async fn get_entities(&self, keys: &[EntityKey]) -> StoreResult<Vec<Option<EntityState>>>;
     /// What is stored for an idempotency key, if it is younger than `since`.
     async fn get_idempotent_response(&self, key: &str, since: DateTime<Utc>) -> StoreResult<Option<IdempotentAnswer>>;
     /// [`Store::claim_due_with_lease`] with the [`DEFAULT_NODE_LEASE`].
@@ -196,9 +211,18 @@ pub trait Store: Send + Sync + 'static {
     /// Releases every delivery held by any owner: start-up of a single-node store only. On a shared database this
     /// would take live nodes' claims away; expired leases make it unnecessary there.
     async fn release_all_claims(&self) -> StoreResult<u64>;
-    /// Records attempts and the resulting state of their deliveries, in one transaction.
+    /// Records attempts and the resulting state of their deliveries, in one transaction, with each webhook's health
+    /// and, when an attempt starts or ends a webhook's failing streak, the transition and its `webhooks.failing` or
+    /// `webhooks.recovered` event with its deliveries (contract §9.4; at most once per transition, whatever other
+    /// writers record at the same time).
     async fn record_attempts(&self, attempts: &[AttemptRecord]) -> StoreResult<()>;
     async fn get_delivery(&self, id: DeliveryId) -> StoreResult<DeliveryRecord>;
+
+    // -- dead letters of the broker sources -------------------------------------------------------------------
+    /// Keeps a message a source could not ingest; false when the source already keeps one with that message id.
+    async fn insert_dead_letter(&self, dead_letter: &DeadLetterRecord) -> StoreResult<bool>;
+    /// The dead letters, newest first, and how many there are.
+    async fn list_dead_letters(&self, page: Page) -> StoreResult<(Vec<DeadLetterRecord>, u64)>;
 
     // -- web UI sessions ----------------------------------------------------------------------------------------
     /// Stores a new session, then deletes the oldest sessions of its principal beyond the `keep` newest (by
@@ -253,13 +277,18 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_deliveries(&self, deliveries: &[(uuid::Uuid, NewDelivery)], now: DateTime<Utc>) -> StoreResult<()>;
     /// Deactivates every active webhook whose attempts have all failed since before `failing_before` (its
     /// `failing_since` is earlier), recording `reason` (`disabled_reason`) and `modified = now`; returns their ids,
-    /// sorted. Bumps the routing version, in the same transaction, when any changed. Their pending deliveries stay.
+    /// sorted. Stores each one's `webhooks.disabled` event and bumps the routing version, in the same transaction,
+    /// when any changed. Their pending deliveries stay.
     async fn disable_failing_webhooks(
         &self,
         failing_before: DateTime<Utc>,
         reason: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<WebhookId>>;
+    /// The application's webhooks whose failing streak is announced (`webhooks.failing` or `webhooks.disabled`,
+    /// contract §9.4) and that were not modified since, oldest first, each with its latest attempt: what the web UI's
+    /// banner shows.
+    async fn webhook_alerts(&self, application: ApplicationId) -> StoreResult<Vec<WebhookAlert>>;
     /// Queue depth and health figures for metrics, read in one statement. Cheap: counts walk the pending rows of
     /// an index, not the tables.
     async fn stats(&self, now: DateTime<Utc>) -> StoreResult<StoreStats>;

@@ -61,8 +61,26 @@ pub struct WebhookRecord {
     pub disabled_reason: Option<String>,
     pub last_success: Option<DateTime<Utc>>,
     pub failing_since: Option<DateTime<Utc>>,
+    /// When Herald last announced the webhook's failing streak (`webhooks.failing` or `webhooks.disabled`, contract
+    /// §9.4); `None` while none is announced. Only the hot path and the upkeep write it.
+    pub failing_announced: Option<DateTime<Utc>>,
     pub created: DateTime<Utc>,
     pub modified: DateTime<Utc>,
+    /// The payload filter (contract §9.2): a JSON Schema's compact JSON text, checked by the service before it is
+    /// stored.
+    pub filter: Option<String>,
+}
+
+/// A webhook whose failing streak was announced and that was not modified since (see `Store::webhook_alerts`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookAlert {
+    pub webhook_id: WebhookId,
+    pub url: String,
+    pub active: bool,
+    pub disabled_reason: Option<String>,
+    pub failing_since: Option<DateTime<Utc>>,
+    /// The webhook's latest attempt: when it started, its status code and its error.
+    pub last_attempt: Option<(DateTime<Utc>, Option<u16>, Option<String>)>,
 }
 
 /// Why a webhook's deliveries may not all go now: a hold (a `Retry-After` received) and/or a rate limit.

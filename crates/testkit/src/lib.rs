@@ -3,6 +3,7 @@
 //! databases (`pg`), and the web UI's sign-in over plain HTTP (`ui`). Dev-only.
 
 mod client;
+pub mod entities;
 pub mod pg;
 mod process;
 mod receiver;

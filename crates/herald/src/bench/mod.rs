@@ -4,6 +4,7 @@
 //! `POST /changes` to receipt, Herald's CPU and peak memory, for several scenarios. Figures are printed as a table
 //! with each one's ratio to the loopback limit, and written as JSON with `--json`.
 
+mod broker;
 mod receiver;
 mod scenarios;
 mod stats;
@@ -30,8 +31,11 @@ pub struct BenchOptions {
     pub backlog: usize,
     /// Skip the backlog scenario.
     pub skip_backlog: bool,
-    /// Changes per `POST /changes` in the batched throughput scenario (1 to 1,000).
+    /// Changes per `POST /changes` in the batched throughput scenario (1 to 1,000), and per message in the
+    /// broker scenario.
     pub batch: usize,
+    /// The RabbitMQ of the broker scenario (`None`: skipped; also skipped when it cannot be reached).
+    pub amqp_url: Option<String>,
 }
 
 impl BenchOptions {

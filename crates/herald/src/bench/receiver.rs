@@ -1,8 +1,8 @@
 //! The benchmark's receiver: hyper, HTTP/1.1, answers at once, records when each delivery arrived.
 //!
 //! Each change the load generator publishes carries its sequence number in `entityId` (`b<seq>`), or, where many
-//! changes are about one entity (the ordered scenario), in `new.benchSeq`; the receiver reads it back from the body
-//! to pair a receipt with the moment its change was sent.
+//! changes are about one entity (the ordered scenario, records put to `PUT /entities`), in `new.benchSeq`; the
+//! receiver reads it back from the body to pair a receipt with the moment its change was sent.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -65,10 +65,14 @@ impl ReceiverState {
     }
 }
 
-/// The sequence number in `"entityId":"b<digits>"` or `"benchSeq":"b<digits>"`, if any.
+/// The sequence number in `"entityId":"b<digits>"`, else the first `"benchSeq":<digits>` (the payload's `new`
+/// comes before its `old`), if any.
 pub fn sequence_of(body: &[u8]) -> Option<u64> {
-    let find = |key: &[u8]| Some(body.windows(key.len()).position(|w| w == key)? + key.len());
-    let at = find(b"\"entityId\":\"b").or_else(|| find(b"\"benchSeq\":\"b"))?;
+    number_after(body, b"\"entityId\":\"b").or_else(|| number_after(body, b"\"benchSeq\":"))
+}
+
+fn number_after(body: &[u8], key: &[u8]) -> Option<u64> {
+    let at = body.windows(key.len()).position(|w| w == key)? + key.len();
     let digits = body[at..].iter().take_while(|b| b.is_ascii_digit()).count();
     std::str::from_utf8(&body[at..at + digits]).ok()?.parse().ok()
 }
@@ -153,7 +157,8 @@ mod tests {
     fn reads_the_sequence_from_the_entity_id() {
         assert_eq!(sequence_of(br#"{"SendAttempts":1,"entityId":"b12345","x":1}"#), Some(12345));
         assert_eq!(sequence_of(br#"{"entityId":"RPT1"}"#), None);
-        assert_eq!(sequence_of(br#"{"entityId":"o7","new":{"id":"o7","benchSeq":"b99"}}"#), Some(99));
+        assert_eq!(sequence_of(br#"{"entityId":"o7","new":{"id":"o7","benchSeq":99}}"#), Some(99));
+        assert_eq!(sequence_of(br#"{"entityId":"p1","new":{"benchSeq":7},"old":{"benchSeq":6}}"#), Some(7));
     }
 
     #[tokio::test]

@@ -11,6 +11,7 @@ use herald_delivery::HttpSender;
 use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 
+use super::broker::{wait_acknowledged, BenchQueue};
 use super::receiver::Receiver;
 use super::stats::{cpu_time, percentile, rss};
 use super::{BenchOptions, Figure};
@@ -46,20 +47,30 @@ impl Clock {
     }
 }
 
+/// The seed's contact before its change.
+const SEED_OLD: &str = r#"{"id":"RPT20000029","created":"2020-05-13T09:32:24Z","modified":null,"title":"Mr","forename":"John","surname":"Smith","dateOfBirth":null,"active":true,"marketingConsent":"notAsked","identityCheck":"unchecked","source":null,"homePhone":null,"workPhone":null,"mobilePhone":null,"email":"john.smith@reapitestates.net","primaryAddress":{"type":"primary","buildingName":"","buildingNumber":"1","line1":"High Street","line2":"Clacton-On-Sea","line3":"Essex","line4":"","postcode":"CO15 1AE","countryId":"GB"},"secondaryAddress":null,"workAddress":null,"officeIds":["RPT"],"negotiatorIds":["RPT"],"_eTag":"\"65D680519E9762519D203891A694B85B\""}"#;
+/// The seed's contact after its change.
+const SEED_NEW: &str = r#"{"id":"RPT20000029","created":"2020-05-13T09:32:24Z","modified":"2020-05-13T09:33:10Z","title":"Mr","forename":"John","surname":"Smith","dateOfBirth":null,"active":true,"marketingConsent":"notAsked","identityCheck":"unchecked","source":null,"homePhone":null,"workPhone":null,"mobilePhone":"07123 456789","email":"john.smith@reapitestates.net","primaryAddress":{"type":"primary","buildingName":"","buildingNumber":"12","line1":"High Street","line2":"Clacton-On-Sea","line3":"Essex","line4":"","postcode":"CO15 1AE","countryId":"GB"},"secondaryAddress":null,"workAddress":null,"officeIds":["RPT"],"negotiatorIds":["RPT"],"_eTag":"\"4DF107A6EB05D792EEAFDF1432F6E275\""}"#;
+
 /// A change like the seed's contact change, about 1.5 KB on the wire once Herald adds the diff.
 fn change_json(customer: &str, seq: u64) -> String {
     format!(
-        r#"{{"customerId":"{customer}","entityType":"contacts","entityId":"b{seq}","old":{OLD},"new":{NEW}}}"#,
-        OLD = r#"{"id":"RPT20000029","created":"2020-05-13T09:32:24Z","modified":null,"title":"Mr","forename":"John","surname":"Smith","dateOfBirth":null,"active":true,"marketingConsent":"notAsked","identityCheck":"unchecked","source":null,"homePhone":null,"workPhone":null,"mobilePhone":null,"email":"john.smith@reapitestates.net","primaryAddress":{"type":"primary","buildingName":"","buildingNumber":"1","line1":"High Street","line2":"Clacton-On-Sea","line3":"Essex","line4":"","postcode":"CO15 1AE","countryId":"GB"},"secondaryAddress":null,"workAddress":null,"officeIds":["RPT"],"negotiatorIds":["RPT"],"_eTag":"\"65D680519E9762519D203891A694B85B\""}"#,
-        NEW = r#"{"id":"RPT20000029","created":"2020-05-13T09:32:24Z","modified":"2020-05-13T09:33:10Z","title":"Mr","forename":"John","surname":"Smith","dateOfBirth":null,"active":true,"marketingConsent":"notAsked","identityCheck":"unchecked","source":null,"homePhone":null,"workPhone":null,"mobilePhone":"07123 456789","email":"john.smith@reapitestates.net","primaryAddress":{"type":"primary","buildingName":"","buildingNumber":"12","line1":"High Street","line2":"Clacton-On-Sea","line3":"Essex","line4":"","postcode":"CO15 1AE","countryId":"GB"},"secondaryAddress":null,"workAddress":null,"officeIds":["RPT"],"negotiatorIds":["RPT"],"_eTag":"\"4DF107A6EB05D792EEAFDF1432F6E275\""}"#,
+        r#"{{"customerId":"{customer}","entityType":"contacts","entityId":"b{seq}","old":{SEED_OLD},"new":{SEED_NEW}}}"#
     )
 }
 
 /// A change of entity `o<entity>` (many changes per entity), carrying its sequence number in `new.benchSeq`.
 fn entity_change_json(customer: &str, seq: u64, entity: u64) -> String {
     format!(
-        r#"{{"customerId":"{customer}","entityType":"contacts","entityId":"o{entity}","old":{{"id":"o{entity}","surname":"Smith"}},"new":{{"id":"o{entity}","surname":"Smyth","benchSeq":"b{seq}"}}}}"#
+        r#"{{"customerId":"{customer}","entityType":"contacts","entityId":"o{entity}","old":{{"id":"o{entity}","surname":"Smith"}},"new":{{"id":"o{entity}","surname":"Smyth","benchSeq":{seq}}}}}"#
     )
+}
+
+/// A record for `PUT /entities`: the seed's contact after its change (`changed`) or before, with the sequence
+/// number the receiver pairs receipts by (`benchSeq`). Put in turns, each is a modification with the seed's diff.
+fn record_json(seq: u64, changed: bool) -> String {
+    let base = if changed { SEED_NEW } else { SEED_OLD };
+    format!(r#"{},"benchSeq":{seq}}}"#, &base[..base.len() - 1])
 }
 
 /// A delivery body of the size Herald sends for `change_json` (for the loopback limit).
@@ -87,7 +98,12 @@ struct HeraldChild {
 const BENCH_ENCRYPTION_KEY: &str = "be9c4be9c4be9c4be9c4be9c4be9c4be9c4be9c4be9c4be9c4be9c4be9c4be9c";
 
 impl HeraldChild {
-    async fn start(opts: &BenchOptions, data_dir: &std::path::Path, deliver: bool) -> anyhow::Result<Self> {
+    async fn start(
+        opts: &BenchOptions,
+        data_dir: &std::path::Path,
+        deliver: bool,
+        sources: &[String],
+    ) -> anyhow::Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let exe = std::env::current_exe().context("cannot find the herald binary")?;
         let mut cmd = Command::new(exe);
@@ -97,6 +113,7 @@ impl HeraldChild {
             .arg(data_dir)
             .args(["--admin-token", TOKEN, "--allow-http-targets", "--allow-private-targets", "--log", "warn"])
             .arg(format!("--deliver={deliver}"))
+            .args(sources.iter().flat_map(|s| ["--source", s.as_str()]))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         if let Some(url) = &opts.database_url {
@@ -164,6 +181,21 @@ impl Api {
     }
 }
 
+/// The body of `POST /changes` (or of a broker message) with `batch` changes for `customer` (one: a single change).
+fn changes_body(clock: &Clock, customer: &str, batch: usize) -> String {
+    changes_body_of(clock, customer, batch, change_json)
+}
+
+/// [`changes_body`] with the changes that `one(customer, sequence)` writes.
+fn changes_body_of(clock: &Clock, customer: &str, batch: usize, one: impl Fn(&str, u64) -> String) -> String {
+    if batch <= 1 {
+        one(customer, clock.take())
+    } else {
+        let changes: Vec<String> = (0..batch).map(|_| one(customer, clock.take())).collect();
+        format!(r#"{{"changes":[{}]}}"#, changes.join(","))
+    }
+}
+
 /// Publishes changes for `customer` from `concurrency` tasks for `duration` (closed loop), `batch` changes per
 /// request; returns how many changes were accepted.
 async fn publish_closed(
@@ -198,12 +230,7 @@ async fn publish_closed_about(
         let (api, clock, sent, customer) = (api.clone(), clock.clone(), sent.clone(), customer.to_string());
         tasks.push(tokio::spawn(async move {
             while Instant::now() < deadline {
-                let body = if batch <= 1 {
-                    one(&customer, clock.take())
-                } else {
-                    let changes: Vec<String> = (0..batch).map(|_| one(&customer, clock.take())).collect();
-                    format!(r#"{{"changes":[{}]}}"#, changes.join(","))
-                };
+                let body = changes_body_of(&clock, &customer, batch, one);
                 let ok = api
                     .http
                     .post(format!("{}/changes", api.base))
@@ -224,6 +251,58 @@ async fn publish_closed_about(
         let _ = t.await;
     }
     sent.load(Ordering::Relaxed) as u64
+}
+
+/// Publishes through `PUT /entities` from `concurrency` tasks for `duration` (closed loop): each task puts the
+/// record of an entity of its own (created by [`create_entities`]), old and new in turns, so that each request is
+/// one modification, as in [`publish_closed`]. Returns how many were accepted.
+async fn publish_puts(
+    api: &Arc<Api>,
+    clock: &Arc<Clock>,
+    customer: &str,
+    concurrency: usize,
+    duration: Duration,
+) -> u64 {
+    let sent = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + duration;
+    let mut tasks = Vec::new();
+    for task in 0..concurrency {
+        let (api, clock, sent) = (api.clone(), clock.clone(), sent.clone());
+        let url = format!("{}/entities/{customer}/contacts/p{task}", api.base);
+        tasks.push(tokio::spawn(async move {
+            let mut changed = true;
+            while Instant::now() < deadline {
+                let ok = api
+                    .http
+                    .put(&url)
+                    .bearer_auth(TOKEN)
+                    .header("content-type", "application/json")
+                    .body(record_json(clock.take(), changed))
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16() == 202)
+                    .unwrap_or(false);
+                if ok {
+                    sent.fetch_add(1, Ordering::Relaxed);
+                    changed = !changed;
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    sent.load(Ordering::Relaxed) as u64
+}
+
+/// Creates the entities [`publish_puts`] puts (their creation goes to no webhook).
+async fn create_entities(api: &Api, clock: &Clock, customer: &str, count: usize) -> anyhow::Result<()> {
+    for task in 0..count {
+        let url = format!("{}/entities/{customer}/contacts/p{task}", api.base);
+        let resp = api.http.put(url).bearer_auth(TOKEN).body(record_json(clock.take(), false)).send().await?;
+        anyhow::ensure!(resp.status().as_u16() == 202, "PUT /entities answered {}", resp.status());
+    }
+    Ok(())
 }
 
 /// Publishes at a fixed rate (open loop) for `duration`; returns how many were accepted.
@@ -296,6 +375,21 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = u64>,
 {
+    measure_expecting(receiver, clock, pid, fanout as f64, publish).await
+}
+
+/// As `measure`, when each change makes `per_change` deliveries on average (filters); waits for no more than that.
+async fn measure_expecting<F, Fut>(
+    receiver: &Receiver,
+    clock: &Clock,
+    pid: u32,
+    per_change: f64,
+    publish: F,
+) -> Measured
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = u64>,
+{
     receiver.state.reset();
     let cpu0 = cpu_time(pid);
     let t0 = clock.now_ns();
@@ -303,7 +397,7 @@ where
     let started = Instant::now();
     let changes = publish().await;
     let publish_secs = started.elapsed().as_secs_f64();
-    let expected = changes as usize * fanout;
+    let expected = (changes as f64 * per_change).floor() as usize;
     if !drain(receiver, expected, Duration::from_secs(20)).await {
         progress(&format!("  only {} of {expected} deliveries arrived", receiver.state.ok_count()));
     }
@@ -427,8 +521,20 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     let mut table = Table { figures: Vec::new(), limit };
     table.value("loopback limit", "POSTs", limit, "/s");
 
+    // The broker scenario's queue exists before Herald starts consuming it.
+    let queue = match &opts.amqp_url {
+        None => None,
+        Some(url) => match BenchQueue::declare(url).await {
+            Ok(queue) => Some((queue, url)),
+            Err(why) => {
+                progress(&format!("RabbitMQ at {url} unreachable ({why}): the broker scenario is skipped"));
+                None
+            }
+        },
+    };
+    let sources: Vec<String> = queue.iter().map(|(q, url)| q.source_url(url)).collect();
     let dir = tempfile::tempdir()?;
-    let herald = HeraldChild::start(&opts, dir.path(), true).await?;
+    let herald = HeraldChild::start(&opts, dir.path(), true, &sources).await?;
     let pid = herald.pid();
     let http = reqwest::Client::builder().pool_max_idle_per_host(1024).build()?;
     let api = Arc::new(Api { http, base: herald.base.clone() });
@@ -439,7 +545,16 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     let m = measure(&receiver, &clock, pid, 1, || publish_closed(&api, &clock, "S1", opts.concurrency, phase, 1)).await;
     table.measured("1 webhook (max, 1/req)", &m);
     let unordered = m.deliveries as f64 / m.delivery_secs.max(1e-9);
+    let changes_rate = m.changes as f64 / m.publish_secs.max(1e-9);
     ordered(&opts, &api, &receiver, &clock, pid, unordered, &mut table).await?;
+
+    progress("one webhook, closed loop, one record per PUT /entities");
+    api.setup("E1", std::slice::from_ref(&ok)).await?;
+    create_entities(&api, &clock, "E1", opts.concurrency).await?;
+    let m = measure(&receiver, &clock, pid, 1, || publish_puts(&api, &clock, "E1", opts.concurrency, phase)).await;
+    table.measured("1 webhook (PUT /entities)", &m);
+    let puts_rate = m.changes as f64 / m.publish_secs.max(1e-9);
+    table.value("1 webhook (PUT /entities)", "÷ POST /changes", 100.0 * puts_rate / changes_rate.max(1e-9), "%");
 
     // Batches cost the publisher (and Herald's HTTP front) less per change, so that delivery is what is measured.
     let batch = opts.batch;
@@ -448,6 +563,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     let m = measure(&receiver, &clock, pid, 1, || publish_closed(&api, &clock, "S1", conc, phase, batch)).await;
     table.measured(&format!("1 webhook (max, {batch}/req)"), &m);
     let max_rate = m.deliveries as f64 / m.delivery_secs.max(1e-9);
+    let batched_accepted = m.changes as f64 / m.publish_secs.max(1e-9);
 
     let half = (max_rate / 2.0).max(10.0);
     progress(&format!("one webhook at half that rate ({half:.0}/s)"));
@@ -462,6 +578,9 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
         let m =
             measure(&receiver, &clock, pid, fanout, || publish_closed(&api, &clock, &customer, conc, phase, 1)).await;
         table.measured(&format!("fan-out {fanout}"), &m);
+        if fanout == 100 {
+            filtered_fanout(&api, &receiver, &clock, pid, conc, phase, &m, &mut table).await?;
+        }
     }
 
     // Half of ten webhooks dead: the healthy half's latency against the all-healthy run, at the same rate: ten
@@ -485,7 +604,32 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
         table.value(&name, "healthy p99 ÷ all-healthy", ratio, "×");
     }
     saturated_dead_half(&api, &receiver, &clock, pid, &opts, &mut table).await?;
+    // Last, so that what it leaves undelivered cannot slow the scenarios above.
+    if let Some((queue, _)) = &queue {
+        progress(&format!("one webhook, changes from RabbitMQ, {batch} changes per message"));
+        let m = measure(&receiver, &clock, pid, 1, || async {
+            let messages = match queue.publish_for(phase, 256, || changes_body(&clock, "S1", batch)).await {
+                Ok(n) => n,
+                Err(e) => {
+                    progress(&format!("  publishing to RabbitMQ failed: {e}"));
+                    0
+                }
+            };
+            if !wait_acknowledged(&api.http, &api.base, messages, Duration::from_secs(20)).await {
+                progress("  Herald did not acknowledge every message");
+            }
+            messages * batch as u64
+        })
+        .await;
+        let scenario = format!("1 webhook (RabbitMQ, {batch}/msg)");
+        table.measured(&scenario, &m);
+        let ingested = m.changes as f64 / m.publish_secs.max(1e-9);
+        table.value(&scenario, "÷ POST batched", ingested / batched_accepted.max(1e-9) * 100.0, "%");
+    }
     herald.stop();
+    if let Some((queue, _)) = queue {
+        queue.delete().await;
+    }
 
     if !opts.skip_backlog {
         backlog(&opts, &receiver, &clock, &mut table).await?;
@@ -607,6 +751,68 @@ async fn ordered(
     Ok(())
 }
 
+/// The payload filter of the filtered fan-out: the seed's mobile phone change (every change of the bench has it) of
+/// entities whose id ends in an even digit, so half of the changes (`b0`, `b2`, …) match.
+fn half_filter() -> Value {
+    json!({"required": ["diff", "entityId"],
+           "properties": {"diff": {"type": "object", "required": ["mobilePhone"]},
+                          "entityId": {"type": "string", "pattern": "[02468]$"}}})
+}
+
+/// Fan-out to 100 webhooks that each filter out half of the changes, right after the same fan-out without filters:
+/// changes accepted per second against that run, and the cost of one filter evaluation and of the payload parse
+/// that filters need, measured in this process on the bench's own payload.
+#[allow(clippy::too_many_arguments)]
+async fn filtered_fanout(
+    api: &Arc<Api>,
+    receiver: &Receiver,
+    clock: &Arc<Clock>,
+    pid: u32,
+    conc: usize,
+    phase: Duration,
+    unfiltered: &Measured,
+    table: &mut Table,
+) -> anyhow::Result<()> {
+    progress("fan-out to 100 webhooks with filters that half of the changes match");
+    let filter = half_filter();
+    api.setup_with("G100", &vec![receiver.url("/ok"); 100], json!({ "filter": filter })).await?;
+    // Half of the changes reach all 100: 50 deliveries per change (49.5 leaves room for an odd count).
+    let m = measure_expecting(receiver, clock, pid, 49.5, || publish_closed(api, clock, "G100", conc, phase, 1)).await;
+    let name = "fan-out 100, filtered ½";
+    table.measured(name, &m);
+    let rate = |m: &Measured| m.changes as f64 / m.publish_secs.max(1e-9);
+    table.value(name, "accepted ÷ unfiltered", rate(&m) / rate(unfiltered).max(1e-9), "×");
+    let (evaluation, parse) = filter_costs(&filter)?;
+    table.value(name, "filter evaluation", evaluation.as_secs_f64() * 1e6, "µs");
+    table.value(name, "payload parse (1/event)", parse.as_secs_f64() * 1e6, "µs");
+    Ok(())
+}
+
+/// The mean time of one evaluation of `filter` against the bench's delivery payload (alternately matching and not),
+/// and of one parse of that payload from its bytes, as routing does once per event that reaches a filtered webhook.
+fn filter_costs(filter: &Value) -> anyhow::Result<(Duration, Duration)> {
+    use herald_domain::filter::Filter;
+    let schema = filter.as_object().context("a filter is an object")?;
+    let compiled = Filter::compile(schema).map_err(|e| anyhow::anyhow!("the bench's filter: {e}"))?;
+    let body = delivery_sized_body();
+    let even: Value = serde_json::from_slice(&body)?;
+    let mut odd = even.clone();
+    odd["entityId"] = json!("b1");
+    const N: u32 = 20_000;
+    let started = Instant::now();
+    let mut matched = 0u32;
+    for i in 0..N {
+        matched += u32::from(compiled.matches(if i % 2 == 0 { &even } else { &odd }));
+    }
+    let evaluation = started.elapsed() / N;
+    anyhow::ensure!(matched == N / 2, "the bench's filter matched {matched} of {N}");
+    let started = Instant::now();
+    for _ in 0..N {
+        std::hint::black_box(serde_json::from_slice::<Value>(std::hint::black_box(&body))?);
+    }
+    Ok((evaluation, started.elapsed() / N))
+}
+
 /// A backlog built while no worker runs, then drained: the drain rate and RSS as the backlog shrinks.
 async fn backlog(
     opts: &BenchOptions,
@@ -616,7 +822,7 @@ async fn backlog(
 ) -> anyhow::Result<()> {
     let n = opts.backlog;
     let dir = tempfile::tempdir()?;
-    let herald = HeraldChild::start(opts, dir.path(), false).await?;
+    let herald = HeraldChild::start(opts, dir.path(), false, &[]).await?;
     let http = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
     let api = Arc::new(Api { http, base: herald.base.clone() });
     api.setup("B1", &[receiver.url("/ok")]).await?;
@@ -660,7 +866,7 @@ async fn backlog(
 
     progress("draining with the worker on");
     receiver.state.reset();
-    let herald = HeraldChild::start(opts, dir.path(), true).await?;
+    let herald = HeraldChild::start(opts, dir.path(), true, &[]).await?;
     let pid = herald.pid();
     let marks: Vec<usize> = [n, n / 10, n / 100].into_iter().filter(|m| *m >= 100).collect();
     let started = Instant::now();

@@ -35,18 +35,18 @@ fn ids(topics: &[Value]) -> BTreeSet<String> {
 }
 
 #[tokio::test]
-async fn the_catalogue_holds_48_topics_across_pages() {
+async fn the_catalogue_holds_51_topics_across_pages() {
     let app = TestApp::spawn().await;
     let (status, body) = app.client.get("/webhooks/topics?pageSize=100", ADMIN).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["totalCount"], 48, "{body}");
-    assert_eq!(body["pageCount"], 48);
+    assert_eq!(body["totalCount"], 51, "{body}");
+    assert_eq!(body["pageCount"], 51);
     assert_eq!(body["totalPageCount"], 1);
     let one_page = body["_embedded"].as_array().expect("_embedded").clone();
-    assert_eq!(ids(&one_page).len(), 48, "ids are unique");
+    assert_eq!(ids(&one_page).len(), 51, "ids are unique");
     for size in [1, 7, 20, 25] {
         let paged = all_topics(&app, ADMIN, "", size).await;
-        assert_eq!(paged.len(), 48, "pageSize {size}");
+        assert_eq!(paged.len(), 51, "pageSize {size}");
         assert_eq!(ids(&paged), ids(&one_page), "pageSize {size} walks the same topics");
     }
 }
@@ -83,6 +83,9 @@ async fn topic_scopes_are_those_of_the_seed() {
         ("tenancies.created", json!("tenancies.read")),
         ("application.install", Value::Null),
         ("application.uninstall", Value::Null),
+        ("webhooks.failing", Value::Null),
+        ("webhooks.disabled", Value::Null),
+        ("webhooks.recovered", Value::Null),
         ("contacts.optedout", json!("contacts.read")),
         ("applicants.modified", json!("applicants.read")),
         ("appointments.confirmed", json!("appointments.read")),
@@ -105,33 +108,28 @@ async fn topic_scopes_are_those_of_the_seed() {
 async fn the_application_filter_keeps_its_scopes_and_the_scopeless_topics() {
     let app = TestApp::spawn().await;
     let (a, key_a, _) = app.create_app("Contacts", &["contacts.read"]).await;
-    let expected: BTreeSet<String> =
-        ["contacts.created", "contacts.modified", "contacts.optedout", "application.install", "application.uninstall"]
-            .into_iter()
-            .map(String::from)
-            .collect();
+    let scopeless = ["application.install", "application.uninstall", "webhooks.disabled", "webhooks.failing"];
+    let scopeless: Vec<&str> = scopeless.into_iter().chain(["webhooks.recovered"]).collect();
+    let with = |more: &[&str]| -> BTreeSet<String> { scopeless.iter().chain(more).map(|s| s.to_string()).collect() };
+    let expected = with(&["contacts.created", "contacts.modified", "contacts.optedout"]);
     for token in [ADMIN, key_a.as_str()] {
         let topics = all_topics(&app, token, &format!("applicationId={a}"), 100).await;
-        assert_eq!(topics.len(), 5, "{topics:?}");
+        assert_eq!(topics.len(), 8, "{topics:?}");
         assert_eq!(ids(&topics), expected);
     }
     let (status, body) = app.client.get(&format!("/webhooks/topics?applicationId={a}&pageSize=2"), ADMIN).await;
     assert_eq!(status, 200);
-    assert_eq!((body["totalCount"].clone(), body["totalPageCount"].clone()), (json!(5), json!(3)), "{body}");
+    assert_eq!((body["totalCount"].clone(), body["totalPageCount"].clone()), (json!(8), json!(4)), "{body}");
 
     let (none, _, _) = app.create_app("Nothing", &[]).await;
     let topics = all_topics(&app, ADMIN, &format!("applicationId={none}"), 100).await;
-    assert_eq!(ids(&topics), ["application.install", "application.uninstall"].into_iter().map(String::from).collect());
+    assert_eq!(ids(&topics), with(&[]));
 
     let (t, _, _) = app.create_app("Tenancies", &["tenancies.read"]).await;
     let topics = all_topics(&app, ADMIN, &format!("applicationId={t}"), 100).await;
-    assert_eq!(
-        ids(&topics),
-        ["application.install", "application.uninstall", "tenancies.created"].into_iter().map(String::from).collect(),
-        "tenancies.modified needs tenancies.write"
-    );
+    assert_eq!(ids(&topics), with(&["tenancies.created"]), "tenancies.modified needs tenancies.write");
     // Without the filter, an application key sees the whole catalogue.
-    assert_eq!(all_topics(&app, &key_a, "", 100).await.len(), 48);
+    assert_eq!(all_topics(&app, &key_a, "", 100).await.len(), 51);
 }
 
 #[tokio::test]

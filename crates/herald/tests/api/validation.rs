@@ -250,6 +250,34 @@ async fn rate_limit_is_an_integer_from_1_to_10000_or_null() {
 }
 
 #[tokio::test]
+async fn a_filter_must_be_a_valid_local_json_schema_object_of_at_most_16_kib() {
+    let app = TestApp::spawn().await;
+    let a = contacts_app(&app).await;
+    let bad = [
+        json!(true),
+        json!("{}"),
+        json!(7),
+        json!([{"type": "object"}]),
+        json!({"type": "no-such-type"}),
+        json!({"required": "diff"}),
+        json!({"$ref": "https://example.com/schema.json"}),
+        json!({"$defs": {"x": {"$ref": "file:///etc/passwd"}}}),
+        json!({"description": "d".repeat(16 * 1024)}),
+    ];
+    for filter in bad {
+        rejects(&app, with(webhook_body(&a, "contacts.created"), "filter", filter), "filter").await;
+    }
+    // Just under the cap, a local $ref, and null are fine; the model returns the filter as given.
+    let near_cap = json!({"description": "d".repeat(16 * 1024 - 20)});
+    let local = json!({"$defs": {"id": {"type": "string"}}, "properties": {"entityId": {"$ref": "#/$defs/id"}}});
+    for filter in [near_cap, local, Value::Null] {
+        let created =
+            app.create_webhook_with(with(webhook_body(&a, "contacts.created"), "filter", filter.clone())).await;
+        assert_eq!(created["filter"], filter);
+    }
+}
+
+#[tokio::test]
 async fn a_description_that_is_too_long_or_not_text_is_refused() {
     let app = TestApp::spawn().await;
     let a = contacts_app(&app).await;

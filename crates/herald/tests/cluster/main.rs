@@ -8,7 +8,9 @@ mod proxy;
 mod support;
 
 mod caches;
+mod entities;
 mod kill;
+mod operational;
 mod ordered;
 mod outage;
 mod rate_limit;

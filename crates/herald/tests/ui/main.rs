@@ -7,6 +7,7 @@
 #[path = "../it/support.rs"]
 mod support;
 
+mod alerts;
 mod browser;
 mod cookies;
 mod http;

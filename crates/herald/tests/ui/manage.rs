@@ -255,3 +255,54 @@ async fn the_secret_can_be_revealed_and_rotated_and_delete_asks_first() {
     b.close().await;
     f.app.stop().await;
 }
+
+#[tokio::test]
+async fn the_filter_is_tested_against_the_topics_example_and_saved_with_the_webhook() {
+    let f = Fixture::new(TestApp::spawn().await).await;
+    let hook = f.app.create_webhook(&f.app_id, "https://example.com/hook", &["contacts.modified"], &[]).await;
+    let id = hook["id"].as_str().unwrap().to_string();
+    let mut b = Browser::start(&f.base()).await;
+    b.sign_in(&f.key).await;
+    b.goto(&format!("/ui/webhooks/{id}/edit")).await;
+    assert_eq!(b.value("#filter").await, "", "no filter yet");
+    assert_eq!(b.value("#filterTopic").await, "contacts.modified", "the webhook's first topic is tested by default");
+
+    // The contract's example matches the example payload of contacts.modified (its mobile phone changed).
+    let mobile = r#"{"properties": {"diff": {"type": "object", "required": ["mobilePhone"]}}, "required": ["diff"]}"#;
+    b.fill("#filter", mobile).await;
+    b.click("#test-filter").await;
+    let shown = b.wait_text("#filter-result", "Match").await;
+    assert!(shown.contains("contacts.modified"), "{shown}");
+    assert_eq!(b.value("#filter").await, mobile, "the form keeps what was typed");
+    b.screenshot("webhook-filter-match").await;
+
+    // A filter on the surname does not: the validator's first reason is shown.
+    let surname = r#"{"properties": {"diff": {"required": ["surname"]}}, "required": ["diff"]}"#;
+    b.fill("#filter", surname).await;
+    b.click("#test-filter").await;
+    let shown = b.wait_text("#filter-result", "No match").await;
+    assert!(shown.contains("/diff") && shown.contains("surname"), "{shown}");
+    b.screenshot("webhook-filter-no-match").await;
+    assert!(f.api_webhooks().await[0]["filter"].is_null(), "testing saves nothing");
+
+    // Text that is not JSON is an error next to the field; a valid filter is saved with the webhook.
+    b.fill("#filter", "{not json").await;
+    b.click("#test-filter").await;
+    b.wait_text("#filter-error", "is not valid JSON").await;
+    b.fill("#filter", mobile).await;
+    // Enter in a field saves: the Test filter button is not the form's default.
+    b.find("#url").await.send_keys("\u{E007}").await.expect("press Enter");
+    b.wait_text(".flash.ok", "saved").await;
+    assert_eq!(f.api_webhooks().await[0]["filter"], serde_json::from_str::<Value>(mobile).unwrap());
+    b.wait_text(&format!("#details-{id} pre.filter"), "mobilePhone").await;
+
+    // Edit shows the saved filter; emptying the box removes it.
+    b.goto(&format!("/ui/webhooks/{id}/edit")).await;
+    assert!(b.value("#filter").await.contains("mobilePhone"));
+    b.fill("#filter", "").await;
+    b.click("#submit").await;
+    b.wait_text(".flash.ok", "saved").await;
+    assert!(f.api_webhooks().await[0]["filter"].is_null());
+    b.close().await;
+    f.app.stop().await;
+}

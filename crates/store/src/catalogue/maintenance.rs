@@ -65,16 +65,21 @@ impl<DB: Sql> Catalogue<'_, DB> {
         let mut tx = self.writer.begin().await?;
         // On PostgreSQL, a webhook another node disables first is re-checked after its lock is released, and then
         // no longer active.
+        // `failing_announced = now`: the streak is announced (by `webhooks.disabled`), and the UI's banner shows the
+        // webhook until it is modified after now.
         let disabled = sql::<DB>("UPDATE webhooks SET active = FALSE, disabled_reason = ")
             .arg(reason)
             .push(", modified = ")
             .arg(micros(now))
+            .push(", failing_announced = ")
+            .arg(micros(now))
             .push(" WHERE active AND deleted IS NULL AND failing_since IS NOT NULL AND failing_since < ")
             .arg(micros(failing_before))
-            .push(" RETURNING id")
+            .push(" RETURNING id, application_id, url, failing_since, disabled_reason")
             .all(&mut *tx)
             .await?;
         if !disabled.is_empty() {
+            super::operational::announce_disabled::<DB>(&mut *tx, &disabled, now).await?;
             bump_routing_version::<DB>(&mut *tx).await?;
         }
         tx.commit().await?;

@@ -3,9 +3,11 @@
 //! its pools and its [`Sealer`]. The hot path (events, claims, attempt records) stays in each backend.
 
 mod applications;
+mod dead_letters;
 mod deliveries;
 mod logs;
 mod maintenance;
+pub(crate) mod operational;
 mod records;
 mod sessions;
 mod webhooks;

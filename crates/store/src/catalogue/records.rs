@@ -48,7 +48,9 @@ pub fn webhook<DB: Sql>(row: &DB::Row, sealer: &Sealer) -> StoreResult<WebhookRe
         disabled_reason: DB::opt_text(row, "disabled_reason")?,
         last_success: opt_time(DB::opt_int(row, "last_success")?),
         failing_since: opt_time(DB::opt_int(row, "failing_since")?),
+        failing_announced: opt_time(DB::opt_int(row, "failing_announced")?),
         created: time(DB::int(row, "created")?),
         modified: time(DB::int(row, "modified")?),
+        filter: DB::opt_text(row, "filter")?,
     })
 }

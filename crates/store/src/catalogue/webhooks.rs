@@ -17,7 +17,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
         sql::<DB>(
             "INSERT INTO webhooks (id, application_id, url, description, topic_ids, customer_ids, active, \
              ignore_etag_only_changes, ordered, rate_limit, secret, previous_secret, previous_secret_expires, \
-             disabled_reason, last_success, failing_since, created, modified) VALUES (",
+             disabled_reason, last_success, failing_since, created, modified, filter) VALUES (",
         )
         .args([
             Arg::Id(hook.id.0),
@@ -38,6 +38,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
             hook.failing_since.map(micros).into(),
             micros(hook.created).into(),
             micros(hook.modified).into(),
+            (&hook.filter).into(),
         ])
         .push(")")
         .run(&mut *tx)
@@ -64,6 +65,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
         q.push(", previous_secret_expires = ").arg(hook.previous_secret_expires.map(micros));
         q.push(", disabled_reason = ").arg(&hook.disabled_reason);
         q.push(", modified = ").arg(micros(hook.modified));
+        q.push(", filter = ").arg(&hook.filter);
         q.push(" WHERE id = ").arg(hook.id.0).push(" AND deleted IS NULL");
         if q.run(&mut *tx).await? == 0 {
             return Err(StoreError::NotFound);
@@ -122,7 +124,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
             .await?
             .ok_or(StoreError::NotFound)?;
         let rows = sql::<DB>(
-            "SELECT id, application_id, topic_ids, customer_ids, active, ignore_etag_only_changes, ordered FROM webhooks \
+            "SELECT id, application_id, topic_ids, customer_ids, active, ignore_etag_only_changes, ordered, filter FROM webhooks \
              WHERE deleted IS NULL AND active",
         )
         .all(&mut *tx)
@@ -137,6 +139,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
                 active: DB::flag(row, "active")?,
                 ignore_etag_only_changes: DB::flag(row, "ignore_etag_only_changes")?,
                 ordered: DB::flag(row, "ordered")?,
+                filter: DB::opt_text(row, "filter")?,
             });
         }
         let mut scopes = Vec::new();

@@ -48,8 +48,11 @@ impl crate::group_commit::Committer for PgCommitter {
             .await?;
             conflict[i] = done.rows_affected() == 0;
         }
+        let writes = jobs.iter().zip(&conflict).filter(|(_, c)| !**c).flat_map(|(j, _)| &j.entities);
+        crate::entity_state::lock_in_order(&mut tx, &writes.collect::<Vec<_>>()).await?;
+        let stale = crate::entity_state::apply_group::<Postgres>(&mut tx, jobs, &conflict).await?;
         let kept: Vec<&crate::group_commit::Job> =
-            jobs.iter().zip(&conflict).filter(|(_, c)| !**c).map(|(j, _)| j).collect();
+            jobs.iter().enumerate().filter(|(i, _)| !conflict[*i] && !stale[*i]).map(|(_, j)| j).collect();
         let events: Vec<(&NewEvent, DateTime<Utc>)> =
             kept.iter().flat_map(|j| j.events.iter().map(move |e| (e, j.now))).collect();
         if !events.is_empty() {
@@ -73,7 +76,7 @@ impl crate::group_commit::Committer for PgCommitter {
             events.iter().flat_map(|(e, now)| e.deliveries.iter().map(move |d| (e.id, d, *now))).collect();
         let sequenced = insert_delivery_rows(&mut tx, &rows).await?;
         tx.commit().await?;
-        Ok(crate::group_commit::outcomes(jobs, &conflict, sequenced))
+        Ok(crate::group_commit::outcomes(jobs, &conflict, &stale, sequenced))
     }
 }
 
@@ -422,15 +425,20 @@ impl Backend for PgStore {
             .await?;
         }
 
-        promote_next(&mut tx, attempts).await?;
-
         let hooks = crate::batch::health(attempts);
         let ids: Vec<Uuid> = hooks.iter().map(|(id, _)| id.0).collect();
         // Webhook rows are shared by every node: lock them in one order so that concurrent batches cannot deadlock.
-        sqlx::query("SELECT 1 FROM webhooks WHERE id = ANY($1) ORDER BY id FOR UPDATE")
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await?;
+        // The lock also reads whether each webhook's failing streak is announced, for the operational events: no
+        // statement more for a batch that changes no webhook's state, and a locked, current answer.
+        let announced: std::collections::HashMap<WebhookId, bool> = sqlx::query(
+            "SELECT id, failing_announced IS NOT NULL FROM webhooks WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| Ok((WebhookId(r.try_get::<Uuid, _>(0)?), r.try_get::<bool, _>(1)?)))
+        .collect::<StoreResult<_>>()?;
         sqlx::query(
             "UPDATE webhooks w SET \
          last_success = CASE WHEN v.success IS NULL THEN w.last_success \
@@ -443,6 +451,10 @@ impl Backend for PgStore {
         .bind(hooks.iter().map(|(_, h)| h.failing).collect::<Vec<Option<i64>>>())
         .execute(&mut *tx)
         .await?;
+        // After the webhook rows: every recording transaction locks webhooks, then entities (here, then for the
+        // ordered deliveries of operational events), each in one order.
+        promote_next(&mut tx, attempts).await?;
+        crate::catalogue::operational::record_transitions::<Postgres>(&mut tx, attempts, &announced).await?;
         tx.commit().await?;
         Ok(())
     }

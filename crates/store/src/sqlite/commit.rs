@@ -30,7 +30,6 @@ async fn commit(writer: &SqlitePool, jobs: &[Job]) -> StoreResult<Vec<StoreResul
     sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await?;
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let mut conflict = vec![false; jobs.len()];
-    let mut kept: Vec<&Job> = Vec::with_capacity(jobs.len());
     for (i, job) in jobs.iter().enumerate() {
         if let Some(k) = &job.idempotency {
             // An expired key is new again at once: replaced, not a conflict until the upkeep deletes it.
@@ -48,11 +47,12 @@ async fn commit(writer: &SqlitePool, jobs: &[Job]) -> StoreResult<Vec<StoreResul
             .await?;
             if done.rows_affected() == 0 {
                 conflict[i] = true;
-                continue;
             }
         }
-        kept.push(job);
     }
+    let stale = crate::entity_state::apply_group::<Sqlite>(&mut tx, jobs, &conflict).await?;
+    let kept: Vec<&Job> =
+        jobs.iter().enumerate().filter(|(i, _)| !conflict[*i] && !stale[*i]).map(|(_, j)| j).collect();
     let events: Vec<(&NewEvent, DateTime<Utc>)> =
         kept.iter().flat_map(|j| j.events.iter().map(move |e| (e, j.now))).collect();
     for chunk in events.chunks(EVENT_ROWS_PER_INSERT) {
@@ -77,5 +77,5 @@ async fn commit(writer: &SqlitePool, jobs: &[Job]) -> StoreResult<Vec<StoreResul
         .collect();
     let sequenced = super::deliveries::insert_delivery_rows(&mut tx, &rows).await?;
     tx.commit().await?;
-    Ok(crate::group_commit::outcomes(jobs, &conflict, sequenced))
+    Ok(crate::group_commit::outcomes(jobs, &conflict, &stale, sequenced))
 }

@@ -377,18 +377,28 @@ async fn record_in(conn: &mut sqlx::SqliteConnection, attempts: &[AttemptRecord]
         }
     }
     promote_next(&mut tx, attempts).await?;
+    // Each update also reads whether the webhook's failing streak is announced (a column it does not change), for
+    // the operational events: no statement more for a batch that changes no webhook's state.
+    let mut announced = HashMap::new();
     for (hook, h) in crate::batch::health(attempts) {
         let q = match h.success {
             Some(success) => sqlx::query(
-                "UPDATE webhooks SET last_success = MAX(COALESCE(last_success, 0), ?), failing_since = ? WHERE id = ?",
+                "UPDATE webhooks SET last_success = MAX(COALESCE(last_success, 0), ?), failing_since = ? WHERE id = ? \
+                 RETURNING failing_announced IS NOT NULL",
             )
             .bind(success)
             .bind(h.failing),
-            None => sqlx::query("UPDATE webhooks SET failing_since = COALESCE(failing_since, ?) WHERE id = ?")
-                .bind(h.failing),
+            None => sqlx::query(
+                "UPDATE webhooks SET failing_since = COALESCE(failing_since, ?) WHERE id = ? \
+                 RETURNING failing_announced IS NOT NULL",
+            )
+            .bind(h.failing),
         };
-        q.bind(hook.to_string()).execute(&mut *tx).await?;
+        if let Some(row) = q.bind(hook.to_string()).fetch_optional(&mut *tx).await? {
+            announced.insert(hook, row.try_get::<bool, _>(0)?);
+        }
     }
+    crate::catalogue::operational::record_transitions::<Sqlite>(&mut tx, attempts, &announced).await?;
     tx.commit().await?;
     Ok(())
 }

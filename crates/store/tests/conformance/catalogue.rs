@@ -239,6 +239,7 @@ pub async fn a_webhook_round_trips_and_updates(store: Arc<dyn Store>) {
     let hook = WebhookRecord {
         previous_secret: Some("whsec_b2xk".into()),
         previous_secret_expires: Some(t(86_400)),
+        filter: Some(r#"{"required":["diff"]}"#.into()),
         ..webhook(&app, &["RPT", "SBOX"], t(1))
     };
     store.insert_webhook(&hook).await.unwrap();
@@ -257,6 +258,7 @@ pub async fn a_webhook_round_trips_and_updates(store: Arc<dyn Store>) {
         previous_secret_expires: None,
         disabled_reason: Some("failing for 5 days".into()),
         modified: t(30),
+        filter: None,
         ..hook.clone()
     };
     store.update_webhook(&changed).await.unwrap();
@@ -397,7 +399,11 @@ pub async fn every_routing_write_moves_the_routing_version(store: Arc<dyn Store>
 pub async fn the_routing_snapshot_holds_live_webhooks_scopes_and_current_installations(store: Arc<dyn Store>) {
     let app = app_at(t(0));
     store.insert_application(&app).await.unwrap();
-    let live = WebhookRecord { ignore_etag_only_changes: false, ..webhook(&app, &["RPT", "SBOX"], t(1)) };
+    let live = WebhookRecord {
+        ignore_etag_only_changes: false,
+        filter: Some(r#"{"properties":{"new":{"type":"object"}}}"#.into()),
+        ..webhook(&app, &["RPT", "SBOX"], t(1))
+    };
     let inactive = WebhookRecord { active: false, ..webhook(&app, &[], t(2)) };
     let deleted = webhook(&app, &[], t(3));
     for h in [&live, &inactive, &deleted] {
@@ -418,6 +424,7 @@ pub async fn the_routing_snapshot_holds_live_webhooks_scopes_and_current_install
     assert_eq!((w.id, w.application_id), (live.id, app.id));
     assert_eq!((&w.topic_ids, &w.customer_ids), (&live.topic_ids, &live.customer_ids));
     assert!(w.active && !w.ignore_etag_only_changes);
+    assert_eq!(w.filter, live.filter);
     assert_eq!(snap.scopes, vec![(app.id, app.scopes.clone())]);
     assert_eq!(snap.installations, vec![(app.id, "RPT".to_string())]);
 }

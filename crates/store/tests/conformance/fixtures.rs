@@ -54,8 +54,10 @@ pub fn webhook(app: &ApplicationRecord, customers: &[&str], created: DateTime<Ut
         disabled_reason: None,
         last_success: None,
         failing_since: None,
+        failing_announced: None,
         created,
         modified: created,
+        filter: None,
     }
 }
 

@@ -8,10 +8,13 @@
 
 mod backpressure;
 mod catalogue;
+mod dead_letters;
 mod deliveries;
+mod entities;
 mod fixtures;
 mod harness;
 mod maintenance;
+mod operational;
 mod ordering;
 mod pg_only;
 mod sealing;
@@ -94,6 +97,9 @@ conformance! {
     deliveries::a_node_gets_its_own_deliveries_back_after_a_lease,
     deliveries::a_refused_request_does_not_fail_the_requests_stored_with_it,
     deliveries::claiming_counts_as_a_heartbeat,
+    entities::entity_state_is_written_with_its_events_only_at_the_version_read,
+    entities::concurrent_writers_of_one_version_succeed_once,
+    entities::concurrent_writers_of_distinct_entities_are_applied_or_stale_each_alone,
     maintenance::replay_candidates_are_one_per_event_oldest_first_within_the_window_and_states,
     maintenance::insert_deliveries_adds_deliveries_to_stored_events,
     maintenance::many_deliveries_are_added_in_one_call,
@@ -102,7 +108,10 @@ conformance! {
     maintenance::prune_drops_old_bodies_responses_and_keys_but_keeps_rows,
     maintenance::prune_goes_through_more_rows_than_one_batch,
     maintenance::attempt_counts_group_by_day_customer_topic_and_webhook,
+    operational::a_failing_streak_is_announced_once_and_its_end_once_whatever_the_concurrency,
+    operational::disabling_a_webhook_announces_it_once_in_the_same_transaction,
     sessions::a_session_round_trips_and_is_deleted,
     sessions::a_new_session_drops_the_oldest_of_its_principal_beyond_the_cap,
     sessions::expired_sessions_are_deleted_by_idleness_or_age,
+    dead_letters::a_dead_letter_is_kept_once_per_source_and_message_id,
 }

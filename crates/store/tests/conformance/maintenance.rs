@@ -156,6 +156,8 @@ pub async fn webhooks_failing_since_before_the_cutoff_are_disabled_once(store: A
             active: false,
             disabled_reason: Some("failing for 5 days".into()),
             modified: t(4_000),
+            // Announced by `webhooks.disabled` (contract §9.4).
+            failing_announced: Some(t(4_000)),
             ..(*h).clone()
         };
         assert_eq!(store.get_webhook(h.id).await.unwrap(), off);

@@ -1,9 +1,11 @@
 //! The JSON API: routes, the paging envelope and the OpenAPI document (`GET /openapi.json`).
 
+mod entities;
 mod openapi;
 pub(crate) mod params;
 mod platform;
 mod resthooks;
+mod sources;
 mod webhooks;
 
 use axum::http::StatusCode;
@@ -17,6 +19,7 @@ use utoipa::ToSchema;
 use crate::error::method_not_allowed;
 use crate::extract::Params;
 use crate::AppState;
+use entities::{delete_entity, get_entity, put_entity};
 
 pub fn routes() -> Router<AppState> {
     let r = Router::new()
@@ -26,6 +29,9 @@ pub fn routes() -> Router<AppState> {
         .route("/installations", post(platform::create_installation).get(platform::list_installations))
         .route("/installations/{id}", get(platform::get_installation).delete(platform::terminate_installation))
         .route("/changes", post(platform::post_changes))
+        .route("/entities", post(entities::post_entities))
+        .route("/entities/{customerId}/{entityType}/{entityId}", get(get_entity).put(put_entity).delete(delete_entity))
+        .route("/sources/dead-letters", get(sources::dead_letters))
         .route("/webhooks/topics", get(webhooks::list_topics))
         .route("/webhooks/topics/{id}", get(webhooks::get_topic))
         .route("/webhooks/subscriptions", get(webhooks::list).post(webhooks::create))
@@ -34,6 +40,7 @@ pub fn routes() -> Router<AppState> {
         .route("/webhooks/subscriptions/{id}/replay", post(webhooks::replay))
         .route("/webhooks/subscriptions/{id}/secret", get(webhooks::secret))
         .route("/webhooks/subscriptions/{id}/secret/rotate", post(webhooks::rotate_secret))
+        .route("/webhooks/filters/test", post(webhooks::test_filter))
         .route("/webhooks/logs", get(webhooks::logs))
         .route("/webhooks/deliveries/{id}/redeliver", post(webhooks::redeliver))
         .route("/webhooks/signing", get(webhooks::signing_keys))
@@ -52,6 +59,10 @@ pub fn routes() -> Router<AppState> {
 pub struct StatusModel {
     #[schema(example = "ok")]
     pub status: &'static str,
+    /// `/readyz`: the broker sources (`--source`) not connected now, by their URL without credentials. The node
+    /// still serves the API meanwhile, so it stays ready.
+    #[serde(rename = "sourcesDown", skip_serializing_if = "Vec::is_empty")]
+    pub sources_down: Vec<String>,
 }
 
 /// Prometheus metrics, in the text exposition format.
@@ -77,10 +88,10 @@ async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) ->
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "operations", responses((status = 200, body = StatusModel)))]
 async fn healthz() -> Json<StatusModel> {
-    Json(StatusModel { status: "ok" })
+    Json(StatusModel { status: "ok", sources_down: Vec::new() })
 }
 
-/// Readiness: the store answers.
+/// Readiness: the store answers. Broker sources that are down are named, but do not make the node unready.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -93,7 +104,9 @@ async fn healthz() -> Json<StatusModel> {
 )]
 async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
     match state.herald.not_ready().await {
-        None => Json(StatusModel { status: "ready" }).into_response(),
+        None => {
+            Json(StatusModel { status: "ready", sources_down: state.herald.source_states().down() }).into_response()
+        }
         Some(why) => crate::ApiError::new(StatusCode::SERVICE_UNAVAILABLE, why).into_response(),
     }
 }

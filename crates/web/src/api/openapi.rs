@@ -11,9 +11,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
-use herald_service::{BatchedChange, ChangeBatchIn, ChangeIn};
+use herald_service::{BatchedChange, ChangeBatchIn, ChangeIn, EntityRecordIn};
 
-use super::{platform, resthooks, webhooks};
+use super::{entities, platform, resthooks, sources, webhooks};
 use crate::error::{BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unavailable, ValidationFailed};
 
 /// Operations that need no token (contract §2).
@@ -42,6 +42,11 @@ const BEARER: &str = "bearer";
         platform::get_installation,
         platform::terminate_installation,
         platform::post_changes,
+        entities::put_entity,
+        entities::delete_entity,
+        entities::get_entity,
+        entities::post_entities,
+        sources::dead_letters,
         webhooks::list_topics,
         webhooks::get_topic,
         webhooks::list,
@@ -50,6 +55,7 @@ const BEARER: &str = "bearer";
         webhooks::update,
         webhooks::delete,
         webhooks::ping,
+        webhooks::test_filter,
         webhooks::replay,
         webhooks::secret,
         webhooks::rotate_secret,
@@ -68,7 +74,7 @@ const BEARER: &str = "bearer";
         openapi_json,
     ),
     components(
-        schemas(ChangeIn, ChangeBatchIn, BatchedChange),
+        schemas(ChangeIn, ChangeBatchIn, BatchedChange, EntityRecordIn),
         responses(
             BadRequest,
             Unauthorized,

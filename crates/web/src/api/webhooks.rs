@@ -6,7 +6,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use herald_service::paging::page;
 use herald_service::{
-    AnalyticsQuery, LogQuery, PingIn, ReplayIn, WebhookIn, WebhookListQuery, WebhookPatch, WebhookScope,
+    AnalyticsQuery, FilterTestIn, FilterTestOut, LogQuery, PingIn, ReplayIn, WebhookIn, WebhookListQuery, WebhookPatch,
+    WebhookScope,
 };
 
 use herald_service::models::{LogOut, PingOut, SecretOut, SigningKeysOut, TopicOut, WebhookCreatedOut, WebhookOut};
@@ -159,6 +160,29 @@ pub async fn ping(
     JsonIn(input): JsonIn<PingIn>,
 ) -> Result<Response> {
     Ok(Json(s.herald.ping(&who, &ALL, path_id(&id, "webhook")?, input).await?).into_response())
+}
+
+/// Tests a payload filter (contract §9.2) against a payload, or against a topic's example payload, without saving
+/// anything: whether it matches, and if not, the validator's reasons.
+#[utoipa::path(
+    post,
+    path = "/webhooks/filters/test",
+    operation_id = "testWebhookFilter",
+    tag = "webhooks",
+    request_body = FilterTestIn,
+    responses(
+        (status = 200, description = "Whether the payload satisfies the filter.", body = FilterTestOut),
+        (status = 400, response = BadRequest),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = ValidationFailed),
+    )
+)]
+pub async fn test_filter(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    JsonIn(input): JsonIn<FilterTestIn>,
+) -> Result<Response> {
+    Ok(Json(s.herald.test_filter(&who, input)?).into_response())
 }
 
 /// The webhook's signing secret.

@@ -1,6 +1,7 @@
 //! The Add and Edit webhook form. Validation is the service's: the form becomes the API's typed input
 //! (`WebhookIn` / `WebhookPatch`) and is sent to `create_webhook` / `update_webhook`; field errors come back and are
-//! shown next to their fields.
+//! shown next to their fields. The payload filter's "Test filter" button posts the same form without saving it: the
+//! form comes back with the result of testing the filter against the chosen topic's example payload.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +11,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use herald_domain::{WebhookId, SANDBOX_CUSTOMER};
 use herald_service::input::str_list;
 use herald_service::models::{AppOut, InstallationOut, WebhookOut};
-use herald_service::{Field, Principal, ServiceError, WebhookIn, WebhookPatch, WebhookScope};
+use herald_service::{
+    Field, FilterTestIn, FilterTestOut, Principal, ServiceError, WebhookIn, WebhookPatch, WebhookScope,
+};
 use maud::html;
 use serde::Deserialize;
 
@@ -35,6 +38,10 @@ struct Values {
     ordered: bool,
     /// Attempts per second at most, as typed; empty: no limit.
     rate_limit: String,
+    /// The payload filter as JSON text; empty for none.
+    filter: String,
+    /// What the "Test filter" button found, shown under the filter.
+    tested: Option<Tested>,
 }
 
 impl Values {
@@ -48,6 +55,8 @@ impl Values {
             ignore_etag: true,
             ordered: false,
             rate_limit: String::new(),
+            filter: String::new(),
+            tested: None,
         }
     }
 
@@ -61,6 +70,8 @@ impl Values {
             ignore_etag: h.ignore_etag_only_changes,
             ordered: h.ordered,
             rate_limit: h.rate_limit.map(|r| r.to_string()).unwrap_or_default(),
+            filter: h.filter.as_ref().and_then(|f| serde_json::to_string_pretty(f).ok()).unwrap_or_default(),
+            tested: None,
         }
     }
 
@@ -74,6 +85,8 @@ impl Values {
             ignore_etag: f.has("ignoreEtagOnlyChanges"),
             ordered: f.has("ordered"),
             rate_limit: f.get("rateLimit").unwrap_or_default().trim().to_string(),
+            filter: f.get("filter").unwrap_or_default().trim().to_string(),
+            tested: None,
         }
     }
 
@@ -93,6 +106,19 @@ impl Values {
                 "" => Field::Null,
                 text => text.parse::<i64>().map_or(Field::Invalid, Field::Given),
             },
+            filter: self.filter_field(),
+        }
+    }
+
+    /// The filter as the API takes it: none when the box is empty (on Edit, that removes it); text that is not a
+    /// JSON object is `Invalid` (`form_errors` has said why already).
+    fn filter_field(&self) -> Field<serde_json::Map<String, serde_json::Value>> {
+        if self.filter.is_empty() {
+            return Field::Null;
+        }
+        match serde_json::from_str(&self.filter) {
+            Ok(serde_json::Value::Object(schema)) => Field::Given(schema),
+            _ => Field::Invalid,
         }
     }
 
@@ -118,6 +144,7 @@ fn group(errors: Vec<herald_domain::FieldError>) -> Errors {
             "ignoreEtagOnlyChanges",
             "ordered",
             "rateLimit",
+            "filter",
         ];
         let key = if known.contains(&field.as_str()) { field } else { String::new() };
         let msg = if e.field.is_empty() || key.is_empty() { format!("{}: {}", e.field, e.message) } else { e.message };
@@ -134,7 +161,51 @@ fn form_errors(v: &Values) -> Errors {
             .or_default()
             .push("choose either All customers or particular customers, not both".into());
     }
+    if !v.filter.is_empty() {
+        match serde_json::from_str::<serde_json::Value>(&v.filter) {
+            Ok(serde_json::Value::Object(_)) => {}
+            Ok(_) => out.entry("filter".into()).or_default().push("must be a JSON object (a JSON Schema)".into()),
+            Err(e) => out.entry("filter".into()).or_default().push(format!("is not valid JSON: {e}")),
+        }
+    }
     out
+}
+
+/// The outcome of the "Test filter" button: the topic whose example payload was tested, and the answer.
+#[derive(Debug, Clone)]
+struct Tested {
+    topic: String,
+    out: FilterTestOut,
+}
+
+/// Tests the form's filter against the example payload of the topic chosen beside it (the first of the webhook's
+/// topics by default), when the "Test filter" button sent the form; `Err` holds the errors to show instead.
+fn test_filter(s: &AppState, who: &Principal, form: &FormData, v: &Values) -> Result<Option<Tested>, Errors> {
+    if !form.has("testFilter") {
+        return Ok(None);
+    }
+    let mut errors = form_errors(v);
+    errors.retain(|k, _| k == "filter");
+    if v.filter.is_empty() {
+        errors.entry("filter".into()).or_default().push("is empty: write a JSON Schema to test".into());
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let topic = form.text("filterTopic").filter(|t| !t.is_empty()).or_else(|| v.topics.first().cloned());
+    let Some(topic) = topic else {
+        return Err(Errors::from([("filter".to_string(), vec!["choose a topic to test the filter with".to_string()])]));
+    };
+    let input =
+        FilterTestIn { filter: v.filter_field(), payload: Field::Absent, topic_id: Field::Given(topic.clone()) };
+    match s.herald.test_filter(who, input) {
+        Ok(out) => Ok(Some(Tested { topic, out })),
+        Err(ServiceError::Validation(e)) => {
+            // Every error of a test is about the filter (the topic comes from a list).
+            Err(Errors::from([("filter".to_string(), e.into_iter().map(|e| e.message).collect())]))
+        }
+        Err(e) => Err(Errors::from([("".to_string(), vec![e.to_string()])])),
+    }
 }
 
 async fn installed(s: &AppState, who: &Principal, app: &AppOut) -> UiResult<Vec<InstallationOut>> {
@@ -156,7 +227,15 @@ pub async fn new_form(State(s): State<AppState>, ui: Ui, Query(q): Query<NewQuer
 pub async fn create(State(s): State<AppState>, Posted { ui, form }: Posted) -> UiResult<Response> {
     let ctx = context(&s, ui, form.get("app")).await?;
     let Some(app) = ctx.app.clone() else { return Ok(manage::no_app(&ctx).into_response()) };
-    let values = Values::from_form(&form);
+    let mut values = Values::from_form(&form);
+    match test_filter(&s, &ctx.ui.who, &form, &values) {
+        Ok(Some(t)) => {
+            values.tested = Some(t);
+            return render(&s, &ctx, &app, None, &values, &Errors::new(), StatusCode::OK).await;
+        }
+        Ok(None) => {}
+        Err(e) => return render(&s, &ctx, &app, None, &values, &e, StatusCode::UNPROCESSABLE_ENTITY).await,
+    }
     let mut errors = form_errors(&values);
     if errors.is_empty() {
         match s.herald.create_webhook(&ctx.ui.who, &WebhookScope::All, values.new_in(&app.id)).await {
@@ -190,7 +269,15 @@ pub async fn update(
     Posted { ui, form }: Posted,
 ) -> UiResult<Response> {
     let (ctx, app, hook) = load(&s, ui, &id).await?;
-    let values = Values::from_form(&form);
+    let mut values = Values::from_form(&form);
+    match test_filter(&s, &ctx.ui.who, &form, &values) {
+        Ok(Some(t)) => {
+            values.tested = Some(t);
+            return render(&s, &ctx, &app, Some(&hook), &values, &Errors::new(), StatusCode::OK).await;
+        }
+        Ok(None) => {}
+        Err(e) => return render(&s, &ctx, &app, Some(&hook), &values, &e, StatusCode::UNPROCESSABLE_ENTITY).await,
+    }
     let mut errors = form_errors(&values);
     if errors.is_empty() {
         let wid: WebhookId = hook.id.parse().map_err(|_| UiError::not_found("webhook"))?;
@@ -251,6 +338,9 @@ async fn render(
         form #webhook-form.stack method="post" action=(action) novalidate {
             (ctx.csrf())
             input type="hidden" name="app" value=(app.id);
+            // Enter in a field submits with the form's first submit button: this one saves, as #submit does, and
+            // the "Test filter" button further down is never the default.
+            button.visually-hidden type="submit" tabindex="-1" aria-hidden="true" { (submit) }
             div.field.invalid[errors.contains_key("url")] {
                 label for="url" { "URL" }
                 input #url type="url" name="url" value=(v.url) inputmode="url" placeholder="https://example.com/webhooks"
@@ -319,6 +409,43 @@ async fn render(
                 input #rateLimit type="number" min="1" max="10000" step="1" name="rateLimit" value=(v.rate_limit)
                     aria-describedby=[described("rateLimit", errors)];
                 (field_errors("rateLimit", err("rateLimit")))
+            }
+            div.field.invalid[errors.contains_key("filter")] {
+                label for="filter" { "Payload filter " span.small { "(optional)" } }
+                p.hint #filter-hint {
+                    "A JSON Schema (draft 2020-12) that an event's payload must satisfy for this webhook to receive it. "
+                    "Leave it empty to receive every event of its topics. For example, only contacts whose mobile phone changed: "
+                    code { r#"{"properties": {"diff": {"required": ["mobilePhone"]}}, "required": ["diff"]}"# }
+                }
+                textarea #filter.code name="filter" rows="8" spellcheck="false"
+                    aria-invalid=[errors.get("filter").map(|_| "true")]
+                    aria-describedby=(described("filter", errors).unwrap_or_else(|| "filter-hint".into())) { (v.filter) }
+                (field_errors("filter", err("filter")))
+                div #filter-test.filter-test {
+                    label for="filterTopic" { "Test against the example payload of" }
+                    @let chosen = v.tested.as_ref().map(|t| t.topic.as_str()).or(v.topics.first().map(String::as_str));
+                    select #filterTopic name="filterTopic" {
+                        @for t in &topics {
+                            option value=(t.id) selected[chosen == Some(t.id.as_str())] { (t.id) }
+                        }
+                    }
+                    button.secondary #test-filter type="submit" name="testFilter" value="1" formnovalidate
+                        formaction=(format!("{action}#filter-test")) { "Test filter" }
+                }
+                @if let Some(t) = &v.tested {
+                    @if t.out.matches {
+                        p #filter-result.flash.ok role="status" {
+                            strong { "Match" } ": the example payload of " code { (t.topic) } " satisfies the filter."
+                        }
+                    } @else {
+                        div #filter-result.flash.fail role="status" {
+                            p { strong { "No match" } ": the example payload of " code { (t.topic) } " does not satisfy the filter." }
+                            @if let Some(first) = t.out.errors.first() {
+                                p { @if !first.path.is_empty() { code { (first.path) } ": " } (first.message) }
+                            }
+                        }
+                    }
+                }
             }
             div.actions {
                 button.primary #submit type="submit" { (submit) }

@@ -3,7 +3,7 @@
 
 use herald_domain::SANDBOX_CUSTOMER;
 use herald_service::models::AppOut;
-use herald_service::Principal;
+use herald_service::{Principal, WebhookAlertOut};
 use maud::{html, Markup, DOCTYPE};
 
 use super::session::{Flash, Ui, CSRF_FIELD};
@@ -16,6 +16,8 @@ pub struct Ctx {
     /// The application the pages show.
     pub app: Option<AppOut>,
     pub flash: Option<Flash>,
+    /// The shown application's failing or disabled webhooks (contract §9.4), in a banner at the top of every page.
+    pub alerts: Vec<WebhookAlertOut>,
 }
 
 impl Ctx {
@@ -93,10 +95,34 @@ pub fn page(ctx: &Ctx, nav: Nav, title: &str, here: &str, content: Markup) -> Ma
                     }
                 }
                 main #main tabindex="-1" {
+                    (alerts(ctx))
                     @if let Some(f) = &ctx.flash {
                         div.flash.ok[f.ok].fail[!f.ok] role="status" { (f.text) }
                     }
                     (content)
+                }
+            }
+        }
+    }
+}
+
+/// The banner of the application's failing or disabled webhooks: each with its latest error and a link to its logs,
+/// until it recovers or is edited.
+fn alerts(ctx: &Ctx) -> Markup {
+    let Some(app) = ctx.app.as_ref().filter(|_| !ctx.alerts.is_empty()) else { return html! {} };
+    html! {
+        section #webhook-alerts.alerts role="alert" aria-label="Failing webhooks" {
+            @for a in &ctx.alerts {
+                p.alert data-webhook=(a.webhook_id) {
+                    strong { @if a.disabled { "Disabled: " } @else { "Failing: " } }
+                    code { (a.url) }
+                    @if let Some(since) = &a.failing_since { " fails since " (show_time(since)) "." }
+                    @if let Some(reason) = a.disabled_reason.as_ref().filter(|_| a.disabled) { " " (reason) }
+                    @if let Some(error) = &a.last_error { " Last error: " span.last-error { (error) } "." }
+                    " "
+                    a href=(format!("/ui/logs?app={}&webhook={}", super::enc(&app.id), super::enc(&a.webhook_id))) {
+                        "See its logs"
+                    }
                 }
             }
         }

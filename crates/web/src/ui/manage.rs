@@ -216,6 +216,12 @@ fn details_panel(ctx: &Ctx, app: &AppOut, r: &RowData, customers: &[String]) -> 
                     dt { "eTag-only changes" } dd { (if h.ignore_etag_only_changes { "Ignored" } else { "Sent" }) }
                     dt { "Order" } dd { (if h.ordered { "Per entity, in the order accepted" } else { "None (fastest)" }) }
                     dt { "Rate limit" } dd { (h.rate_limit.map_or("None".to_string(), |r| format!("{r} per second"))) }
+                    dt { "Payload filter" } dd {
+                        @match &h.filter {
+                            None => "None",
+                            Some(f) => pre.code.filter { (serde_json::to_string_pretty(f).unwrap_or_default()) },
+                        }
+                    }
                     dt { "Created" } dd { (show_time(&h.created)) }
                     dt { "Modified" } dd { (show_time(&h.modified)) }
                 }

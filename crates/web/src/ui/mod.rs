@@ -113,7 +113,18 @@ async fn context(state: &AppState, ui: Ui, requested: Option<&str>) -> UiResult<
         }
     }
     let flash = ui.take_flash().await;
-    Ok(Ctx { ui, apps, app, flash })
+    let alerts = match app.as_ref().and_then(|a| a.id.parse::<ApplicationId>().ok()) {
+        Some(id) => match state.herald.webhook_alerts(&ui.who, id).await {
+            Ok(alerts) => alerts,
+            // The banner is a courtesy: a page whose banner cannot be read is still shown, without it.
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the failing webhooks for the banner");
+                Vec::new()
+            }
+        },
+        None => Vec::new(),
+    };
+    Ok(Ctx { ui, apps, app, flash, alerts })
 }
 
 /// Every topic the application's scopes allow (the service filters them).

@@ -1,0 +1,6 @@
+-- Operational events (contract §9.4, docs/TOPICS.md), as on SQLite (0010). `failing_announced`: when Herald last
+-- announced this webhook's failing streak (`webhooks.failing`, or `webhooks.disabled` when it disabled the webhook),
+-- in microseconds; NULL while no streak is announced. Set and cleared by conditional updates on the webhook row in
+-- the transaction that records the attempt causing the transition, so that each transition is announced once, by
+-- one node. The web UI shows the webhook in its banner while it is set and the webhook was not modified since.
+ALTER TABLE webhooks ADD COLUMN failing_announced BIGINT;
