@@ -40,7 +40,10 @@ use sha2::{Digest, Sha256};
 
 pub use alerts::WebhookAlertOut;
 pub use apps::{ApiKeyRotateIn, AppIn, AppPatch};
-pub use changes::{BatchedChange, BodyHash, ChangeBatchIn, ChangeIn, ChangesIn, IngestOutcome};
+pub use changes::{
+    BatchedChange, BodyHash, ChangeBatchIn, ChangeIn, ChangesIn, CustomerIdText, EntityIdText, EntityTypeName,
+    IngestOutcome,
+};
 pub use entities::{EntitiesIn, EntityPath, EntityRecordIn};
 pub use error::{ServiceError, ServiceResult};
 pub use filters::{FilterMismatchOut, FilterTestIn, FilterTestOut};
