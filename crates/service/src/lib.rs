@@ -59,7 +59,9 @@ pub use replay::ReplayIn;
 pub use replay::ReplayOut;
 pub use sessions::{SessionPolicy, UiSession};
 pub use sources::{DeadLetterOut, MessageRejected, SourceStates, MAX_MESSAGE_BYTES};
-pub use webhooks::{ResthookIn, ResthookPatch, WebhookIn, WebhookListQuery, WebhookPatch, WebhookScope};
+pub use webhooks::{
+    ResthookIn, ResthookPatch, WebhookIn, WebhookListQuery, WebhookOptions, WebhookPatch, WebhookScope,
+};
 
 use routing_cache::RoutingCache;
 

@@ -18,6 +18,25 @@ use crate::*;
 pub const URL_MAX: usize = 300;
 pub const DESCRIPTION_MAX: usize = 500;
 
+/// A webhook's settings beyond the seed's (contract §9), the same in every webhook body: create, update and
+/// `/resthooks`, each of which flattens it in. A new webhook feature adds its field here, once, with its rules in
+/// `read_webhook_fields`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = WebhookOptionsModel, rename_all = "camelCase")]
+pub struct WebhookOptions {
+    /// Default `false`. When `true`, each entity's deliveries are attempted one after the other, in the order
+    /// Herald accepted its changes, each with a `herald-entity-sequence` header (1, 2, 3, … per entity); other
+    /// entities keep flowing. Applies to deliveries created after the change.
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub ordered: Field<bool>,
+    /// A payload filter: a JSON Schema the event's payload must satisfy (contract §9.2).
+    #[serde(default)]
+    #[schema(schema_with = filter_schema)]
+    pub filter: Field<Map<String, Value>>,
+}
+
 /// `POST /webhooks/subscriptions` (`CreateWebhookModel` of Reapit's webhooks service).
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -50,16 +69,9 @@ pub struct WebhookIn {
     #[serde(default)]
     #[schema(value_type = Option<bool>)]
     pub ignore_etag_only_changes: Field<bool>,
-    /// Default `false`. When `true`, each entity's deliveries are attempted one after the other, in the order
-    /// Herald accepted its changes, each with a `herald-entity-sequence` header (1, 2, 3, … per entity); other
-    /// entities keep flowing. Applies to deliveries created after the change.
-    #[serde(default)]
-    #[schema(value_type = Option<bool>)]
-    pub ordered: Field<bool>,
-    /// A payload filter: a JSON Schema the event's payload must satisfy (contract §9.2).
-    #[serde(default)]
-    #[schema(schema_with = filter_schema)]
-    pub filter: Field<Map<String, Value>>,
+    /// The settings beyond the seed's, the same in every webhook body.
+    #[serde(flatten)]
+    pub options: WebhookOptions,
 }
 
 /// `PUT /webhooks/subscriptions/{id}` (`UpdateWebhookModel`): `url` and `topicIds` are required; an optional field
@@ -86,13 +98,8 @@ pub struct WebhookPatch {
     #[serde(default)]
     #[schema(value_type = Option<bool>)]
     pub ignore_etag_only_changes: Field<bool>,
-    #[serde(default)]
-    #[schema(value_type = Option<bool>)]
-    pub ordered: Field<bool>,
-    /// A payload filter: a JSON Schema the event's payload must satisfy (contract §9.2).
-    #[serde(default)]
-    #[schema(schema_with = filter_schema)]
-    pub filter: Field<Map<String, Value>>,
+    #[serde(flatten)]
+    pub options: WebhookOptions,
 }
 
 /// `POST /resthooks`: the application is the key's, the customer the `reapit-customer` header's.
@@ -119,13 +126,8 @@ pub struct ResthookIn {
     #[serde(default)]
     #[schema(value_type = Option<bool>)]
     pub ignore_etag_only_changes: Field<bool>,
-    #[serde(default)]
-    #[schema(value_type = Option<bool>)]
-    pub ordered: Field<bool>,
-    /// A payload filter: a JSON Schema the event's payload must satisfy (contract §9.2).
-    #[serde(default)]
-    #[schema(schema_with = filter_schema)]
-    pub filter: Field<Map<String, Value>>,
+    #[serde(flatten)]
+    pub options: WebhookOptions,
 }
 
 /// `PUT /resthooks/{id}`: as `PUT /webhooks/subscriptions/{id}`, without `customerIds`.
@@ -152,28 +154,15 @@ pub struct ResthookPatch {
     #[serde(default)]
     #[schema(value_type = Option<bool>)]
     pub ignore_etag_only_changes: Field<bool>,
-    #[serde(default)]
-    #[schema(value_type = Option<bool>)]
-    pub ordered: Field<bool>,
-    /// A payload filter: a JSON Schema the event's payload must satisfy (contract §9.2).
-    #[serde(default)]
-    #[schema(schema_with = filter_schema)]
-    pub filter: Field<Map<String, Value>>,
+    #[serde(flatten)]
+    pub options: WebhookOptions,
 }
 
 impl WebhookIn {
     /// A webhook of `application_id` with the settings of `patch`.
     pub fn from_patch(application_id: Field<String>, patch: WebhookPatch) -> Self {
-        let WebhookPatch {
-            url,
-            description,
-            topic_ids,
-            customer_ids,
-            active,
-            ignore_etag_only_changes,
-            ordered,
-            filter,
-        } = patch;
+        let WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, options } =
+            patch;
         WebhookIn {
             application_id,
             url,
@@ -182,8 +171,7 @@ impl WebhookIn {
             customer_ids,
             active,
             ignore_etag_only_changes,
-            ordered,
-            filter,
+            options,
         }
     }
 
@@ -197,56 +185,28 @@ impl WebhookIn {
             customer_ids,
             active,
             ignore_etag_only_changes,
-            ordered,
-            filter,
+            options,
         } = self;
         (
             application_id,
-            WebhookPatch {
-                url,
-                description,
-                topic_ids,
-                customer_ids,
-                active,
-                ignore_etag_only_changes,
-                ordered,
-                filter,
-            },
+            WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, options },
         )
     }
 }
 
 impl From<ResthookIn> for WebhookIn {
     fn from(r: ResthookIn) -> Self {
-        let ResthookIn { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, ordered, filter } =
-            r;
-        let patch = WebhookPatch {
-            url,
-            description,
-            topic_ids,
-            customer_ids,
-            active,
-            ignore_etag_only_changes,
-            ordered,
-            filter,
-        };
+        let ResthookIn { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, options } = r;
+        let patch =
+            WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, options };
         WebhookIn::from_patch(Field::Absent, patch)
     }
 }
 
 impl From<ResthookPatch> for WebhookPatch {
     fn from(r: ResthookPatch) -> Self {
-        let ResthookPatch {
-            url,
-            description,
-            topic_ids,
-            customer_ids,
-            active,
-            ignore_etag_only_changes,
-            ordered,
-            filter,
-        } = r;
-        WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, ordered, filter }
+        let ResthookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, options } = r;
+        WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, options }
     }
 }
 
@@ -447,8 +407,8 @@ impl Herald {
         };
         let active = f.optional_bool("active", &input.active);
         let ignore_etag_only_changes = f.optional_bool("ignoreEtagOnlyChanges", &input.ignore_etag_only_changes);
-        let ordered = f.optional_bool("ordered", &input.ordered);
-        let filter = read_filter(f, "filter", &input.filter);
+        let ordered = f.optional_bool("ordered", &input.options.ordered);
+        let filter = read_filter(f, "filter", &input.options.filter);
         Ok(match (url, topic_ids) {
             (Some(url), Some(topic_ids)) if f.is_empty() => Some(WebhookFields {
                 url,

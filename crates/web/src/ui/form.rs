@@ -12,7 +12,7 @@ use herald_domain::{WebhookId, SANDBOX_CUSTOMER};
 use herald_service::input::str_list;
 use herald_service::models::{AppOut, InstallationOut, WebhookOut};
 use herald_service::{
-    Field, FilterTestIn, FilterTestOut, Principal, ServiceError, WebhookIn, WebhookPatch, WebhookScope,
+    Field, FilterTestIn, FilterTestOut, Principal, ServiceError, WebhookIn, WebhookOptions, WebhookPatch, WebhookScope,
 };
 use maud::html;
 use serde::Deserialize;
@@ -95,8 +95,7 @@ impl Values {
             customer_ids: str_list(self.customers.iter().filter(|c| *c != ALL).cloned()),
             active: self.active.into(),
             ignore_etag_only_changes: self.ignore_etag.into(),
-            ordered: self.ordered.into(),
-            filter: self.filter_field(),
+            options: WebhookOptions { ordered: self.ordered.into(), filter: self.filter_field() },
         }
     }
 
