@@ -127,6 +127,30 @@ pub(crate) fn entity_type() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(Type::String).enum_values(Some(EntityType::ALL.iter().map(|t| t.as_str())))
 }
 
+/// The schemas of a change's `customerId`, `entityType` and `entityId` where they are path parameters
+/// (`/entities/{customerId}/{entityType}/{entityId}`): `inline(CustomerIdText)` and so on in a handler's `params`.
+pub struct CustomerIdText;
+pub struct EntityTypeName;
+pub struct EntityIdText;
+
+impl utoipa::PartialSchema for CustomerIdText {
+    fn schema() -> utoipa::openapi::RefOr<Schema> {
+        id_text(MAX_CUSTOMER_ID_CHARS).into()
+    }
+}
+
+impl utoipa::PartialSchema for EntityTypeName {
+    fn schema() -> utoipa::openapi::RefOr<Schema> {
+        entity_type().into()
+    }
+}
+
+impl utoipa::PartialSchema for EntityIdText {
+    fn schema() -> utoipa::openapi::RefOr<Schema> {
+        id_text(MAX_ENTITY_ID_CHARS).into()
+    }
+}
+
 /// The fields of one change. `old: null` (or absent) is a creation, `new: null` a deletion; at least one of them
 /// is an object.
 fn change_fields(with_event_id: bool) -> ObjectBuilder {

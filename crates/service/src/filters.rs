@@ -75,10 +75,15 @@ pub struct FilterTestIn {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub payload: Field<Map<String, Value>>,
-    /// Test against this topic's example payload (the one Ping sends, `example` of the topic model).
+    /// Test against this topic's example payload (the one Ping sends, `example` of the topic model). `null` is
+    /// the same as absent.
     #[serde(default)]
-    #[schema(schema_with = topic_id)]
+    #[schema(schema_with = topic_id_or_null)]
     pub topic_id: Field<String>,
+}
+
+fn topic_id_or_null() -> utoipa::openapi::Schema {
+    crate::input::or_null(topic_id())
 }
 
 /// Whether the payload satisfies the filter, and if not, why.

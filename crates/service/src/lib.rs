@@ -40,7 +40,10 @@ use sha2::{Digest, Sha256};
 
 pub use alerts::WebhookAlertOut;
 pub use apps::{ApiKeyRotateIn, AppIn, AppPatch};
-pub use changes::{BatchedChange, BodyHash, ChangeBatchIn, ChangeIn, ChangesIn, IngestOutcome};
+pub use changes::{
+    BatchedChange, BodyHash, ChangeBatchIn, ChangeIn, ChangesIn, CustomerIdText, EntityIdText, EntityTypeName,
+    IngestOutcome,
+};
 pub use entities::{EntitiesIn, EntityPath, EntityRecordIn};
 pub use error::{ServiceError, ServiceResult};
 pub use filters::{FilterMismatchOut, FilterTestIn, FilterTestOut};
@@ -56,7 +59,9 @@ pub use replay::ReplayIn;
 pub use replay::ReplayOut;
 pub use sessions::{SessionPolicy, UiSession};
 pub use sources::{DeadLetterOut, MessageRejected, SourceStates, MAX_MESSAGE_BYTES};
-pub use webhooks::{ResthookIn, ResthookPatch, WebhookIn, WebhookListQuery, WebhookPatch, WebhookScope};
+pub use webhooks::{
+    ResthookIn, ResthookPatch, WebhookIn, WebhookListQuery, WebhookOptions, WebhookPatch, WebhookScope,
+};
 
 use routing_cache::RoutingCache;
 

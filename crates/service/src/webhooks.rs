@@ -18,6 +18,30 @@ use crate::*;
 pub const URL_MAX: usize = 300;
 pub const DESCRIPTION_MAX: usize = 500;
 
+/// A webhook's settings beyond the seed's (contract §9), the same in every webhook body: create, update and
+/// `/resthooks`, each of which flattens it in. A new webhook feature adds its field here, once, with its rules in
+/// `read_webhook_fields`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = WebhookOptionsModel, rename_all = "camelCase")]
+pub struct WebhookOptions {
+    /// Default `false`. When `true`, each entity's deliveries are attempted one after the other, in the order
+    /// Herald accepted its changes, each with a `herald-entity-sequence` header (1, 2, 3, … per entity); other
+    /// entities keep flowing. Applies to deliveries created after the change.
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub ordered: Field<bool>,
+    /// A payload filter: a JSON Schema the event's payload must satisfy (contract §9.2).
+    #[serde(default)]
+    #[schema(schema_with = filter_schema)]
+    pub filter: Field<Map<String, Value>>,
+    /// At most this many attempts per second to the webhook, over all nodes (1 to 10,000); `null`: no limit (the
+    /// default). Deliveries beyond it wait, spending no attempt (contract §9.3).
+    #[serde(default)]
+    #[schema(schema_with = rate_limit_schema)]
+    pub rate_limit: Field<i64>,
+}
+
 /// `POST /webhooks/subscriptions` (`CreateWebhookModel` of Reapit's webhooks service).
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -50,21 +74,9 @@ pub struct WebhookIn {
     #[serde(default)]
     #[schema(value_type = Option<bool>)]
     pub ignore_etag_only_changes: Field<bool>,
-    /// Default `false`. When `true`, each entity's deliveries are attempted one after the other, in the order
-    /// Herald accepted its changes, each with a `herald-entity-sequence` header (1, 2, 3, … per entity); other
-    /// entities keep flowing. Applies to deliveries created after the change.
-    #[serde(default)]
-    #[schema(value_type = Option<bool>)]
-    pub ordered: Field<bool>,
-    /// At most this many attempts per second to the webhook, over all nodes (1 to 10,000); `null`: no limit (the
-    /// default). Deliveries beyond it wait, spending no attempt.
-    #[serde(default)]
-    #[schema(schema_with = rate_limit_schema)]
-    pub rate_limit: Field<i64>,
-    /// A payload filter: a JSON Schema the event's payload must satisfy (contract §9.2).
-    #[serde(default)]
-    #[schema(schema_with = filter_schema)]
-    pub filter: Field<Map<String, Value>>,
+    /// The settings beyond the seed's, the same in every webhook body.
+    #[serde(flatten)]
+    pub options: WebhookOptions,
 }
 
 /// `PUT /webhooks/subscriptions/{id}` (`UpdateWebhookModel`): `url` and `topicIds` are required; an optional field
@@ -91,18 +103,8 @@ pub struct WebhookPatch {
     #[serde(default)]
     #[schema(value_type = Option<bool>)]
     pub ignore_etag_only_changes: Field<bool>,
-    #[serde(default)]
-    #[schema(value_type = Option<bool>)]
-    pub ordered: Field<bool>,
-    /// At most this many attempts per second to the webhook, over all nodes (1 to 10,000); `null`: no limit (the
-    /// default). Deliveries beyond it wait, spending no attempt.
-    #[serde(default)]
-    #[schema(schema_with = rate_limit_schema)]
-    pub rate_limit: Field<i64>,
-    /// A payload filter: a JSON Schema the event's payload must satisfy (contract §9.2).
-    #[serde(default)]
-    #[schema(schema_with = filter_schema)]
-    pub filter: Field<Map<String, Value>>,
+    #[serde(flatten)]
+    pub options: WebhookOptions,
 }
 
 /// `POST /resthooks`: the application is the key's, the customer the `reapit-customer` header's.
@@ -129,18 +131,8 @@ pub struct ResthookIn {
     #[serde(default)]
     #[schema(value_type = Option<bool>)]
     pub ignore_etag_only_changes: Field<bool>,
-    #[serde(default)]
-    #[schema(value_type = Option<bool>)]
-    pub ordered: Field<bool>,
-    /// At most this many attempts per second to the webhook, over all nodes (1 to 10,000); `null`: no limit (the
-    /// default). Deliveries beyond it wait, spending no attempt.
-    #[serde(default)]
-    #[schema(schema_with = rate_limit_schema)]
-    pub rate_limit: Field<i64>,
-    /// A payload filter: a JSON Schema the event's payload must satisfy (contract §9.2).
-    #[serde(default)]
-    #[schema(schema_with = filter_schema)]
-    pub filter: Field<Map<String, Value>>,
+    #[serde(flatten)]
+    pub options: WebhookOptions,
 }
 
 /// `PUT /resthooks/{id}`: as `PUT /webhooks/subscriptions/{id}`, without `customerIds`.
@@ -167,34 +159,15 @@ pub struct ResthookPatch {
     #[serde(default)]
     #[schema(value_type = Option<bool>)]
     pub ignore_etag_only_changes: Field<bool>,
-    #[serde(default)]
-    #[schema(value_type = Option<bool>)]
-    pub ordered: Field<bool>,
-    /// At most this many attempts per second to the webhook, over all nodes (1 to 10,000); `null`: no limit (the
-    /// default). Deliveries beyond it wait, spending no attempt.
-    #[serde(default)]
-    #[schema(schema_with = rate_limit_schema)]
-    pub rate_limit: Field<i64>,
-    /// A payload filter: a JSON Schema the event's payload must satisfy (contract §9.2).
-    #[serde(default)]
-    #[schema(schema_with = filter_schema)]
-    pub filter: Field<Map<String, Value>>,
+    #[serde(flatten)]
+    pub options: WebhookOptions,
 }
 
 impl WebhookIn {
     /// A webhook of `application_id` with the settings of `patch`.
     pub fn from_patch(application_id: Field<String>, patch: WebhookPatch) -> Self {
-        let WebhookPatch {
-            url,
-            description,
-            topic_ids,
-            customer_ids,
-            active,
-            ignore_etag_only_changes,
-            ordered,
-            rate_limit,
-            filter,
-        } = patch;
+        let WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, options } =
+            patch;
         WebhookIn {
             application_id,
             url,
@@ -203,9 +176,7 @@ impl WebhookIn {
             customer_ids,
             active,
             ignore_etag_only_changes,
-            ordered,
-            rate_limit,
-            filter,
+            options,
         }
     }
 
@@ -219,79 +190,28 @@ impl WebhookIn {
             customer_ids,
             active,
             ignore_etag_only_changes,
-            ordered,
-            rate_limit,
-            filter,
+            options,
         } = self;
         (
             application_id,
-            WebhookPatch {
-                url,
-                description,
-                topic_ids,
-                customer_ids,
-                active,
-                ignore_etag_only_changes,
-                ordered,
-                rate_limit,
-                filter,
-            },
+            WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, options },
         )
     }
 }
 
 impl From<ResthookIn> for WebhookIn {
     fn from(r: ResthookIn) -> Self {
-        let ResthookIn {
-            url,
-            description,
-            topic_ids,
-            customer_ids,
-            active,
-            ignore_etag_only_changes,
-            ordered,
-            rate_limit,
-            filter,
-        } = r;
-        let patch = WebhookPatch {
-            url,
-            description,
-            topic_ids,
-            customer_ids,
-            active,
-            ignore_etag_only_changes,
-            ordered,
-            rate_limit,
-            filter,
-        };
+        let ResthookIn { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, options } = r;
+        let patch =
+            WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, options };
         WebhookIn::from_patch(Field::Absent, patch)
     }
 }
 
 impl From<ResthookPatch> for WebhookPatch {
     fn from(r: ResthookPatch) -> Self {
-        let ResthookPatch {
-            url,
-            description,
-            topic_ids,
-            customer_ids,
-            active,
-            ignore_etag_only_changes,
-            ordered,
-            rate_limit,
-            filter,
-        } = r;
-        WebhookPatch {
-            url,
-            description,
-            topic_ids,
-            customer_ids,
-            active,
-            ignore_etag_only_changes,
-            ordered,
-            rate_limit,
-            filter,
-        }
+        let ResthookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, options } = r;
+        WebhookPatch { url, description, topic_ids, customer_ids, active, ignore_etag_only_changes, options }
     }
 }
 
@@ -506,8 +426,9 @@ impl Herald {
         };
         let active = f.optional_bool("active", &input.active);
         let ignore_etag_only_changes = f.optional_bool("ignoreEtagOnlyChanges", &input.ignore_etag_only_changes);
-        let ordered = f.optional_bool("ordered", &input.ordered);
-        let rate_limit = match &input.rate_limit {
+        let ordered = f.optional_bool("ordered", &input.options.ordered);
+        let filter = read_filter(f, "filter", &input.options.filter);
+        let rate_limit = match &input.options.rate_limit {
             Field::Absent => None,
             Field::Null => Some(None),
             Field::Given(n @ 1..=RATE_LIMIT_MAX) => Some(Some(*n as u32)),
@@ -516,7 +437,6 @@ impl Herald {
                 None
             }
         };
-        let filter = read_filter(f, "filter", &input.filter);
         Ok(match (url, topic_ids) {
             (Some(url), Some(topic_ids)) if f.is_empty() => Some(WebhookFields {
                 url,

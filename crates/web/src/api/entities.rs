@@ -6,7 +6,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use herald_service::models::ChangesOut;
-use herald_service::{BodyHash, EntitiesIn, EntityPath, IngestOutcome};
+use herald_service::{BodyHash, CustomerIdText, EntitiesIn, EntityIdText, EntityPath, EntityTypeName, IngestOutcome};
 use serde_json::{Map, Value};
 
 use crate::error::{BadRequest, ErrorModel, Forbidden, NotFound, PayloadTooLarge, ValidationFailed};
@@ -67,9 +67,9 @@ fn target(p: &EntityPath) -> String {
     operation_id = "putEntity",
     tag = "platform",
     params(
-        ("customerId" = String, Path, description = "The customer."),
-        ("entityType" = String, Path, description = "One of the entity types of `POST /changes`."),
-        ("entityId" = String, Path, description = "The entity."),
+        ("customerId" = inline(CustomerIdText), Path, description = "The customer."),
+        ("entityType" = inline(EntityTypeName), Path, description = "One of the entity types of `POST /changes`."),
+        ("entityId" = inline(EntityIdText), Path, description = "The entity."),
         (
             "Idempotency-Key" = Option<String>, Header, nullable = false, pattern = r"^[\x21-\x7E]{1,255}$",
             description = "A retried request with the same key answers the first answer instead of publishing again."
@@ -107,9 +107,9 @@ pub async fn put_entity(
     operation_id = "deleteEntity",
     tag = "platform",
     params(
-        ("customerId" = String, Path, description = "The customer."),
-        ("entityType" = String, Path, description = "One of the entity types of `POST /changes`."),
-        ("entityId" = String, Path, description = "The entity."),
+        ("customerId" = inline(CustomerIdText), Path, description = "The customer."),
+        ("entityType" = inline(EntityTypeName), Path, description = "One of the entity types of `POST /changes`."),
+        ("entityId" = inline(EntityIdText), Path, description = "The entity."),
         (
             "Idempotency-Key" = Option<String>, Header, nullable = false, pattern = r"^[\x21-\x7E]{1,255}$",
             description = "A retried request with the same key answers the first answer instead of publishing again."
@@ -144,9 +144,9 @@ pub async fn delete_entity(
     operation_id = "getEntity",
     tag = "platform",
     params(
-        ("customerId" = String, Path, description = "The customer."),
-        ("entityType" = String, Path, description = "One of the entity types of `POST /changes`."),
-        ("entityId" = String, Path, description = "The entity."),
+        ("customerId" = inline(CustomerIdText), Path, description = "The customer."),
+        ("entityType" = inline(EntityTypeName), Path, description = "One of the entity types of `POST /changes`."),
+        ("entityId" = inline(EntityIdText), Path, description = "The entity."),
     ),
     responses(
         (status = 200, description = "The record, as it was last put.", body = Object),

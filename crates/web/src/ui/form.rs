@@ -12,7 +12,7 @@ use herald_domain::{WebhookId, SANDBOX_CUSTOMER};
 use herald_service::input::str_list;
 use herald_service::models::{AppOut, InstallationOut, WebhookOut};
 use herald_service::{
-    Field, FilterTestIn, FilterTestOut, Principal, ServiceError, WebhookIn, WebhookPatch, WebhookScope,
+    Field, FilterTestIn, FilterTestOut, Principal, ServiceError, WebhookIn, WebhookOptions, WebhookPatch, WebhookScope,
 };
 use maud::html;
 use serde::Deserialize;
@@ -100,13 +100,15 @@ impl Values {
             customer_ids: str_list(self.customers.iter().filter(|c| *c != ALL).cloned()),
             active: self.active.into(),
             ignore_etag_only_changes: self.ignore_etag.into(),
-            ordered: self.ordered.into(),
-            // Empty: no limit; not a whole number: the API's own message for the field.
-            rate_limit: match self.rate_limit.as_str() {
-                "" => Field::Null,
-                text => text.parse::<i64>().map_or(Field::Invalid, Field::Given),
+            options: WebhookOptions {
+                ordered: self.ordered.into(),
+                filter: self.filter_field(),
+                // Empty: no limit; not a whole number: the API's own message for the field.
+                rate_limit: match self.rate_limit.as_str() {
+                    "" => Field::Null,
+                    text => text.parse::<i64>().map_or(Field::Invalid, Field::Given),
+                },
             },
-            filter: self.filter_field(),
         }
     }
 
