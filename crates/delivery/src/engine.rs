@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -9,13 +10,14 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use herald_domain::payload::{tail_event_id, with_attempt};
 use herald_domain::{DeliveryId, RetrySchedule, WebhookId};
-use herald_store::{AttemptRecord, ClaimedDelivery, DeliveryState, NewEvent, Store, StoreError};
+use herald_store::{AttemptRecord, ClaimedDelivery, DeliveryState, NewEvent, Store, StoreError, WebhookGate};
 use reqwest::header::HeaderValue;
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use crate::clock::Clock;
+use crate::gate::{self, Admit, Flow, Health};
 use crate::intake::{Intake, Reservation, QUEUE_PER_WEBHOOK};
 use crate::pacing::{ClaimPacer, IDLE_POLL};
 use crate::sender::{HttpSender, SendResult};
@@ -49,6 +51,9 @@ const RECORD_LINGER: Duration = Duration::from_millis(5);
 const RECORD_BATCH: usize = 512;
 /// The longest an attempt whose webhook cannot be read (the store is unavailable) waits before asking again.
 const STORE_RETRY_MAX: Duration = Duration::from_secs(2);
+/// How often each delivering node reads the webhooks' holds and rate limits from the store (other nodes' holds, and
+/// rate limits changed on other nodes, apply within this long; this node's own at once).
+const GATES_REFRESH: Duration = Duration::from_millis(250);
 
 struct Inner {
     store: Arc<dyn Store>,
@@ -65,6 +70,18 @@ struct Inner {
     intake: Arc<Intake>,
     /// The receiving end of the intake, taken by `run`.
     fresh: Mutex<Option<mpsc::UnboundedReceiver<Vec<ClaimedDelivery>>>>,
+    /// Bumped when a webhook changed on this node: the loop dispatches nothing until it has read the holds and rate
+    /// limits again (a rate limit just set applies to the very next delivery).
+    gates_wanted: AtomicU64,
+    gates_notify: Notify,
+}
+
+/// An attempt's result for the loop: its record, what it told of the endpoint, and the hold it asked for.
+struct Attempted {
+    webhook: WebhookId,
+    record: Option<AttemptRecord>,
+    health: Health,
+    hold_until: Option<DateTime<Utc>>,
 }
 
 /// Why an attempt has no target.
@@ -120,6 +137,9 @@ impl EngineHandle {
         let mut cache = self.inner.targets.lock().unwrap_or_else(|p| p.into_inner());
         cache.map.clear();
         cache.checked = None;
+        drop(cache);
+        self.inner.gates_wanted.fetch_add(1, Ordering::SeqCst);
+        self.inner.gates_notify.notify_one();
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
@@ -163,6 +183,8 @@ impl Engine {
                 stopping: watch::channel(false).0,
                 intake: Arc::new(intake),
                 fresh: Mutex::new(Some(fresh)),
+                gates_wanted: AtomicU64::new(0),
+                gates_notify: Notify::new(),
             }),
         })
     }
@@ -184,11 +206,22 @@ impl Engine {
     }
 
     /// Claims every delivery due now, attempts them all and records the attempts; returns how many were attempted.
-    /// For tests and tools that want delivery without a background loop.
+    /// For tests and tools that want delivery without a background loop. Held webhooks (a `Retry-After`) are left
+    /// alone; rate limits and circuits are the loop's (`run`).
     pub async fn run_once(&self) -> Result<usize, StoreError> {
         let mut total = 0;
         loop {
-            let claimed = self.inner.claim(256, &[]).await?;
+            let now = self.inner.clock.now();
+            let held: Vec<WebhookId> = self
+                .inner
+                .store
+                .webhook_gates(now)
+                .await?
+                .into_iter()
+                .filter(|g| g.hold_until.is_some())
+                .map(|g| g.webhook_id)
+                .collect();
+            let claimed = self.inner.claim(256, &held).await?;
             if claimed.is_empty() {
                 return Ok(total);
             }
@@ -200,7 +233,7 @@ impl Engine {
             }
             let mut records = Vec::new();
             while let Some(r) = set.join_next().await {
-                if let Ok((_, Some(rec))) = r {
+                if let Ok(Attempted { record: Some(rec), .. }) = r {
                     records.push(rec);
                 }
             }
@@ -220,8 +253,13 @@ impl Engine {
         let (rec_tx, rec_rx) = mpsc::channel::<AttemptRecord>(RECORD_BATCH * 8);
         let recorder = tokio::spawn(record_loop(inner.clone(), rec_rx));
         let heartbeat = tokio::spawn(heartbeat_loop(inner.clone()));
+        let (gates_tx, mut gates_rx) = mpsc::channel::<(u64, Option<Vec<WebhookGate>>)>(4);
+        let gates = tokio::spawn(gates_loop(inner.clone(), gates_tx));
+        // The holds and rate limits read last, and for which `gates_wanted`: nothing is dispatched before the first.
+        let mut gates_seen: Option<u64> = None;
+        let (slots_tx, mut slots_rx) = mpsc::unbounded_channel::<Slots>();
         let mut sched = Scheduler::new(inner.cfg.max_in_flight, inner.cfg.max_in_flight_per_webhook);
-        let mut tasks: JoinSet<(WebhookId, Option<AttemptRecord>)> = JoinSet::new();
+        let mut tasks: JoinSet<Attempted> = JoinSet::new();
         // What each attempt task holds, so that even a task that panicked gives its delivery back.
         let mut running: HashMap<tokio::task::Id, (WebhookId, DeliveryId)> = HashMap::new();
         let mut stopping = false;
@@ -231,26 +269,56 @@ impl Engine {
         let mut claiming: Option<tokio::task::JoinHandle<Claim>> = None;
         tokio::pin!(shutdown);
         loop {
-            while let Some(d) = sched.next() {
+            let now = tokio::time::Instant::now();
+            sched.release(now);
+            let current = gates_seen.is_some_and(|seen| seen >= inner.gates_wanted.load(Ordering::SeqCst));
+            while let Some(d) = if current { sched.next(now) } else { None } {
                 let inner = inner.clone();
                 let held = (d.webhook_id, d.id);
                 let task = tasks.spawn(async move { inner.attempt(d).await });
                 running.insert(task.id(), held);
             }
+            for (webhook, n, rate) in sched.slot_requests() {
+                let (inner, tx) = (inner.clone(), slots_tx.clone());
+                tokio::spawn(async move {
+                    let interval = gate::slot_interval(rate);
+                    let first = inner.store.reserve_send_slots(webhook, n, interval, inner.clock.now()).await;
+                    let first = first.map(|at| at_instant(&inner.clock, at));
+                    let _ = tx.send(Slots { webhook, n, interval, first });
+                });
+            }
             if stopping && tasks.is_empty() && claiming.is_none() {
                 break;
             }
-            let now = tokio::time::Instant::now();
             if sched.take_unsaturated() {
                 pacer.queue_freed(now);
             }
             if !stopping && claiming.is_none() && sched.wants_work() && pacer.may_claim(now) {
-                let (inner, room, exclude) = (inner.clone(), sched.room() as u32, sched.saturated());
+                let (inner, room, exclude) = (inner.clone(), sched.room() as u32, sched.saturated(now));
                 pacer.claim_started(now);
                 claiming = Some(tokio::spawn(async move { inner.claim_or_next_due(room, exclude).await }));
             }
             let wait = if claiming.is_some() || !sched.wants_work() { IDLE_POLL } else { pacer.wait(now) };
+            let wait = match sched.next_gate() {
+                Some(gate) => wait.min(gate.saturating_duration_since(now)),
+                None => wait,
+            };
             tokio::select! {
+                Some((wanted, read)) = gates_rx.recv() => {
+                    if let Some(read) = read {
+                        sched.set_gates(&read, |at| at_instant(&inner.clock, at));
+                    }
+                    gates_seen = Some(wanted);
+                }
+                Some(slots) = slots_rx.recv() => {
+                    match slots.first {
+                        Ok(first) => sched.add_slots(slots.webhook, first, slots.n, slots.interval),
+                        Err(e) => {
+                            tracing::warn!(error = %e, webhook = %slots.webhook, "could not reserve send slots");
+                            sched.slots_failed(slots.webhook, tokio::time::Instant::now() + Duration::from_millis(100));
+                        }
+                    }
+                }
                 Some(batch) = fresh.recv(), if !stopping => {
                     // Stored already held by this node (see `Intake`): straight to the queues.
                     for d in batch {
@@ -298,16 +366,22 @@ impl Engine {
                     pacer.woken(tokio::time::Instant::now(), claiming.is_some());
                 }
                 Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
-                    let (id, record) = match done {
-                        Ok((id, (_, record))) => (id, record),
+                    let (id, record, health) = match done {
+                        Ok((id, attempted)) => {
+                            if let Some(until) = attempted.hold_until {
+                                // Every delivery of the webhook waits, at once on this node (the store has it too).
+                                sched.hold(attempted.webhook, at_instant(&inner.clock, until));
+                            }
+                            (id, attempted.record, attempted.health)
+                        }
                         Err(e) => {
                             // Not recorded: the delivery stays held by this node until it re-claims it after a lease.
                             tracing::error!(error = %e, "a delivery attempt failed unexpectedly");
-                            (e.id(), None)
+                            (e.id(), None, Health::Unknown)
                         }
                     };
                     if let Some((webhook, delivery)) = running.remove(&id) {
-                        sched.finished(webhook, delivery);
+                        sched.finished(webhook, delivery, health, tokio::time::Instant::now());
                         inner.intake.done(webhook);
                         // No record: not attempted (shutting down while the store was away); the claim is released
                         // below. The recorder outlives this loop; a send fails only if it died, and then the
@@ -334,10 +408,24 @@ impl Engine {
         drop(rec_tx);
         let _ = recorder.await;
         heartbeat.abort();
+        gates.abort();
         if let Err(e) = inner.store.release_claims(&inner.cfg.node_id).await {
             tracing::warn!(error = %e, "could not release claims at shutdown; they expire with the node's lease");
         }
     }
+}
+
+/// Send slots reserved for a rate-limited webhook (or why not).
+struct Slots {
+    webhook: WebhookId,
+    n: u32,
+    interval: Duration,
+    first: Result<tokio::time::Instant, StoreError>,
+}
+
+/// The monotonic instant of a wall-clock time read from `clock` (now when it is past).
+fn at_instant(clock: &Clock, at: DateTime<Utc>) -> tokio::time::Instant {
+    tokio::time::Instant::now() + (at - clock.now()).to_std().unwrap_or(Duration::ZERO)
 }
 
 /// What a claim found.
@@ -442,7 +530,7 @@ impl Inner {
     /// Attempts one delivery; `None` when it was not attempted because the engine stopped while waiting for the store.
     /// Runs in an `attempt` span carrying the event, delivery and webhook ids, so that a change can be followed from
     /// its request (whose `ingest` span carries the same event id) to each of its attempts.
-    async fn attempt(&self, d: ClaimedDelivery) -> (WebhookId, Option<AttemptRecord>) {
+    async fn attempt(&self, d: ClaimedDelivery) -> Attempted {
         let span = tracing::info_span!(
             "attempt",
             event_id = tail_event_id(d.body.as_bytes()).unwrap_or_default(),
@@ -453,8 +541,9 @@ impl Inner {
         self.attempt_in_span(d).instrument(span).await
     }
 
-    async fn attempt_in_span(&self, d: ClaimedDelivery) -> (WebhookId, Option<AttemptRecord>) {
+    async fn attempt_in_span(&self, d: ClaimedDelivery) -> Attempted {
         let attempt = d.attempts + 1;
+        let unattempted = Attempted { webhook: d.webhook_id, record: None, health: Health::Unknown, hold_until: None };
         let body = Bytes::from(with_attempt(d.body.as_bytes(), attempt));
         let target = if d.body.is_empty() {
             // Retention pruned the event's payload (a replay or redelivery of an old event): nothing to send.
@@ -462,7 +551,7 @@ impl Inner {
         } else {
             match self.target_when_available(d.webhook_id).await {
                 Ok(Some(target)) => Ok(target),
-                Ok(None) => return (d.webhook_id, None),
+                Ok(None) => return unattempted,
                 Err(reason) => Err(reason),
             }
         };
@@ -477,13 +566,31 @@ impl Inner {
             }
             Err(reason) => (
                 String::new(),
-                SendResult { outcome: AttemptOutcome::Blocked { reason }, duration: Duration::ZERO, response: None },
+                SendResult {
+                    outcome: AttemptOutcome::Blocked { reason },
+                    duration: Duration::ZERO,
+                    response: None,
+                    retry_after: None,
+                },
             ),
         };
         self.metrics.attempt(result.outcome.kind(), result.duration.as_secs_f64());
+        let health = match &result.outcome {
+            AttemptOutcome::Blocked { .. } => Health::Unknown,
+            o if o.is_endpoint_failure() => Health::Down,
+            _ => Health::Up,
+        };
+        let hold_until = hold_until(&result, started + result.duration);
+        if let Some(until) = hold_until {
+            // Other nodes read it within a fraction of a second; it survives restarts.
+            tracing::info!(retry_after = ?result.retry_after.as_ref().map(|r| &r.raw), %until, "webhook held");
+            if let Err(e) = self.store.hold_webhook(d.webhook_id, until).await {
+                tracing::warn!(error = %e, "could not store a webhook's hold; it applies on this node only");
+            }
+        }
         let record = attempt_record(&self.cfg.retry_schedule, &d, attempt, started, url, result);
         tracing::debug!(outcome = %record.outcome, status = ?record.status_code, ms = record.duration_ms, "attempted");
-        (d.webhook_id, Some(record))
+        Attempted { webhook: d.webhook_id, record: Some(record), health, hold_until }
     }
 }
 
@@ -511,7 +618,14 @@ fn store_failure(e: StoreError, what: &'static str) -> NoTarget {
     }
 }
 
-/// The record of an attempt, with the delivery's next state under the retry schedule (contract §7.2).
+/// Until when a `Retry-After` received at `ended` holds the webhook (contract §9.3): at most [`gate::HOLD_MAX`].
+fn hold_until(result: &SendResult, ended: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let delay = result.retry_after.as_ref()?.delay?.min(gate::HOLD_MAX);
+    Some(ended + delay)
+}
+
+/// The record of an attempt, with the delivery's next state under the retry schedule (contract §7.2); after a
+/// `Retry-After`, the retry is at the later of the schedule's delay and the hold (contract §9.3).
 pub(crate) fn attempt_record(
     schedule: &RetrySchedule,
     d: &ClaimedDelivery,
@@ -521,11 +635,12 @@ pub(crate) fn attempt_record(
     result: SendResult,
 ) -> AttemptRecord {
     let ended = started + result.duration;
+    let hold = hold_until(&result, ended);
     let (new_state, next_attempt_at) = if result.outcome.is_success() {
         (DeliveryState::Delivered, None)
     } else if result.outcome.is_retryable() {
         match schedule.delay_after(attempt, d.sandbox) {
-            Some(delay) => (DeliveryState::Pending, Some(ended + delay)),
+            Some(delay) => (DeliveryState::Pending, Some((ended + delay).max(hold.unwrap_or(ended)))),
             None => (DeliveryState::Dead, None),
         }
     } else {
@@ -548,6 +663,29 @@ pub(crate) fn attempt_record(
         next_attempt_at,
         success: result.outcome.is_success(),
         entity_key: d.order.as_ref().map(|o| o.key.clone()),
+        retry_after: result.retry_after.map(|r| r.raw),
+    }
+}
+
+/// Reads the webhooks' holds and rate limits every [`GATES_REFRESH`], or at once when a webhook changed on this node,
+/// and hands them to the loop with the `gates_wanted` they answer (`None` when the store could not be read).
+async fn gates_loop(inner: Arc<Inner>, tx: mpsc::Sender<(u64, Option<Vec<WebhookGate>>)>) {
+    loop {
+        let wanted = inner.gates_wanted.load(Ordering::SeqCst);
+        let read = match inner.store.webhook_gates(inner.clock.now()).await {
+            Ok(gates) => Some(gates),
+            Err(e) => {
+                tracing::debug!(error = %e, "could not read the webhooks' holds and rate limits");
+                None
+            }
+        };
+        if tx.send((wanted, read)).await.is_err() {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(GATES_REFRESH) => {}
+            _ = inner.gates_notify.notified() => {}
+        }
     }
 }
 
@@ -602,13 +740,21 @@ async fn record_loop(inner: Arc<Inner>, mut rx: mpsc::Receiver<AttemptRecord>) {
     }
 }
 
-/// Held deliveries, queued per webhook, handed out round-robin within the concurrency bounds.
+/// Held deliveries, queued per webhook, handed out round-robin within the concurrency bounds, each webhook behind its
+/// gates (a hold, a rate limit's send slots, an open circuit: see [`crate::gate`]).
 struct Scheduler {
     queues: HashMap<WebhookId, VecDeque<ClaimedDelivery>>,
     /// Every delivery held, queued or in flight.
     ids: HashSet<DeliveryId>,
     in_flight: HashMap<WebhookId, usize>,
     ready: VecDeque<WebhookId>,
+    /// Webhooks with queued work held back by a gate, out of `ready`: until an instant, or (`None`) until something
+    /// happens (send slots arrive, the probe in flight finishes, the gates are read again).
+    gated: HashMap<WebhookId, Option<tokio::time::Instant>>,
+    /// The gates of webhooks that have any (most have none: no entry, nothing to check).
+    flows: HashMap<WebhookId, Flow>,
+    /// Rate-limited webhooks that need send slots reserved.
+    want_slots: Vec<WebhookId>,
     total_in_flight: usize,
     held: usize,
     max_in_flight: usize,
@@ -625,6 +771,9 @@ impl Scheduler {
             ids: HashSet::new(),
             in_flight: HashMap::new(),
             ready: VecDeque::new(),
+            gated: HashMap::new(),
+            flows: HashMap::new(),
+            want_slots: Vec::new(),
             total_in_flight: 0,
             held: 0,
             max_in_flight: max_in_flight.max(1),
@@ -644,22 +793,31 @@ impl Scheduler {
         self.active() <= self.max_in_flight
     }
 
-    /// Held deliveries but those queued behind a webhook already at its in-flight bound (a hanging endpoint's queue
-    /// must not stop the claims that feed healthy webhooks; it is bounded by `saturated` instead).
+    /// Held deliveries but those queued behind a webhook already at its in-flight bound or behind a gate (a hanging
+    /// or held endpoint's queue must not stop the claims that feed healthy webhooks; it is bounded by `saturated`).
     fn active(&self) -> usize {
         let parked: usize = self
             .queues
             .iter()
-            .filter(|(w, _)| self.in_flight.get(*w).copied().unwrap_or(0) >= self.per_webhook)
+            .filter(|(w, _)| {
+                self.gated.contains_key(*w) || self.in_flight.get(*w).copied().unwrap_or(0) >= self.per_webhook
+            })
             .map(|(_, q)| q.len())
             .sum();
         self.held.saturating_sub(parked)
     }
 
-    /// Webhooks with enough queued work already: claims skip them, so that their backlog cannot fill the room.
-    fn saturated(&self) -> Vec<WebhookId> {
+    /// Webhooks that claims skip: those with enough queued work already, so that their backlog cannot fill the room,
+    /// and those held or with an open circuit, whose deliveries could not go anyway.
+    fn saturated(&self, now: tokio::time::Instant) -> Vec<WebhookId> {
         let cap = self.per_webhook * QUEUE_PER_WEBHOOK;
-        self.queues.iter().filter(|(_, q)| q.len() >= cap).map(|(w, _)| *w).collect()
+        let mut out: Vec<WebhookId> = self.queues.iter().filter(|(_, q)| q.len() >= cap).map(|(w, _)| *w).collect();
+        for (w, flow) in &self.flows {
+            if flow.closed(now) && self.queues.get(w).is_none_or(|q| q.len() < cap) {
+                out.push(*w);
+            }
+        }
+        out
     }
 
     /// Queues a delivery; `false` (and nothing queued) when it is held already.
@@ -669,7 +827,7 @@ impl Scheduler {
         }
         let w = d.webhook_id;
         let q = self.queues.entry(w).or_default();
-        if q.is_empty() {
+        if q.is_empty() && !self.gated.contains_key(&w) {
             self.ready.push_back(w);
         }
         q.push_back(d);
@@ -677,8 +835,31 @@ impl Scheduler {
         true
     }
 
-    /// The next delivery to attempt, if the bounds allow one.
-    fn next(&mut self) -> Option<ClaimedDelivery> {
+    /// Gated webhooks whose instant came: back in turn.
+    fn release(&mut self, now: tokio::time::Instant) {
+        if self.gated.is_empty() {
+            return;
+        }
+        let due: Vec<WebhookId> =
+            self.gated.iter().filter(|(_, at)| at.is_some_and(|at| at <= now)).map(|(w, _)| *w).collect();
+        for w in due {
+            self.ungate(w);
+        }
+    }
+
+    fn ungate(&mut self, w: WebhookId) {
+        if self.gated.remove(&w).is_some() && self.queues.contains_key(&w) && !self.ready.contains(&w) {
+            self.ready.push_back(w);
+        }
+    }
+
+    /// The earliest instant a gated webhook may go again.
+    fn next_gate(&self) -> Option<tokio::time::Instant> {
+        self.gated.values().flatten().min().copied()
+    }
+
+    /// The next delivery to attempt at `now`, if the bounds and gates allow one.
+    fn next(&mut self, now: tokio::time::Instant) -> Option<ClaimedDelivery> {
         if self.total_in_flight >= self.max_in_flight {
             return None;
         }
@@ -688,6 +869,29 @@ impl Scheduler {
             if busy >= self.per_webhook {
                 // Parked until one of its attempts finishes (see `finished`).
                 continue;
+            }
+            if !self.queues.contains_key(&w) {
+                continue;
+            }
+            if let Some(flow) = self.flows.get_mut(&w) {
+                match flow.admit(now) {
+                    Admit::Go => {}
+                    Admit::Until(at) => {
+                        self.gated.insert(w, Some(at));
+                        continue;
+                    }
+                    Admit::Slots => {
+                        if !flow.reserving {
+                            self.want_slots.push(w);
+                        }
+                        self.gated.insert(w, None);
+                        continue;
+                    }
+                    Admit::Probing => {
+                        self.gated.insert(w, None);
+                        continue;
+                    }
+                }
             }
             let q = self.queues.get_mut(&w)?;
             let d = q.pop_front()?;
@@ -699,6 +903,9 @@ impl Scheduler {
             } else {
                 self.ready.push_back(w);
             }
+            if let Some(flow) = self.flows.get_mut(&w) {
+                flow.dispatched(d.id);
+            }
             *self.in_flight.entry(w).or_default() += 1;
             self.total_in_flight += 1;
             return Some(d);
@@ -706,12 +913,74 @@ impl Scheduler {
         None
     }
 
+    /// Rate-limited webhooks that need send slots: (webhook, how many to reserve, rate). Each is asked once until
+    /// `add_slots` or `slots_failed`.
+    fn slot_requests(&mut self) -> Vec<(WebhookId, u32, u32)> {
+        let mut out = Vec::new();
+        for w in std::mem::take(&mut self.want_slots) {
+            let queued = self.queues.get(&w).map_or(0, VecDeque::len);
+            if let Some(flow) = self.flows.get_mut(&w) {
+                if let (Some(rate), false, true) = (flow.rate, flow.reserving, queued > 0) {
+                    flow.reserving = true;
+                    out.push((w, gate::slot_batch(rate, queued), rate));
+                }
+            }
+        }
+        out
+    }
+
+    fn add_slots(&mut self, w: WebhookId, first: tokio::time::Instant, n: u32, interval: Duration) {
+        if let Some(flow) = self.flows.get_mut(&w) {
+            flow.add_slots(first, n, interval);
+        }
+        self.ungate(w);
+    }
+
+    fn slots_failed(&mut self, w: WebhookId, again: tokio::time::Instant) {
+        if let Some(flow) = self.flows.get_mut(&w) {
+            flow.reserving = false;
+        }
+        if self.gated.contains_key(&w) {
+            self.gated.insert(w, Some(again));
+        }
+    }
+
+    /// A `Retry-After` received: every delivery of `w` waits until `until`.
+    fn hold(&mut self, w: WebhookId, until: tokio::time::Instant) {
+        let flow = self.flows.entry(w).or_default();
+        flow.hold = Some(flow.hold.map_or(until, |h| h.max(until)));
+    }
+
+    /// The holds and rate limits read from the store (`at` turns their wall-clock times into instants). A webhook
+    /// missing from `gates` has no rate limit; a hold only ever grows (this node's may be newer than the store's).
+    fn set_gates(&mut self, gates: &[WebhookGate], at: impl Fn(DateTime<Utc>) -> tokio::time::Instant) {
+        let read: HashMap<WebhookId, &WebhookGate> = gates.iter().map(|g| (g.webhook_id, g)).collect();
+        for (w, flow) in &mut self.flows {
+            if !read.contains_key(w) {
+                flow.set_rate(None);
+            }
+        }
+        for g in gates {
+            let flow = self.flows.entry(g.webhook_id).or_default();
+            flow.set_rate(g.rate_limit);
+            if let Some(until) = g.hold_until.map(&at) {
+                flow.hold = Some(flow.hold.map_or(until, |h| h.max(until)));
+            }
+        }
+        self.flows.retain(|_, f| !f.is_idle());
+        // Look at every gated webhook again under what was read.
+        let gated: Vec<WebhookId> = self.gated.keys().copied().collect();
+        for w in gated {
+            self.ungate(w);
+        }
+    }
+
     /// Whether a webhook's queue fell below the saturation cap since the last call.
     fn take_unsaturated(&mut self) -> bool {
         std::mem::take(&mut self.unsaturated)
     }
 
-    fn finished(&mut self, w: WebhookId, delivery: DeliveryId) {
+    fn finished(&mut self, w: WebhookId, delivery: DeliveryId, health: Health, now: tokio::time::Instant) {
         self.ids.remove(&delivery);
         self.total_in_flight = self.total_in_flight.saturating_sub(1);
         self.held = self.held.saturating_sub(1);
@@ -721,7 +990,28 @@ impl Scheduler {
                 self.in_flight.remove(&w);
             }
         }
-        if self.queues.contains_key(&w) && !self.ready.contains(&w) {
+        // The hot path: a healthy webhook with no gates has no flow, and an answer changes nothing.
+        match (self.flows.get_mut(&w), health) {
+            (Some(flow), _) => {
+                let was_open = flow.is_open();
+                flow.finished(delivery, health, now);
+                let again = was_open || flow.is_open();
+                if flow.is_idle() {
+                    self.flows.remove(&w);
+                }
+                if again {
+                    // The probe finished (or the circuit just opened): the webhook's turn is decided again.
+                    self.ungate(w);
+                }
+            }
+            (None, Health::Down) => {
+                let mut flow = Flow::default();
+                flow.finished(delivery, health, now);
+                self.flows.insert(w, flow);
+            }
+            (None, _) => {}
+        }
+        if self.queues.contains_key(&w) && !self.ready.contains(&w) && !self.gated.contains_key(&w) {
             self.ready.push_back(w);
         }
     }
@@ -740,6 +1030,7 @@ impl Scheduler {
             .collect();
         self.held -= dropped.len();
         self.ready.clear();
+        self.gated.clear();
         dropped
     }
 }
@@ -763,6 +1054,104 @@ mod tests {
         }
     }
 
+    fn now() -> tokio::time::Instant {
+        tokio::time::Instant::now()
+    }
+
+    fn hook(n: u128) -> WebhookId {
+        WebhookId(Uuid::from_u128(n))
+    }
+
+    #[test]
+    fn scheduler_opens_a_failing_webhooks_circuit_and_keeps_serving_the_others() {
+        let mut s = Scheduler::new(10, 10);
+        for n in 0..20 {
+            s.push(delivery(1, n));
+        }
+        for n in 100..110 {
+            s.push(delivery(2, n));
+        }
+        let t0 = now();
+        // Five attempts to webhook 1 fail: its circuit opens, its queue waits without attempts and claims skip it.
+        let first: Vec<ClaimedDelivery> = std::iter::from_fn(|| s.next(t0)).collect();
+        assert_eq!(first.len(), 10);
+        for d in first.iter().filter(|d| d.webhook_id == hook(1)) {
+            s.finished(hook(1), d.id, Health::Down, t0);
+        }
+        for d in first.iter().filter(|d| d.webhook_id == hook(2)) {
+            s.finished(hook(2), d.id, Health::Up, t0);
+        }
+        assert_eq!(s.saturated(t0), vec![hook(1)], "an open circuit is not claimed for");
+        let next: Vec<u128> = std::iter::from_fn(|| s.next(t0)).map(|d| d.webhook_id.0.as_u128()).collect();
+        assert!(next.iter().all(|w| *w == 2), "webhook 1 waits, webhook 2 goes on: {next:?}");
+        assert_eq!(next.len(), 5);
+        assert_eq!(s.active(), 5, "the waiting queue does not count against claiming");
+        assert_eq!(s.next_gate(), Some(t0 + gate::PROBE_FIRST));
+        // After the spacing, one probe, and only one.
+        let t1 = t0 + gate::PROBE_FIRST;
+        s.release(t1);
+        let probe = s.next(t1).expect("a probe");
+        assert_eq!(probe.webhook_id, hook(1));
+        assert!(s.next(t1).is_none(), "one probe at a time");
+        s.finished(hook(1), probe.id, Health::Down, t1);
+        assert!(s.next(t1).is_none());
+        assert_eq!(s.next_gate(), Some(t1 + gate::PROBE_FIRST * 2), "the spacing doubled");
+        let t2 = t1 + gate::PROBE_FIRST * 2;
+        s.release(t2);
+        let probe = s.next(t2).expect("a second probe");
+        s.finished(hook(1), probe.id, Health::Up, t2);
+        assert!(s.saturated(t2).is_empty(), "closed: claimed for again");
+        let rest: Vec<ClaimedDelivery> = std::iter::from_fn(|| s.next(t2)).collect();
+        assert_eq!(rest.len(), 5, "the probe answered: the queue flows again (beside webhook 2's five in flight)");
+        assert!(rest.iter().all(|d| d.webhook_id == hook(1)));
+        // Each delivery kept its own attempts count: waiting spent none.
+        assert!(rest.iter().all(|d| d.attempts == 0));
+    }
+
+    #[test]
+    fn scheduler_4xx_answers_do_not_open_a_circuit() {
+        let mut s = Scheduler::new(10, 10);
+        for n in 0..30 {
+            s.push(delivery(1, n));
+        }
+        for _ in 0..3 {
+            let batch: Vec<ClaimedDelivery> = std::iter::from_fn(|| s.next(now())).collect();
+            for d in batch {
+                s.finished(hook(1), d.id, Health::Up, now());
+            }
+        }
+        assert!(s.flows.is_empty(), "nothing remembered for a healthy webhook");
+        assert!(s.saturated(now()).is_empty());
+    }
+
+    #[test]
+    fn scheduler_holds_a_webhook_and_meters_a_rate_limited_one() {
+        let mut s = Scheduler::new(10, 10);
+        for n in 0..5 {
+            s.push(delivery(1, n));
+            s.push(delivery(2, 100 + n));
+        }
+        let t0 = now();
+        s.hold(hook(1), t0 + Duration::from_secs(2));
+        s.set_gates(&[WebhookGate { webhook_id: hook(2), hold_until: None, rate_limit: Some(20) }], |_| t0);
+        assert!(s.next(t0).is_none(), "webhook 1 held, webhook 2 has no slots yet");
+        assert_eq!(s.saturated(t0), vec![hook(1)]);
+        assert_eq!(s.slot_requests(), vec![(hook(2), 2, 20)]);
+        assert!(s.slot_requests().is_empty(), "asked once");
+        let every = gate::slot_interval(20);
+        s.add_slots(hook(2), t0, 2, every);
+        assert_eq!(s.next(t0).map(|d| d.webhook_id), Some(hook(2)));
+        assert!(s.next(t0).is_none(), "the second slot is later");
+        assert_eq!(s.next_gate(), Some(t0 + every));
+        s.release(t0 + every);
+        assert_eq!(s.next(t0 + every).map(|d| d.webhook_id), Some(hook(2)));
+        let t2 = t0 + Duration::from_secs(2);
+        s.release(t2);
+        let held: Vec<u128> = std::iter::from_fn(|| s.next(t2)).map(|d| d.webhook_id.0.as_u128()).collect();
+        assert_eq!(held, vec![1; 5], "the hold is over: all of webhook 1's deliveries");
+        assert_eq!(s.slot_requests(), vec![(hook(2), 2, 20)], "webhook 2 needs slots again");
+    }
+
     #[test]
     fn scheduler_takes_webhooks_in_turn_and_bounds_each() {
         let mut s = Scheduler::new(10, 2);
@@ -770,16 +1159,16 @@ mod tests {
             s.push(delivery(1, n));
         }
         s.push(delivery(2, 100));
-        let started: Vec<ClaimedDelivery> = std::iter::from_fn(|| s.next()).collect();
+        let started: Vec<ClaimedDelivery> = std::iter::from_fn(|| s.next(now())).collect();
         let order: Vec<u128> = started.iter().map(|d| d.webhook_id.0.as_u128()).collect();
         // webhook 1 is bounded to two in flight; webhook 2 is not starved behind it
         assert_eq!(order, vec![1, 2, 1]);
         // A delivery held already (queued or in flight) is not taken twice.
         assert!(!s.push(delivery(1, 4)), "queued");
         assert!(!s.push(started[0].clone()), "in flight");
-        s.finished(WebhookId(Uuid::from_u128(1)), started[0].id);
-        assert_eq!(s.next().map(|d| d.webhook_id.0.as_u128()), Some(1));
-        assert!(s.next().is_none());
+        s.finished(WebhookId(Uuid::from_u128(1)), started[0].id, Health::Up, now());
+        assert_eq!(s.next(now()).map(|d| d.webhook_id.0.as_u128()), Some(1));
+        assert!(s.next(now()).is_none());
         assert!(s.push(started[0].clone()), "finished: it may come back (a retry)");
     }
 
@@ -789,27 +1178,27 @@ mod tests {
         for n in 0..7 {
             s.push(delivery(7, n));
         }
-        assert!(s.saturated().is_empty(), "below eight times the per-webhook bound");
+        assert!(s.saturated(now()).is_empty(), "below eight times the per-webhook bound");
         s.push(delivery(7, 7));
-        assert_eq!(s.saturated(), vec![WebhookId(Uuid::from_u128(7))]);
+        assert_eq!(s.saturated(now()), vec![WebhookId(Uuid::from_u128(7))]);
         for n in 8..16 {
             s.push(delivery(8, n));
         }
         assert_eq!(s.room(), 0);
         assert!(!s.wants_work(), "more than max_in_flight held: no claim until it drains");
         // webhook 7 at its in-flight bound: its queue no longer counts against claiming
-        assert_eq!(s.next().map(|d| d.webhook_id.0.as_u128()), Some(7));
+        assert_eq!(s.next(now()).map(|d| d.webhook_id.0.as_u128()), Some(7));
         assert!(s.take_unsaturated(), "webhook 7's queue fell below the cap: a claim may find its work again");
         assert!(!s.take_unsaturated());
         assert_eq!(s.active(), 16 - 7);
         assert!(!s.wants_work());
-        assert_eq!(s.next().map(|d| d.webhook_id.0.as_u128()), Some(8));
+        assert_eq!(s.next(now()).map(|d| d.webhook_id.0.as_u128()), Some(8));
         assert_eq!(s.active(), 2, "both webhooks at their bound: only their attempts in flight count");
         assert!(s.wants_work());
     }
 
     fn result(outcome: AttemptOutcome) -> SendResult {
-        SendResult { outcome, duration: Duration::from_millis(5), response: None }
+        SendResult { outcome, duration: Duration::from_millis(5), response: None, retry_after: None }
     }
 
     #[test]

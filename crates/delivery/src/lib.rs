@@ -7,6 +7,7 @@
 
 mod clock;
 mod engine;
+mod gate;
 mod guard;
 mod intake;
 pub mod metrics;
@@ -21,5 +22,5 @@ pub use guard::{check_ip, TargetGuard};
 pub use intake::Reservation;
 pub use metrics::Metrics;
 pub use outcome::AttemptOutcome;
-pub use sender::{HttpSender, SendResult};
+pub use sender::{HttpSender, RetryAfter, SendResult};
 pub use target::{signed_headers, Target};

@@ -8,9 +8,9 @@ use std::fmt;
 pub enum AttemptOutcome {
     /// A 2xx answer.
     Delivered { status: u16 },
-    /// A 4xx answer: the receiver refused the request; never retried.
+    /// A 4xx answer but `429`: the receiver refused the request; never retried.
     Rejected { status: u16 },
-    /// Any other answer (3xx, 5xx, 1xx): retried.
+    /// Any other answer (3xx, 5xx, 1xx, and `429`, which means "later"): retried.
     Failed { status: u16 },
     /// No complete answer within the delivery timeout: retried.
     Timeout,
@@ -21,6 +21,26 @@ pub enum AttemptOutcome {
 }
 
 impl AttemptOutcome {
+    /// The outcome of an answer with this status (contract §7.2, and §9.3 for `429`).
+    pub fn of_status(status: u16) -> AttemptOutcome {
+        match status {
+            200..=299 => AttemptOutcome::Delivered { status },
+            429 => AttemptOutcome::Failed { status },
+            400..=499 => AttemptOutcome::Rejected { status },
+            _ => AttemptOutcome::Failed { status },
+        }
+    }
+
+    /// Whether the endpoint looks down (an answer of 5xx, a timeout, a broken connection): what opens a webhook's
+    /// circuit. A 4xx (`429` included) is an answer from a live endpoint.
+    pub fn is_endpoint_failure(&self) -> bool {
+        match self {
+            AttemptOutcome::Failed { status } => *status >= 500,
+            AttemptOutcome::Timeout | AttemptOutcome::Connect { .. } => true,
+            _ => false,
+        }
+    }
+
     pub fn is_success(&self) -> bool {
         matches!(self, AttemptOutcome::Delivered { .. })
     }
@@ -87,5 +107,11 @@ mod tests {
         assert!(AttemptOutcome::Failed { status: 302 }.is_retryable());
         assert!(AttemptOutcome::Timeout.is_retryable());
         assert!(AttemptOutcome::Connect { reason: "refused".into() }.is_retryable());
+        // 429 and 503 mean "later" (contract §9.3): retried like a 5xx.
+        assert!(AttemptOutcome::of_status(429).is_retryable());
+        assert!(AttemptOutcome::of_status(503).is_retryable());
+        assert!(!AttemptOutcome::of_status(400).is_retryable());
+        assert!(!AttemptOutcome::of_status(410).is_retryable());
+        assert!(AttemptOutcome::of_status(204).is_success());
     }
 }

@@ -21,6 +21,32 @@ pub struct SendResult {
     pub duration: Duration,
     /// The first 4 KiB of the answer's body, when there was an answer.
     pub response: Option<String>,
+    /// The `Retry-After` of a `429` or `503` answer (contract §9.3).
+    pub retry_after: Option<RetryAfter>,
+}
+
+/// A `Retry-After` header received with a `429` or `503`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryAfter {
+    /// The header's value as received (shown in the logs).
+    pub raw: String,
+    /// How long from its receipt it asks to wait: delta-seconds, or an HTTP date minus the time of receipt (zero
+    /// for a date in the past); `None` when the value is neither.
+    pub delay: Option<Duration>,
+}
+
+impl RetryAfter {
+    /// Reads the header's value, `now` being the time of receipt.
+    pub fn parse(raw: &str, now: std::time::SystemTime) -> RetryAfter {
+        let value = raw.trim();
+        let delay = if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+            // Delta-seconds; a number too large for u64 is as good as "very long" (the caller caps it).
+            Some(Duration::from_secs(value.parse::<u64>().unwrap_or(u64::MAX / 4)))
+        } else {
+            httpdate::parse_http_date(value).ok().map(|at| at.duration_since(now).unwrap_or(Duration::ZERO))
+        };
+        RetryAfter { raw: raw.chars().take(128).collect(), delay }
+    }
 }
 
 /// Sends attempts. One client (one keep-alive connection pool per host) for every attempt of the process.
@@ -77,11 +103,18 @@ impl HttpSender {
             None => None,
         };
         if let Some(outcome) = refused {
-            return SendResult { outcome, duration: start.elapsed(), response: None };
+            return SendResult { outcome, duration: start.elapsed(), response: None, retry_after: None };
         }
         let exchange = async {
             let mut resp = self.client.post(url).headers(headers).body(body).send().await?;
             let status = resp.status().as_u16();
+            let retry_after = match status {
+                429 | 503 => resp
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .map(|v| RetryAfter::parse(&String::from_utf8_lossy(v.as_bytes()), std::time::SystemTime::now())),
+                _ => None,
+            };
             let mut kept = Vec::new();
             // The status line arrived; a body cut short (an error here) still tells the outcome.
             while let Ok(Some(chunk)) = resp.chunk().await {
@@ -91,21 +124,16 @@ impl HttpSender {
                     break;
                 }
             }
-            Ok::<_, reqwest::Error>((status, kept))
+            Ok::<_, reqwest::Error>((status, kept, retry_after))
         };
-        let (outcome, response) = match tokio::time::timeout(self.timeout, exchange).await {
-            Err(_) => (AttemptOutcome::Timeout, None),
-            Ok(Err(e)) => (classify_error(&e), None),
-            Ok(Ok((status, kept))) => {
-                let outcome = match status {
-                    200..=299 => AttemptOutcome::Delivered { status },
-                    400..=499 => AttemptOutcome::Rejected { status },
-                    _ => AttemptOutcome::Failed { status },
-                };
-                (outcome, Some(String::from_utf8_lossy(&kept).into_owned()))
+        let (outcome, response, retry_after) = match tokio::time::timeout(self.timeout, exchange).await {
+            Err(_) => (AttemptOutcome::Timeout, None, None),
+            Ok(Err(e)) => (classify_error(&e), None, None),
+            Ok(Ok((status, kept, retry_after))) => {
+                (AttemptOutcome::of_status(status), Some(String::from_utf8_lossy(&kept).into_owned()), retry_after)
             }
         };
-        SendResult { outcome, duration: start.elapsed(), response }
+        SendResult { outcome, duration: start.elapsed(), response, retry_after }
     }
 
     /// Why the URL may not be called at all, before any connection.
@@ -174,4 +202,25 @@ fn classify_error(e: &reqwest::Error) -> AttemptOutcome {
         source = s.source();
     }
     AttemptOutcome::Connect { reason }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+
+    #[test]
+    fn retry_after_takes_seconds_or_an_http_date() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480); // Wed, 21 Oct 2015 07:28:00 GMT
+        assert_eq!(RetryAfter::parse("2", now).delay, Some(Duration::from_secs(2)));
+        assert_eq!(RetryAfter::parse(" 120 ", now).delay, Some(Duration::from_secs(120)));
+        let date = RetryAfter::parse("Wed, 21 Oct 2015 07:28:30 GMT", now);
+        assert_eq!(date.delay, Some(Duration::from_secs(30)));
+        assert_eq!(date.raw, "Wed, 21 Oct 2015 07:28:30 GMT");
+        assert_eq!(RetryAfter::parse("Wed, 21 Oct 2015 07:00:00 GMT", now).delay, Some(Duration::ZERO), "past");
+        assert_eq!(RetryAfter::parse("soon", now).delay, None);
+        assert_eq!(RetryAfter::parse("-5", now).delay, None);
+        assert_eq!(RetryAfter::parse("", now).delay, None);
+        assert!(RetryAfter::parse("99999999999999999999999", now).delay.unwrap() > Duration::from_secs(86_400));
+    }
 }

@@ -156,7 +156,10 @@ impl Herald {
     pub fn new(store: Arc<dyn Store>, engine: EngineHandle, admin_token: &str, cfg: ServiceConfig) -> Self {
         Self {
             inner: Arc::new(Inner {
-                routing: RoutingCache::new(store.clone()),
+                routing: RoutingCache::new(store.clone(), {
+                    let engine = engine.clone();
+                    move || engine.invalidate_targets()
+                }),
                 store,
                 clock: engine.clock().clone(),
                 engine,

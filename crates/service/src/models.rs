@@ -106,6 +106,9 @@ pub struct WebhookOut {
     pub ignore_etag_only_changes: bool,
     /// Each entity's deliveries one after the other, with `herald-entity-sequence` (contract §9.1).
     pub ordered: bool,
+    /// At most this many attempts per second (contract §9.3); `null`: no limit.
+    #[schema(minimum = 1, maximum = 10000)]
+    pub rate_limit: Option<u32>,
     /// Why Herald deactivated the webhook (its endpoint failed for too long), if it did.
     pub disabled_reason: Option<String>,
     /// Since when every attempt failed, if the last one did.
@@ -132,6 +135,7 @@ impl From<&WebhookRecord> for WebhookOut {
             active: w.active,
             ignore_etag_only_changes: w.ignore_etag_only_changes,
             ordered: w.ordered,
+            rate_limit: w.rate_limit,
             disabled_reason: w.disabled_reason.clone(),
             failing_since: w.failing_since.map(format_api_time),
             last_success: w.last_success.map(format_api_time),
@@ -216,6 +220,9 @@ pub struct LogOut {
     pub outcome: String,
     pub duration_ms: u64,
     pub error: Option<String>,
+    /// The `Retry-After` header the endpoint answered with (a `429` or `503`), as received; it held every delivery
+    /// of the webhook until then, at most 24 hours (contract §9.3).
+    pub retry_after: Option<String>,
     /// The exact bytes sent, as text; `null` once retention pruned them, or once the application may no longer
     /// receive the event (its customer uninstalled it, or the topic's scope was taken away).
     pub payload: Option<String>,
@@ -239,6 +246,7 @@ impl From<&AttemptLogRecord> for LogOut {
             outcome: r.outcome.clone(),
             duration_ms: r.duration_ms,
             error: r.error.clone(),
+            retry_after: r.retry_after.clone(),
             payload: r.body.as_ref().map(|b| {
                 String::from_utf8_lossy(&herald_domain::payload::with_attempt(b.as_bytes(), r.attempt)).into_owned()
             }),

@@ -125,6 +125,7 @@ impl Herald {
             status_code: out.status_code,
             error: out.error.clone(),
             response: result.response,
+            retry_after: result.retry_after.map(|r| r.raw),
             url: hook.url.clone(),
             new_state: state,
             next_attempt_at: None,

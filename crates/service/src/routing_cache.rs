@@ -29,14 +29,23 @@ struct Cached {
 
 pub struct RoutingCache {
     store: Arc<dyn Store>,
+    /// Called when a reload finds another node's change (the routing version moved): the engine reads the webhooks'
+    /// rate limits again before it sends what this table routes (contract §9.3).
+    on_moved: Box<dyn Fn() + Send + Sync>,
     current: Mutex<Option<Cached>>,
     generation: AtomicU64,
     reload: AsyncMutex<()>,
 }
 
 impl RoutingCache {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store, current: Mutex::new(None), generation: AtomicU64::new(1), reload: AsyncMutex::new(()) }
+    pub fn new(store: Arc<dyn Store>, on_moved: impl Fn() + Send + Sync + 'static) -> Self {
+        Self {
+            store,
+            on_moved: Box::new(on_moved),
+            current: Mutex::new(None),
+            generation: AtomicU64::new(1),
+            reload: AsyncMutex::new(()),
+        }
     }
 
     /// Routing data changed on this node: the next event must see it.
@@ -73,6 +82,10 @@ impl RoutingCache {
             }
         }
         let snapshot = self.store.routing_snapshot().await?;
+        let before = self.current.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|c| c.version);
+        if before != Some(snapshot.version) {
+            (self.on_moved)();
+        }
         let previous = self.current.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|c| c.table.clone());
         let table = Arc::new(RoutingTable::rebuilt(
             previous.as_deref(),

@@ -35,6 +35,11 @@ pub struct WebhookOptions {
     #[serde(default)]
     #[schema(schema_with = filter_schema)]
     pub filter: Field<Map<String, Value>>,
+    /// At most this many attempts per second to the webhook, over all nodes (1 to 10,000); `null`: no limit (the
+    /// default). Deliveries beyond it wait, spending no attempt (contract §9.3).
+    #[serde(default)]
+    #[schema(schema_with = rate_limit_schema)]
+    pub rate_limit: Field<i64>,
 }
 
 /// `POST /webhooks/subscriptions` (`CreateWebhookModel` of Reapit's webhooks service).
@@ -245,6 +250,18 @@ fn topic_ids() -> ArrayBuilder {
     ArrayBuilder::new().items(topic_id()).min_items(Some(1)).unique_items(true)
 }
 
+/// The bounds of `rateLimit` (contract §9.3).
+pub const RATE_LIMIT_MAX: i64 = 10_000;
+
+fn rate_limit_schema() -> Schema {
+    or_null(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).maximum(Some(RATE_LIMIT_MAX)).description(
+        Some(
+            "At most this many attempts per second to the webhook, over all nodes; `null` (the default): no limit. \
+             Deliveries beyond it wait, spending no attempt. Absent on an update: unchanged.",
+        ),
+    ))
+}
+
 fn customer_ids() -> Schema {
     or_null(customer_id_list())
 }
@@ -277,6 +294,8 @@ struct WebhookFields {
     active: Option<bool>,
     ignore_etag_only_changes: Option<bool>,
     ordered: Option<bool>,
+    /// `Some(None)`: no limit.
+    rate_limit: Option<Option<u32>>,
     /// `None`: keep; `Some(None)`: remove.
     filter: Option<Option<String>>,
 }
@@ -409,6 +428,15 @@ impl Herald {
         let ignore_etag_only_changes = f.optional_bool("ignoreEtagOnlyChanges", &input.ignore_etag_only_changes);
         let ordered = f.optional_bool("ordered", &input.options.ordered);
         let filter = read_filter(f, "filter", &input.options.filter);
+        let rate_limit = match &input.options.rate_limit {
+            Field::Absent => None,
+            Field::Null => Some(None),
+            Field::Given(n @ 1..=RATE_LIMIT_MAX) => Some(Some(*n as u32)),
+            Field::Given(_) | Field::Invalid => {
+                f.add("rateLimit", format!("must be null or an integer from 1 to {RATE_LIMIT_MAX}"));
+                None
+            }
+        };
         Ok(match (url, topic_ids) {
             (Some(url), Some(topic_ids)) if f.is_empty() => Some(WebhookFields {
                 url,
@@ -418,6 +446,7 @@ impl Herald {
                 active,
                 ignore_etag_only_changes,
                 ordered,
+                rate_limit,
                 filter,
             }),
             _ => None,
@@ -470,6 +499,7 @@ impl Herald {
             active: fields.active.unwrap_or(true),
             ignore_etag_only_changes: fields.ignore_etag_only_changes.unwrap_or(true),
             ordered: fields.ordered.unwrap_or(false),
+            rate_limit: fields.rate_limit.flatten(),
             secret: secret.clone(),
             previous_secret: None,
             previous_secret_expires: None,
@@ -544,6 +574,9 @@ impl Herald {
         }
         if let Some(o) = fields.ordered {
             hook.ordered = o;
+        }
+        if let Some(r) = fields.rate_limit {
+            hook.rate_limit = r;
         }
         if let Some(filter) = fields.filter {
             hook.filter = filter;

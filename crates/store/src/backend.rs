@@ -153,6 +153,24 @@ impl<B: Backend> Store for B {
         self.catalogue().routing_version().await
     }
 
+    async fn hold_webhook(&self, id: WebhookId, until: DateTime<Utc>) -> StoreResult<()> {
+        self.catalogue().hold_webhook(id, until).await
+    }
+
+    async fn webhook_gates(&self, now: DateTime<Utc>) -> StoreResult<Vec<WebhookGate>> {
+        self.catalogue().webhook_gates(now).await
+    }
+
+    async fn reserve_send_slots(
+        &self,
+        id: WebhookId,
+        n: u32,
+        interval: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<DateTime<Utc>> {
+        self.catalogue().reserve_send_slots(id, n, interval, now).await
+    }
+
     async fn routing_snapshot(&self) -> StoreResult<RoutingSnapshot> {
         self.catalogue().routing_snapshot().await
     }

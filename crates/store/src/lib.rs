@@ -129,6 +129,21 @@ pub trait Store: Send + Sync + 'static {
     // -- routing snapshot ----------------------------------------------------------------------------------------
     /// A number that changes whenever applications, installations or webhooks change.
     async fn routing_version(&self) -> StoreResult<i64>;
+
+    // -- backpressure (contract §9.3) ------------------------------------------------------------------------------
+    /// Holds every delivery of the webhook until `until` (a `Retry-After`), never moving an existing hold back.
+    async fn hold_webhook(&self, id: WebhookId, until: DateTime<Utc>) -> StoreResult<()>;
+    /// The live webhooks held after `now` or rate-limited.
+    async fn webhook_gates(&self, now: DateTime<Utc>) -> StoreResult<Vec<WebhookGate>>;
+    /// Reserves `n` send slots `interval` apart for a rate-limited webhook, shared by every node; the first slot's
+    /// instant (never before `now`).
+    async fn reserve_send_slots(
+        &self,
+        id: WebhookId,
+        n: u32,
+        interval: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<DateTime<Utc>>;
     /// Everything the routing table is built from, read in one consistent snapshot.
     async fn routing_snapshot(&self) -> StoreResult<RoutingSnapshot>;
 

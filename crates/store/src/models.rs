@@ -50,6 +50,8 @@ pub struct WebhookRecord {
     pub ignore_etag_only_changes: bool,
     /// Each entity's deliveries one after the other (contract §9.1).
     pub ordered: bool,
+    /// At most this many attempts per second, over all nodes (contract §9.3); `None`: no limit.
+    pub rate_limit: Option<u32>,
     /// The current Standard Webhooks secret (`whsec_…`).
     pub secret: String,
     /// The secret before the last rotation, still signing until `previous_secret_expires`.
@@ -79,6 +81,16 @@ pub struct WebhookAlert {
     pub failing_since: Option<DateTime<Utc>>,
     /// The webhook's latest attempt: when it started, its status code and its error.
     pub last_attempt: Option<(DateTime<Utc>, Option<u16>, Option<String>)>,
+}
+
+/// Why a webhook's deliveries may not all go now: a hold (a `Retry-After` received) and/or a rate limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookGate {
+    pub webhook_id: WebhookId,
+    /// Every delivery waits until then.
+    pub hold_until: Option<DateTime<Utc>>,
+    /// Attempts per second at most.
+    pub rate_limit: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -283,6 +295,8 @@ pub struct AttemptRecord {
     pub success: bool,
     /// An ordered delivery's entity key: when the delivery ends, the next waiting one of its entity becomes due.
     pub entity_key: Option<String>,
+    /// The `Retry-After` header of the answer (a `429` or `503`), as received.
+    pub retry_after: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -342,6 +356,8 @@ pub struct AttemptLogRecord {
     pub status_code: Option<u16>,
     pub duration_ms: u64,
     pub error: Option<String>,
+    /// The `Retry-After` header of the answer, as received (a `429` or `503`).
+    pub retry_after: Option<String>,
     /// The payload's tail (`None` once retention pruned it); the bytes sent are `with_attempt(body, attempt)`.
     pub body: Option<String>,
     pub response: Option<String>,

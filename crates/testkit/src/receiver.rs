@@ -48,6 +48,8 @@ pub enum Behaviour {
     FailFirstOf(u8),
     /// Never answers a request whose body contains this text; answers `200` to the others.
     HangIf(String),
+    /// Answers the first `times` requests with `status` and this `Retry-After` header, then `200`.
+    RetryAfter { status: u16, value: String, times: usize },
 }
 
 /// Whether a delivery is one of the `percent` % that [`Behaviour::FailFirstOf`] fails once.
@@ -121,6 +123,10 @@ async fn handle(
             Some(id) if chosen(&id, percent) => (StatusCode::INTERNAL_SERVER_ERROR, text).into_response(),
             _ => (StatusCode::OK, text).into_response(),
         },
+        Behaviour::RetryAfter { status: code, value, times } if n <= times => {
+            (status(code), [(axum::http::header::RETRY_AFTER, value)], text).into_response()
+        }
+        Behaviour::RetryAfter { .. } => (StatusCode::OK, text).into_response(),
         Behaviour::HangIf(needle) => {
             if body.windows(needle.len()).any(|w| w == needle.as_bytes()) {
                 std::future::pending::<()>().await;

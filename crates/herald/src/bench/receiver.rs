@@ -18,7 +18,8 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-/// How the receiver answers a path: `/ok` 204, `/fail` 500, `/hang` never.
+/// How the receiver answers a path: `/ok` 204, `/spare` 204 (counted apart), `/busy` 429 (no `Retry-After`), `/fail`
+/// 500, `/hang` never.
 pub struct Receiver {
     pub addr: SocketAddr,
     pub state: Arc<ReceiverState>,
@@ -30,6 +31,9 @@ pub struct ReceiverState {
     receipts: Mutex<Vec<(u64, u64)>>,
     pub ok: AtomicUsize,
     pub other: AtomicUsize,
+    /// Requests to `/spare`: answered `204` like `/ok` but counted apart (the webhooks of a control run that are not
+    /// measured).
+    pub spare: AtomicUsize,
     /// While down, every request is answered 503 (a backlog builds).
     pub down: AtomicBool,
     last_ns: AtomicU64,
@@ -48,6 +52,7 @@ impl ReceiverState {
         self.take_receipts();
         self.ok.store(0, Ordering::Relaxed);
         self.other.store(0, Ordering::Relaxed);
+        self.spare.store(0, Ordering::Relaxed);
     }
 
     /// Nanoseconds since the bench started.
@@ -81,6 +86,7 @@ impl Receiver {
             receipts: Mutex::new(Vec::with_capacity(1 << 20)),
             ok: AtomicUsize::new(0),
             other: AtomicUsize::new(0),
+            spare: AtomicUsize::new(0),
             down: AtomicBool::new(false),
             last_ns: AtomicU64::new(0),
         });
@@ -111,6 +117,14 @@ async fn handle(state: Arc<ReceiverState>, req: Request<Incoming>) -> Result<Res
         "/hang" => {
             std::future::pending::<()>().await;
             StatusCode::OK
+        }
+        "/spare" => {
+            state.spare.fetch_add(1, Ordering::Relaxed);
+            StatusCode::NO_CONTENT
+        }
+        "/busy" => {
+            state.other.fetch_add(1, Ordering::Relaxed);
+            StatusCode::TOO_MANY_REQUESTS
         }
         "/fail" => {
             state.other.fetch_add(1, Ordering::Relaxed);

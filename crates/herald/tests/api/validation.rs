@@ -229,6 +229,27 @@ async fn active_and_ignore_etag_only_changes_must_be_booleans() {
 }
 
 #[tokio::test]
+async fn rate_limit_is_an_integer_from_1_to_10000_or_null() {
+    let app = TestApp::spawn().await;
+    let a = contacts_app(&app).await;
+    for bad in [json!(0), json!(10_001), json!(-1), json!(2.5), json!("50"), json!(true), json!([])] {
+        rejects(&app, with(webhook_body(&a, "contacts.created"), "rateLimit", bad), "rateLimit").await;
+    }
+    for good in [json!(1), json!(10_000), Value::Null] {
+        let (status, body) = app
+            .client
+            .post(
+                "/webhooks/subscriptions",
+                ADMIN,
+                with(webhook_body(&a, "contacts.created"), "rateLimit", good.clone()),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["rateLimit"], good);
+    }
+}
+
+#[tokio::test]
 async fn a_filter_must_be_a_valid_local_json_schema_object_of_at_most_16_kib() {
     let app = TestApp::spawn().await;
     let a = contacts_app(&app).await;

@@ -13,5 +13,6 @@ mod kill;
 mod operational;
 mod ordered;
 mod outage;
+mod rate_limit;
 mod sessions;
 mod steady;

@@ -3,6 +3,7 @@
 mod support;
 
 mod auth;
+mod backpressure;
 mod config_cli;
 mod delivery;
 mod durability;

@@ -142,6 +142,8 @@ async fn editing_a_webhook_changes_its_topics_and_customers() {
     b.check("#customer-list input[value='ABC']", true).await;
     b.check("#ignoreEtagOnlyChanges", false).await;
     b.check("#ordered", true).await;
+    assert_eq!(b.value("#rateLimit").await, "", "no rate limit by default");
+    b.fill("#rateLimit", "50").await;
     b.check("#active", false).await;
     b.click("#submit").await;
 
@@ -152,6 +154,7 @@ async fn editing_a_webhook_changes_its_topics_and_customers() {
     assert_eq!(h["customerIds"], serde_json::json!(["SBOX", "ABC"]));
     assert_eq!(h["ignoreEtagOnlyChanges"], false);
     assert_eq!(h["ordered"], true);
+    assert_eq!(h["rateLimit"], 50);
     assert_eq!(h["active"], false);
     let summary = b.find(&format!("{} tr.summary", row(&id))).await.text().await.unwrap();
     assert!(summary.contains("Sandbox (SBOX), ABC Estates (ABC)"), "{summary}");
@@ -162,9 +165,12 @@ async fn editing_a_webhook_changes_its_topics_and_customers() {
     b.goto(&format!("/ui/webhooks/{id}/edit")).await;
     b.check("#customer-all", true).await;
     assert!(!b.is_checked(sbox).await, "All customers clears particular customers");
+    assert_eq!(b.value("#rateLimit").await, "50", "the form shows the rate limit");
+    b.fill("#rateLimit", "").await;
     b.click("#submit").await;
     b.wait_text(".flash.ok", "saved").await;
     assert_eq!(f.api_webhooks().await[0]["customerIds"], serde_json::json!([]));
+    assert!(f.api_webhooks().await[0]["rateLimit"].is_null(), "emptied: no limit");
     b.close().await;
     f.app.stop().await;
 }

@@ -50,11 +50,11 @@ pub(super) fn push_attempt_filter<'a, DB: Sql>(q: &mut Stmt<'a, DB>, f: &'a Atte
 fn attempt_columns(bodies: bool) -> &'static str {
     if bodies {
         "SELECT a.id, a.delivery_id, a.started, a.application_id, a.webhook_id, a.url, e.topic_id, e.customer_id, \
-         e.entity_id, e.event_id, a.attempt, a.outcome, a.status_code, a.duration_ms, a.error, e.body, a.response \
+         e.entity_id, e.event_id, a.attempt, a.outcome, a.status_code, a.duration_ms, a.error, a.retry_after, e.body, a.response \
          FROM attempts a JOIN events e ON e.id = a.event WHERE TRUE"
     } else {
         "SELECT a.id, a.delivery_id, a.started, a.application_id, a.webhook_id, a.url, e.topic_id, e.customer_id, \
-         e.entity_id, e.event_id, a.attempt, a.outcome, a.status_code, a.duration_ms, a.error, NULL AS body, \
+         e.entity_id, e.event_id, a.attempt, a.outcome, a.status_code, a.duration_ms, a.error, a.retry_after, NULL AS body, \
          NULL AS response FROM attempts a JOIN events e ON e.id = a.event WHERE TRUE"
     }
 }
@@ -78,6 +78,7 @@ fn attempt_log<DB: Sql>(row: &DB::Row) -> StoreResult<AttemptLogRecord> {
         status_code: DB::opt_int4(row, "status_code")?.map(|s| s as u16),
         duration_ms: DB::int(row, "duration_ms")? as u64,
         error: DB::opt_text(row, "error")?,
+        retry_after: DB::opt_text(row, "retry_after")?,
         body: DB::opt_text(row, "body")?,
         response: DB::opt_text(row, "response")?,
     })

@@ -41,6 +41,7 @@ pub fn webhook<DB: Sql>(row: &DB::Row, sealer: &Sealer) -> StoreResult<WebhookRe
         active: DB::flag(row, "active")?,
         ignore_etag_only_changes: DB::flag(row, "ignore_etag_only_changes")?,
         ordered: DB::flag(row, "ordered")?,
+        rate_limit: DB::opt_int(row, "rate_limit")?.and_then(|r| u32::try_from(r).ok()),
         secret: sealer.open_text(DB::text(row, "secret")?)?,
         previous_secret: sealer.open_opt_text(DB::opt_text(row, "previous_secret")?)?,
         previous_secret_expires: opt_time(DB::opt_int(row, "previous_secret_expires")?),

@@ -16,8 +16,8 @@ impl<DB: Sql> Catalogue<'_, DB> {
         let mut tx = self.writer.begin().await?;
         sql::<DB>(
             "INSERT INTO webhooks (id, application_id, url, description, topic_ids, customer_ids, active, \
-             ignore_etag_only_changes, ordered, secret, previous_secret, previous_secret_expires, disabled_reason, \
-             last_success, failing_since, created, modified, filter) VALUES (",
+             ignore_etag_only_changes, ordered, rate_limit, secret, previous_secret, previous_secret_expires, \
+             disabled_reason, last_success, failing_since, created, modified, filter) VALUES (",
         )
         .args([
             Arg::Id(hook.id.0),
@@ -29,6 +29,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
             hook.active.into(),
             hook.ignore_etag_only_changes.into(),
             hook.ordered.into(),
+            hook.rate_limit.map(i64::from).into(),
             sealer.seal_text(&hook.secret).into(),
             hook.previous_secret.as_deref().map(|s| sealer.seal_text(s)).into(),
             hook.previous_secret_expires.map(micros).into(),
@@ -58,6 +59,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
         q.push(", active = ").arg(hook.active);
         q.push(", ignore_etag_only_changes = ").arg(hook.ignore_etag_only_changes);
         q.push(", ordered = ").arg(hook.ordered);
+        q.push(", rate_limit = ").arg(hook.rate_limit.map(i64::from));
         q.push(", secret = ").arg(sealer.seal_text(&hook.secret));
         q.push(", previous_secret = ").arg(hook.previous_secret.as_deref().map(|s| sealer.seal_text(s)));
         q.push(", previous_secret_expires = ").arg(hook.previous_secret_expires.map(micros));
@@ -153,5 +155,64 @@ impl<DB: Sql> Catalogue<'_, DB> {
         }
         tx.commit().await?;
         Ok(RoutingSnapshot { version: DB::int(&version, "version")?, webhooks, scopes, installations })
+    }
+
+    /// Holds every delivery of the webhook until `until`, never moving an existing hold back (contract §9.3).
+    pub async fn hold_webhook(&self, id: WebhookId, until: DateTime<Utc>) -> StoreResult<()> {
+        let mut conn = self.writer.acquire().await?;
+        sql::<DB>(format!("UPDATE webhooks SET hold_until = {}(COALESCE(hold_until, 0), ", DB::GREATEST))
+            .arg(micros(until))
+            .push(") WHERE id = ")
+            .arg(id.0)
+            .run(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
+    /// The live webhooks whose deliveries are gated: held (`hold_until` after `now`) or rate-limited. One scan of
+    /// the partial index `webhooks_gated`; each delivering node reads it a few times a second.
+    pub async fn webhook_gates(&self, now: DateTime<Utc>) -> StoreResult<Vec<WebhookGate>> {
+        let mut conn = self.reader.acquire().await?;
+        let rows = sql::<DB>(
+            "SELECT id, hold_until, rate_limit FROM webhooks \
+             WHERE (hold_until IS NOT NULL OR rate_limit IS NOT NULL) AND deleted IS NULL",
+        )
+        .all(&mut *conn)
+        .await?;
+        let now = micros(now);
+        let mut gates = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let hold_until = DB::opt_int(row, "hold_until")?.filter(|h| *h > now).map(crate::codec::time);
+            let rate_limit = DB::opt_int(row, "rate_limit")?.and_then(|r| u32::try_from(r).ok());
+            if hold_until.is_some() || rate_limit.is_some() {
+                gates.push(WebhookGate { webhook_id: DB::get_id(row, "id")?.into(), hold_until, rate_limit });
+            }
+        }
+        Ok(gates)
+    }
+
+    /// Reserves `n` send slots `interval` apart for a rate-limited webhook (GCRA): moves the webhook's theoretical
+    /// arrival time from the later of itself and `now` by `n * interval`, atomically, so that nodes sharing the
+    /// database never get overlapping slots. Returns the first slot's instant; the others follow `interval` apart.
+    pub async fn reserve_send_slots(
+        &self,
+        id: WebhookId,
+        n: u32,
+        interval: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<DateTime<Utc>> {
+        let span = i64::try_from(interval.as_micros()).unwrap_or(i64::MAX / 4).saturating_mul(i64::from(n));
+        let mut conn = self.writer.acquire().await?;
+        let row = sql::<DB>(format!("UPDATE webhooks SET rate_tat = {}(COALESCE(rate_tat, 0), ", DB::GREATEST))
+            .arg(micros(now))
+            .push(") + ")
+            .arg(span)
+            .push(" WHERE id = ")
+            .arg(id.0)
+            .push(" RETURNING rate_tat")
+            .optional(&mut *conn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok(crate::codec::time(DB::int(&row, "rate_tat")? - span))
     }
 }

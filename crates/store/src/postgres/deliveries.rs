@@ -387,9 +387,9 @@ impl Backend for PgStore {
         let mut tx = pool.begin().await?;
         sqlx::query(
             "INSERT INTO attempts (delivery_id, event, webhook_id, application_id, attempt, started, duration_ms, \
-         outcome, status_code, error, response, url) \
+         outcome, status_code, error, response, url, retry_after) \
          SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::int4[], $6::int8[], $7::int8[], \
-         $8::text[], $9::int4[], $10::text[], $11::text[], $12::text[])",
+         $8::text[], $9::int4[], $10::text[], $11::text[], $12::text[], $13::text[])",
         )
         .bind(attempts.iter().map(|a| a.delivery_id.0).collect::<Vec<Uuid>>())
         .bind(attempts.iter().map(|a| a.event).collect::<Vec<Uuid>>())
@@ -403,6 +403,7 @@ impl Backend for PgStore {
         .bind(attempts.iter().map(|a| a.error.as_deref()).collect::<Vec<Option<&str>>>())
         .bind(attempts.iter().map(|a| a.response.as_deref()).collect::<Vec<Option<&str>>>())
         .bind(attempts.iter().map(|a| a.url.as_str()).collect::<Vec<&str>>())
+        .bind(attempts.iter().map(|a| a.retry_after.as_deref()).collect::<Vec<Option<&str>>>())
         .execute(&mut *tx)
         .await?;
 

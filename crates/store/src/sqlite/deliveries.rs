@@ -324,7 +324,7 @@ async fn restore(conn: &mut sqlx::SqliteConnection) {
     }
 }
 
-/// SQLite allows 32,766 bound variables per statement; attempts have 12 columns, delivery updates 5.
+/// SQLite allows 32,766 bound variables per statement; attempts have 13 columns, delivery updates 5.
 const ATTEMPT_ROWS_PER_INSERT: usize = 2_000;
 
 /// A batch of attempt records in a few set-based statements: one insert of the attempt rows, one update of the
@@ -337,7 +337,7 @@ async fn record_in(conn: &mut sqlx::SqliteConnection, attempts: &[AttemptRecord]
     for chunk in attempts.chunks(ATTEMPT_ROWS_PER_INSERT) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO attempts (delivery_id, event, webhook_id, application_id, attempt, started, duration_ms, \
-             outcome, status_code, error, response, url) ",
+             outcome, status_code, error, response, url, retry_after) ",
         );
         q.push_values(chunk, |mut b, a| {
             b.push_bind(a.delivery_id.to_string())
@@ -351,7 +351,8 @@ async fn record_in(conn: &mut sqlx::SqliteConnection, attempts: &[AttemptRecord]
                 .push_bind(a.status_code.map(i64::from))
                 .push_bind(a.error.as_deref())
                 .push_bind(a.response.as_deref())
-                .push_bind(a.url.as_str());
+                .push_bind(a.url.as_str())
+                .push_bind(a.retry_after.as_deref());
         });
         q.build().execute(&mut *tx).await?;
     }

@@ -252,6 +252,7 @@ pub async fn a_webhook_round_trips_and_updates(store: Arc<dyn Store>) {
         customer_ids: vec![],
         active: false,
         ignore_etag_only_changes: false,
+        rate_limit: Some(50),
         secret: "whsec_bmV3".into(),
         previous_secret: None,
         previous_secret_expires: None,

@@ -47,6 +47,7 @@ pub fn webhook(app: &ApplicationRecord, customers: &[&str], created: DateTime<Ut
         active: true,
         ignore_etag_only_changes: true,
         ordered: false,
+        rate_limit: None,
         secret: "whsec_c2VjcmV0".into(),
         previous_secret: None,
         previous_secret_expires: None,
@@ -128,6 +129,7 @@ pub fn attempt(delivery: &ClaimedDelivery, attempt: u32, started: DateTime<Utc>,
         next_attempt_at: next,
         success,
         entity_key: delivery.order.as_ref().map(|o| o.key.clone()),
+        retry_after: None,
     }
 }
 

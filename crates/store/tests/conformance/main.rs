@@ -6,6 +6,7 @@
 //! the PostgreSQL tests; `HERALD_TEST_SKIP_POSTGRES=1` skips them instead. `pg_only` holds what SQLite has no
 //! counterpart for (concurrent migration, an unreachable server). See docs/STORAGE.md.
 
+mod backpressure;
 mod catalogue;
 mod dead_letters;
 mod deliveries;
@@ -46,6 +47,8 @@ macro_rules! conformance {
 }
 
 conformance! {
+    backpressure::a_hold_only_grows_and_is_listed_until_it_ends,
+    backpressure::send_slots_follow_one_another_and_never_start_in_the_past,
     ordering::only_the_head_of_each_entity_is_claimable_and_its_end_releases_the_next,
     ordering::a_waiting_delivery_is_stored_unheld_whatever_its_owner,
     ordering::entities_are_per_webhook_and_unordered_deliveries_never_wait,

@@ -95,6 +95,7 @@ mod tests {
             outcome: outcome.into(),
             duration_ms: 0,
             error: None,
+            retry_after: None,
             payload: None,
             response: None,
         }

@@ -36,6 +36,8 @@ struct Values {
     active: bool,
     ignore_etag: bool,
     ordered: bool,
+    /// Attempts per second at most, as typed; empty: no limit.
+    rate_limit: String,
     /// The payload filter as JSON text; empty for none.
     filter: String,
     /// What the "Test filter" button found, shown under the filter.
@@ -52,6 +54,7 @@ impl Values {
             active: true,
             ignore_etag: true,
             ordered: false,
+            rate_limit: String::new(),
             filter: String::new(),
             tested: None,
         }
@@ -66,6 +69,7 @@ impl Values {
             active: h.active,
             ignore_etag: h.ignore_etag_only_changes,
             ordered: h.ordered,
+            rate_limit: h.rate_limit.map(|r| r.to_string()).unwrap_or_default(),
             filter: h.filter.as_ref().and_then(|f| serde_json::to_string_pretty(f).ok()).unwrap_or_default(),
             tested: None,
         }
@@ -80,6 +84,7 @@ impl Values {
             active: f.has("active"),
             ignore_etag: f.has("ignoreEtagOnlyChanges"),
             ordered: f.has("ordered"),
+            rate_limit: f.get("rateLimit").unwrap_or_default().trim().to_string(),
             filter: f.get("filter").unwrap_or_default().trim().to_string(),
             tested: None,
         }
@@ -95,7 +100,15 @@ impl Values {
             customer_ids: str_list(self.customers.iter().filter(|c| *c != ALL).cloned()),
             active: self.active.into(),
             ignore_etag_only_changes: self.ignore_etag.into(),
-            options: WebhookOptions { ordered: self.ordered.into(), filter: self.filter_field() },
+            options: WebhookOptions {
+                ordered: self.ordered.into(),
+                filter: self.filter_field(),
+                // Empty: no limit; not a whole number: the API's own message for the field.
+                rate_limit: match self.rate_limit.as_str() {
+                    "" => Field::Null,
+                    text => text.parse::<i64>().map_or(Field::Invalid, Field::Given),
+                },
+            },
         }
     }
 
@@ -124,8 +137,17 @@ fn group(errors: Vec<herald_domain::FieldError>) -> Errors {
     let mut out = Errors::new();
     for e in errors {
         let field = e.field.split(['[', '.']).next().unwrap_or_default().to_string();
-        let known =
-            ["url", "description", "topicIds", "customerIds", "active", "ignoreEtagOnlyChanges", "ordered", "filter"];
+        let known = [
+            "url",
+            "description",
+            "topicIds",
+            "customerIds",
+            "active",
+            "ignoreEtagOnlyChanges",
+            "ordered",
+            "rateLimit",
+            "filter",
+        ];
         let key = if known.contains(&field.as_str()) { field } else { String::new() };
         let msg = if e.field.is_empty() || key.is_empty() { format!("{}: {}", e.field, e.message) } else { e.message };
         out.entry(key).or_default().push(msg);
@@ -383,6 +405,12 @@ async fn render(
                 input #ordered type="checkbox" name="ordered" value="true" checked[v.ordered];
                 label for="ordered" { "Deliver each entity's events in order (one at a time per entity, with a herald-entity-sequence header)" }
                 (field_errors("ordered", err("ordered")))
+            }
+            div.field.invalid[errors.contains_key("rateLimit")] {
+                label for="rateLimit" { "Rate limit " span.small { "(attempts per second, 1 to 10,000; empty: no limit)" } }
+                input #rateLimit type="number" min="1" max="10000" step="1" name="rateLimit" value=(v.rate_limit)
+                    aria-describedby=[described("rateLimit", errors)];
+                (field_errors("rateLimit", err("rateLimit")))
             }
             div.field.invalid[errors.contains_key("filter")] {
                 label for="filter" { "Payload filter " span.small { "(optional)" } }

@@ -215,6 +215,7 @@ fn details_panel(ctx: &Ctx, app: &AppOut, r: &RowData, customers: &[String]) -> 
                     dt { "Active" } dd { (if h.active { "Yes" } else { "No" }) }
                     dt { "eTag-only changes" } dd { (if h.ignore_etag_only_changes { "Ignored" } else { "Sent" }) }
                     dt { "Order" } dd { (if h.ordered { "Per entity, in the order accepted" } else { "None (fastest)" }) }
+                    dt { "Rate limit" } dd { (h.rate_limit.map_or("None".to_string(), |r| format!("{r} per second"))) }
                     dt { "Payload filter" } dd {
                         @match &h.filter {
                             None => "None",
