@@ -53,7 +53,9 @@ async fn a_429_with_retry_after_holds_every_delivery_of_the_webhook_without_spen
     setup(&app, &r, json!({})).await;
     app.publish(contact_changes("RPT", 1)).await;
     let first = r.wait_for(1, Duration::from_secs(5)).await[0].at;
-    // Five more while the webhook is held: none goes before the hold ends, and none spends an attempt.
+    // Once the 429 is logged, the hold is in place. Five more while the webhook is held: none goes before the hold
+    // ends, and none spends an attempt.
+    logs(&app, 1).await;
     app.publish(contact_changes("RPT", 5)).await;
     r.expect_no_more_than(1, Duration::from_millis(1500)).await;
     let got = r.wait_for(7, Duration::from_secs(10)).await;
@@ -88,6 +90,7 @@ async fn a_503_with_an_http_date_retry_after_holds_the_webhook_until_that_date()
     setup(&app, &r, json!({})).await;
     app.publish(contact_changes("RPT", 1)).await;
     r.wait_for(1, Duration::from_secs(5)).await;
+    logs(&app, 1).await;
     app.publish(contact_changes("RPT", 2)).await;
     let got = r.wait_for(4, Duration::from_secs(10)).await;
     // The date has whole seconds: the hold ends at most a second before `until`.
@@ -110,10 +113,12 @@ async fn a_retry_after_of_three_days_holds_for_24_hours_at_most() {
     let hook = setup(&app, &r, json!({})).await;
     app.publish(contact_changes("RPT", 1)).await;
     r.wait_for(1, Duration::from_secs(5)).await;
+    // The answer is in once its attempt is logged (the hold is applied before the record is written): only then
+    // is a new delivery sure to meet the hold.
+    let logs = logs(&app, 1).await;
     app.publish(contact_changes("RPT", 1)).await;
     r.expect_no_more_than(1, Duration::from_millis(500)).await;
 
-    let logs = logs(&app, 1).await;
     assert_eq!(logs[0]["retryAfter"], "259200");
     let store = app.running().herald.store();
     let now = app.running().herald.clock().now();
