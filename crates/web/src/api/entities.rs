@@ -6,9 +6,10 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use herald_service::models::ChangesOut;
-use herald_service::{BodyHash, CustomerIdText, EntitiesIn, EntityIdText, EntityPath, EntityTypeName, IngestOutcome};
+use herald_service::{BodyHash, CustomerIdText, EntitiesIn, EntityIdText, EntityPath, EntityTypeName};
 use serde_json::{Map, Value};
 
+use super::platform::{accepted, idempotency_key};
 use crate::error::{BadRequest, ErrorModel, Forbidden, NotFound, PayloadTooLarge, ValidationFailed};
 use crate::extract::{Auth, Body};
 use crate::{ApiError, AppState};
@@ -33,25 +34,6 @@ impl<S: Send + Sync> FromRequestParts<S> for EntityParams {
             Err(e) => Err(ApiError::new(StatusCode::BAD_REQUEST, format!("Malformed path: {}", e.body_text()))),
         }
     }
-}
-
-/// The `Idempotency-Key` header, if any.
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>> {
-    match headers.get("idempotency-key") {
-        None => Ok(None),
-        Some(v) => Ok(Some(v.to_str().map_err(|_| {
-            ApiError::from(herald_service::ServiceError::field("Idempotency-Key", "must be visible ASCII"))
-        })?)),
-    }
-}
-
-/// The `202` answer, as `POST /changes` gives it.
-fn accepted(out: IngestOutcome) -> Response {
-    let mut resp = (StatusCode::ACCEPTED, [(header::CONTENT_TYPE, "application/json")], out.body).into_response();
-    if out.replayed {
-        resp.headers_mut().insert("idempotent-replayed", header::HeaderValue::from_static("true"));
-    }
-    resp
 }
 
 /// The path a request's idempotency key is bound to, beside its body.

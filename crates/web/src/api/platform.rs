@@ -297,17 +297,26 @@ pub async fn post_changes(
     Body(body): Body,
 ) -> Result<Response> {
     who.require_admin()?;
-    let key = match headers.get("idempotency-key") {
-        None => None,
-        Some(v) => Some(v.to_str().map_err(|_| {
-            ApiError::from(herald_service::ServiceError::field("Idempotency-Key", "must be visible ASCII"))
-        })?),
-    };
+    let key = idempotency_key(&headers)?;
     let input: ChangesIn = herald_service::input::from_json(&body)?;
-    let out = s.herald.ingest_changes(&who, input, BodyHash::of(&body), key).await?;
+    Ok(accepted(s.herald.ingest_changes(&who, input, BodyHash::of(&body), key).await?))
+}
+
+/// The `Idempotency-Key` header of a request that publishes (`POST /changes`, the entity writes), if any.
+pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>> {
+    match headers.get("idempotency-key") {
+        None => Ok(None),
+        Some(v) => Ok(Some(v.to_str().map_err(|_| {
+            ApiError::from(herald_service::ServiceError::field("Idempotency-Key", "must be visible ASCII"))
+        })?)),
+    }
+}
+
+/// The `202` answer of a request that publishes, with `Idempotent-Replayed: true` when it is a stored answer.
+pub(super) fn accepted(out: herald_service::IngestOutcome) -> Response {
     let mut resp = (StatusCode::ACCEPTED, [(header::CONTENT_TYPE, "application/json")], out.body).into_response();
     if out.replayed {
         resp.headers_mut().insert("idempotent-replayed", header::HeaderValue::from_static("true"));
     }
-    Ok(resp)
+    resp
 }
