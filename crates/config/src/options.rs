@@ -172,6 +172,13 @@ pub(crate) const MAX_CONNECTIONS: Opt = Opt::new(
     "HERALD_MAX_CONNECTIONS",
     "HTTP connections open at once; more wait until one closes (1..=1000000)",
 );
+pub(crate) const MAX_PENDING_PUBLISHES: Opt = Opt::new(
+    "max_pending_publishes",
+    "--max-pending-publishes",
+    "HERALD_MAX_PENDING_PUBLISHES",
+    "Publishing requests (POST /changes, /entities) handled at once; more are answered 503 with Retry-After \
+     (1..=1000000)",
+);
 pub(crate) const DELIVERY_PROXY: Opt = Opt {
     no_default: Some("none: deliveries connect directly, whatever HTTPS_PROXY says"),
     ..Opt::new(
@@ -216,7 +223,7 @@ pub(crate) const SOURCES: Opt = Opt {
 };
 
 /// Every option a config file may set (all but `config` itself).
-pub(crate) const FILE_OPTIONS: [&Opt; 27] = [
+pub(crate) const FILE_OPTIONS: [&Opt; 28] = [
     &LISTEN,
     &DATA_DIR,
     &DATABASE_URL,
@@ -237,6 +244,7 @@ pub(crate) const FILE_OPTIONS: [&Opt; 27] = [
     &HEADER_READ_TIMEOUT,
     &BODY_READ_TIMEOUT,
     &MAX_CONNECTIONS,
+    &MAX_PENDING_PUBLISHES,
     &DELIVERY_PROXY,
     &ENCRYPTION_KEY,
     &PUBLIC_URL,

@@ -69,6 +69,8 @@ pub struct ServeArgs {
     pub body_read_timeout: Option<String>,
     #[arg(long, value_name = "N", help = MAX_CONNECTIONS.help())]
     pub max_connections: Option<String>,
+    #[arg(long, value_name = "N", help = MAX_PENDING_PUBLISHES.help())]
+    pub max_pending_publishes: Option<String>,
     #[arg(long, value_name = "URL", help = DELIVERY_PROXY.help())]
     pub delivery_proxy: Option<String>,
     #[arg(long, value_name = "KEYS", help = ENCRYPTION_KEY.help())]
@@ -114,6 +116,9 @@ pub struct ServeConfig {
     pub header_read_timeout: Duration,
     pub body_read_timeout: Duration,
     pub max_connections: usize,
+    /// Publishing requests (`POST /changes`, `PUT`/`DELETE`/`POST /entities`) being handled at once; beyond it,
+    /// `503` with `Retry-After` at once.
+    pub max_pending_publishes: usize,
     /// The proxy deliveries go through; `None`: direct, ignoring proxy environment variables.
     pub delivery_proxy: Option<url::Url>,
     /// The keys sealing secrets at rest, the first sealing; `None`: the binary keeps one in the data dir.
@@ -170,6 +175,7 @@ impl ServeArgs {
             header_read_timeout: s.required(&HEADER_READ_TIMEOUT, value::duration(value::SERVER_TIMEOUT_RANGE))?,
             body_read_timeout: s.required(&BODY_READ_TIMEOUT, value::duration(value::SERVER_TIMEOUT_RANGE))?,
             max_connections: s.required(&MAX_CONNECTIONS, value::count(1, 1_000_000))?,
+            max_pending_publishes: s.required(&MAX_PENDING_PUBLISHES, value::count(1, 1_000_000))?,
             delivery_proxy: s.optional(&DELIVERY_PROXY, value::proxy_url)?,
             encryption_keys: s.optional(&ENCRYPTION_KEY, value::encryption_keys)?,
             public_url: s.optional(&PUBLIC_URL, value::public_url)?,
@@ -181,7 +187,7 @@ impl ServeArgs {
     }
 
     /// Each option's flag value; `sources` is the `--source` flags joined as the list they make.
-    fn flags<'a>(&'a self, sources: Option<&'a str>) -> [(&'static Opt, Option<&'a str>); 27] {
+    fn flags<'a>(&'a self, sources: Option<&'a str>) -> [(&'static Opt, Option<&'a str>); 28] {
         [
             (&LISTEN, self.listen.as_deref()),
             (&DATA_DIR, self.data_dir.as_deref()),
@@ -203,6 +209,7 @@ impl ServeArgs {
             (&HEADER_READ_TIMEOUT, self.header_read_timeout.as_deref()),
             (&BODY_READ_TIMEOUT, self.body_read_timeout.as_deref()),
             (&MAX_CONNECTIONS, self.max_connections.as_deref()),
+            (&MAX_PENDING_PUBLISHES, self.max_pending_publishes.as_deref()),
             (&DELIVERY_PROXY, self.delivery_proxy.as_deref()),
             (&ENCRYPTION_KEY, self.encryption_key.as_deref()),
             (&PUBLIC_URL, self.public_url.as_deref()),
@@ -253,6 +260,7 @@ impl fmt::Debug for ServeArgs {
             .field("header_read_timeout", &self.header_read_timeout)
             .field("body_read_timeout", &self.body_read_timeout)
             .field("max_connections", &self.max_connections)
+            .field("max_pending_publishes", &self.max_pending_publishes)
             .field("delivery_proxy", &self.delivery_proxy.as_deref().map(redact))
             .field("encryption_key", &hidden(&self.encryption_key))
             .field("public_url", &self.public_url)
@@ -287,6 +295,7 @@ impl fmt::Debug for ServeConfig {
             .field("header_read_timeout", &self.header_read_timeout)
             .field("body_read_timeout", &self.body_read_timeout)
             .field("max_connections", &self.max_connections)
+            .field("max_pending_publishes", &self.max_pending_publishes)
             .field("delivery_proxy", &self.delivery_proxy.as_ref().map(|u| redact(u.as_str())))
             .field("encryption_keys", &self.encryption_keys.as_ref().map(|k| format!("{} key(s)", k.len())))
             .field("public_url", &self.public_url.as_ref().map(url::Url::as_str))

@@ -200,7 +200,7 @@ fn the_default_database_follows_the_data_dir_from_any_layer() {
 }
 
 /// Every option with a bad value, and the reason the message must give.
-const BAD_VALUES: [(&str, &str, &str, &str); 27] = [
+const BAD_VALUES: [(&str, &str, &str, &str); 28] = [
     (
         "listen",
         "--listen",
@@ -236,6 +236,12 @@ const BAD_VALUES: [(&str, &str, &str, &str); 27] = [
     ("header_read_timeout", "--header-read-timeout", "0s", "\"0s\" is out of range: it must be between 1s and 10m"),
     ("body_read_timeout", "--body-read-timeout", "1h", "\"1h\" is out of range: it must be between 1s and 10m"),
     ("max_connections", "--max-connections", "0", "\"0\" is out of range: it must be between 1 and 1000000"),
+    (
+        "max_pending_publishes",
+        "--max-pending-publishes",
+        "0",
+        "\"0\" is out of range: it must be between 1 and 1000000",
+    ),
     (
         "delivery_proxy",
         "--delivery-proxy",

@@ -33,6 +33,7 @@ pub struct Metrics {
     pub deliveries_waiting: Gauge,
     pub webhooks_failing: Gauge,
     pub webhooks_disabled: Counter,
+    pub publishes_shed: Counter,
 }
 
 impl Default for Metrics {
@@ -56,6 +57,7 @@ impl Metrics {
             deliveries_waiting: Gauge::default(),
             webhooks_failing: Gauge::default(),
             webhooks_disabled: Counter::default(),
+            publishes_shed: Counter::default(),
         };
         r.register("herald_changes_received", "Changes accepted by POST /changes", m.changes_received.clone());
         r.register("herald_events_emitted", "Events derived from changes, by topic", m.events_emitted.clone());
@@ -76,6 +78,11 @@ impl Metrics {
             "herald_deliveries_waiting",
             "Deliveries of ordered webhooks waiting for an earlier delivery of their entity",
             m.deliveries_waiting.clone(),
+        );
+        r.register(
+            "herald_publishes_shed",
+            "Publishing requests answered 503 because as many as --max-pending-publishes were being handled",
+            m.publishes_shed.clone(),
         );
         r.register("herald_webhooks_failing", "Active webhooks whose last attempts failed", m.webhooks_failing.clone());
         r.register(

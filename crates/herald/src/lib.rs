@@ -192,6 +192,7 @@ pub async fn start_tuned(
         retention: cfg.retention,
         sessions: herald_service::SessionPolicy::default(),
         log_page_bytes: cfg.logs_page_bytes as u64,
+        max_pending_publishes: cfg.max_pending_publishes,
     };
     tune(&mut service);
     let herald = Herald::new(store, engine.handle(), admin_token, service);

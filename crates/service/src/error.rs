@@ -22,6 +22,10 @@ pub enum ServiceError {
     /// The store cannot be reached; the request may be retried.
     #[error("storage is unavailable; try again")]
     Unavailable(#[source] StoreError),
+    /// Herald is handling as many publishing requests as it may (`--max-pending-publishes`); nothing was read
+    /// or stored. The caller should try again after [`crate::RETRY_AFTER_SECS`].
+    #[error("{pending} publishing requests are being handled, the most allowed; try again shortly")]
+    Overloaded { pending: usize },
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

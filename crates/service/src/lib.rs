@@ -3,6 +3,7 @@
 //! the [`Principal`] they got, and render the result. Tenant scoping (an application key sees only its application)
 //! happens here, in one place per resource.
 
+mod admission;
 mod alerts;
 mod apps;
 mod changes;
@@ -38,6 +39,7 @@ use herald_store::{ApplicationRecord, Store};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+pub use admission::{Admitted, MAX_PENDING_BODY_BYTES, MAX_PENDING_PUBLISHES, RETRY_AFTER_SECS};
 pub use alerts::WebhookAlertOut;
 pub use apps::{ApiKeyRotateIn, AppIn, AppPatch};
 pub use changes::{
@@ -80,6 +82,8 @@ pub struct ServiceConfig {
     pub sessions: SessionPolicy,
     /// Bytes of records (as JSON) one page of the logs with payloads holds, beside its count limit.
     pub log_page_bytes: u64,
+    /// Publishing requests handled at once before the next is shed (`admission.rs`).
+    pub max_pending_publishes: usize,
 }
 
 impl Default for ServiceConfig {
@@ -92,6 +96,7 @@ impl Default for ServiceConfig {
             retention: Duration::from_secs(30 * 86_400),
             sessions: SessionPolicy::default(),
             log_page_bytes: LOG_PAGE_BYTES,
+            max_pending_publishes: MAX_PENDING_PUBLISHES,
         }
     }
 }
@@ -150,6 +155,8 @@ struct Inner {
     entity_cache: entity_cache::EntityCache,
     /// Whether each broker source is connected (contract §9.6).
     sources: SourceStates,
+    /// The publishing requests being handled, and their bound (`admission.rs`).
+    admission: Arc<admission::Admission>,
 }
 
 impl Herald {
@@ -164,6 +171,7 @@ impl Herald {
                 clock: engine.clock().clone(),
                 engine,
                 admin_token_hash: Sha256::digest(admin_token.as_bytes()).into(),
+                admission: admission::Admission::new(cfg.max_pending_publishes, MAX_PENDING_BODY_BYTES),
                 cfg,
                 entity_locks: Default::default(),
                 entity_cache: Default::default(),
@@ -178,6 +186,16 @@ impl Herald {
 
     pub fn config(&self) -> &ServiceConfig {
         &self.inner.cfg
+    }
+
+    /// Admits a publishing request whose body is `body_bytes` long (the largest accepted when its length is not
+    /// known beforehand), or refuses it with [`ServiceError::Overloaded`] when Herald is handling as many as it may
+    /// (`admission.rs`). Hold the answer until the request is answered.
+    pub fn admit_publish(&self, body_bytes: usize) -> ServiceResult<Admitted> {
+        self.inner.admission.try_admit(body_bytes).ok_or_else(|| {
+            self.inner.engine.metrics().publishes_shed.inc();
+            ServiceError::Overloaded { pending: self.inner.admission.pending() }
+        })
     }
 
     /// The principal a bearer token stands for, or `None` for an unknown token.

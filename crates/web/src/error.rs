@@ -26,6 +26,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub description: String,
     pub errors: Vec<FieldError>,
+    /// Seconds for a `Retry-After` header (a shed publishing request).
+    pub retry_after: Option<u64>,
 }
 
 /// The body of every 4xx and 5xx answer (contract §3).
@@ -47,7 +49,13 @@ pub(crate) struct ErrorModel<'a> {
 
 impl ApiError {
     pub fn new(status: StatusCode, description: impl Into<String>) -> Self {
-        Self { status, description: description.into(), errors: Vec::new() }
+        Self { status, description: description.into(), errors: Vec::new(), retry_after: None }
+    }
+
+    /// The same answer with `Retry-After: secs`.
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
 
     pub fn unauthorized() -> Self {
@@ -67,6 +75,7 @@ impl From<ServiceError> for ApiError {
                 status: StatusCode::UNPROCESSABLE_ENTITY,
                 description: "One or more validation failures have occurred.".into(),
                 errors,
+                retry_after: None,
             },
             ServiceError::NotFound(what) => ApiError::not_found(what),
             ServiceError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, m),
@@ -78,6 +87,14 @@ impl From<ServiceError> for ApiError {
                     "Storage is unavailable; nothing was accepted. Try again.",
                 )
             }
+            ServiceError::Overloaded { pending } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "Herald is handling {pending} publishing requests, as many as it may; nothing was read or \
+                     stored. Try again after Retry-After seconds."
+                ),
+            )
+            .retry_after(herald_service::RETRY_AFTER_SECS),
             ServiceError::Internal(cause) => {
                 let mut chain = cause.to_string();
                 let mut source = cause.source();
@@ -103,6 +120,9 @@ impl IntoResponse for ApiError {
         };
         let json = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
         let mut resp = (self.status, [(header::CONTENT_TYPE, "application/json")], json).into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         }
@@ -156,8 +176,12 @@ pub struct PayloadTooLarge(ErrorModel<'static>);
 #[response(content_type = "application/json")]
 pub struct ValidationFailed(ErrorModel<'static>);
 
-/// The store is unreachable; nothing was done. Try again.
+/// The store is unreachable, or (publishing endpoints) Herald is handling as many publishing requests as it may;
+/// nothing was done. Try again (after `Retry-After` seconds when given).
 #[derive(ToResponse)]
 #[allow(dead_code)] // never built: it describes a response
-#[response(content_type = "application/json")]
+#[response(
+    content_type = "application/json",
+    headers(("Retry-After" = u64, description = "Seconds to wait before trying again: sent when load is shed"))
+)]
 pub struct Unavailable(ErrorModel<'static>);

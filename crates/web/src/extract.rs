@@ -33,6 +33,25 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
+/// A publishing request admitted for handling (`POST /changes`, the entity writes): taken before anything else of
+/// the request is read, so that past `--max-pending-publishes` (or the bodies' byte bound) a request is answered
+/// `503` with `Retry-After` at once, unread (`herald_service::admission`). Held by the handler until it answers.
+pub struct Publishing(#[allow(dead_code)] herald_service::Admitted);
+
+impl FromRequestParts<AppState> for Publishing {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let length = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok())
+            .map_or(crate::BODY_LIMIT, |n| n.min(crate::BODY_LIMIT));
+        Ok(Publishing(state.herald.admit_publish(length)?))
+    }
+}
+
 /// The raw body, at most `BODY_LIMIT` bytes (413 beyond).
 pub struct Body(pub Bytes);
 

@@ -17,6 +17,7 @@ mod logs;
 mod memory;
 mod operational;
 mod ordered;
+mod overload;
 mod revoked;
 mod signatures;
 mod slow_clients;

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::platform::{accepted, idempotency_key};
 use crate::error::{BadRequest, ErrorModel, Forbidden, NotFound, PayloadTooLarge, ValidationFailed};
-use crate::extract::{Auth, Body};
+use crate::extract::{Auth, Body, Publishing};
 use crate::{ApiError, AppState};
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -69,6 +69,7 @@ fn target(p: &EntityPath) -> String {
     )
 )]
 pub async fn put_entity(
+    _admitted: Publishing,
     State(s): State<AppState>,
     Auth(who): Auth,
     EntityParams(path): EntityParams,
@@ -108,6 +109,7 @@ pub async fn put_entity(
     )
 )]
 pub async fn delete_entity(
+    _admitted: Publishing,
     State(s): State<AppState>,
     Auth(who): Auth,
     EntityParams(path): EntityParams,
@@ -171,6 +173,7 @@ pub async fn get_entity(
     )
 )]
 pub async fn post_entities(
+    _admitted: Publishing,
     State(s): State<AppState>,
     Auth(who): Auth,
     headers: HeaderMap,

@@ -15,7 +15,7 @@ use super::params::{InstallationListParams, PageParams};
 use super::{paged, PageModel};
 use crate::error::ErrorModel;
 use crate::error::{BadRequest, Forbidden, NotFound, PayloadTooLarge, ValidationFailed};
-use crate::extract::{path_id, Auth, Body, JsonIn, JsonOrEmpty, Params, PathParam};
+use crate::extract::{path_id, Auth, Body, JsonIn, JsonOrEmpty, Params, PathParam, Publishing};
 use crate::{ApiError, AppState};
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -291,6 +291,7 @@ pub async fn list_installations(State(s): State<AppState>, Auth(who): Auth, para
     )
 )]
 pub async fn post_changes(
+    _admitted: Publishing,
     State(s): State<AppState>,
     Auth(who): Auth,
     headers: HeaderMap,
