@@ -60,6 +60,9 @@ struct BenchArgs {
     /// Skip the broker scenario.
     #[arg(long)]
     skip_broker: bool,
+    /// Run nothing: print the figures of two files written by --json side by side (after ÷ before).
+    #[arg(long, num_args = 2, value_names = ["BEFORE", "AFTER"])]
+    compare: Option<Vec<std::path::PathBuf>>,
 }
 
 #[derive(clap::Args)]
@@ -128,6 +131,13 @@ fn main() -> ExitCode {
             Ok(cfg) => runtime.block_on(herald::rotate::rotate_encryption_key(cfg)),
             Err(e) => return config_error(e),
         },
+        Command::Bench(args) if args.compare.is_some() => {
+            let files = args.compare.unwrap_or_default();
+            match files.as_slice() {
+                [before, after] => herald::bench::compare(before, after),
+                _ => Err(anyhow::anyhow!("--compare takes two files: BEFORE.json AFTER.json")),
+            }
+        }
         Command::Bench(args) => runtime.block_on(async move {
             let opts = herald::bench::BenchOptions {
                 quick: args.quick,

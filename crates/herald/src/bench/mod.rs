@@ -2,9 +2,11 @@
 //! HTTP client can `POST` a payload-sized body to a receiver that answers at once), then starts Herald as a separate
 //! process and measures it against that limit: changes accepted per second, deliveries per second, latency from
 //! `POST /changes` to receipt, Herald's CPU and peak memory, for several scenarios. Figures are printed as a table
-//! with each one's ratio to the loopback limit, and written as JSON with `--json`.
+//! with each one's ratio to the loopback limit, and written as JSON with `--json`; `--compare` sets two such files
+//! side by side.
 
 mod broker;
+mod compare;
 mod receiver;
 mod scenarios;
 mod stats;
@@ -12,6 +14,7 @@ mod stats;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use compare::compare;
 pub use receiver::{sequence_of, Receiver};
 pub use scenarios::run;
 pub use stats::percentile;
@@ -49,12 +52,13 @@ impl BenchOptions {
 }
 
 /// One line of the result table.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Figure {
     pub scenario: String,
     pub metric: String,
     pub value: f64,
     pub unit: String,
     /// The value over the loopback limit, for rates.
+    #[serde(default)]
     pub ratio: Option<f64>,
 }

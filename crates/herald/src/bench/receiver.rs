@@ -48,6 +48,11 @@ impl ReceiverState {
         self.ok.load(Ordering::Relaxed)
     }
 
+    /// Every request answered since the last reset, whatever the answer (`/hang` is never answered).
+    pub fn received(&self) -> usize {
+        self.ok_count() + self.other.load(Ordering::Relaxed) + self.spare.load(Ordering::Relaxed)
+    }
+
     pub fn reset(&self) {
         self.take_receipts();
         self.ok.store(0, Ordering::Relaxed);
@@ -93,7 +98,11 @@ impl Receiver {
         let shared = state.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    // Out of file descriptors (the open-loop publisher holds many): wait rather than spin.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 let state = shared.clone();
                 tokio::spawn(async move {

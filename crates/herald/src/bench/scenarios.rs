@@ -1,7 +1,7 @@
 //! The benchmark's scenarios, run one after the other against one Herald process.
 
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,16 @@ struct Clock {
 }
 
 impl Clock {
+    /// A clock for `capacity` sequence numbers.
+    fn new(start: Instant, capacity: usize) -> Self {
+        Clock {
+            start,
+            sent: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
+            accepted: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
+            next: AtomicU64::new(0),
+        }
+    }
+
     fn now_ns(&self) -> u64 {
         self.start.elapsed().as_nanos() as u64
     }
@@ -305,11 +315,79 @@ async fn create_entities(api: &Api, clock: &Clock, customer: &str, count: usize)
     Ok(())
 }
 
-/// Publishes at a fixed rate (open loop) for `duration`; returns how many were accepted.
-async fn publish_rate(api: &Arc<Api>, clock: &Arc<Clock>, customer: &str, rate: f64, duration: Duration) -> u64 {
-    let accepted = Arc::new(AtomicUsize::new(0));
+/// How one request of the open-loop publisher ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Herald answered with this status (`retry_after`: the answer had a `Retry-After` header).
+    Answered { status: u16, retry_after: bool },
+    /// The connection failed, or the request or answer could not be written or read.
+    Transport,
+    /// No answer by the publisher's deadline (the phase's end plus its grace).
+    Unanswered,
+    /// Not sent: the bench already had [`in_flight_cap`] requests in flight (so that it keeps file descriptors for
+    /// its receiver).
+    NotSent,
+}
+
+/// One request of the open-loop publisher: how it ended and, when answered, after how long (sent → status).
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    outcome: Outcome,
+    latency: Duration,
+}
+
+/// What the open-loop publisher sent and how each request was answered.
+struct OpenLoop {
+    sent: Vec<Sent>,
+    /// How long requests were issued for.
+    secs: f64,
+}
+
+impl OpenLoop {
+    fn count(&self, pred: impl Fn(Outcome) -> bool) -> usize {
+        self.sent.iter().filter(|s| pred(s.outcome)).count()
+    }
+
+    fn accepted(&self) -> u64 {
+        self.count(|o| matches!(o, Outcome::Answered { status: 202, .. })) as u64
+    }
+
+    /// Sent → status, sorted, of every answered request (whatever its status).
+    fn answer_latencies(&self) -> Vec<Duration> {
+        let mut v: Vec<Duration> =
+            self.sent.iter().filter(|s| matches!(s.outcome, Outcome::Answered { .. })).map(|s| s.latency).collect();
+        v.sort();
+        v
+    }
+}
+
+/// Requests the open-loop publisher keeps in flight at most: the open-file limit less what the receiver, Herald's
+/// connections to it and the rest of the bench need. Beyond it a request is counted as [`Outcome::NotSent`].
+fn in_flight_cap() -> usize {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes the struct it is given, which lives on this stack frame.
+    let files =
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 { lim.rlim_cur as usize } else { 1024 };
+    files.saturating_sub(4096).max(256)
+}
+
+/// Publishes one change per request at a fixed rate (open loop: a request is sent when due, whether or not earlier
+/// ones were answered) for `duration`, and records how each was answered. With `grace`, a request not answered
+/// `grace` after the end of `duration` is given up (counted as unanswered); without, every one is waited for.
+async fn publish_open(
+    api: &Arc<Api>,
+    clock: &Arc<Clock>,
+    customer: &str,
+    rate: f64,
+    duration: Duration,
+    grace: Option<Duration>,
+) -> OpenLoop {
     let start = Instant::now();
+    let give_up = grace.map(|g| tokio::time::Instant::from_std(start + duration + g));
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let cap = in_flight_cap();
     let mut issued = 0u64;
+    let mut sent = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_millis(1));
     let mut tasks = tokio::task::JoinSet::new();
     while start.elapsed() < duration {
@@ -317,28 +395,65 @@ async fn publish_rate(api: &Arc<Api>, clock: &Arc<Clock>, customer: &str, rate: 
         let due = (start.elapsed().as_secs_f64() * rate) as u64;
         while issued < due {
             issued += 1;
-            let (api, clock, accepted, customer) = (api.clone(), clock.clone(), accepted.clone(), customer.to_string());
+            if in_flight.load(Ordering::Relaxed) >= cap {
+                sent.push(Sent { outcome: Outcome::NotSent, latency: Duration::ZERO });
+                continue;
+            }
+            in_flight.fetch_add(1, Ordering::Relaxed);
+            let (api, clock, in_flight, customer) =
+                (api.clone(), clock.clone(), in_flight.clone(), customer.to_string());
             tasks.spawn(async move {
                 let seq = clock.take();
-                let ok = api
-                    .http
-                    .post(format!("{}/changes", api.base))
-                    .bearer_auth(TOKEN)
-                    .header("content-type", "application/json")
-                    .body(change_json(&customer, seq))
-                    .send()
-                    .await
-                    .map(|r| r.status().as_u16() == 202)
-                    .unwrap_or(false);
-                if ok {
-                    clock.accepted(seq);
-                    accepted.fetch_add(1, Ordering::Relaxed);
-                }
+                let started = Instant::now();
+                let request = async {
+                    let resp = api
+                        .http
+                        .post(format!("{}/changes", api.base))
+                        .bearer_auth(TOKEN)
+                        .header("content-type", "application/json")
+                        .body(change_json(&customer, seq))
+                        .send()
+                        .await;
+                    let latency = started.elapsed();
+                    match resp {
+                        Ok(resp) => {
+                            let status = resp.status().as_u16();
+                            if status == 202 {
+                                clock.accepted(seq);
+                            }
+                            let retry_after = resp.headers().contains_key(reqwest::header::RETRY_AFTER);
+                            // Read to the end, so that the connection can carry the next request.
+                            let _ = resp.bytes().await;
+                            Sent { outcome: Outcome::Answered { status, retry_after }, latency }
+                        }
+                        Err(_) => Sent { outcome: Outcome::Transport, latency },
+                    }
+                };
+                let result = match give_up {
+                    Some(at) => tokio::time::timeout_at(at, request)
+                        .await
+                        .unwrap_or(Sent { outcome: Outcome::Unanswered, latency: started.elapsed() }),
+                    None => request.await,
+                };
+                in_flight.fetch_sub(1, Ordering::Relaxed);
+                result
             });
         }
+        // Collect what has finished, so that finished tasks do not pile up.
+        while let Some(done) = tasks.try_join_next() {
+            sent.push(done.unwrap_or(Sent { outcome: Outcome::Transport, latency: Duration::ZERO }));
+        }
     }
-    while tasks.join_next().await.is_some() {}
-    accepted.load(Ordering::Relaxed) as u64
+    let secs = start.elapsed().as_secs_f64();
+    while let Some(done) = tasks.join_next().await {
+        sent.push(done.unwrap_or(Sent { outcome: Outcome::Transport, latency: Duration::ZERO }));
+    }
+    OpenLoop { sent, secs }
+}
+
+/// Publishes at a fixed rate (open loop) for `duration`; returns how many were accepted.
+async fn publish_rate(api: &Arc<Api>, clock: &Arc<Clock>, customer: &str, rate: f64, duration: Duration) -> u64 {
+    publish_open(api, clock, customer, rate, duration, None).await.accepted()
 }
 
 /// Waits until the receiver has `expected` deliveries, or no progress for `stall`.
@@ -367,6 +482,10 @@ struct Measured {
     delivery_secs: f64,
     latencies: Vec<Duration>,
     cores: f64,
+    /// Herald's CPU time over the phase (publishing and draining), in seconds.
+    cpu_secs: f64,
+    /// Requests the receiver got in the phase, whatever it answered (`/ok`, `/spare`, `/busy`, `/fail`).
+    received: usize,
     peak_rss: u64,
 }
 
@@ -403,26 +522,12 @@ where
     }
     let wall = started.elapsed().as_secs_f64();
     let cpu = cpu_time(pid).saturating_sub(cpu0).as_secs_f64();
+    let received = receiver.state.received();
     let receipts = receiver.state.take_receipts();
     let last = receipts.iter().map(|r| r.1).max().unwrap_or(t0);
-    let mut latencies: Vec<Duration> = receipts
-        .iter()
-        .filter(|(seq, _)| *seq >= first_seq)
-        .filter_map(|(seq, at)| {
-            let sent = clock.sent.get(*seq as usize)?.load(Ordering::Relaxed);
-            Some(Duration::from_nanos(at.saturating_sub(sent)))
-        })
-        .collect();
-    latencies.sort();
     let last_seq = clock.next.load(Ordering::Relaxed);
-    let mut accept_latencies: Vec<Duration> = (first_seq..last_seq)
-        .filter_map(|seq| {
-            let sent = clock.sent.get(seq as usize)?.load(Ordering::Relaxed);
-            let accepted = clock.accepted.get(seq as usize)?.load(Ordering::Relaxed);
-            (accepted > 0).then(|| Duration::from_nanos(accepted.saturating_sub(sent)))
-        })
-        .collect();
-    accept_latencies.sort();
+    let latencies = delivery_latencies(clock, &receipts, first_seq..last_seq);
+    let accept_latencies = accept_latencies(clock, first_seq..last_seq);
     Measured {
         accept_latencies,
         changes,
@@ -431,8 +536,43 @@ where
         delivery_secs: (last.saturating_sub(t0)) as f64 / 1e9,
         latencies,
         cores: cpu / wall.max(1e-9),
+        cpu_secs: cpu,
+        received,
         peak_rss: rss(pid).1,
     }
+}
+
+/// Sent → receipt, sorted, of the receipts of changes with sequence numbers in `seqs`.
+fn delivery_latencies(clock: &Clock, receipts: &[(u64, u64)], seqs: std::ops::Range<u64>) -> Vec<Duration> {
+    let mut latencies: Vec<Duration> = receipts
+        .iter()
+        .filter(|(seq, _)| seqs.contains(seq))
+        .filter_map(|(seq, at)| {
+            let sent = clock.sent.get(*seq as usize)?.load(Ordering::Relaxed);
+            Some(Duration::from_nanos(at.saturating_sub(sent)))
+        })
+        .collect();
+    latencies.sort();
+    latencies
+}
+
+/// `POST /changes` sent → 202, sorted, of the single-change requests with sequence numbers in `seqs` that were
+/// answered 202 (recorded by the open-loop publisher).
+fn accept_latencies(clock: &Clock, seqs: std::ops::Range<u64>) -> Vec<Duration> {
+    let mut latencies: Vec<Duration> = seqs
+        .filter_map(|seq| {
+            let sent = clock.sent.get(seq as usize)?.load(Ordering::Relaxed);
+            let accepted = clock.accepted.get(seq as usize)?.load(Ordering::Relaxed);
+            (accepted > 0).then(|| Duration::from_nanos(accepted.saturating_sub(sent)))
+        })
+        .collect();
+    latencies.sort();
+    latencies
+}
+
+/// Herald's CPU time per request the receiver got, in µs (`None` when it got none).
+fn cpu_per_delivery(cpu_secs: f64, deliveries: usize) -> Option<f64> {
+    (deliveries > 0).then(|| cpu_secs * 1e6 / deliveries as f64)
 }
 
 /// The loopback limit: Herald's own HTTP client posting a delivery-sized body to the receiver, closed loop.
@@ -492,15 +632,18 @@ impl Table {
             self.ms(scenario, "202 latency p99", percentile(&m.accept_latencies, 99.0));
         }
         self.value(scenario, "herald CPU", m.cores, "cores");
+        if let Some(us) = cpu_per_delivery(m.cpu_secs, m.received) {
+            self.value(scenario, "herald CPU per delivery", us, "µs");
+        }
         self.value(scenario, "herald peak RSS", m.peak_rss as f64 / 1e6, "MB");
     }
     fn print(&self) {
         println!();
-        println!("{:<28} {:<22} {:>14} {:<6} {:>9}", "scenario", "metric", "value", "unit", "÷ limit");
-        println!("{}", "-".repeat(84));
+        println!("{:<28} {:<28} {:>14} {:<6} {:>9}", "scenario", "metric", "value", "unit", "÷ limit");
+        println!("{}", "-".repeat(90));
         for f in &self.figures {
             let ratio = f.ratio.map(|r| format!("{:.1} %", r * 100.0)).unwrap_or_default();
-            println!("{:<28} {:<22} {:>14.2} {:<6} {:>9}", f.scenario, f.metric, f.value, f.unit, ratio);
+            println!("{:<28} {:<28} {:>14.2} {:<6} {:>9}", f.scenario, f.metric, f.value, f.unit, ratio);
         }
     }
 }
@@ -508,12 +651,7 @@ impl Table {
 /// Runs every scenario and prints the table; returns the figures.
 pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     let start = Instant::now();
-    let clock = Arc::new(Clock {
-        start,
-        sent: (0..MAX_SEQ).map(|_| AtomicU64::new(0)).collect(),
-        accepted: (0..MAX_SEQ).map(|_| AtomicU64::new(0)).collect(),
-        next: AtomicU64::new(0),
-    });
+    let clock = Arc::new(Clock::new(start, MAX_SEQ));
     let receiver = Receiver::start(start).await?;
     let phase = opts.phase();
     progress(&format!("loopback limit: {} connections for {phase:?}", opts.concurrency));
@@ -569,6 +707,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     progress(&format!("one webhook at half that rate ({half:.0}/s)"));
     let m = measure(&receiver, &clock, pid, 1, || publish_rate(&api, &clock, "S1", half, phase)).await;
     table.measured("1 webhook (half rate)", &m);
+    overload(&api, &receiver, &clock, pid, &opts, changes_rate, &mut table).await?;
 
     for fanout in [10usize, 100] {
         progress(&format!("fan-out to {fanout}"));
@@ -680,6 +819,142 @@ async fn saturated_dead_half(
         }
     }
     Ok(())
+}
+
+/// How long after an open-loop phase of the overload scenario its requests may still be answered; later, they count
+/// as not answered.
+const OVERLOAD_GRACE: Duration = Duration::from_secs(5);
+
+/// One webhook, open loop, one change per request, at 150 % of the closed-loop one-change-per-request maximum
+/// (`max`, changes accepted per second earlier in the run) for one phase, then at half of it for one phase: how
+/// Herald answers when it is offered more than it can take (`202`, or `503` with `Retry-After` once it sheds load),
+/// how fast it answers, whether it keeps delivering at its maximum meanwhile, its memory, and whether latency comes
+/// back once the load falls.
+async fn overload(
+    api: &Arc<Api>,
+    receiver: &Receiver,
+    clock: &Arc<Clock>,
+    pid: u32,
+    opts: &BenchOptions,
+    max: f64,
+    table: &mut Table,
+) -> anyhow::Result<()> {
+    let phase = opts.phase();
+    api.setup("V1", &[receiver.url("/ok")]).await?;
+    // Herald's RSS every 100 ms over both phases (its VmHWM is the peak since it started, not this scenario's).
+    let peak = Arc::new(AtomicU64::new(0));
+    let sampling = Arc::new(AtomicBool::new(true));
+    let sampler = {
+        let (peak, sampling) = (peak.clone(), sampling.clone());
+        tokio::spawn(async move {
+            while sampling.load(Ordering::Relaxed) {
+                peak.fetch_max(rss(pid).0, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+
+    let over = (max * 1.5).max(10.0);
+    let name = "1 webhook overload 150 %";
+    progress(&format!("one webhook, open loop at 150 % of the closed-loop maximum ({over:.0} changes/s)"));
+    receiver.state.reset();
+    let cpu0 = cpu_time(pid);
+    // Deliveries and CPU are read when the phase ends; the publisher then waits up to the grace for answers.
+    let (run, (cpu, delivered)) =
+        tokio::join!(publish_open(api, clock, "V1", over, phase, Some(OVERLOAD_GRACE)), async {
+            tokio::time::sleep(phase).await;
+            (cpu_time(pid).saturating_sub(cpu0).as_secs_f64(), receiver.state.ok_count())
+        });
+    table.value(name, "offered", over, "/s");
+    answer_figures(table, name, &run);
+    let rate = delivered as f64 / phase.as_secs_f64();
+    table.rate(name, "deliveries", rate);
+    table.value(name, "deliveries ÷ closed-loop max", rate / max.max(1e-9), "×");
+    if let Some(us) = cpu_per_delivery(cpu, delivered) {
+        table.value(name, "herald CPU per delivery", us, "µs");
+    }
+
+    let half = (max / 2.0).max(10.0);
+    let name = "1 webhook overload, 50 %";
+    progress(&format!("  then at half the closed-loop maximum ({half:.0} changes/s)"));
+    let (cpu0, received0) = (cpu_time(pid), receiver.state.received());
+    let first = clock.next.load(Ordering::Relaxed);
+    let run = publish_open(api, clock, "V1", half, phase, Some(OVERLOAD_GRACE)).await;
+    let seqs = first..clock.next.load(Ordering::Relaxed);
+    // Wait for the deliveries of this phase's accepted changes (the overload phase's may still be arriving).
+    let expected = run.accepted() as usize;
+    let mut receipts: Vec<(u64, u64)> = Vec::new();
+    let (mut arrived, mut last_progress) = (0usize, Instant::now());
+    let give_up = Instant::now() + if opts.quick { Duration::from_secs(30) } else { Duration::from_secs(120) };
+    while arrived < expected {
+        let new = receiver.state.take_receipts();
+        if !new.is_empty() {
+            last_progress = Instant::now();
+        }
+        arrived += new.iter().filter(|(seq, _)| seqs.contains(seq)).count();
+        receipts.extend(new);
+        if last_progress.elapsed() > Duration::from_secs(20) || Instant::now() > give_up {
+            progress(&format!("  only {arrived} of {expected} deliveries arrived"));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let cpu = cpu_time(pid).saturating_sub(cpu0).as_secs_f64();
+    let received = receiver.state.received().saturating_sub(received0);
+    sampling.store(false, Ordering::Relaxed);
+    let _ = sampler.await;
+    receipts.extend(receiver.state.take_receipts());
+    table.value(name, "offered", half, "/s");
+    answer_figures(table, name, &run);
+    let latencies = delivery_latencies(clock, &receipts, seqs.clone());
+    table.ms(name, "latency p50", percentile(&latencies, 50.0));
+    table.ms(name, "latency p99", percentile(&latencies, 99.0));
+    table.ms(name, "202 latency p99", percentile(&accept_latencies(clock, seqs), 99.0));
+    if let Some(us) = cpu_per_delivery(cpu, received) {
+        table.value(name, "herald CPU per delivery", us, "µs");
+    }
+    table.value("1 webhook overload 150 %", "herald peak RSS", peak.load(Ordering::Relaxed) as f64 / 1e6, "MB");
+    Ok(())
+}
+
+/// How an open-loop phase's requests were answered: counts by answer, answer latency (sent → status, for every
+/// answer), the share answered within a second (of all requests due), and the changes accepted per second.
+fn answer_figures(table: &mut Table, scenario: &str, run: &OpenLoop) {
+    let due = run.sent.len();
+    let count = |pred: &dyn Fn(Outcome) -> bool| run.count(pred) as f64;
+    table.value(scenario, "requests", due as f64, "");
+    table.value(scenario, "answered 202", count(&|o| matches!(o, Outcome::Answered { status: 202, .. })), "");
+    table.value(
+        scenario,
+        "503 with Retry-After",
+        count(&|o| matches!(o, Outcome::Answered { status: 503, retry_after: true })),
+        "",
+    );
+    table.value(
+        scenario,
+        "503 without Retry-After",
+        count(&|o| matches!(o, Outcome::Answered { status: 503, retry_after: false })),
+        "",
+    );
+    table.value(
+        scenario,
+        "other statuses",
+        count(&|o| matches!(o, Outcome::Answered { status, .. } if status != 202 && status != 503)),
+        "",
+    );
+    table.value(scenario, "transport errors", count(&|o| o == Outcome::Transport), "");
+    table.value(scenario, "not answered (end + 5 s)", count(&|o| o == Outcome::Unanswered), "");
+    let not_sent = count(&|o| o == Outcome::NotSent);
+    if not_sent > 0.0 {
+        table.value(scenario, "not sent (bench cap)", not_sent, "");
+    }
+    let latencies = run.answer_latencies();
+    table.ms(scenario, "answer latency p50", percentile(&latencies, 50.0));
+    table.ms(scenario, "answer latency p99", percentile(&latencies, 99.0));
+    table.ms(scenario, "answer latency max", percentile(&latencies, 100.0));
+    let within = latencies.iter().filter(|l| **l <= Duration::from_secs(1)).count();
+    table.value(scenario, "answered within 1 s", 100.0 * within as f64 / due.max(1) as f64, "%");
+    table.rate(scenario, "changes accepted", run.accepted() as f64 / run.secs.max(1e-9));
 }
 
 /// Entities of the ordered scenario: each change is about one of them, in turn.
@@ -868,6 +1143,7 @@ async fn backlog(
     receiver.state.reset();
     let herald = HeraldChild::start(opts, dir.path(), true, &[]).await?;
     let pid = herald.pid();
+    let cpu0 = cpu_time(pid);
     let marks: Vec<usize> = [n, n / 10, n / 100].into_iter().filter(|m| *m >= 100).collect();
     let started = Instant::now();
     let mut samples: Vec<(f64, usize, u64)> = Vec::new();
@@ -885,7 +1161,11 @@ async fn backlog(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let total = started.elapsed().as_secs_f64();
+    let cpu = cpu_time(pid).saturating_sub(cpu0).as_secs_f64();
     table.rate("backlog drain", "deliveries (overall)", n as f64 / total);
+    if let Some(us) = cpu_per_delivery(cpu, receiver.state.received()) {
+        table.value("backlog drain", "herald CPU per delivery", us, "µs");
+    }
     for mark in marks {
         // the rate while pending fell from 110 % to 90 % of the mark (from the mark to 80 % at the top)
         let (hi, lo) = if mark == n { (n, n * 8 / 10) } else { (mark * 11 / 10, mark * 9 / 10) };
@@ -900,4 +1180,81 @@ async fn backlog(
     table.value("backlog drain", "herald peak RSS", rss(pid).1 as f64 / 1e6, "MB");
     herald.stop();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stand-in for Herald's `POST /changes` that answers its requests in turn `202`, `503` with `Retry-After`,
+    /// `503` without, `500`, and never; returns its address and how many requests it got.
+    async fn answering_in_turn() -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let count = Arc::new(AtomicUsize::new(0));
+        let seen = count.clone();
+        let app = axum::Router::new().route(
+            "/changes",
+            axum::routing::post(move || {
+                let n = seen.fetch_add(1, Ordering::Relaxed);
+                async move {
+                    use axum::http::StatusCode;
+                    use axum::response::IntoResponse;
+                    match n % 5 {
+                        0 => StatusCode::ACCEPTED.into_response(),
+                        1 => (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "1")], "{}").into_response(),
+                        2 => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+                        3 => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+                        _ => std::future::pending().await,
+                    }
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (base, count)
+    }
+
+    #[tokio::test]
+    async fn the_open_loop_publisher_records_how_each_request_was_answered() {
+        let (base, count) = answering_in_turn().await;
+        let api = Arc::new(Api { http: reqwest::Client::new(), base });
+        let clock = Arc::new(Clock::new(Instant::now(), 10_000));
+        let run =
+            publish_open(&api, &clock, "C", 200.0, Duration::from_millis(500), Some(Duration::from_millis(500))).await;
+        let got = count.load(Ordering::Relaxed);
+        assert!(got >= 10, "only {got} requests were sent");
+        assert_eq!(run.sent.len(), got, "every request due is sent and recorded once");
+        let by = |o: Outcome| run.count(|x| x == o);
+        let answered = |status, retry_after| by(Outcome::Answered { status, retry_after });
+        // The server's turn for each request is the order it got them in, so count what each turn must give.
+        let turn = |t: usize| (0..got).filter(|n| n % 5 == t).count();
+        assert_eq!(answered(202, false), turn(0));
+        assert_eq!(answered(503, true), turn(1));
+        assert_eq!(answered(503, false), turn(2));
+        assert_eq!(answered(500, false), turn(3));
+        assert_eq!(by(Outcome::Unanswered), turn(4));
+        assert_eq!(run.accepted() as usize, turn(0));
+        assert_eq!(run.answer_latencies().len(), got - turn(4));
+        // The accepted ones have their 202 time; no other does.
+        let seqs = 0..clock.next.load(Ordering::Relaxed);
+        assert_eq!(accept_latencies(&clock, seqs).len(), turn(0));
+    }
+
+    #[tokio::test]
+    async fn connections_refused_are_transport_errors() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let api = Arc::new(Api { http: reqwest::Client::new(), base: format!("http://127.0.0.1:{port}") });
+        let clock = Arc::new(Clock::new(Instant::now(), 1_000));
+        let run =
+            publish_open(&api, &clock, "C", 100.0, Duration::from_millis(200), Some(Duration::from_secs(5))).await;
+        assert!(!run.sent.is_empty());
+        assert_eq!(run.count(|o| o == Outcome::Transport), run.sent.len());
+        assert_eq!(run.accepted(), 0);
+    }
+
+    #[test]
+    fn cpu_per_delivery_is_in_microseconds() {
+        assert_eq!(cpu_per_delivery(2.0, 1_000), Some(2_000.0));
+        assert_eq!(cpu_per_delivery(1.0, 0), None);
+    }
 }
