@@ -18,7 +18,7 @@ pub const MAX_PENDING_BODY_BYTES: usize = 64 * 1024 * 1024;
 pub const RETRY_AFTER_SECS: u64 = 1;
 
 /// The default bound on publishing requests being handled at once (`--max-pending-publishes`).
-pub const MAX_PENDING_PUBLISHES: usize = 512;
+pub const MAX_PENDING_PUBLISHES: usize = 128;
 
 /// The publishing requests being handled, counted against their bounds.
 #[derive(Debug)]
