@@ -1,7 +1,7 @@
 //! The benchmark's scenarios, run one after the other against one Herald process.
 
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::broker::{wait_acknowledged, BenchQueue};
 use super::receiver::Receiver;
-use super::stats::{cpu_time, percentile, rss};
+use super::stats::{cpu_time, percentile, rss, RssPeak};
 use super::{BenchOptions, Figure};
 
 const TOKEN: &str = "bench-admin-token-0123456789";
@@ -511,6 +511,7 @@ where
 {
     receiver.state.reset();
     let cpu0 = cpu_time(pid);
+    let memory = RssPeak::start(pid);
     let t0 = clock.now_ns();
     let first_seq = clock.next.load(Ordering::Relaxed);
     let started = Instant::now();
@@ -538,7 +539,7 @@ where
         cores: cpu / wall.max(1e-9),
         cpu_secs: cpu,
         received,
-        peak_rss: rss(pid).1,
+        peak_rss: memory.stop(pid),
     }
 }
 
@@ -841,18 +842,8 @@ async fn overload(
 ) -> anyhow::Result<()> {
     let phase = opts.phase();
     api.setup("V1", &[receiver.url("/ok")]).await?;
-    // Herald's RSS every 100 ms over both phases (its VmHWM is the peak since it started, not this scenario's).
-    let peak = Arc::new(AtomicU64::new(0));
-    let sampling = Arc::new(AtomicBool::new(true));
-    let sampler = {
-        let (peak, sampling) = (peak.clone(), sampling.clone());
-        tokio::spawn(async move {
-            while sampling.load(Ordering::Relaxed) {
-                peak.fetch_max(rss(pid).0, Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        })
-    };
+    // Herald's peak RSS over both phases.
+    let memory = RssPeak::start(pid);
 
     let over = (max * 1.5).max(10.0);
     let name = "1 webhook overload 150 %";
@@ -901,8 +892,6 @@ async fn overload(
     }
     let cpu = cpu_time(pid).saturating_sub(cpu0).as_secs_f64();
     let received = receiver.state.received().saturating_sub(received0);
-    sampling.store(false, Ordering::Relaxed);
-    let _ = sampler.await;
     receipts.extend(receiver.state.take_receipts());
     table.value(name, "offered", half, "/s");
     answer_figures(table, name, &run);
@@ -913,7 +902,7 @@ async fn overload(
     if let Some(us) = cpu_per_delivery(cpu, received) {
         table.value(name, "herald CPU per delivery", us, "µs");
     }
-    table.value("1 webhook overload 150 %", "herald peak RSS", peak.load(Ordering::Relaxed) as f64 / 1e6, "MB");
+    table.value("1 webhook overload 150 %", "herald peak RSS", memory.stop(pid) as f64 / 1e6, "MB");
     Ok(())
 }
 

@@ -26,6 +26,38 @@ pub fn rss(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// A process's peak resident set over a span of time: its RSS sampled every 100 ms from [`RssPeak::start`] to
+/// [`RssPeak::stop`]. (`VmHWM` is the peak since the process started, so it cannot tell one scenario from the ones
+/// before it.)
+pub struct RssPeak {
+    peak: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RssPeak {
+    pub fn start(pid: u32) -> Self {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let peak = std::sync::Arc::new(AtomicU64::new(rss(pid).0));
+        let task = tokio::spawn({
+            let peak = peak.clone();
+            async move {
+                loop {
+                    peak.fetch_max(rss(pid).0, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        });
+        Self { peak, task }
+    }
+
+    /// The peak so far, in bytes, including a last sample now; stops sampling.
+    pub fn stop(self, pid: u32) -> u64 {
+        use std::sync::atomic::Ordering;
+        self.task.abort();
+        self.peak.fetch_max(rss(pid).0, Ordering::Relaxed).max(rss(pid).0)
+    }
+}
+
 /// CPU time (user + system) a process has used so far.
 pub fn cpu_time(pid: u32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
