@@ -19,9 +19,10 @@ pub const PROBE_MAX: Duration = Duration::from_secs(60);
 pub const HOLD_MAX: Duration = Duration::from_secs(24 * 60 * 60);
 /// Send slots are `1/rate` apart plus this share, so that a send a little late cannot put `rate + 1` attempts in a
 /// receiver's one-second window: `rate` slots span `1 + SLOT_SLACK` seconds, so a request that reaches the receiver
-/// up to 50 ms later than its slot (dispatch, signing, the connection, the network) still keeps every one-second
-/// window within the limit. 2 % (20 ms) proved too little on a loaded machine.
-pub const SLOT_SLACK: f64 = 0.05;
+/// up to 100 ms later than its slot (dispatch, signing, the connection, the network) still keeps every one-second
+/// window within the limit. 2 % (20 ms) proved too little on a loaded machine, and 5 % (50 ms) once let the
+/// receiver of a test see 21 in a second under a full CI run.
+pub const SLOT_SLACK: f64 = 0.10;
 /// A slot not used within this long after its instant is dropped (under-use, never over-use): the engine's own
 /// lateness stays well within the slack.
 pub const SLOT_LATE: Duration = Duration::from_millis(10);
