@@ -162,6 +162,17 @@ struct Api {
 }
 
 impl Api {
+    /// `POST /changes` with this JSON body.
+    async fn publish(&self, body: String) -> reqwest::Result<reqwest::Response> {
+        self.http
+            .post(format!("{}/changes", self.base))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+    }
+
     async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
         let resp = self.http.post(format!("{}{path}", self.base)).bearer_auth(TOKEN).json(&body).send().await?;
         let status = resp.status();
@@ -241,16 +252,7 @@ async fn publish_closed_about(
         tasks.push(tokio::spawn(async move {
             while Instant::now() < deadline {
                 let body = changes_body_of(&clock, &customer, batch, one);
-                let ok = api
-                    .http
-                    .post(format!("{}/changes", api.base))
-                    .bearer_auth(TOKEN)
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await
-                    .map(|r| r.status().as_u16() == 202)
-                    .unwrap_or(false);
+                let ok = api.publish(body).await.map(|r| r.status().as_u16() == 202).unwrap_or(false);
                 if ok {
                     sent.fetch_add(batch.max(1), Ordering::Relaxed);
                 }
@@ -406,14 +408,7 @@ async fn publish_open(
                 let seq = clock.take();
                 let started = Instant::now();
                 let request = async {
-                    let resp = api
-                        .http
-                        .post(format!("{}/changes", api.base))
-                        .bearer_auth(TOKEN)
-                        .header("content-type", "application/json")
-                        .body(change_json(&customer, seq))
-                        .send()
-                        .await;
+                    let resp = api.publish(change_json(&customer, seq)).await;
                     let latency = started.elapsed();
                     match resp {
                         Ok(resp) => {
@@ -992,14 +987,7 @@ async fn ordered(
                 .flat_map(|e| [0, 1].map(|_| entity_change_json(&customer, clock.take(), e)))
                 .collect();
             let body = format!(r#"{{"changes":[{}]}}"#, changes.join(","));
-            let resp = api
-                .http
-                .post(format!("{}/changes", api.base))
-                .bearer_auth(TOKEN)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await?;
+            let resp = api.publish(body).await?;
             anyhow::ensure!(resp.status().as_u16() == 202, "a batch answered {}", resp.status());
         }
         let deadline = Instant::now() + Duration::from_secs(600);
@@ -1107,14 +1095,7 @@ async fn backlog(
                 let count = batch.min(n - b * batch);
                 let changes: Vec<String> = (0..count).map(|_| change_json("B1", clock.take())).collect();
                 let body = format!(r#"{{"changes":[{}]}}"#, changes.join(","));
-                let resp = api
-                    .http
-                    .post(format!("{}/changes", api.base))
-                    .bearer_auth(TOKEN)
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await?;
+                let resp = api.publish(body).await?;
                 anyhow::ensure!(resp.status().as_u16() == 202, "batch answered {}", resp.status());
                 if b % 200 == 0 {
                     progress(&format!("  {} of {n}", (b + 1) * batch));
