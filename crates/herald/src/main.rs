@@ -60,6 +60,10 @@ struct BenchArgs {
     /// Skip the broker scenario.
     #[arg(long)]
     skip_broker: bool,
+    /// Only the throughput scenarios (one webhook at 1 and --batch changes per request, fan-out 10 and 100): a
+    /// short run for comparing two builds.
+    #[arg(long)]
+    throughput_only: bool,
     /// Run nothing: print the figures of two files written by --json side by side (after ÷ before).
     #[arg(long, num_args = 2, value_names = ["BEFORE", "AFTER"])]
     compare: Option<Vec<std::path::PathBuf>>,
@@ -145,9 +149,10 @@ fn main() -> ExitCode {
                 json: args.json,
                 concurrency: args.concurrency.max(1),
                 backlog: args.backlog.unwrap_or(if args.quick { 20_000 } else { 1_000_000 }),
-                skip_backlog: args.skip_backlog,
+                skip_backlog: args.skip_backlog || args.throughput_only,
+                throughput_only: args.throughput_only,
                 batch: args.batch.clamp(1, 1_000),
-                amqp_url: (!args.skip_broker).then_some(args.amqp_url),
+                amqp_url: (!args.skip_broker && !args.throughput_only).then_some(args.amqp_url),
             };
             herald::bench::run(opts).await.map(|_| ())
         }),

@@ -11,6 +11,7 @@ use herald_domain::{ApplicationId, DeliveryId, InstallationId, WebhookId};
 use crate::catalogue::Catalogue;
 use crate::dialect::Sql;
 use crate::group_commit::GroupCommit;
+use crate::liveness::Liveness;
 use crate::*;
 
 /// What [`Store::claim_due_with_lease`] asks for.
@@ -20,6 +21,8 @@ pub struct Claim<'a> {
     pub limit: u32,
     pub exclude: &'a [WebhookId],
     pub lease: Duration,
+    /// Whether the claim also writes `owner`'s heartbeat (see [`crate::liveness`]).
+    pub heartbeat: bool,
 }
 
 /// A database behind [`Store`]: its catalogue (pools and sealer), its group commit, and its hot path: claims,
@@ -32,6 +35,8 @@ pub trait Backend: Send + Sync + 'static {
     fn catalogue(&self) -> Catalogue<'_, Self::Db>;
     /// The group commit accepted changes go through.
     fn commits(&self) -> &GroupCommit;
+    /// The heartbeats this store wrote, so that claims write them only now and then.
+    fn liveness(&self) -> &Liveness;
     /// As [`Store::integrity_problem`].
     fn integrity_problem(&self) -> Option<String> {
         None
@@ -216,15 +221,25 @@ impl<B: Backend> Store for B {
         exclude: &[WebhookId],
         lease: Duration,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        Backend::claim(self, Claim { owner, now, limit, exclude, lease }).await
+        let heartbeat = self.liveness().due(owner, now, lease);
+        let claimed = Backend::claim(self, Claim { owner, now, limit, exclude, lease, heartbeat }).await?;
+        if heartbeat {
+            self.liveness().written(owner, now);
+        }
+        Ok(claimed)
     }
 
     async fn heartbeat(&self, node: &str, now: DateTime<Utc>) -> StoreResult<()> {
-        Backend::heartbeat(self, node, now).await
+        Backend::heartbeat(self, node, now).await?;
+        self.liveness().written(node, now);
+        Ok(())
     }
 
     async fn release_claims(&self, owner: &str) -> StoreResult<u64> {
-        self.catalogue().release_claims(owner).await
+        let released = self.catalogue().release_claims(owner).await;
+        // Its `nodes` row is gone (or may be): a later claim by the same name writes a heartbeat again.
+        self.liveness().forget(owner);
+        released
     }
 
     async fn next_due_at(&self, exclude: &[WebhookId]) -> StoreResult<Option<DateTime<Utc>>> {

@@ -15,6 +15,7 @@ mod dialect;
 mod entity_state;
 mod error;
 mod group_commit;
+mod liveness;
 mod models;
 pub mod postgres;
 mod sealing;
@@ -189,7 +190,8 @@ pub trait Store: Send + Sync + 'static {
     /// claim, more than `lease` before `now` and claimed it more than `lease` before `now`. `owner` also gets back
     /// its own deliveries claimed (or stored held) more than `lease` before `now`: it may have lost them (a request
     /// cancelled between its commit and the hand-over, an attempt that panicked), and its worker ignores those it
-    /// still holds. Claiming is itself a heartbeat of `owner`, written in the same statement. Two concurrent calls
+    /// still holds. Claiming is itself a heartbeat of `owner`, written in the same statement whenever this store last
+    /// wrote one for `owner` more than a tenth of `lease` before `now`. Two concurrent calls
     /// never return the same delivery.
     async fn claim_due_with_lease(
         &self,

@@ -34,6 +34,8 @@ pub struct BenchOptions {
     pub backlog: usize,
     /// Skip the backlog scenario.
     pub skip_backlog: bool,
+    /// Only the throughput scenarios: one webhook at one and at `batch` changes per request, fan-out 10 and 100.
+    pub throughput_only: bool,
     /// Changes per `POST /changes` in the batched throughput scenario (1 to 1,000), and per message in the
     /// broker scenario.
     pub batch: usize,

@@ -680,15 +680,17 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     table.measured("1 webhook (max, 1/req)", &m);
     let unordered = m.deliveries as f64 / m.delivery_secs.max(1e-9);
     let changes_rate = m.changes as f64 / m.publish_secs.max(1e-9);
-    ordered(&opts, &api, &receiver, &clock, pid, unordered, &mut table).await?;
-
-    progress("one webhook, closed loop, one record per PUT /entities");
-    api.setup("E1", std::slice::from_ref(&ok)).await?;
-    create_entities(&api, &clock, "E1", opts.concurrency).await?;
-    let m = measure(&receiver, &clock, pid, 1, || publish_puts(&api, &clock, "E1", opts.concurrency, phase)).await;
-    table.measured("1 webhook (PUT /entities)", &m);
-    let puts_rate = m.changes as f64 / m.publish_secs.max(1e-9);
-    table.value("1 webhook (PUT /entities)", "÷ POST /changes", 100.0 * puts_rate / changes_rate.max(1e-9), "%");
+    let all = !opts.throughput_only;
+    if all {
+        ordered(&opts, &api, &receiver, &clock, pid, unordered, &mut table).await?;
+        progress("one webhook, closed loop, one record per PUT /entities");
+        api.setup("E1", std::slice::from_ref(&ok)).await?;
+        create_entities(&api, &clock, "E1", opts.concurrency).await?;
+        let m = measure(&receiver, &clock, pid, 1, || publish_puts(&api, &clock, "E1", opts.concurrency, phase)).await;
+        table.measured("1 webhook (PUT /entities)", &m);
+        let puts_rate = m.changes as f64 / m.publish_secs.max(1e-9);
+        table.value("1 webhook (PUT /entities)", "÷ POST /changes", 100.0 * puts_rate / changes_rate.max(1e-9), "%");
+    }
 
     // Batches cost the publisher (and Herald's HTTP front) less per change, so that delivery is what is measured.
     let batch = opts.batch;
@@ -700,10 +702,12 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     let batched_accepted = m.changes as f64 / m.publish_secs.max(1e-9);
 
     let half = (max_rate / 2.0).max(10.0);
-    progress(&format!("one webhook at half that rate ({half:.0}/s)"));
-    let m = measure(&receiver, &clock, pid, 1, || publish_rate(&api, &clock, "S1", half, phase)).await;
-    table.measured("1 webhook (half rate)", &m);
-    overload(&api, &receiver, &clock, pid, &opts, changes_rate, &mut table).await?;
+    if all {
+        progress(&format!("one webhook at half that rate ({half:.0}/s)"));
+        let m = measure(&receiver, &clock, pid, 1, || publish_rate(&api, &clock, "S1", half, phase)).await;
+        table.measured("1 webhook (half rate)", &m);
+        overload(&api, &receiver, &clock, pid, &opts, changes_rate, &mut table).await?;
+    }
 
     for fanout in [10usize, 100] {
         progress(&format!("fan-out to {fanout}"));
@@ -713,32 +717,34 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
         let m =
             measure(&receiver, &clock, pid, fanout, || publish_closed(&api, &clock, &customer, conc, phase, 1)).await;
         table.measured(&format!("fan-out {fanout}"), &m);
-        if fanout == 100 {
+        if fanout == 100 && all {
             filtered_fanout(&api, &receiver, &clock, pid, conc, phase, &m, &mut table).await?;
         }
     }
 
-    // Half of ten webhooks dead: the healthy half's latency against the all-healthy run, at the same rate: ten
-    // webhooks at a tenth of the half rate, so that the all-healthy run delivers at half the maximum.
-    let rate = (half / 10.0).max(10.0);
-    progress(&format!("10 healthy webhooks at {rate:.0} changes/s"));
-    api.setup("H10", &vec![ok.clone(); 10]).await?;
-    let healthy = measure(&receiver, &clock, pid, 10, || publish_rate(&api, &clock, "H10", rate, phase)).await;
-    table.measured("10 healthy", &healthy);
-    for dead in ["/fail", "/hang"] {
-        progress(&format!("5 healthy + 5 answering {dead} at {rate:.0} changes/s"));
-        let customer = format!("D{}", &dead[1..]);
-        let mut urls = vec![ok.clone(); 5];
-        urls.extend(std::iter::repeat_n(receiver.url(dead), 5));
-        api.setup(&customer, &urls).await?;
-        let m = measure(&receiver, &clock, pid, 5, || publish_rate(&api, &clock, &customer, rate, phase)).await;
-        let name = format!("5 healthy + 5 {}", if dead == "/fail" { "500" } else { "hanging" });
-        table.measured(&name, &m);
-        let ratio =
-            percentile(&m.latencies, 99.0).as_secs_f64() / percentile(&healthy.latencies, 99.0).as_secs_f64().max(1e-9);
-        table.value(&name, "healthy p99 ÷ all-healthy", ratio, "×");
+    if all {
+        // Half of ten webhooks dead: the healthy half's latency against the all-healthy run, at the same rate: ten
+        // webhooks at a tenth of the half rate, so that the all-healthy run delivers at half the maximum.
+        let rate = (half / 10.0).max(10.0);
+        progress(&format!("10 healthy webhooks at {rate:.0} changes/s"));
+        api.setup("H10", &vec![ok.clone(); 10]).await?;
+        let healthy = measure(&receiver, &clock, pid, 10, || publish_rate(&api, &clock, "H10", rate, phase)).await;
+        table.measured("10 healthy", &healthy);
+        for dead in ["/fail", "/hang"] {
+            progress(&format!("5 healthy + 5 answering {dead} at {rate:.0} changes/s"));
+            let customer = format!("D{}", &dead[1..]);
+            let mut urls = vec![ok.clone(); 5];
+            urls.extend(std::iter::repeat_n(receiver.url(dead), 5));
+            api.setup(&customer, &urls).await?;
+            let m = measure(&receiver, &clock, pid, 5, || publish_rate(&api, &clock, &customer, rate, phase)).await;
+            let name = format!("5 healthy + 5 {}", if dead == "/fail" { "500" } else { "hanging" });
+            table.measured(&name, &m);
+            let ratio = percentile(&m.latencies, 99.0).as_secs_f64()
+                / percentile(&healthy.latencies, 99.0).as_secs_f64().max(1e-9);
+            table.value(&name, "healthy p99 ÷ all-healthy", ratio, "×");
+        }
+        saturated_dead_half(&api, &receiver, &clock, pid, &opts, &mut table).await?;
     }
-    saturated_dead_half(&api, &receiver, &clock, pid, &opts, &mut table).await?;
     // Last, so that what it leaves undelivered cannot slow the scenarios above.
     if let Some((queue, _)) = &queue {
         progress(&format!("one webhook, changes from RabbitMQ, {batch} changes per message"));

@@ -201,21 +201,55 @@ async fn promote_next(tx: &mut PgConnection, attempts: &[AttemptRecord]) -> Stor
     Ok(())
 }
 
-/// The claimant's heartbeat: the start of both claim statements.
-macro_rules! claim_alive {
-    () => {
-        "\
-WITH alive AS (
+/// The claimant's heartbeat, when the claim writes it (see `crate::liveness`): the first part of a claim statement.
+const CLAIM_ALIVE: &str = "
+alive AS (
     INSERT INTO nodes (id, heartbeat) VALUES ($1, $2)
     ON CONFLICT (id) DO UPDATE SET heartbeat = GREATEST(nodes.heartbeat, EXCLUDED.heartbeat)
-), "
-    };
-}
+), ";
 
-/// Deliveries held under lapsed leases, and the claim itself: the end of both claim statements.
-macro_rules! claim_rest {
-    () => {
-        "expired AS (
+/// The deliveries nobody holds, due now, earliest first: one index range scan (migration 0003).
+///
+/// `SKIP LOCKED` lets concurrent claimants pass over each other's rows instead of waiting or taking them twice.
+const CLAIM_FREE: &str = "
+free AS (
+    SELECT d.id, d.next_attempt_at FROM deliveries d
+    WHERE d.state = {pending} AND d.owner IS NULL AND d.next_attempt_at <= $2 AND d.webhook_id <> ALL($4)
+    ORDER BY d.next_attempt_at
+    LIMIT $5
+    FOR UPDATE OF d SKIP LOCKED
+), ";
+
+/// [`CLAIM_FREE`] when the earliest due rows are all excluded webhooks' backlog (see [`window_blocked`]): each
+/// other webhook's earliest rows, one index seek per webhook (`deliveries_free_by_webhook`, migration 0004), of
+/// which only the earliest `$5` are locked: locking every webhook's `$5` would mark up to `$5` rows per webhook for
+/// a claim that returns `$5`. A candidate another claimant locked meanwhile is skipped (this claim returns fewer);
+/// one it claimed fails the re-checked conditions.
+const CLAIM_FREE_BY_WEBHOOK: &str = "
+free AS (
+    SELECT d.id, d.next_attempt_at FROM deliveries d
+    WHERE d.id IN (
+        SELECT x.id FROM webhooks w CROSS JOIN LATERAL (
+            SELECT c.id, c.next_attempt_at FROM deliveries c
+            WHERE c.webhook_id = w.id AND c.state = {pending} AND c.owner IS NULL AND c.next_attempt_at <= $2
+            ORDER BY c.next_attempt_at
+            LIMIT $5
+        ) x
+        WHERE w.id <> ALL($4)
+        ORDER BY x.next_attempt_at
+        LIMIT $5
+    )
+    AND d.state = {pending} AND d.owner IS NULL AND d.next_attempt_at <= $2
+    FOR UPDATE OF d SKIP LOCKED
+), ";
+
+/// Deliveries held under lapsed leases, and the claim itself: the end of every claim statement.
+///
+/// A row another claimant committed after this statement's snapshot is re-checked against the new row version;
+/// that version has `updated` = the new claim's time, which fails `updated < cutoff`, so a fresh claim is never
+/// taken for an expired one even when this statement's snapshot does not yet see the new holder's heartbeat.
+const CLAIM_REST: &str = "
+expired AS (
     SELECT d.id, d.next_attempt_at FROM deliveries d
     WHERE d.state = {pending} AND d.owner IS NOT NULL AND d.updated < $3 AND d.next_attempt_at <= $2
       AND (d.owner = $1 OR NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = d.owner AND n.heartbeat >= $3))
@@ -231,56 +265,19 @@ macro_rules! claim_rest {
 UPDATE deliveries d SET owner = $1, updated = $2
 FROM due, events e
 WHERE d.id = due.id AND e.id = d.event
-RETURNING d.id, d.event, d.webhook_id, d.application_id, d.sandbox, d.attempts, d.entity_key, d.sequence, e.body"
+RETURNING d.id, d.event, d.webhook_id, d.application_id, d.sandbox, d.attempts, d.entity_key, d.sequence, e.body";
+
+/// The four claim statements, one statement each: `[by webhook][with the heartbeat]`, from the deliveries nobody
+/// holds and those held since before the cutoff by a node not seen since (two index range scans, migration 0003).
+static CLAIMS: LazyLock<[[String; 2]; 2]> = LazyLock::new(|| {
+    let statement = |free: &str, alive: bool| {
+        let text = format!("WITH {}{free}{CLAIM_REST}", if alive { CLAIM_ALIVE } else { "" });
+        text.replace("{pending}", DeliveryState::Pending.sql())
     };
-}
-
-/// One statement: the claimant's heartbeat, then the claim, from two index range scans (migration 0003): the
-/// deliveries nobody holds, due now, and those held since before the cutoff by a node not seen since.
-///
-/// `SKIP LOCKED` lets concurrent claimants pass over each other's rows instead of waiting or taking them twice.
-/// A row another claimant committed after this statement's snapshot is re-checked against the new row version;
-/// that version has `updated` = the new claim's time, which fails `updated < cutoff`, so a fresh claim is never
-/// taken for an expired one even when this statement's snapshot does not yet see the new holder's heartbeat.
-static CLAIM_DUE: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        concat!(
-            claim_alive!(),
-            "free AS (
-    SELECT d.id, d.next_attempt_at FROM deliveries d
-    WHERE d.state = {pending} AND d.owner IS NULL AND d.next_attempt_at <= $2 AND d.webhook_id <> ALL($4)
-    ORDER BY d.next_attempt_at
-    LIMIT $5
-    FOR UPDATE OF d SKIP LOCKED
-), ",
-            claim_rest!()
-        ),
-        pending = DeliveryState::Pending.sql()
-    )
-});
-
-/// [`CLAIM_DUE`] when the earliest due rows are all excluded webhooks' backlog (see [`window_blocked`]): each
-/// other webhook's earliest rows, one index seek per webhook (`deliveries_free_by_webhook`, migration 0004).
-static CLAIM_DUE_BY_WEBHOOK: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        concat!(
-            claim_alive!(),
-            "free AS (
-    SELECT x.id, x.next_attempt_at FROM webhooks w CROSS JOIN LATERAL (
-        SELECT d.id, d.next_attempt_at FROM deliveries d
-        WHERE d.webhook_id = w.id AND d.state = {pending} AND d.owner IS NULL AND d.next_attempt_at <= $2
-        ORDER BY d.next_attempt_at
-        LIMIT $5
-        FOR UPDATE OF d SKIP LOCKED
-    ) x
-    WHERE w.id <> ALL($4)
-    ORDER BY x.next_attempt_at
-    LIMIT $5
-), ",
-            claim_rest!()
-        ),
-        pending = DeliveryState::Pending.sql()
-    )
+    [
+        [statement(CLAIM_FREE, false), statement(CLAIM_FREE, true)],
+        [statement(CLAIM_FREE_BY_WEBHOOK, false), statement(CLAIM_FREE_BY_WEBHOOK, true)],
+    ]
 });
 
 /// Whether the earliest due deliveries nobody holds are so much excluded webhooks' backlog that a claim in time
@@ -313,7 +310,7 @@ impl Backend for PgStore {
     async fn claim(&self, c: Claim<'_>) -> StoreResult<Vec<ClaimedDelivery>> {
         let (pool, owner, now, limit, exclude, lease) = (&self.pool, c.owner, c.now, c.limit, c.exclude, c.lease);
         let by_webhook = !exclude.is_empty() && window_blocked(pool, now, limit, exclude).await?;
-        let rows = sqlx::query(if by_webhook { &CLAIM_DUE_BY_WEBHOOK } else { &CLAIM_DUE })
+        let rows = sqlx::query(&CLAIMS[usize::from(by_webhook)][usize::from(c.heartbeat)])
             .bind(owner)
             .bind(micros(now))
             .bind(lease_cutoff(now, lease))
@@ -461,5 +458,9 @@ impl Backend for PgStore {
 
     fn commits(&self) -> &GroupCommit {
         &self.commits
+    }
+
+    fn liveness(&self) -> &crate::liveness::Liveness {
+        &self.liveness
     }
 }

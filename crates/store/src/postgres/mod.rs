@@ -34,6 +34,7 @@ const COMMITS_IN_FLIGHT: usize = 4;
 pub struct PgStore {
     pool: PgPool,
     commits: crate::group_commit::GroupCommit,
+    liveness: crate::liveness::Liveness,
     sealer: Sealer,
 }
 
@@ -49,7 +50,7 @@ impl PgStore {
             .await?;
         let commits =
             crate::group_commit::GroupCommit::start(deliveries::PgCommitter { pool: pool.clone() }, COMMITS_IN_FLIGHT);
-        Ok(Self { pool, commits, sealer: Sealer::plain() })
+        Ok(Self { pool, commits, liveness: Default::default(), sealer: Sealer::plain() })
     }
 
     /// The store sealing secrets with `sealer` (see [`Sealer`]); without it, they are written in the clear.

@@ -124,31 +124,23 @@ async fn place_ordered(
     Ok(crate::batch::placements(&keys, &counts, &last, &open))
 }
 
-pub async fn claim_due(
-    writer: &SqlitePool,
-    owner: &str,
-    now: DateTime<Utc>,
-    limit: u32,
-    exclude: &[herald_domain::WebhookId],
-    lease: std::time::Duration,
-) -> StoreResult<Vec<ClaimedDelivery>> {
-    let cutoff = lease_cutoff(now, lease);
+pub async fn claim_due(writer: &SqlitePool, c: &crate::backend::Claim<'_>) -> StoreResult<Vec<ClaimedDelivery>> {
     let mut conn = relaxed(writer).await?;
-    let result = claim_in(&mut conn, owner, now, limit, exclude, cutoff).await;
+    let result = claim_in(&mut conn, c).await;
     restore(&mut conn).await;
     result
 }
 
 async fn claim_in(
     conn: &mut sqlx::SqliteConnection,
-    owner: &str,
-    now: DateTime<Utc>,
-    limit: u32,
-    exclude: &[herald_domain::WebhookId],
-    cutoff: i64,
+    c: &crate::backend::Claim<'_>,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
+    let (owner, now, limit, exclude) = (c.owner, c.now, c.limit, c.exclude);
+    let cutoff = lease_cutoff(now, c.lease);
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    upsert_heartbeat(&mut tx, owner, now).await?;
+    if c.heartbeat {
+        upsert_heartbeat(&mut tx, owner, now).await?;
+    }
     let by_webhook = !exclude.is_empty() && window_blocked(&mut tx, now, limit, exclude).await?;
     let pending = DeliveryState::Pending.sql();
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE deliveries SET owner = ");
@@ -377,25 +369,25 @@ async fn record_in(conn: &mut sqlx::SqliteConnection, attempts: &[AttemptRecord]
         }
     }
     promote_next(&mut tx, attempts).await?;
-    // Each update also reads whether the webhook's failing streak is announced (a column it does not change), for
-    // the operational events: no statement more for a batch that changes no webhook's state.
+    // One statement per chunk of webhooks, which also reads whether each webhook's failing streak is announced (a
+    // column it does not change), for the operational events: no statement more for a batch that changes no
+    // webhook's state, and not one per webhook for a batch that spans many (fan-out).
     let mut announced = HashMap::new();
-    for (hook, h) in crate::batch::health(attempts) {
-        let q = match h.success {
-            Some(success) => sqlx::query(
-                "UPDATE webhooks SET last_success = MAX(COALESCE(last_success, 0), ?), failing_since = ? WHERE id = ? \
-                 RETURNING failing_announced IS NOT NULL",
-            )
-            .bind(success)
-            .bind(h.failing),
-            None => sqlx::query(
-                "UPDATE webhooks SET failing_since = COALESCE(failing_since, ?) WHERE id = ? \
-                 RETURNING failing_announced IS NOT NULL",
-            )
-            .bind(h.failing),
-        };
-        if let Some(row) = q.bind(hook.to_string()).fetch_optional(&mut *tx).await? {
-            announced.insert(hook, row.try_get::<bool, _>(0)?);
+    for chunk in crate::batch::health(attempts).chunks(KEYS_PER_STATEMENT) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("WITH v(id, success, failing) AS (");
+        q.push_values(chunk, |mut b, (hook, h)| {
+            b.push_bind(hook.to_string()).push_bind(h.success).push_bind(h.failing);
+        });
+        q.push(
+            ") UPDATE webhooks SET \
+             last_success = CASE WHEN v.success IS NULL THEN webhooks.last_success \
+                 ELSE MAX(COALESCE(webhooks.last_success, 0), v.success) END, \
+             failing_since = CASE WHEN v.success IS NULL THEN COALESCE(webhooks.failing_since, v.failing) \
+                 ELSE v.failing END \
+             FROM v WHERE webhooks.id = v.id RETURNING webhooks.id, webhooks.failing_announced IS NOT NULL",
+        );
+        for row in q.build().fetch_all(&mut *tx).await? {
+            announced.insert(id(row.try_get(0)?)?, row.try_get::<bool, _>(1)?);
         }
     }
     crate::catalogue::operational::record_transitions::<Sqlite>(&mut tx, attempts, &announced).await?;

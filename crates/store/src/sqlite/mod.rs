@@ -34,6 +34,7 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     commits: crate::group_commit::GroupCommit,
+    liveness: crate::liveness::Liveness,
     /// Stops the background checkpoints when the store is dropped.
     _checkpoints: tokio::sync::mpsc::Sender<()>,
     /// What [`SqliteStore::quick_check`] found wrong, if anything.
@@ -77,6 +78,7 @@ impl SqliteStore {
             writer,
             reader,
             commits,
+            liveness: Default::default(),
             _checkpoints: checkpoints,
             integrity: std::sync::Mutex::new(None),
             sealer: Sealer::plain(),
@@ -129,12 +131,16 @@ impl Backend for SqliteStore {
         &self.commits
     }
 
+    fn liveness(&self) -> &crate::liveness::Liveness {
+        &self.liveness
+    }
+
     fn integrity_problem(&self) -> Option<String> {
         self.integrity.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     async fn claim(&self, c: Claim<'_>) -> StoreResult<Vec<ClaimedDelivery>> {
-        deliveries::claim_due(&self.writer, c.owner, c.now, c.limit, c.exclude, c.lease).await
+        deliveries::claim_due(&self.writer, &c).await
     }
 
     async fn heartbeat(&self, node: &str, now: DateTime<Utc>) -> StoreResult<()> {

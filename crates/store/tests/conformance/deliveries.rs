@@ -635,3 +635,19 @@ pub async fn claiming_counts_as_a_heartbeat(store: Arc<dyn Store>) {
     assert!(store.claim_due_with_lease("node-b", t(50), 10, &[], LEASE).await.unwrap().is_empty());
     assert_eq!(ids(&store.claim_due_with_lease("node-b", t(61), 10, &[], LEASE).await.unwrap()), vec![first]);
 }
+
+pub async fn a_node_claiming_every_second_keeps_its_claims_with_no_other_heartbeat(store: Arc<dyn Store>) {
+    // Claims write the heartbeat only now and then (a tenth of a lease apart at most): the claims in between must
+    // still leave the node seen recently enough to keep what it holds.
+    let (_, hook) = seed(store.as_ref()).await;
+    let first = due(store.as_ref(), &hook, t(5)).await.deliveries[0].id;
+    assert_eq!(ids(&store.claim_due_with_lease("node-a", t(5), 10, &[], LEASE).await.unwrap()), vec![first]);
+    // Every second until just before its own claim is a lease old (then it would take it back).
+    for s in 6..=34 {
+        assert!(store.claim_due_with_lease("node-a", t(s), 10, &[], LEASE).await.unwrap().is_empty(), "at {s}");
+    }
+    // The claim is 57 s old; node-a was seen at 32 or later (within a tenth of a lease of its last claim, at 34):
+    // its claim stays its own until a lease after that.
+    assert!(store.claim_due_with_lease("node-b", t(62), 10, &[], LEASE).await.unwrap().is_empty());
+    assert_eq!(ids(&store.claim_due_with_lease("node-b", t(65), 10, &[], LEASE).await.unwrap()), vec![first]);
+}

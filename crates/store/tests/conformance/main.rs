@@ -97,6 +97,7 @@ conformance! {
     deliveries::a_node_gets_its_own_deliveries_back_after_a_lease,
     deliveries::a_refused_request_does_not_fail_the_requests_stored_with_it,
     deliveries::claiming_counts_as_a_heartbeat,
+    deliveries::a_node_claiming_every_second_keeps_its_claims_with_no_other_heartbeat,
     entities::entity_state_is_written_with_its_events_only_at_the_version_read,
     entities::concurrent_writers_of_one_version_succeed_once,
     entities::concurrent_writers_of_distinct_entities_are_applied_or_stale_each_alone,
