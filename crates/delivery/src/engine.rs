@@ -82,6 +82,9 @@ struct Attempted {
     record: Option<AttemptRecord>,
     health: Health,
     hold_until: Option<DateTime<Utc>>,
+    /// Not attempted: its send slot passed before it could start (see [`gate::SLOT_START_LATE`]); it waits for
+    /// another.
+    late: Option<ClaimedDelivery>,
 }
 
 /// Why an attempt has no target.
@@ -229,7 +232,7 @@ impl Engine {
             let mut set = JoinSet::new();
             for d in claimed {
                 let inner = self.inner.clone();
-                set.spawn(async move { inner.attempt(d).await });
+                set.spawn(async move { inner.attempt(d, None).await });
             }
             let mut records = Vec::new();
             while let Some(r) = set.join_next().await {
@@ -272,10 +275,10 @@ impl Engine {
             let now = tokio::time::Instant::now();
             sched.release(now);
             let current = gates_seen.is_some_and(|seen| seen >= inner.gates_wanted.load(Ordering::SeqCst));
-            while let Some(d) = if current { sched.next(now) } else { None } {
+            while let Some((d, send_by)) = if current { sched.next_to_send(now) } else { None } {
                 let inner = inner.clone();
                 let held = (d.webhook_id, d.id);
-                let task = tasks.spawn(async move { inner.attempt(d).await });
+                let task = tasks.spawn(async move { inner.attempt(d, send_by).await });
                 running.insert(task.id(), held);
             }
             for (webhook, n, rate) in sched.slot_requests() {
@@ -366,22 +369,27 @@ impl Engine {
                     pacer.woken(tokio::time::Instant::now(), claiming.is_some());
                 }
                 Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
-                    let (id, record, health) = match done {
+                    let (id, record, health, late) = match done {
                         Ok((id, attempted)) => {
                             if let Some(until) = attempted.hold_until {
                                 // Every delivery of the webhook waits, at once on this node (the store has it too).
                                 sched.hold(attempted.webhook, at_instant(&inner.clock, until));
                             }
-                            (id, attempted.record, attempted.health)
+                            (id, attempted.record, attempted.health, attempted.late)
                         }
                         Err(e) => {
                             // Not recorded: the delivery stays held by this node until it re-claims it after a lease.
                             tracing::error!(error = %e, "a delivery attempt failed unexpectedly");
-                            (e.id(), None, Health::Unknown)
+                            (e.id(), None, Health::Unknown, None)
                         }
                     };
                     if let Some((webhook, delivery)) = running.remove(&id) {
                         sched.finished(webhook, delivery, health, tokio::time::Instant::now());
+                        if let Some(d) = late.filter(|_| !stopping) {
+                            // Its send slot passed before it started: first in its webhook's queue for the next one.
+                            sched.requeue(d);
+                            continue;
+                        }
                         inner.intake.done(webhook);
                         // No record: not attempted (shutting down while the store was away); the claim is released
                         // below. The recorder outlives this loop; a send fails only if it died, and then the
@@ -530,7 +538,9 @@ impl Inner {
     /// Attempts one delivery; `None` when it was not attempted because the engine stopped while waiting for the store.
     /// Runs in an `attempt` span carrying the event, delivery and webhook ids, so that a change can be followed from
     /// its request (whose `ingest` span carries the same event id) to each of its attempts.
-    async fn attempt(&self, d: ClaimedDelivery) -> Attempted {
+    /// Attempts `d` and says how it went; with `send_by` (its send slot's deadline), not at all if it could not start
+    /// by then.
+    async fn attempt(&self, d: ClaimedDelivery, send_by: Option<tokio::time::Instant>) -> Attempted {
         let span = tracing::info_span!(
             "attempt",
             event_id = tail_event_id(d.body.as_bytes()).unwrap_or_default(),
@@ -538,12 +548,13 @@ impl Inner {
             webhook_id = %d.webhook_id,
             attempt = d.attempts + 1,
         );
-        self.attempt_in_span(d).instrument(span).await
+        self.attempt_in_span(d, send_by).instrument(span).await
     }
 
-    async fn attempt_in_span(&self, d: ClaimedDelivery) -> Attempted {
+    async fn attempt_in_span(&self, d: ClaimedDelivery, send_by: Option<tokio::time::Instant>) -> Attempted {
         let attempt = d.attempts + 1;
-        let unattempted = Attempted { webhook: d.webhook_id, record: None, health: Health::Unknown, hold_until: None };
+        let unattempted =
+            Attempted { webhook: d.webhook_id, record: None, health: Health::Unknown, hold_until: None, late: None };
         let body = Bytes::from(with_attempt(d.body.as_bytes(), attempt));
         let target = if d.body.is_empty() {
             // Retention pruned the event's payload (a replay or redelivery of an old event): nothing to send.
@@ -555,6 +566,10 @@ impl Inner {
                 Err(reason) => Err(reason),
             }
         };
+        if target.is_ok() && send_by.is_some_and(|by| tokio::time::Instant::now() > by) {
+            tracing::debug!("the send slot passed before the attempt could start; it waits for another");
+            return Attempted { late: Some(d), ..unattempted };
+        }
         let started = self.clock.now();
         let (url, result) = match target {
             Ok(target) => {
@@ -590,7 +605,7 @@ impl Inner {
         }
         let record = attempt_record(&self.cfg.retry_schedule, &d, attempt, started, url, result);
         tracing::debug!(outcome = %record.outcome, status = ?record.status_code, ms = record.duration_ms, "attempted");
-        Attempted { webhook: d.webhook_id, record: Some(record), health, hold_until }
+        Attempted { webhook: d.webhook_id, record: Some(record), health, hold_until, late: None }
     }
 }
 
@@ -835,6 +850,20 @@ impl Scheduler {
         true
     }
 
+    /// A delivery handed out whose send slot passed before it started (after `finished`): first in its queue again.
+    fn requeue(&mut self, d: ClaimedDelivery) {
+        if !self.ids.insert(d.id) {
+            return;
+        }
+        let w = d.webhook_id;
+        let q = self.queues.entry(w).or_default();
+        if q.is_empty() && !self.gated.contains_key(&w) && !self.ready.contains(&w) {
+            self.ready.push_back(w);
+        }
+        q.push_front(d);
+        self.held += 1;
+    }
+
     /// Gated webhooks whose instant came: back in turn.
     fn release(&mut self, now: tokio::time::Instant) {
         if self.gated.is_empty() {
@@ -859,7 +888,14 @@ impl Scheduler {
     }
 
     /// The next delivery to attempt at `now`, if the bounds and gates allow one.
+    #[cfg(test)]
     fn next(&mut self, now: tokio::time::Instant) -> Option<ClaimedDelivery> {
+        self.next_to_send(now).map(|(d, _)| d)
+    }
+
+    /// The next delivery to attempt at `now`, if the bounds and gates allow one, and the instant its attempt must
+    /// start by (when it takes a rate limit's send slot).
+    fn next_to_send(&mut self, now: tokio::time::Instant) -> Option<(ClaimedDelivery, Option<tokio::time::Instant>)> {
         if self.total_in_flight >= self.max_in_flight {
             return None;
         }
@@ -873,9 +909,11 @@ impl Scheduler {
             if !self.queues.contains_key(&w) {
                 continue;
             }
+            let mut send_by = None;
             if let Some(flow) = self.flows.get_mut(&w) {
                 match flow.admit(now) {
                     Admit::Go => {}
+                    Admit::Slot(slot) => send_by = Some(slot + gate::SLOT_START_LATE),
                     Admit::Until(at) => {
                         self.gated.insert(w, Some(at));
                         continue;
@@ -908,7 +946,7 @@ impl Scheduler {
             }
             *self.in_flight.entry(w).or_default() += 1;
             self.total_in_flight += 1;
-            return Some(d);
+            return Some((d, send_by));
         }
         None
     }
@@ -1150,6 +1188,31 @@ mod tests {
         let held: Vec<u128> = std::iter::from_fn(|| s.next(t2)).map(|d| d.webhook_id.0.as_u128()).collect();
         assert_eq!(held, vec![1; 5], "the hold is over: all of webhook 1's deliveries");
         assert_eq!(s.slot_requests(), vec![(hook(2), 2, 20)], "webhook 2 needs slots again");
+    }
+
+    #[test]
+    fn a_delivery_sent_in_a_slot_must_start_soon_after_it_or_waits_first_in_line_for_another() {
+        let mut s = Scheduler::new(10, 10);
+        for n in 0..3 {
+            s.push(delivery(2, n));
+        }
+        s.push(delivery(1, 100));
+        let t0 = now();
+        s.set_gates(&[WebhookGate { webhook_id: hook(2), hold_until: None, rate_limit: Some(20) }], |_| t0);
+        assert_eq!(s.next_to_send(t0).map(|(d, by)| (d.webhook_id, by)), Some((hook(1), None)), "no slot, no deadline");
+        assert!(s.next_to_send(t0).is_none());
+        assert_eq!(s.slot_requests(), vec![(hook(2), 2, 20)]);
+        s.add_slots(hook(2), t0, 2, gate::slot_interval(20));
+        let (first, by) = s.next_to_send(t0).expect("the first slot");
+        assert_eq!((first.id, by), (delivery(2, 0).id, Some(t0 + gate::SLOT_START_LATE)));
+        // It could not start in time: back at the head of its webhook's queue, held still, sent in the next slot.
+        s.finished(hook(2), first.id, Health::Unknown, t0);
+        s.requeue(first.clone());
+        assert!(!s.push(first.clone()), "held by this node");
+        let t1 = t0 + gate::slot_interval(20);
+        s.release(t1);
+        let (again, by) = s.next_to_send(t1).expect("the second slot");
+        assert_eq!((again.id, by), (first.id, Some(t1 + gate::SLOT_START_LATE)));
     }
 
     #[test]

@@ -26,6 +26,12 @@ pub const SLOT_SLACK: f64 = 0.10;
 /// A slot not used within this long after its instant is dropped (under-use, never over-use): the engine's own
 /// lateness stays well within the slack.
 pub const SLOT_LATE: Duration = Duration::from_millis(10);
+/// An attempt admitted in a slot starts within this long after the slot's instant, or it does not start: it goes
+/// back to its queue for a later slot. Between the loop handing it out and the attempt starting lie the runtime's
+/// scheduling and the read of the webhook (which waits out a store outage); this keeps a task delayed there (a busy
+/// or preempted process) from sending in a slot long gone. `rate + 1` sends then span at least
+/// `1 + SLOT_SLACK` seconds less this, well over one second.
+pub const SLOT_START_LATE: Duration = Duration::from_millis(40);
 /// How many slots one reservation takes at most: this much time's worth of the rate.
 pub const SLOT_BATCH: Duration = Duration::from_millis(100);
 
@@ -55,6 +61,9 @@ pub enum Health {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admit {
     Go,
+    /// Go in the send slot at this instant (a rate-limited webhook): the attempt must start by
+    /// [`SLOT_START_LATE`] after it.
+    Slot(Instant),
     /// Not before this instant.
     Until(Instant),
     /// When send slots arrive (a reservation is needed).
@@ -84,7 +93,7 @@ struct Open {
 }
 
 impl Flow {
-    /// Whether the next delivery may go at `now`; `Go` takes a send slot (of a rate-limited webhook).
+    /// Whether the next delivery may go at `now`; `Slot` takes a send slot (of a rate-limited webhook).
     pub fn admit(&mut self, now: Instant) -> Admit {
         if let Some(hold) = self.hold {
             if hold > now {
@@ -104,13 +113,14 @@ impl Flow {
             while self.slots.front().is_some_and(|s| *s + SLOT_LATE < now) {
                 self.slots.pop_front();
             }
-            match self.slots.front() {
-                None => return Admit::Slots,
-                Some(s) if *s > now => return Admit::Until(*s),
-                Some(_) => {
+            return match self.slots.front().copied() {
+                None => Admit::Slots,
+                Some(s) if s > now => Admit::Until(s),
+                Some(s) => {
                     self.slots.pop_front();
+                    Admit::Slot(s)
                 }
-            }
+            };
         }
         Admit::Go
     }
@@ -268,7 +278,7 @@ mod tests {
         f.reserving = true;
         f.add_slots(t0, slot_batch(20, 100), every);
         assert!(!f.reserving);
-        assert_eq!(f.admit(t0), Admit::Go);
+        assert_eq!(f.admit(t0), Admit::Slot(t0));
         assert_eq!(f.admit(t0), Admit::Until(t0 + every), "the second slot");
         // Far past the second slot: it is dropped rather than sent late.
         assert_eq!(f.admit(t0 + every * 3), Admit::Slots);

@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use herald_domain::WebhookId;
+use herald_store::AttemptFilter;
 use herald_testkit::{pg, Behaviour, Receiver};
 use serde_json::json;
 
@@ -46,13 +48,33 @@ async fn two_nodes_share_one_rate_limit() {
     let total = 200 + probes;
     let got = receiver.wait_for(total, Duration::from_secs(30)).await;
     let took = started.elapsed();
+    // What the contract meters: the instants the nodes started their attempts (recorded to the microsecond).
+    let id: uuid::Uuid = hook["id"].as_str().and_then(|s| s.parse().ok()).expect("the webhook's id");
+    let filter = AttemptFilter { webhook_id: Some(WebhookId(id)), limit: 1000, ..AttemptFilter::default() };
+    let store = cluster.a.store().clone();
+    let recorded = || async { store.list_attempt_page(&filter).await.expect("the attempts").records };
+    wait_until("every attempt is recorded", Duration::from_secs(5), || async { recorded().await.len() >= total }).await;
+    let mut sent: Vec<i64> = recorded().await.iter().map(|r| r.started.timestamp_micros()).collect();
+    sent.sort_unstable();
+    assert_eq!(sent.len(), total, "one attempt per delivery");
+    let busiest_sent =
+        (0..sent.len()).map(|i| sent[i..].iter().take_while(|t| **t - sent[i] < 1_000_000).count()).max();
+    // What the receiver saw: its own receipt times, which its process's scheduling can bunch under a loaded machine
+    // (the nodes and the receiver share this test's runtime), so it is held to the limit over 900 ms.
     let at: Vec<Instant> = got.iter().map(|g| g.at).collect();
-    let worst = (0..at.len())
-        .map(|i| at[i..].iter().take_while(|t| t.duration_since(at[i]) < Duration::from_secs(1)).count())
-        .max()
-        .unwrap_or(0);
-    println!("{total} deliveries from two nodes at rateLimit {RATE} took {took:?}; the busiest second held {worst}");
-    assert!(worst <= RATE, "a one-second window held {worst} requests");
+    let busiest = |window: Duration| {
+        (0..at.len())
+            .map(|i| at[i..].iter().take_while(|t| t.duration_since(at[i]) < window).count())
+            .max()
+            .unwrap_or(0)
+    };
+    let (worst, worst_900) = (busiest(Duration::from_secs(1)), busiest(Duration::from_millis(900)));
+    println!(
+        "{total} deliveries from two nodes at rateLimit {RATE} took {took:?}; the busiest second held {busiest_sent:?} \
+         sends and {worst} receipts ({worst_900} within 900 ms)"
+    );
+    assert!(busiest_sent <= Some(RATE), "the nodes started {busiest_sent:?} attempts within one second");
+    assert!(worst_900 <= RATE, "the receiver had {worst_900} requests within 900 ms");
     assert!(cluster.a.delivered() > 20 && cluster.b.delivered() > 20, "both nodes sent");
     assert!(got.iter().all(|g| g.json()["SendAttempts"] == 1), "waiting spends no attempt");
     receiver.expect_no_more_than(total, Duration::from_millis(200)).await;
