@@ -85,6 +85,10 @@ impl HttpSender {
         };
         let client = builder
             .redirect(Policy::none())
+            // Herald's own schedule retries a delivery, and records every attempt; the client retries nothing by
+            // itself (its default replays a request the server refused at the protocol level, cloning every
+            // request's headers beforehand in case it has to).
+            .retry(reqwest::retry::never().max_retries_per_request(0))
             .user_agent(concat!("Herald/", env!("CARGO_PKG_VERSION")))
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(256)

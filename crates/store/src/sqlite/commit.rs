@@ -2,7 +2,6 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::SqlitePool;
 use sqlx::{QueryBuilder, Sqlite};
 
 use crate::codec::micros;
@@ -14,7 +13,7 @@ const EVENT_ROWS_PER_INSERT: usize = 2_000;
 
 /// The SQLite side of the group commit: the single writer connection, `synchronous = FULL`.
 pub struct SqliteCommitter {
-    pub writer: SqlitePool,
+    pub writer: super::deliveries::Writer,
 }
 
 #[async_trait]
@@ -24,10 +23,9 @@ impl Committer for SqliteCommitter {
     }
 }
 
-async fn commit(writer: &SqlitePool, jobs: &[Job]) -> StoreResult<Vec<StoreResult<Vec<Sequenced>>>> {
-    let mut conn = writer.acquire().await?;
+async fn commit(writer: &super::deliveries::Writer, jobs: &[Job]) -> StoreResult<Vec<StoreResult<Vec<Sequenced>>>> {
     // Accepting changes is synced to disk before the callers hear of it, whatever the connection was left at.
-    sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await?;
+    let mut conn = writer.durable().await?;
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let mut conflict = vec![false; jobs.len()];
     for (i, job) in jobs.iter().enumerate() {

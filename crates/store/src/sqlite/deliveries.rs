@@ -124,10 +124,10 @@ async fn place_ordered(
     Ok(crate::batch::placements(&keys, &counts, &last, &open))
 }
 
-pub async fn claim_due(writer: &SqlitePool, c: &crate::backend::Claim<'_>) -> StoreResult<Vec<ClaimedDelivery>> {
-    let mut conn = relaxed(writer).await?;
+pub async fn claim_due(writer: &Writer, c: &crate::backend::Claim<'_>) -> StoreResult<Vec<ClaimedDelivery>> {
+    let mut conn = writer.relaxed().await?;
     let result = claim_in(&mut conn, c).await;
-    restore(&mut conn).await;
+    writer.restore(&mut conn).await;
     result
 }
 
@@ -137,7 +137,7 @@ async fn claim_in(
 ) -> StoreResult<Vec<ClaimedDelivery>> {
     let (owner, now, limit, exclude) = (c.owner, c.now, c.limit, c.exclude);
     let cutoff = lease_cutoff(now, c.lease);
-    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let mut tx = sqlx::Connection::begin_with(&mut *conn, RELAXED_BEGIN).await?;
     if c.heartbeat {
         upsert_heartbeat(&mut tx, owner, now).await?;
     }
@@ -293,26 +293,61 @@ async fn upsert_heartbeat(tx: &mut sqlx::SqliteConnection, node: &str, now: Date
     Ok(())
 }
 
-pub async fn record_attempts(writer: &SqlitePool, attempts: &[AttemptRecord]) -> StoreResult<()> {
-    let mut conn = relaxed(writer).await?;
+pub async fn record_attempts(writer: &Writer, attempts: &[AttemptRecord]) -> StoreResult<()> {
+    if attempts.is_empty() {
+        return Ok(());
+    }
+    let mut conn = writer.relaxed().await?;
     let result = record_in(&mut conn, attempts).await;
-    restore(&mut conn).await;
+    writer.restore(&mut conn).await;
     result
 }
 
-/// A writer connection whose commits are not synced to disk (`synchronous = NORMAL`; still durable across a crash
-/// of the process, and ordered before the next synced commit). Claims and attempt records use it: losing them on a
-/// power cut means an attempt is made again, which at-least-once delivery allows; accepting changes never does.
-async fn relaxed(writer: &SqlitePool) -> StoreResult<sqlx::pool::PoolConnection<Sqlite>> {
-    let mut conn = writer.acquire().await?;
-    sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
-    Ok(conn)
+/// The transaction of a claim or of attempt records: its commit is not synced to disk (`synchronous = NORMAL`; still
+/// durable across a crash of the process, and ordered before the next synced commit). Losing one on a power cut means
+/// an attempt is made again, which at-least-once delivery allows; accepting changes never does. One statement to the
+/// connection's thread for both.
+const RELAXED_BEGIN: &str = "PRAGMA synchronous = NORMAL; BEGIN";
+
+/// The single writer connection, and whether it may have been left at `synchronous = NORMAL`.
+#[derive(Clone)]
+pub struct Writer {
+    pub pool: SqlitePool,
+    /// Set before a relaxed transaction, cleared once `synchronous = FULL` is back: a group commit sets `FULL` itself
+    /// only while this is set (a relaxed write was cancelled, or its restore failed).
+    maybe_relaxed: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
-/// Back to `synchronous = FULL` for every other write on this connection.
-async fn restore(conn: &mut sqlx::SqliteConnection) {
-    if let Err(e) = sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await {
-        tracing::error!(error = %e, "could not restore synchronous = FULL on the SQLite writer");
+impl Writer {
+    pub fn new(pool: SqlitePool) -> Self {
+        Self { pool, maybe_relaxed: Default::default() }
+    }
+
+    /// The writer, for a transaction begun with [`RELAXED_BEGIN`].
+    async fn relaxed(&self) -> StoreResult<sqlx::pool::PoolConnection<Sqlite>> {
+        let conn = self.pool.acquire().await?;
+        self.maybe_relaxed.store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(conn)
+    }
+
+    /// Back to `synchronous = FULL` for every other write on this connection.
+    async fn restore(&self, conn: &mut sqlx::SqliteConnection) {
+        match sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await {
+            Ok(_) => self.maybe_relaxed.store(false, std::sync::atomic::Ordering::SeqCst),
+            Err(e) => tracing::error!(error = %e, "could not restore synchronous = FULL on the SQLite writer"),
+        }
+    }
+
+    /// The writer for accepting changes, at `synchronous = FULL` whatever a relaxed write left it at.
+    pub async fn durable(&self) -> StoreResult<sqlx::pool::PoolConnection<Sqlite>> {
+        let mut conn = self.pool.acquire().await?;
+        if self.maybe_relaxed.load(std::sync::atomic::Ordering::SeqCst) {
+            self.restore(&mut conn).await;
+            if self.maybe_relaxed.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(StoreError::Corrupt("the SQLite writer could not be set to synchronous = FULL".into()));
+            }
+        }
+        Ok(conn)
     }
 }
 
@@ -322,10 +357,7 @@ const ATTEMPT_ROWS_PER_INSERT: usize = 2_000;
 /// A batch of attempt records in a few set-based statements: one insert of the attempt rows, one update of the
 /// deliveries per round (see [`crate::batch::rounds`]), one update per webhook whose health changed.
 async fn record_in(conn: &mut sqlx::SqliteConnection, attempts: &[AttemptRecord]) -> StoreResult<()> {
-    if attempts.is_empty() {
-        return Ok(());
-    }
-    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let mut tx = sqlx::Connection::begin_with(&mut *conn, RELAXED_BEGIN).await?;
     for chunk in attempts.chunks(ATTEMPT_ROWS_PER_INSERT) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO attempts (delivery_id, event, webhook_id, application_id, attempt, started, duration_ms, \
@@ -393,4 +425,39 @@ async fn record_in(conn: &mut sqlx::SqliteConnection, attempts: &[AttemptRecord]
     crate::catalogue::operational::record_transitions::<Sqlite>(&mut tx, attempts, &announced).await?;
     tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn synchronous(pool: &SqlitePool) -> i64 {
+        sqlx::query_scalar("PRAGMA synchronous").fetch_one(pool).await.expect("PRAGMA synchronous")
+    }
+
+    #[tokio::test]
+    async fn relaxed_writes_leave_the_writer_at_full_and_a_commit_restores_it_when_one_did_not() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = crate::sqlite::SqliteStore::open(&dir.path().join("herald.db")).await.expect("opens");
+        let (full, normal) = (2, 1);
+        let w = &store.hot;
+        assert_eq!(synchronous(&w.pool).await, full);
+        store
+            .claim_due_with_lease("n1", Utc::now(), 10, &[], std::time::Duration::from_secs(30))
+            .await
+            .expect("claims");
+        assert_eq!(synchronous(&w.pool).await, full, "a claim restores FULL");
+        // A relaxed transaction given up half-way (a cancelled task): the writer stays at NORMAL, and says so.
+        {
+            let mut conn = w.relaxed().await.expect("the writer");
+            let tx = sqlx::Connection::begin_with(&mut *conn, RELAXED_BEGIN).await.expect("begins");
+            drop(tx);
+        }
+        assert_eq!(synchronous(&w.pool).await, normal);
+        let mut conn = w.durable().await.expect("the durable writer");
+        let set: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut *conn).await.expect("PRAGMA");
+        assert_eq!(set, full, "accepting changes syncs again");
+        drop(conn);
+        assert!(!w.maybe_relaxed.load(std::sync::atomic::Ordering::SeqCst));
+    }
 }

@@ -8,6 +8,9 @@ mod checkpoint;
 mod commit;
 mod deliveries;
 mod dialect;
+mod memory;
+
+pub use memory::use_process_allocator;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -32,6 +35,8 @@ const READER_CACHE: &str = "-4000";
 
 pub struct SqliteStore {
     writer: SqlitePool,
+    /// The same connection, as the hot path writes through it (`synchronous` per transaction).
+    hot: deliveries::Writer,
     reader: SqlitePool,
     commits: crate::group_commit::GroupCommit,
     liveness: crate::liveness::Liveness,
@@ -72,10 +77,12 @@ impl SqliteStore {
             .connect_with(options.clone().read_only(true).pragma("cache_size", READER_CACHE))
             .await
             .map_err(StoreError::from)?;
-        let commits = crate::group_commit::GroupCommit::start(commit::SqliteCommitter { writer: writer.clone() }, 1);
+        let hot = deliveries::Writer::new(writer.clone());
+        let commits = crate::group_commit::GroupCommit::start(commit::SqliteCommitter { writer: hot.clone() }, 1);
         let checkpoints = checkpoint::start(options.pragma("cache_size", READER_CACHE));
         Ok(Self {
             writer,
+            hot,
             reader,
             commits,
             liveness: Default::default(),
@@ -140,7 +147,7 @@ impl Backend for SqliteStore {
     }
 
     async fn claim(&self, c: Claim<'_>) -> StoreResult<Vec<ClaimedDelivery>> {
-        deliveries::claim_due(&self.writer, &c).await
+        deliveries::claim_due(&self.hot, &c).await
     }
 
     async fn heartbeat(&self, node: &str, now: DateTime<Utc>) -> StoreResult<()> {
@@ -152,6 +159,6 @@ impl Backend for SqliteStore {
     }
 
     async fn record_attempts(&self, attempts: &[AttemptRecord]) -> StoreResult<()> {
-        deliveries::record_attempts(&self.writer, attempts).await
+        deliveries::record_attempts(&self.hot, attempts).await
     }
 }

@@ -19,9 +19,19 @@ pub struct TestStore {
 }
 
 pub async fn sqlite() -> TestStore {
+    sqlite_memory();
     let dir = tempfile::tempdir().expect("a temp dir");
     let store = SqliteStore::open(&dir.path().join("herald.db")).await.expect("SQLite store opens").sealed(sealer());
     TestStore { store: Arc::new(store), _dir: Some(dir), _database: None }
+}
+
+/// SQLite takes its memory from Rust's allocator, as in `herald serve` (`use_process_allocator`): once per process,
+/// before any SQLite use, which is why every test that opens a SQLite file calls this first.
+pub fn sqlite_memory() {
+    static CONFIGURED: std::sync::Once = std::sync::Once::new();
+    CONFIGURED.call_once(|| {
+        assert!(herald_store::sqlite::use_process_allocator(), "configured before SQLite was first used");
+    });
 }
 
 /// Every conformance test runs with secrets sealed, as Herald runs.

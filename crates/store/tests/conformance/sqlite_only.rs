@@ -12,6 +12,7 @@ use crate::fixtures::{app_at, t};
 
 #[tokio::test]
 async fn secrets_are_sealed_at_rest_and_reseal_with_a_new_key() {
+    crate::harness::sqlite_memory();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("herald.db");
     let open = |keys: Vec<[u8; 32]>| {
@@ -46,12 +47,18 @@ async fn secrets_are_sealed_at_rest_and_reseal_with_a_new_key() {
 
 #[tokio::test]
 async fn quick_check_passes_a_sound_file_and_reports_corrupt_pages() {
+    crate::harness::sqlite_memory();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("herald.db");
     let store = SqliteStore::open(&path).await.unwrap();
     for i in 0..2_000 {
         store.insert_application(&app_at(t(i))).await.unwrap();
     }
+    // SQLite allocates through Rust's allocator and keeps no statistics (see `harness::sqlite_memory`), and refuses
+    // a change of allocator once in use.
+    // SAFETY: reads a counter; SQLite is initialised.
+    assert_eq!(unsafe { libsqlite3_sys::sqlite3_memory_used() }, 0, "no allocation statistics");
+    assert!(!herald_store::sqlite::use_process_allocator(), "too late once a database is open");
     assert_eq!(store.quick_check().await.unwrap(), None, "a sound file passes");
     assert_eq!(store.integrity_problem(), None);
     drop(store);
