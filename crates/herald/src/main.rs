@@ -95,8 +95,8 @@ struct ListenArgs {
 }
 
 fn main() -> ExitCode {
-    // Before any thread exists: SQLite takes its memory from the allocator above (see the function).
-    herald_store::sqlite::use_process_allocator();
+    // Before any thread exists, as SQLite requires (see the function).
+    herald_store::sqlite::disable_memory_statistics();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,

@@ -10,7 +10,7 @@ mod deliveries;
 mod dialect;
 mod memory;
 
-pub use memory::use_process_allocator;
+pub use memory::disable_memory_statistics;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -25,12 +25,12 @@ pub async fn sqlite() -> TestStore {
     TestStore { store: Arc::new(store), _dir: Some(dir), _database: None }
 }
 
-/// SQLite takes its memory from Rust's allocator, as in `herald serve` (`use_process_allocator`): once per process,
-/// before any SQLite use, which is why every test that opens a SQLite file calls this first.
+/// SQLite without allocation statistics, as in `herald` (`disable_memory_statistics`): once per process, before any
+/// SQLite use, which is why every test that opens a SQLite file calls this first.
 pub fn sqlite_memory() {
     static CONFIGURED: std::sync::Once = std::sync::Once::new();
     CONFIGURED.call_once(|| {
-        assert!(herald_store::sqlite::use_process_allocator(), "configured before SQLite was first used");
+        assert!(herald_store::sqlite::disable_memory_statistics(), "configured before SQLite was first used");
     });
 }
 
