@@ -36,7 +36,8 @@ struct BenchArgs {
     /// Short phases and a small backlog (under two minutes).
     #[arg(long)]
     quick: bool,
-    /// Measure PostgreSQL instead of SQLite.
+    /// Measure PostgreSQL instead of SQLite: the server to use (each group of scenarios runs in a new database
+    /// created on it, and dropped after).
     #[arg(long)]
     database_url: Option<String>,
     /// Also write the figures as JSON to this file.

@@ -7,6 +7,7 @@
 
 mod broker;
 mod compare;
+mod database;
 mod receiver;
 mod scenarios;
 mod stats;
@@ -24,7 +25,8 @@ pub use stats::percentile;
 pub struct BenchOptions {
     /// Short phases and a small backlog: under two minutes.
     pub quick: bool,
-    /// PostgreSQL instead of SQLite in a temporary directory.
+    /// PostgreSQL instead of SQLite in a temporary directory: the server (each group of scenarios gets a database of
+    /// its own on it, dropped after).
     pub database_url: Option<String>,
     /// Where to write the figures as JSON.
     pub json: Option<PathBuf>,

@@ -94,7 +94,7 @@ fn delivery_sized_body() -> Bytes {
     Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
 }
 
-fn progress(text: &str) {
+pub(super) fn progress(text: &str) {
     eprintln!("[bench] {text}");
 }
 
@@ -668,7 +668,8 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     };
     let sources: Vec<String> = queue.iter().map(|(q, url)| q.source_url(url)).collect();
     let dir = tempfile::tempdir()?;
-    let herald = HeraldChild::start(&opts, dir.path(), true, &sources).await?;
+    let (main_opts, database) = super::database::fresh(&opts).await?;
+    let herald = HeraldChild::start(&main_opts, dir.path(), true, &sources).await?;
     let pid = herald.pid();
     let http = reqwest::Client::builder().pool_max_idle_per_host(1024).build()?;
     let api = Arc::new(Api { http, base: herald.base.clone() });
@@ -770,6 +771,9 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     herald.stop();
     if let Some((queue, _)) = queue {
         queue.delete().await;
+    }
+    if let Some(database) = database {
+        database.remove().await;
     }
 
     if !opts.skip_backlog {
@@ -1080,6 +1084,8 @@ async fn backlog(
 ) -> anyhow::Result<()> {
     let n = opts.backlog;
     let dir = tempfile::tempdir()?;
+    let (opts, database) = super::database::fresh(opts).await?;
+    let opts = &opts;
     let herald = HeraldChild::start(opts, dir.path(), false, &[]).await?;
     let http = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
     let api = Arc::new(Api { http, base: herald.base.clone() });
@@ -1155,6 +1161,9 @@ async fn backlog(
     }
     table.value("backlog drain", "herald peak RSS", rss(pid).1 as f64 / 1e6, "MB");
     herald.stop();
+    if let Some(database) = database {
+        database.remove().await;
+    }
     Ok(())
 }
 
