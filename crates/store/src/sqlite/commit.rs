@@ -53,10 +53,16 @@ async fn commit(writer: &super::deliveries::Writer, jobs: &[Job]) -> StoreResult
         jobs.iter().enumerate().filter(|(i, _)| !conflict[*i] && !stale[*i]).map(|(_, j)| j).collect();
     let events: Vec<(&NewEvent, DateTime<Utc>)> =
         kept.iter().flat_map(|j| j.events.iter().map(move |e| (e, j.now))).collect();
+    let rows: Vec<(uuid::Uuid, &NewDelivery, DateTime<Utc>)> = kept
+        .iter()
+        .flat_map(|j| j.events.iter().flat_map(move |e| e.deliveries.iter().map(move |d| (e.id, d, j.now))))
+        .collect();
+    // What the rows are is decided first (ordered deliveries read their entities); then every insert goes to the
+    // connection's thread as one message: the events, then their deliveries.
+    let placed = super::deliveries::place_ordered(&mut tx, &rows).await?;
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("");
     for chunk in events.chunks(EVENT_ROWS_PER_INSERT) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO events (id, event_id, topic_id, customer_id, entity_id, event_time, body, created) ",
-        );
+        q.push("INSERT INTO events (id, event_id, topic_id, customer_id, entity_id, event_time, body, created) ");
         q.push_values(chunk, |mut b, (e, now)| {
             b.push_bind(e.id.to_string())
                 .push_bind(e.event_id.to_string())
@@ -67,13 +73,13 @@ async fn commit(writer: &super::deliveries::Writer, jobs: &[Job]) -> StoreResult
                 .push_bind(e.body.as_str())
                 .push_bind(micros(*now));
         });
+        q.push("; ");
+    }
+    super::deliveries::push_delivery_inserts(&mut q, &rows, &placed);
+    if !events.is_empty() {
         q.build().execute(&mut *tx).await?;
     }
-    let rows: Vec<(uuid::Uuid, &NewDelivery, DateTime<Utc>)> = kept
-        .iter()
-        .flat_map(|j| j.events.iter().flat_map(move |e| e.deliveries.iter().map(move |d| (e.id, d, j.now))))
-        .collect();
-    let sequenced = super::deliveries::insert_delivery_rows(&mut tx, &rows).await?;
+    let sequenced = crate::batch::sequenced(&rows, &placed);
     tx.commit().await?;
     Ok(crate::group_commit::outcomes(jobs, &conflict, &stale, sequenced))
 }

@@ -20,14 +20,29 @@ pub async fn insert_delivery_rows(
     rows: &[(uuid::Uuid, &NewDelivery, DateTime<Utc>)],
 ) -> StoreResult<Vec<Sequenced>> {
     let placed = place_ordered(tx, rows).await?;
-    let placed_rows: Vec<_> = rows.iter().zip(&placed).collect();
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("");
+    push_delivery_inserts(&mut q, rows, &placed);
+    if !rows.is_empty() {
+        q.build().execute(&mut *tx).await?;
+    }
+    Ok(crate::batch::sequenced(rows, &placed))
+}
+
+/// The statements inserting `rows` as placed ([`place_ordered`]), each ending with `; `, onto `q`: one message to the
+/// connection's thread runs them all (and whatever else `q` holds).
+pub(super) fn push_delivery_inserts<'a>(
+    q: &mut QueryBuilder<'a, Sqlite>,
+    rows: &'a [(uuid::Uuid, &'a NewDelivery, DateTime<Utc>)],
+    placed: &[Option<herald_domain::ordering::Placement>],
+) {
+    let placed_rows: Vec<_> = rows.iter().zip(placed.iter().copied()).collect();
     for chunk in placed_rows.chunks(DELIVERY_ROWS_PER_INSERT) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        q.push(
             "INSERT INTO deliveries (id, event, webhook_id, application_id, sandbox, state, attempts, \
              next_attempt_at, owner, created, updated, entity_key, sequence) ",
         );
         q.push_values(chunk, |mut b, ((event, d, now), placement)| {
-            let (state, due, owner, sequence) = crate::batch::placed_row(d, **placement);
+            let (state, due, owner, sequence) = crate::batch::placed_row(d, *placement);
             b.push_bind(d.id.to_string())
                 .push_bind(event.to_string())
                 .push_bind(d.webhook_id.to_string())
@@ -42,9 +57,8 @@ pub async fn insert_delivery_rows(
                 .push_bind(d.entity_key.as_deref())
                 .push_bind(sequence);
         });
-        q.build().execute(&mut *tx).await?;
+        q.push("; ");
     }
-    Ok(crate::batch::sequenced(rows, &placed))
 }
 
 /// For each ordered delivery that ended in `attempts`: the waiting delivery of its entity with the lowest sequence
@@ -76,7 +90,7 @@ const KEYS_PER_STATEMENT: usize = 5_000;
 /// Gives each ordered delivery of `rows` its entity's next sequence and says whether it must wait
 /// ([`crate::batch::placements`]): one upsert of the keys' last sequences, one look for their open deliveries.
 /// SQLite's single writer makes the two one step.
-async fn place_ordered(
+pub(super) async fn place_ordered(
     tx: &mut sqlx::SqliteConnection,
     rows: &[(uuid::Uuid, &NewDelivery, DateTime<Utc>)],
 ) -> StoreResult<Vec<Option<herald_domain::ordering::Placement>>> {
