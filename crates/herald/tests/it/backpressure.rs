@@ -143,14 +143,40 @@ async fn a_rate_limit_keeps_every_one_second_window_within_it() {
     app.publish(contact_changes("RPT", 200)).await;
     let got = r.wait_for(200, Duration::from_secs(20)).await;
     let took = started.elapsed();
+    // What the contract meters: the instants Herald started its attempts (recorded to the microsecond). Records are
+    // written in batches after the attempts: real I/O, polled until all 200 are there.
+    let id: WebhookId = hook["id"].as_str().unwrap().parse().unwrap();
+    let filter = herald_store::AttemptFilter { webhook_id: Some(id), limit: 1000, ..Default::default() };
+    let store = app.running().herald.store();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let records = loop {
+        let records = store.list_attempt_page(&filter).await.unwrap().records;
+        if records.len() >= 200 || Instant::now() > deadline {
+            break records;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut sent: Vec<i64> = records.iter().map(|r| r.started.timestamp_micros()).collect();
+    sent.sort_unstable();
+    assert_eq!(sent.len(), 200, "one attempt per delivery");
+    let busiest_sent =
+        (0..sent.len()).map(|i| sent[i..].iter().take_while(|t| **t - sent[i] < 1_000_000).count()).max();
+    // What the receiver saw, by its own clock: its task's scheduling can bunch receipts on a loaded machine (Herald
+    // and the receiver share this test's runtime), so it is held to the limit over 900 ms.
     let at: Vec<Instant> = got.iter().map(|g| g.at).collect();
-    let worst = (0..at.len())
-        .map(|i| at[i..].iter().take_while(|t| t.duration_since(at[i]) < Duration::from_secs(1)).count())
-        .max();
-    println!("200 deliveries at rateLimit 20 took {took:?}; the busiest second held {worst:?}");
-    let gaps: Vec<u128> = at.windows(2).map(|w| w[1].duration_since(w[0]).as_millis()).collect();
-    println!("gaps (ms): {gaps:?}");
-    assert!(worst <= Some(20), "a one-second window held {worst:?} requests");
+    let busiest = |window: Duration| {
+        (0..at.len())
+            .map(|i| at[i..].iter().take_while(|t| t.duration_since(at[i]) < window).count())
+            .max()
+            .unwrap_or(0)
+    };
+    let (worst, worst_900) = (busiest(Duration::from_secs(1)), busiest(Duration::from_millis(900)));
+    println!(
+        "200 deliveries at rateLimit 20 took {took:?}; the busiest second held {busiest_sent:?} sends and {worst} \
+         receipts ({worst_900} within 900 ms)"
+    );
+    assert!(busiest_sent <= Some(20), "Herald started {busiest_sent:?} attempts within one second");
+    assert!(worst_900 <= 20, "the receiver had {worst_900} requests within 900 ms");
     assert!(took >= Duration::from_secs(9), "200 at 20 a second take ten seconds: {took:?}");
     let mut attempts: Vec<i64> = got.iter().map(send_attempts).collect();
     attempts.dedup();
