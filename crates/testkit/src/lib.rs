@@ -8,6 +8,7 @@ pub mod pg;
 mod process;
 mod receiver;
 pub mod ui;
+pub mod windows;
 
 pub use client::Client;
 pub use process::{free_port, HeraldProcess};
