@@ -36,6 +36,8 @@ pub struct BenchOptions {
     pub backlog: usize,
     /// Skip the backlog scenario.
     pub skip_backlog: bool,
+    /// Only the loopback limit and the backlog scenario (its drain rate and memory).
+    pub backlog_only: bool,
     /// Only the throughput scenarios: one webhook at one and at `batch` changes per request, fan-out 10 and 100.
     pub throughput_only: bool,
     /// Changes per `POST /changes` in the batched throughput scenario (1 to 1,000), and per message in the

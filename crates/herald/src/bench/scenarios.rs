@@ -655,6 +655,31 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     let mut table = Table { figures: Vec::new(), limit };
     table.value("loopback limit", "POSTs", limit, "/s");
 
+    if !opts.backlog_only {
+        main_scenarios(&opts, &receiver, &clock, &mut table).await?;
+    }
+    if !opts.skip_backlog {
+        backlog(&opts, &receiver, &clock, &mut table).await?;
+    }
+
+    table.print();
+    if let Some(path) = &opts.json {
+        let doc = json!({ "loopbackLimit": limit, "quick": opts.quick, "database": if opts.database_url.is_some() { "postgres" } else { "sqlite" }, "figures": table.figures });
+        std::fs::write(path, serde_json::to_vec_pretty(&doc)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        progress(&format!("figures written to {}", path.display()));
+    }
+    Ok(table.figures)
+}
+
+/// The scenarios that share one Herald process: everything but the backlog.
+async fn main_scenarios(
+    opts: &BenchOptions,
+    receiver: &Receiver,
+    clock: &Arc<Clock>,
+    table: &mut Table,
+) -> anyhow::Result<()> {
+    let phase = opts.phase();
     // The broker scenario's queue exists before Herald starts consuming it.
     let queue = match &opts.amqp_url {
         None => None,
@@ -668,7 +693,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     };
     let sources: Vec<String> = queue.iter().map(|(q, url)| q.source_url(url)).collect();
     let dir = tempfile::tempdir()?;
-    let (main_opts, database) = super::database::fresh(&opts).await?;
+    let (main_opts, database) = super::database::fresh(opts).await?;
     let herald = HeraldChild::start(&main_opts, dir.path(), true, &sources).await?;
     let pid = herald.pid();
     let http = reqwest::Client::builder().pool_max_idle_per_host(1024).build()?;
@@ -677,17 +702,17 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
 
     progress("one webhook, closed loop, one change per request");
     api.setup("S1", std::slice::from_ref(&ok)).await?;
-    let m = measure(&receiver, &clock, pid, 1, || publish_closed(&api, &clock, "S1", opts.concurrency, phase, 1)).await;
+    let m = measure(receiver, clock, pid, 1, || publish_closed(&api, clock, "S1", opts.concurrency, phase, 1)).await;
     table.measured("1 webhook (max, 1/req)", &m);
     let unordered = m.deliveries as f64 / m.delivery_secs.max(1e-9);
     let changes_rate = m.changes as f64 / m.publish_secs.max(1e-9);
     let all = !opts.throughput_only;
     if all {
-        ordered(&opts, &api, &receiver, &clock, pid, unordered, &mut table).await?;
+        ordered(opts, &api, receiver, clock, pid, unordered, table).await?;
         progress("one webhook, closed loop, one record per PUT /entities");
         api.setup("E1", std::slice::from_ref(&ok)).await?;
-        create_entities(&api, &clock, "E1", opts.concurrency).await?;
-        let m = measure(&receiver, &clock, pid, 1, || publish_puts(&api, &clock, "E1", opts.concurrency, phase)).await;
+        create_entities(&api, clock, "E1", opts.concurrency).await?;
+        let m = measure(receiver, clock, pid, 1, || publish_puts(&api, clock, "E1", opts.concurrency, phase)).await;
         table.measured("1 webhook (PUT /entities)", &m);
         let puts_rate = m.changes as f64 / m.publish_secs.max(1e-9);
         table.value("1 webhook (PUT /entities)", "÷ POST /changes", 100.0 * puts_rate / changes_rate.max(1e-9), "%");
@@ -697,7 +722,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     let batch = opts.batch;
     let conc = (opts.concurrency / 8).max(1);
     progress(&format!("one webhook, closed loop, {batch} changes per request, {conc} requests in flight"));
-    let m = measure(&receiver, &clock, pid, 1, || publish_closed(&api, &clock, "S1", conc, phase, batch)).await;
+    let m = measure(receiver, clock, pid, 1, || publish_closed(&api, clock, "S1", conc, phase, batch)).await;
     table.measured(&format!("1 webhook (max, {batch}/req)"), &m);
     let max_rate = m.deliveries as f64 / m.delivery_secs.max(1e-9);
     let batched_accepted = m.changes as f64 / m.publish_secs.max(1e-9);
@@ -705,9 +730,9 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     let half = (max_rate / 2.0).max(10.0);
     if all {
         progress(&format!("one webhook at half that rate ({half:.0}/s)"));
-        let m = measure(&receiver, &clock, pid, 1, || publish_rate(&api, &clock, "S1", half, phase)).await;
+        let m = measure(receiver, clock, pid, 1, || publish_rate(&api, clock, "S1", half, phase)).await;
         table.measured("1 webhook (half rate)", &m);
-        overload(&api, &receiver, &clock, pid, &opts, changes_rate, &mut table).await?;
+        overload(&api, receiver, clock, pid, opts, changes_rate, table).await?;
     }
 
     for fanout in [10usize, 100] {
@@ -716,10 +741,10 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
         api.setup(&customer, &vec![ok.clone(); fanout]).await?;
         let conc = (opts.concurrency / fanout).max(2);
         let m =
-            measure(&receiver, &clock, pid, fanout, || publish_closed(&api, &clock, &customer, conc, phase, 1)).await;
+            measure(receiver, clock, pid, fanout, || publish_closed(&api, clock, &customer, conc, phase, 1)).await;
         table.measured(&format!("fan-out {fanout}"), &m);
         if fanout == 100 && all {
-            filtered_fanout(&api, &receiver, &clock, pid, conc, phase, &m, &mut table).await?;
+            filtered_fanout(&api, receiver, clock, pid, conc, phase, &m, table).await?;
         }
     }
 
@@ -729,7 +754,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
         let rate = (half / 10.0).max(10.0);
         progress(&format!("10 healthy webhooks at {rate:.0} changes/s"));
         api.setup("H10", &vec![ok.clone(); 10]).await?;
-        let healthy = measure(&receiver, &clock, pid, 10, || publish_rate(&api, &clock, "H10", rate, phase)).await;
+        let healthy = measure(receiver, clock, pid, 10, || publish_rate(&api, clock, "H10", rate, phase)).await;
         table.measured("10 healthy", &healthy);
         for dead in ["/fail", "/hang"] {
             progress(&format!("5 healthy + 5 answering {dead} at {rate:.0} changes/s"));
@@ -737,20 +762,20 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
             let mut urls = vec![ok.clone(); 5];
             urls.extend(std::iter::repeat_n(receiver.url(dead), 5));
             api.setup(&customer, &urls).await?;
-            let m = measure(&receiver, &clock, pid, 5, || publish_rate(&api, &clock, &customer, rate, phase)).await;
+            let m = measure(receiver, clock, pid, 5, || publish_rate(&api, clock, &customer, rate, phase)).await;
             let name = format!("5 healthy + 5 {}", if dead == "/fail" { "500" } else { "hanging" });
             table.measured(&name, &m);
             let ratio = percentile(&m.latencies, 99.0).as_secs_f64()
                 / percentile(&healthy.latencies, 99.0).as_secs_f64().max(1e-9);
             table.value(&name, "healthy p99 ÷ all-healthy", ratio, "×");
         }
-        saturated_dead_half(&api, &receiver, &clock, pid, &opts, &mut table).await?;
+        saturated_dead_half(&api, receiver, clock, pid, opts, table).await?;
     }
     // Last, so that what it leaves undelivered cannot slow the scenarios above.
     if let Some((queue, _)) = &queue {
         progress(&format!("one webhook, changes from RabbitMQ, {batch} changes per message"));
-        let m = measure(&receiver, &clock, pid, 1, || async {
-            let messages = match queue.publish_for(phase, 256, || changes_body(&clock, "S1", batch)).await {
+        let m = measure(receiver, clock, pid, 1, || async {
+            let messages = match queue.publish_for(phase, 256, || changes_body(clock, "S1", batch)).await {
                 Ok(n) => n,
                 Err(e) => {
                     progress(&format!("  publishing to RabbitMQ failed: {e}"));
@@ -776,18 +801,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
         database.remove().await;
     }
 
-    if !opts.skip_backlog {
-        backlog(&opts, &receiver, &clock, &mut table).await?;
-    }
-
-    table.print();
-    if let Some(path) = &opts.json {
-        let doc = json!({ "loopbackLimit": limit, "quick": opts.quick, "database": if opts.database_url.is_some() { "postgres" } else { "sqlite" }, "figures": table.figures });
-        std::fs::write(path, serde_json::to_vec_pretty(&doc)?)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        progress(&format!("figures written to {}", path.display()));
-    }
-    Ok(table.figures)
+    Ok(())
 }
 
 /// Half of ten webhooks dead, at saturation (contract §9.3): the healthy half's delivery rate when the other half
