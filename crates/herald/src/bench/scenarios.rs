@@ -740,8 +740,7 @@ async fn main_scenarios(
         let customer = format!("F{fanout}");
         api.setup(&customer, &vec![ok.clone(); fanout]).await?;
         let conc = (opts.concurrency / fanout).max(2);
-        let m =
-            measure(receiver, clock, pid, fanout, || publish_closed(&api, clock, &customer, conc, phase, 1)).await;
+        let m = measure(receiver, clock, pid, fanout, || publish_closed(&api, clock, &customer, conc, phase, 1)).await;
         table.measured(&format!("fan-out {fanout}"), &m);
         if fanout == 100 && all {
             filtered_fanout(&api, receiver, clock, pid, conc, phase, &m, table).await?;
