@@ -105,12 +105,17 @@ impl SqliteStore {
     /// Runs SQLite's `PRAGMA quick_check` (every page and index entry readable and well-formed; O(size of the file))
     /// and remembers what it found, which [`Store::integrity_problem`] reports from then on. `None`: the file is sound.
     pub async fn quick_check(&self) -> StoreResult<Option<String>> {
-        let mut conn = self.reader.acquire().await?;
-        let checked = sqlx::query_scalar::<_, String>("PRAGMA quick_check(20)").fetch_all(&mut *conn).await;
-        // The check read every page through this reader's cache: give that memory back (one more page read per
-        // page later, from the OS's cache, not a full cache held for good).
-        let _ = sqlx::query("PRAGMA shrink_memory").execute(&mut *conn).await;
-        drop(conn);
+        // A reader that cannot even be opened is a finding too, as a check that cannot finish is (below).
+        let checked = match self.reader.acquire().await {
+            Ok(mut conn) => {
+                let rows = sqlx::query_scalar::<_, String>("PRAGMA quick_check(20)").fetch_all(&mut *conn).await;
+                // The check read every page through this reader's cache: give that memory back (a page read later
+                // comes from the OS's cache), rather than hold a full cache for good.
+                let _ = sqlx::query("PRAGMA shrink_memory").execute(&mut *conn).await;
+                rows
+            }
+            Err(e) => Err(e),
+        };
         let problem = match checked {
             Ok(rows) => match rows.as_slice() {
                 [ok] if ok == "ok" => None,
