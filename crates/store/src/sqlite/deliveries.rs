@@ -204,6 +204,9 @@ async fn claim_in(
         for e in chunk {
             sep.push_bind(e.as_str());
         }
+        for _ in chunk.len()..padded(chunk.len()) {
+            sep.push_bind(None::<&str>);
+        }
         q.push(")");
         for row in q.build().fetch_all(&mut *tx).await? {
             let body: Option<String> = row.try_get("body")?;
@@ -365,6 +368,19 @@ impl Writer {
     }
 }
 
+/// How many rows a batch statement of `n` rows is written for: the next power of two. The rows past `n` are padding
+/// that matches nothing (`NULL` keys: `x IN (…, NULL)` and `x = NULL` are never true), so that a statement's text
+/// depends on its size class rather than on the exact batch size: it stays in the writer's statement cache instead
+/// of being prepared again for every size the batches happen to have.
+fn padded(n: usize) -> usize {
+    n.next_power_of_two()
+}
+
+/// `items`, then `None` up to [`padded`]`(items.len())`.
+fn with_padding<T>(items: &[T]) -> impl Iterator<Item = Option<&T>> {
+    items.iter().map(Some).chain(std::iter::repeat_n(None, padded(items.len()) - items.len()))
+}
+
 /// SQLite allows 32,766 bound variables per statement; attempts have 13 columns, delivery updates 5.
 const ATTEMPT_ROWS_PER_INSERT: usize = 2_000;
 
@@ -398,12 +414,19 @@ async fn record_in(conn: &mut sqlx::SqliteConnection, attempts: &[AttemptRecord]
         for chunk in round.chunks(ATTEMPT_ROWS_PER_INSERT) {
             let mut q: QueryBuilder<Sqlite> =
                 QueryBuilder::new("WITH v(id, state, attempt, next_attempt_at, updated) AS (");
-            q.push_values(chunk, |mut b, a| {
-                b.push_bind(a.delivery_id.to_string())
-                    .push_bind(a.new_state.code())
-                    .push_bind(a.attempt as i64)
-                    .push_bind(a.next_attempt_at.map(micros))
-                    .push_bind(crate::batch::ended(a));
+            q.push_values(with_padding(chunk), |mut b, a| match a {
+                Some(a) => {
+                    b.push_bind(a.delivery_id.to_string())
+                        .push_bind(a.new_state.code())
+                        .push_bind(a.attempt as i64)
+                        .push_bind(a.next_attempt_at.map(micros))
+                        .push_bind(crate::batch::ended(a));
+                }
+                None => {
+                    for _ in 0..5 {
+                        b.push_bind(None::<i64>);
+                    }
+                }
             });
             q.push(format!(
                 ") UPDATE deliveries SET state = v.state, attempts = MAX(deliveries.attempts, v.attempt), \

@@ -177,6 +177,38 @@ pub async fn many_deliveries_are_stored_in_one_call(store: Arc<dyn Store>) {
     assert_eq!((d.event, d.webhook_id, d.topic_id.as_str()), (events[24].id, other.id, "contacts.modified"));
 }
 
+/// Claims and attempt records of every size from one to nine: each claimed delivery carries its own event's body,
+/// each record moves its own delivery and no other (SQLite writes batch statements for a size class, padded).
+pub async fn batches_of_every_size_keep_each_row_apart(store: Arc<dyn Store>) {
+    let (_, hook) = seed(store.as_ref()).await;
+    for n in 1..=9u32 {
+        let events: Vec<_> = (0..n)
+            .map(|i| {
+                let mut e = event(&format!("C{n}-{i}"), "contacts.created", vec![pending(&hook, t(n as i64))]);
+                e.body = format!("{{\"n\":{n},\"i\":{i}}}");
+                e
+            })
+            .collect();
+        let bystander = event("BYSTANDER", "contacts.created", vec![pending(&hook, t(1_000))]);
+        store.insert_events(&events, None, t(0)).await.unwrap();
+        store.insert_events(std::slice::from_ref(&bystander), None, t(0)).await.unwrap();
+
+        let claimed = store.claim_due("node-a", t(n as i64), 100, &[]).await.unwrap();
+        assert_eq!(claimed.len(), n as usize, "batch of {n}");
+        for c in &claimed {
+            let e = events.iter().find(|e| e.id == c.event).unwrap();
+            assert_eq!((c.id, &*c.body), (e.deliveries[0].id, e.body.as_str()), "batch of {n}");
+        }
+        let records: Vec<_> = claimed.iter().map(|c| attempt(c, 1, t(n as i64), Outcome::Delivered)).collect();
+        store.record_attempts(&records).await.unwrap();
+        for e in &events {
+            assert_eq!(store.get_delivery(e.deliveries[0].id).await.unwrap().state, DeliveryState::Delivered);
+        }
+        let b = store.get_delivery(bystander.deliveries[0].id).await.unwrap();
+        assert_eq!((b.state, b.attempts), (DeliveryState::Pending, 0), "batch of {n}");
+    }
+}
+
 pub async fn record_attempts_moves_deliveries_through_their_states(store: Arc<dyn Store>) {
     let (_, hook) = seed(store.as_ref()).await;
     let ds: Vec<_> = (0..4).map(|_| pending(&hook, t(10))).collect();

@@ -81,6 +81,7 @@ conformance! {
     deliveries::a_claimed_delivery_is_not_claimed_again_within_the_default_lease,
     deliveries::concurrent_claims_never_return_the_same_delivery,
     deliveries::many_deliveries_are_stored_in_one_call,
+    deliveries::batches_of_every_size_keep_each_row_apart,
     deliveries::record_attempts_moves_deliveries_through_their_states,
     deliveries::attempts_of_one_delivery_in_one_batch_apply_in_order,
     deliveries::record_attempts_keeps_the_webhook_health,
