@@ -571,12 +571,15 @@ fn cpu_per_delivery(cpu_secs: f64, deliveries: usize) -> Option<f64> {
     (deliveries > 0).then(|| cpu_secs * 1e6 / deliveries as f64)
 }
 
-/// The loopback limit: Herald's own HTTP client posting a delivery-sized body to the receiver, closed loop.
-async fn loopback_limit(receiver: &Receiver, concurrency: usize, phase: Duration) -> anyhow::Result<f64> {
+/// The loopback limit: Herald's own HTTP client posting a delivery-sized body to the receiver, closed loop. Returns
+/// the rate and this process's CPU time per exchange, in µs: both ends of one `POST` (client, server and the
+/// kernel between them), since the receiver runs here too.
+async fn loopback_limit(receiver: &Receiver, concurrency: usize, phase: Duration) -> anyhow::Result<(f64, f64)> {
     let sender = HttpSender::new(Duration::from_secs(10), true, true)?;
     let body = delivery_sized_body();
     receiver.state.reset();
     let deadline = Instant::now() + phase;
+    let cpu_before = cpu_time(std::process::id());
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
@@ -590,9 +593,30 @@ async fn loopback_limit(receiver: &Receiver, concurrency: usize, phase: Duration
     for t in tasks {
         let _ = t.await;
     }
-    let rate = receiver.state.ok_count() as f64 / started.elapsed().as_secs_f64();
+    let posts = receiver.state.ok_count();
+    let rate = posts as f64 / started.elapsed().as_secs_f64();
+    let cpu = cpu_time(std::process::id()).saturating_sub(cpu_before);
     receiver.state.reset();
-    Ok(rate)
+    Ok((rate, cpu_per_delivery(cpu.as_secs_f64(), posts).unwrap_or(0.0)))
+}
+
+/// The mean time to sign one attempt of the bench's delivery payload as the engine does: the three signature
+/// headers of contract §7.1 (one webhook secret), work that no attempt can skip.
+fn signing_cost() -> Duration {
+    let target = herald_delivery::Target {
+        url: String::new(),
+        secrets: vec![herald_domain::signature::WebhookSecret::from_random([7; 24])],
+        client_id: "bench".into(),
+        signing_key: Arc::new(herald_domain::signature::AppSigningKey::from_seed([9; 32])),
+    };
+    let body = delivery_sized_body();
+    let delivery = herald_domain::DeliveryId(uuid::Uuid::now_v7());
+    const N: u32 = 2_000;
+    let started = Instant::now();
+    for i in 0..N {
+        std::hint::black_box(herald_delivery::signed_headers(&target, delivery, 1_700_000_000 + i64::from(i), &body));
+    }
+    started.elapsed() / N
 }
 
 struct Table {
@@ -651,9 +675,12 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     let receiver = Receiver::start(start).await?;
     let phase = opts.phase();
     progress(&format!("loopback limit: {} connections for {phase:?}", opts.concurrency));
-    let limit = loopback_limit(&receiver, opts.concurrency, phase).await?;
+    let (limit, exchange) = loopback_limit(&receiver, opts.concurrency, phase).await?;
     let mut table = Table { figures: Vec::new(), limit };
     table.value("loopback limit", "POSTs", limit, "/s");
+    // What every delivery costs at least, whoever sends it: the floor under "herald CPU per delivery".
+    table.value("loopback limit", "CPU per POST (both ends)", exchange, "µs");
+    table.value("loopback limit", "signing one attempt", signing_cost().as_secs_f64() * 1e6, "µs");
 
     if !opts.backlog_only {
         main_scenarios(&opts, &receiver, &clock, &mut table).await?;

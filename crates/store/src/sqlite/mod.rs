@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_domain::WebhookId;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::Sqlite;
+use sqlx::{ConnectOptions, Connection, Sqlite};
 
 use crate::backend::{Backend, Claim};
 use crate::catalogue::Catalogue;
@@ -48,6 +48,8 @@ pub struct SqliteStore {
     _checkpoints: tokio::sync::mpsc::Sender<()>,
     /// What [`SqliteStore::quick_check`] found wrong, if anything.
     integrity: std::sync::Mutex<Option<String>>,
+    /// How [`SqliteStore::quick_check`] opens the connection it checks through.
+    check_options: SqliteConnectOptions,
     sealer: Sealer,
 }
 
@@ -83,6 +85,13 @@ impl SqliteStore {
             .map_err(StoreError::from)?;
         let hot = deliveries::Writer::new(writer.clone());
         let commits = crate::group_commit::GroupCommit::start(commit::SqliteCommitter { writer: hot.clone() }, 1);
+        // The integrity check reads the whole file by design (seconds on a large one): not a slow statement worth a
+        // warning. Its connection is closed after it, with the page cache it filled.
+        let check_options = options
+            .clone()
+            .read_only(true)
+            .pragma("cache_size", READER_CACHE)
+            .log_slow_statements(log::LevelFilter::Off, Duration::ZERO);
         let checkpoints = checkpoint::start(options.pragma("cache_size", READER_CACHE));
         Ok(Self {
             writer,
@@ -92,6 +101,7 @@ impl SqliteStore {
             liveness: Default::default(),
             _checkpoints: checkpoints,
             integrity: std::sync::Mutex::new(None),
+            check_options,
             sealer: Sealer::plain(),
         })
     }
@@ -105,13 +115,11 @@ impl SqliteStore {
     /// Runs SQLite's `PRAGMA quick_check` (every page and index entry readable and well-formed; O(size of the file))
     /// and remembers what it found, which [`Store::integrity_problem`] reports from then on. `None`: the file is sound.
     pub async fn quick_check(&self) -> StoreResult<Option<String>> {
-        // A reader that cannot even be opened is a finding too, as a check that cannot finish is (below).
-        let checked = match self.reader.acquire().await {
+        // A connection that cannot even be opened is a finding too, as a check that cannot finish is (below).
+        let checked = match self.check_options.connect().await {
             Ok(mut conn) => {
-                let rows = sqlx::query_scalar::<_, String>("PRAGMA quick_check(20)").fetch_all(&mut *conn).await;
-                // The check read every page through this reader's cache: give that memory back (a page read later
-                // comes from the OS's cache), rather than hold a full cache for good.
-                let _ = sqlx::query("PRAGMA shrink_memory").execute(&mut *conn).await;
+                let rows = sqlx::query_scalar::<_, String>("PRAGMA quick_check(20)").fetch_all(&mut conn).await;
+                let _ = conn.close().await;
                 rows
             }
             Err(e) => Err(e),
