@@ -28,6 +28,9 @@ pub struct Metrics {
     pub deliveries_created: Counter,
     pub attempts: Family<OutcomeLabel, Counter>,
     pub attempt_duration: Histogram,
+    /// How long each publish waited for its changes to be stored durably (its group commit and that commit's sync):
+    /// most of a `202`'s latency, and the first figure to look at when the disk or the database is slow.
+    pub changes_store_duration: Histogram,
     pub deliveries_due: Gauge,
     pub deliveries_scheduled: Gauge,
     pub deliveries_waiting: Gauge,
@@ -52,6 +55,7 @@ impl Metrics {
             deliveries_created: Counter::default(),
             attempts: Family::default(),
             attempt_duration: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
+            changes_store_duration: Histogram::new(exponential_buckets(0.000_25, 2.0, 14)),
             deliveries_due: Gauge::default(),
             deliveries_scheduled: Gauge::default(),
             deliveries_waiting: Gauge::default(),
@@ -68,6 +72,11 @@ impl Metrics {
         );
         r.register("herald_attempts", "Delivery attempts, by outcome", m.attempts.clone());
         r.register("herald_attempt_duration_seconds", "Duration of delivery attempts", m.attempt_duration.clone());
+        r.register(
+            "herald_changes_store_duration_seconds",
+            "Time a publish waited for its changes to be stored durably (group commit and sync)",
+            m.changes_store_duration.clone(),
+        );
         r.register("herald_deliveries_due", "Pending deliveries due now (queue depth)", m.deliveries_due.clone());
         r.register(
             "herald_deliveries_scheduled",
@@ -129,10 +138,12 @@ mod tests {
         m.attempt("delivered", 0.01);
         m.attempt("delivered", 0.02);
         m.event("contacts.modified", 3);
+        m.changes_store_duration.observe(0.002);
         let text = m.render();
         assert!(text.contains("herald_attempts_total{outcome=\"delivered\"} 2"), "{text}");
         assert!(text.contains("herald_events_emitted_total{topic=\"contacts.modified\"} 1"), "{text}");
         assert!(text.contains("herald_deliveries_created_total 3"), "{text}");
         assert!(text.contains("herald_attempt_duration_seconds_count 2"), "{text}");
+        assert!(text.contains("herald_changes_store_duration_seconds_count 1"), "{text}");
     }
 }

@@ -404,10 +404,12 @@ impl Herald {
                     response: &k.response,
                     expired_before: k.expired_before,
                 });
+                let started = std::time::Instant::now();
                 let stored = match entities.is_empty() {
                     true => store.insert_events(&events, key, now).await,
                     false => store.insert_entity_events(&events, &entities, key, now).await,
                 };
+                engine.metrics().changes_store_duration.observe(started.elapsed().as_secs_f64());
                 if let Ok(sequenced) = &stored {
                     if reservation.leaves_work_to_claim(&events) {
                         engine.wake();

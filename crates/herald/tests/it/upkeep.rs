@@ -126,9 +126,12 @@ async fn metrics_change_after_a_delivery() {
     };
     let before = metrics().await;
     assert!(before.contains("herald_changes_received_total 0"), "{before}");
+    assert!(before.contains("herald_changes_store_duration_seconds_count 0"), "{before}");
     app.publish(seed_contact_change("SBOX")).await;
     let queued = metrics().await;
     assert!(queued.contains("herald_deliveries_due 1"), "{queued}");
+    // The publish was answered after its changes were stored: its wait is counted already.
+    assert!(queued.contains("herald_changes_store_duration_seconds_count 1"), "{queued}");
     app.deliver().await;
     let after = metrics().await;
     assert!(after.contains("herald_changes_received_total 1"), "{after}");
