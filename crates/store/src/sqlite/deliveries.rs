@@ -201,11 +201,8 @@ async fn claim_in(
     for chunk in events.chunks(900) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT id, body FROM events WHERE id IN (");
         let mut sep = q.separated(", ");
-        for e in chunk {
-            sep.push_bind(e.as_str());
-        }
-        for _ in chunk.len()..padded(chunk.len()) {
-            sep.push_bind(None::<&str>);
+        for e in with_padding(chunk) {
+            sep.push_bind(e.map(String::as_str));
         }
         q.push(")");
         for row in q.build().fetch_all(&mut *tx).await? {
