@@ -102,15 +102,26 @@ impl HttpSender {
     pub async fn send(&self, url: &str, headers: HeaderMap, body: Bytes) -> SendResult {
         let start = Instant::now();
         let refused = match self.refuse(url) {
-            None if self.proxied && !self.allow_private => self.refuse_resolved(url).await,
-            Some(reason) => Some(AttemptOutcome::Blocked { reason }),
-            None => None,
+            Ok(parsed) if self.proxied && !self.allow_private => match self.refuse_resolved(&parsed).await {
+                Some(outcome) => Err(outcome),
+                None => Ok(parsed),
+            },
+            Ok(parsed) => Ok(parsed),
+            Err(reason) => Err(AttemptOutcome::Blocked { reason }),
         };
-        if let Some(outcome) = refused {
-            return SendResult { outcome, duration: start.elapsed(), response: None, retry_after: None };
-        }
+        let parsed = match refused {
+            Ok(parsed) => parsed,
+            Err(outcome) => {
+                return SendResult { outcome, duration: start.elapsed(), response: None, retry_after: None };
+            }
+        };
+        // The request built whole, from the URL parsed once (above) and the attempt's own header map, rather than
+        // through the builder, which would parse the URL again and copy the headers into a map of its own.
+        let mut request = reqwest::Request::new(reqwest::Method::POST, parsed);
+        *request.headers_mut() = headers;
+        *request.body_mut() = Some(body.into());
         let exchange = async {
-            let mut resp = self.client.post(url).headers(headers).body(body).send().await?;
+            let mut resp = self.client.execute(request).await?;
             let status = resp.status().as_u16();
             let retry_after = match status {
                 429 | 503 => resp
@@ -140,26 +151,26 @@ impl HttpSender {
         SendResult { outcome, duration: start.elapsed(), response, retry_after }
     }
 
-    /// Why the URL may not be called at all, before any connection.
-    fn refuse(&self, url: &str) -> Option<String> {
-        let parsed = match url::Url::parse(url) {
-            Ok(u) => u,
-            Err(e) => return Some(format!("invalid URL: {e}")),
-        };
+    /// The URL, parsed, or why it may not be called at all, before any connection.
+    fn refuse(&self, url: &str) -> Result<url::Url, String> {
+        let parsed = url::Url::parse(url).map_err(|e| format!("invalid URL: {e}"))?;
         match parsed.scheme() {
             "https" => {}
             "http" if self.allow_http => {}
-            s => return Some(format!("the {s} scheme is not allowed")),
+            s => return Err(format!("the {s} scheme is not allowed")),
         }
         if self.allow_private {
-            return None;
+            return Ok(parsed);
         }
         let ip: Option<IpAddr> = match parsed.host() {
             Some(url::Host::Ipv4(v4)) => Some(v4.into()),
             Some(url::Host::Ipv6(v6)) => Some(v6.into()),
             _ => None,
         };
-        ip.and_then(|ip| check_ip(ip).map(|why| format!("{ip} is a {why}")))
+        match ip.and_then(|ip| check_ip(ip).map(|why| format!("{ip} is a {why}"))) {
+            Some(reason) => Err(reason),
+            None => Ok(parsed),
+        }
     }
 }
 
@@ -168,8 +179,7 @@ impl HttpSender {
     /// address must pass, since the proxy picks one): `Blocked` for a refused address (final), a connection failure
     /// or a timeout when the name does not resolve now (retried, as without a proxy). IP literals were checked by
     /// `refuse` already.
-    async fn refuse_resolved(&self, url: &str) -> Option<AttemptOutcome> {
-        let parsed = url::Url::parse(url).ok()?;
+    async fn refuse_resolved(&self, parsed: &url::Url) -> Option<AttemptOutcome> {
         let Some(url::Host::Domain(host)) = parsed.host() else { return None };
         let port = parsed.port_or_known_default().unwrap_or(443);
         let addrs = match tokio::time::timeout(self.timeout, tokio::net::lookup_host((host, port))).await {

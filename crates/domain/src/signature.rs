@@ -17,9 +17,9 @@
 use std::fmt;
 use std::str::FromStr;
 
+use aws_lc_rs::signature::Ed25519KeyPair;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use aws_lc_rs::signature::Ed25519KeyPair;
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};

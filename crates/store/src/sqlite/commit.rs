@@ -62,7 +62,10 @@ async fn commit(writer: &super::deliveries::Writer, jobs: &[Job]) -> StoreResult
     let placed = super::deliveries::place_ordered(&mut tx, &rows).await?;
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("");
     for chunk in events.chunks(EVENT_ROWS_PER_INSERT) {
-        q.push("INSERT INTO events (id, event_id, topic_id, customer_id, entity_id, event_time, body, created) ");
+        // `OR FAIL`: no statement journal (see `deliveries`).
+        q.push(
+            "INSERT OR FAIL INTO events (id, event_id, topic_id, customer_id, entity_id, event_time, body, created) ",
+        );
         q.push_values(chunk, |mut b, (e, now)| {
             b.push_bind(e.id.to_string())
                 .push_bind(e.event_id.to_string())

@@ -1,4 +1,12 @@
 //! Events, deliveries and attempts on SQLite: the hot path, written in batches.
+//!
+//! The multi-row statements of the hot path that can (`UPDATE OR FAIL`, `INSERT OR FAIL`) say what a constraint
+//! failure does: stop the statement and keep its earlier rows. That spares SQLite a statement journal, a copy of
+//! every page the statement changes that it would otherwise keep in case it had to undo the statement alone (the
+//! default, `ABORT`): in the middle of a transaction, every such page was copied before each change (3 % of Herald's
+//! CPU at full speed, 6 % of the claim statement's own time). Herald never goes on with a transaction after a failed
+//! statement: the error rolls the whole transaction back, so `FAIL` and `ABORT` end the same. Inserts into tables with
+//! foreign keys (deliveries, attempts) need the journal whatever their conflict clause, for the key checks.
 
 use std::collections::HashMap;
 
@@ -157,7 +165,7 @@ async fn claim_in(
     }
     let by_webhook = !exclude.is_empty() && window_blocked(&mut tx, now, limit, exclude).await?;
     let pending = DeliveryState::Pending.sql();
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE deliveries SET owner = ");
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE OR FAIL deliveries SET owner = ");
     q.push_bind(owner).push(", updated = ").push_bind(micros(now));
     // Index range scans (see migrations 0004 and 0005): deliveries nobody holds, due now; and deliveries held by
     // another node since before the cutoff whose holder was not seen since (see `Store::claim_due_with_lease`).
@@ -426,7 +434,7 @@ async fn record_in(conn: &mut sqlx::SqliteConnection, attempts: &[AttemptRecord]
                 }
             });
             q.push(format!(
-                ") UPDATE deliveries SET state = v.state, attempts = MAX(deliveries.attempts, v.attempt), \
+                ") UPDATE OR FAIL deliveries SET state = v.state, attempts = MAX(deliveries.attempts, v.attempt), \
                  next_attempt_at = v.next_attempt_at, owner = NULL, updated = v.updated \
                  FROM v WHERE deliveries.id = v.id AND deliveries.state IN ({}, v.state)",
                 DeliveryState::Pending.sql()
