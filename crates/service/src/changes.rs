@@ -89,22 +89,29 @@ impl From<ChangeIn> for ChangesIn {
     }
 }
 
-/// The SHA-256 of a request's bytes, kept beside an idempotency key: a key used again with other bytes is refused.
+/// A request's `Idempotency-Key` with the SHA-256 of the request's bytes, kept beside the key: a key used again with
+/// other bytes is refused. Only a request that carries a key is hashed; nothing would read the hash of another.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BodyHash(String);
+pub struct IdempotencyKey<'a> {
+    key: &'a str,
+    body_hash: String,
+}
 
-impl BodyHash {
-    pub fn of(body: &[u8]) -> Self {
-        BodyHash(hex::encode(Sha256::digest(body)))
+impl<'a> IdempotencyKey<'a> {
+    /// The key of a request with `body`, when it carries one (`key`, the header as given).
+    pub fn of(key: Option<&'a str>, body: &[u8]) -> Option<Self> {
+        key.map(|key| Self { key, body_hash: hex::encode(Sha256::digest(body)) })
     }
 
-    /// The hash of a request whose target matters beside its body (`PUT /entities/…`): one key, one request.
-    pub fn of_request(method: &str, path: &str, body: &[u8]) -> Self {
-        let mut h = Sha256::new();
-        for part in [method.as_bytes(), b" ", path.as_bytes(), b"\n", body] {
-            h.update(part);
-        }
-        BodyHash(hex::encode(h.finalize()))
+    /// The same, for a request whose target matters beside its body (`PUT /entities/…`): one key, one request.
+    pub fn of_request(key: Option<&'a str>, method: &str, path: &str, body: &[u8]) -> Option<Self> {
+        key.map(|key| {
+            let mut h = Sha256::new();
+            for part in [method.as_bytes(), b" ", path.as_bytes(), b"\n", body] {
+                h.update(part);
+            }
+            Self { key, body_hash: hex::encode(h.finalize()) }
+        })
     }
 }
 
@@ -273,8 +280,8 @@ pub(crate) enum Accepted {
 }
 
 /// An `Idempotency-Key` is 1 to 255 visible ASCII characters.
-pub(crate) fn check_idempotency_key(key: Option<&str>) -> ServiceResult<()> {
-    match key {
+pub(crate) fn check_idempotency_key(key: Option<&IdempotencyKey<'_>>) -> ServiceResult<()> {
+    match key.map(|k| k.key) {
         Some(k) if k.is_empty() || k.len() > 255 || !k.bytes().all(|b| b.is_ascii_graphic()) => {
             Err(ServiceError::field("Idempotency-Key", "must be 1 to 255 visible ASCII characters"))
         }
@@ -290,20 +297,19 @@ impl Herald {
         &self,
         who: &Principal,
         input: ChangesIn,
-        body_hash: BodyHash,
-        idempotency_key: Option<&str>,
+        idempotency: Option<IdempotencyKey<'_>>,
     ) -> ServiceResult<IngestOutcome> {
         who.require_admin()?;
-        check_idempotency_key(idempotency_key)?;
+        check_idempotency_key(idempotency.as_ref())?;
         let now = self.now();
         // The body is validated before a replay too: a retry resends the same valid request, and a malformed one
         // must not get a stored 202 just because it carries a known key.
         let (event_id, changes) = parse_request(input, now)?;
         tracing::Span::current().record("event_id", tracing::field::display(&event_id));
-        if let Some(stored) = self.replayed(idempotency_key, &body_hash, now).await? {
+        if let Some(stored) = self.replayed(idempotency.as_ref(), now).await? {
             return Ok(stored);
         }
-        match self.accept_changes(event_id, &changes, &[], body_hash, idempotency_key, now).await? {
+        match self.accept_changes(event_id, &changes, &[], idempotency.as_ref(), now).await? {
             Accepted::Done(outcome) => Ok(outcome),
             Accepted::Stale => Err(ServiceError::Internal("changes without entity state were found stale".into())),
         }
@@ -312,12 +318,11 @@ impl Herald {
     /// The stored answer of an earlier request with this idempotency key, if there is one.
     pub(crate) async fn replayed(
         &self,
-        idempotency_key: Option<&str>,
-        body_hash: &BodyHash,
+        idempotency: Option<&IdempotencyKey<'_>>,
         now: DateTime<Utc>,
     ) -> ServiceResult<Option<IngestOutcome>> {
-        let Some(key) = idempotency_key else { return Ok(None) };
-        let stored = self.idempotent_answer(key, &body_hash.0, now).await?;
+        let Some(k) = idempotency else { return Ok(None) };
+        let stored = self.idempotent_answer(k.key, &k.body_hash, now).await?;
         Ok(stored.map(|body| IngestOutcome { body, replayed: true }))
     }
 
@@ -329,11 +334,9 @@ impl Herald {
         event_id: EventId,
         changes: &[ParsedChange],
         entities: &[EntityWrite],
-        body_hash: BodyHash,
-        idempotency_key: Option<&str>,
+        idempotency: Option<&IdempotencyKey<'_>>,
         now: DateTime<Utc>,
     ) -> ServiceResult<Accepted> {
-        let BodyHash(body_hash) = body_hash;
         let table = self.inner.routing.table().await?;
         let mut events = Vec::new();
         let mut out = Vec::new();
@@ -350,20 +353,20 @@ impl Herald {
         }
         let answer = serde_json::to_string(&ChangesOut { event_id: event_id.to_string(), events: out })
             .map_err(ServiceError::internal)?;
-        let idempotency = idempotency_key.map(|k| StoredKey {
-            key: k.to_string(),
-            body_hash: body_hash.clone(),
+        let stored_key = idempotency.map(|k| StoredKey {
+            key: k.key.to_string(),
+            body_hash: k.body_hash.clone(),
             response: answer.clone(),
             expired_before: now - self.idempotency_ttl(),
         });
-        let (stored, events) = self.store_events(events, entities, idempotency, now).await?;
+        let (stored, events) = self.store_events(events, entities, stored_key, now).await?;
         match stored {
             Ok(()) => {}
             Err(StoreError::Stale(_)) => return Ok(Accepted::Stale),
-            Err(StoreError::Conflict(_)) if idempotency_key.is_some() => {
+            Err(StoreError::Conflict(e)) => {
                 // The same key was stored by a concurrent request: its answer is the answer.
-                let key = idempotency_key.unwrap_or_default();
-                if let Some(stored) = self.idempotent_answer(key, &body_hash, now).await? {
+                let Some(k) = idempotency else { return Err(StoreError::Conflict(e).into()) };
+                if let Some(stored) = self.idempotent_answer(k.key, &k.body_hash, now).await? {
                     return Ok(Accepted::Done(IngestOutcome { body: stored, replayed: true }));
                 }
                 return Err(ServiceError::Conflict("a request with this Idempotency-Key is in progress".into()));

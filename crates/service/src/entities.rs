@@ -137,13 +137,12 @@ impl Herald {
         who: &Principal,
         path: &EntityPath,
         record: Map<String, Value>,
-        body_hash: BodyHash,
-        idempotency_key: Option<&str>,
+        idempotency: Option<IdempotencyKey<'_>>,
     ) -> ServiceResult<IngestOutcome> {
         who.require_admin()?;
-        check_idempotency_key(idempotency_key)?;
+        check_idempotency_key(idempotency.as_ref())?;
         let items = vec![path_item(path, Some(record))?];
-        self.publish_entities(items, Missing::NotFound, body_hash, idempotency_key).await
+        self.publish_entities(items, Missing::NotFound, idempotency).await
     }
 
     /// `DELETE /entities/{customerId}/{entityType}/{entityId}`: emits the deletion (`new: null`); `NotFound` when
@@ -152,13 +151,12 @@ impl Herald {
         &self,
         who: &Principal,
         path: &EntityPath,
-        body_hash: BodyHash,
-        idempotency_key: Option<&str>,
+        idempotency: Option<IdempotencyKey<'_>>,
     ) -> ServiceResult<IngestOutcome> {
         who.require_admin()?;
-        check_idempotency_key(idempotency_key)?;
+        check_idempotency_key(idempotency.as_ref())?;
         let items = vec![path_item(path, None)?];
-        self.publish_entities(items, Missing::NotFound, body_hash, idempotency_key).await
+        self.publish_entities(items, Missing::NotFound, idempotency).await
     }
 
     /// `POST /entities`: each record in order, as one request (one event id, one transaction). Deleting an entity
@@ -167,11 +165,10 @@ impl Herald {
         &self,
         who: &Principal,
         input: EntitiesIn,
-        body_hash: BodyHash,
-        idempotency_key: Option<&str>,
+        idempotency: Option<IdempotencyKey<'_>>,
     ) -> ServiceResult<IngestOutcome> {
         who.require_admin()?;
-        check_idempotency_key(idempotency_key)?;
+        check_idempotency_key(idempotency.as_ref())?;
         let mut errors = Vec::new();
         let mut items = Vec::new();
         match input.records {
@@ -211,7 +208,7 @@ impl Herald {
         if !errors.is_empty() {
             return Err(ServiceError::Validation(errors));
         }
-        self.publish_entities(items, Missing::Nothing, body_hash, idempotency_key).await
+        self.publish_entities(items, Missing::Nothing, idempotency).await
     }
 
     /// `GET /entities/{customerId}/{entityType}/{entityId}`: the last record, as JSON text; `NotFound` when there is
@@ -230,11 +227,10 @@ impl Herald {
         &self,
         items: Vec<Item>,
         missing: Missing,
-        body_hash: BodyHash,
-        idempotency_key: Option<&str>,
+        idempotency: Option<IdempotencyKey<'_>>,
     ) -> ServiceResult<IngestOutcome> {
         let now = self.now();
-        if let Some(stored) = self.replayed(idempotency_key, &body_hash, now).await? {
+        if let Some(stored) = self.replayed(idempotency.as_ref(), now).await? {
             return Ok(stored);
         }
         let event_id = EventId(new_uuid_v7());
@@ -246,7 +242,7 @@ impl Herald {
         let cache = &self.inner.entity_cache;
         for _ in 0..MAX_TRIES {
             let (changes, writes, records) = self.changes_of(&items, &keys, missing, now).await?;
-            match self.accept_changes(event_id, &changes, &writes, body_hash.clone(), idempotency_key, now).await? {
+            match self.accept_changes(event_id, &changes, &writes, idempotency.as_ref(), now).await? {
                 Accepted::Done(outcome) => {
                     if !outcome.replayed {
                         for (w, record) in writes.into_iter().zip(records) {

@@ -43,7 +43,7 @@ pub use admission::{Admitted, MAX_PENDING_BODY_BYTES, MAX_PENDING_PUBLISHES, RET
 pub use alerts::WebhookAlertOut;
 pub use apps::{ApiKeyRotateIn, AppIn, AppPatch};
 pub use changes::{
-    BatchedChange, BodyHash, ChangeBatchIn, ChangeIn, ChangesIn, CustomerIdText, EntityIdText, EntityTypeName,
+    BatchedChange, ChangeBatchIn, ChangeIn, ChangesIn, CustomerIdText, EntityIdText, EntityTypeName, IdempotencyKey,
     IngestOutcome,
 };
 pub use entities::{EntitiesIn, EntityPath, EntityRecordIn};

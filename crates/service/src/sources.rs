@@ -12,7 +12,7 @@ use herald_domain::FieldError;
 use herald_store::{DeadLetterRecord, Page};
 use serde::Serialize;
 
-use crate::changes::{BodyHash, ChangesIn, IngestOutcome};
+use crate::changes::{ChangesIn, IdempotencyKey, IngestOutcome};
 use crate::*;
 
 /// A message larger than this is not a change (contract §3: 1 MiB for changes, as for `POST /changes`).
@@ -117,7 +117,7 @@ impl Herald {
             error => MessageRejected::Retry(error),
         };
         let input: ChangesIn = input::from_json(body).map_err(rejected)?;
-        self.ingest_changes(&Principal::Admin, input, BodyHash::of(body), key).await.map_err(rejected)
+        self.ingest_changes(&Principal::Admin, input, IdempotencyKey::of(key, body)).await.map_err(rejected)
     }
 
     /// Keeps an invalid message with its error (once per source and message id). `Ok(false)`: it was kept before.

@@ -6,7 +6,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use herald_service::models::ChangesOut;
-use herald_service::{BodyHash, CustomerIdText, EntitiesIn, EntityIdText, EntityPath, EntityTypeName};
+use herald_service::{CustomerIdText, EntitiesIn, EntityIdText, EntityPath, EntityTypeName, IdempotencyKey};
 use serde_json::{Map, Value};
 
 use super::platform::{accepted, idempotency_key};
@@ -79,8 +79,8 @@ pub async fn put_entity(
     who.require_admin()?;
     let key = idempotency_key(&headers)?;
     let record: Map<String, Value> = herald_service::input::from_json(&body)?;
-    let hash = BodyHash::of_request("PUT", &target(&path), &body);
-    Ok(accepted(s.herald.put_entity(&who, &path, record, hash, key).await?))
+    let key = IdempotencyKey::of_request(key, "PUT", &target(&path), &body);
+    Ok(accepted(s.herald.put_entity(&who, &path, record, key).await?))
 }
 
 /// Publishes an entity's deletion: a `.modified` event with the record Herald kept as `old` and `new: null`.
@@ -117,8 +117,8 @@ pub async fn delete_entity(
 ) -> Result<Response> {
     who.require_admin()?;
     let key = idempotency_key(&headers)?;
-    let hash = BodyHash::of_request("DELETE", &target(&path), b"");
-    Ok(accepted(s.herald.delete_entity(&who, &path, hash, key).await?))
+    let key = IdempotencyKey::of_request(key, "DELETE", &target(&path), b"");
+    Ok(accepted(s.herald.delete_entity(&who, &path, key).await?))
 }
 
 /// The last record Herald was given for an entity.
@@ -182,6 +182,6 @@ pub async fn post_entities(
     who.require_admin()?;
     let key = idempotency_key(&headers)?;
     let input: EntitiesIn = herald_service::input::from_json(&body)?;
-    let hash = BodyHash::of_request("POST", "/entities", &body);
-    Ok(accepted(s.herald.put_entities(&who, input, hash, key).await?))
+    let key = IdempotencyKey::of_request(key, "POST", "/entities", &body);
+    Ok(accepted(s.herald.put_entities(&who, input, key).await?))
 }
