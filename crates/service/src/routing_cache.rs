@@ -35,6 +35,10 @@ pub struct RoutingCache {
     current: Mutex<Option<Cached>>,
     generation: AtomicU64,
     reload: AsyncMutex<()>,
+    /// When the last reload failed for want of the database, and why: the callers that waited behind it get its
+    /// failure instead of trying again one after another (while the database is down, each try waits out the store's acquire timeout, so
+    /// three requests at once were answered after one, two and three timeouts).
+    failed: Mutex<Option<(Instant, Arc<herald_store::StoreError>)>>,
 }
 
 impl RoutingCache {
@@ -45,6 +49,7 @@ impl RoutingCache {
             current: Mutex::new(None),
             generation: AtomicU64::new(1),
             reload: AsyncMutex::new(()),
+            failed: Mutex::new(None),
         }
     }
 
@@ -58,10 +63,27 @@ impl RoutingCache {
         if let Some(t) = self.fresh() {
             return Ok(t);
         }
+        let waited_from = Instant::now();
         let _one_reload = self.reload.lock().await;
         if let Some(t) = self.fresh() {
             return Ok(t);
         }
+        let failed = self.failed.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some((_, why)) = failed.filter(|(at, _)| *at >= waited_from) {
+            return Err(herald_store::StoreError::Shared(why).into());
+        }
+        match self.reload_now().await {
+            Err(e) if e.is_unavailable() => {
+                let why = Arc::new(e);
+                *self.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), why.clone()));
+                Err(herald_store::StoreError::Shared(why).into())
+            }
+            reloaded => Ok(reloaded?),
+        }
+    }
+
+    /// Reads the routing data again (the caller holds `reload`).
+    async fn reload_now(&self) -> herald_store::StoreResult<Arc<RoutingTable>> {
         let generation = self.generation.load(Ordering::SeqCst);
         let same_generation = self
             .current

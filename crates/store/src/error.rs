@@ -29,6 +29,9 @@ pub enum StoreError {
     /// The transaction of a group commit failed: every request in it gets this same failure.
     #[error("the transaction of a group commit failed")]
     GroupCommit(#[source] std::sync::Arc<StoreError>),
+    /// One failure handed to several callers that waited on the same operation (a routing table reload).
+    #[error(transparent)]
+    Shared(std::sync::Arc<StoreError>),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -57,7 +60,7 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         match self {
             StoreError::Unavailable(_) => true,
-            StoreError::GroupCommit(inner) => inner.is_unavailable(),
+            StoreError::GroupCommit(inner) | StoreError::Shared(inner) => inner.is_unavailable(),
             _ => false,
         }
     }
