@@ -89,8 +89,9 @@ impl From<ChangeIn> for ChangesIn {
     }
 }
 
-/// A request's `Idempotency-Key` with the SHA-256 of the request's bytes, kept beside the key: a key used again with
-/// other bytes is refused. Only a request that carries a key is hashed; nothing would read the hash of another.
+/// A request's `Idempotency-Key`, checked (1 to 255 visible ASCII characters), with the SHA-256 of the request's
+/// bytes, kept beside the key: a key used again with other bytes is refused. Only a request that carries a key is
+/// hashed; nothing would read the hash of another.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyKey<'a> {
     key: &'a str,
@@ -98,20 +99,29 @@ pub struct IdempotencyKey<'a> {
 }
 
 impl<'a> IdempotencyKey<'a> {
-    /// The key of a request with `body`, when it carries one (`key`, the header as given).
-    pub fn of(key: Option<&'a str>, body: &[u8]) -> Option<Self> {
-        key.map(|key| Self { key, body_hash: hex::encode(Sha256::digest(body)) })
+    /// The key of a request with `body`, when it carries one (`key`, the header as given); `422` on
+    /// `Idempotency-Key` when it is not a valid key.
+    pub fn of(key: Option<&'a str>, body: &[u8]) -> ServiceResult<Option<Self>> {
+        Self::hashing(key, |h| h.update(body))
     }
 
     /// The same, for a request whose target matters beside its body (`PUT /entities/…`): one key, one request.
-    pub fn of_request(key: Option<&'a str>, method: &str, path: &str, body: &[u8]) -> Option<Self> {
-        key.map(|key| {
-            let mut h = Sha256::new();
+    pub fn of_request(key: Option<&'a str>, method: &str, path: &str, body: &[u8]) -> ServiceResult<Option<Self>> {
+        Self::hashing(key, |h| {
             for part in [method.as_bytes(), b" ", path.as_bytes(), b"\n", body] {
                 h.update(part);
             }
-            Self { key, body_hash: hex::encode(h.finalize()) }
         })
+    }
+
+    fn hashing(key: Option<&'a str>, feed: impl FnOnce(&mut Sha256)) -> ServiceResult<Option<Self>> {
+        let Some(key) = key else { return Ok(None) };
+        if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ServiceError::field("Idempotency-Key", "must be 1 to 255 visible ASCII characters"));
+        }
+        let mut h = Sha256::new();
+        feed(&mut h);
+        Ok(Some(Self { key, body_hash: hex::encode(h.finalize()) }))
     }
 }
 
@@ -279,16 +289,6 @@ pub(crate) enum Accepted {
     Stale,
 }
 
-/// An `Idempotency-Key` is 1 to 255 visible ASCII characters.
-pub(crate) fn check_idempotency_key(key: Option<&IdempotencyKey<'_>>) -> ServiceResult<()> {
-    match key.map(|k| k.key) {
-        Some(k) if k.is_empty() || k.len() > 255 || !k.bytes().all(|b| b.is_ascii_graphic()) => {
-            Err(ServiceError::field("Idempotency-Key", "must be 1 to 255 visible ASCII characters"))
-        }
-        _ => Ok(()),
-    }
-}
-
 impl Herald {
     /// Accepts `POST /changes` (contract §4.3). Runs in an `ingest` span that records the event id; storing and the
     /// hand-over to the engine run in spans of their own inside it.
@@ -300,7 +300,6 @@ impl Herald {
         idempotency: Option<IdempotencyKey<'_>>,
     ) -> ServiceResult<IngestOutcome> {
         who.require_admin()?;
-        check_idempotency_key(idempotency.as_ref())?;
         let now = self.now();
         // The body is validated before a replay too: a retry resends the same valid request, and a malformed one
         // must not get a stored 202 just because it carries a known key.

@@ -20,7 +20,7 @@ use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::Ref;
 use utoipa::ToSchema;
 
-use crate::changes::{check_idempotency_key, entity_type as entity_type_schema, id_text as id_schema};
+use crate::changes::{entity_type as entity_type_schema, id_text as id_schema};
 use crate::changes::{Accepted, ParsedChange, MAX_BATCH};
 use crate::input::{or_null, Field};
 use crate::*;
@@ -140,7 +140,6 @@ impl Herald {
         idempotency: Option<IdempotencyKey<'_>>,
     ) -> ServiceResult<IngestOutcome> {
         who.require_admin()?;
-        check_idempotency_key(idempotency.as_ref())?;
         let items = vec![path_item(path, Some(record))?];
         self.publish_entities(items, Missing::NotFound, idempotency).await
     }
@@ -154,7 +153,6 @@ impl Herald {
         idempotency: Option<IdempotencyKey<'_>>,
     ) -> ServiceResult<IngestOutcome> {
         who.require_admin()?;
-        check_idempotency_key(idempotency.as_ref())?;
         let items = vec![path_item(path, None)?];
         self.publish_entities(items, Missing::NotFound, idempotency).await
     }
@@ -168,7 +166,6 @@ impl Herald {
         idempotency: Option<IdempotencyKey<'_>>,
     ) -> ServiceResult<IngestOutcome> {
         who.require_admin()?;
-        check_idempotency_key(idempotency.as_ref())?;
         let mut errors = Vec::new();
         let mut items = Vec::new();
         match input.records {

@@ -117,7 +117,8 @@ impl Herald {
             error => MessageRejected::Retry(error),
         };
         let input: ChangesIn = input::from_json(body).map_err(rejected)?;
-        self.ingest_changes(&Principal::Admin, input, IdempotencyKey::of(key, body)).await.map_err(rejected)
+        let key = IdempotencyKey::of(key, body).map_err(rejected)?;
+        self.ingest_changes(&Principal::Admin, input, key).await.map_err(rejected)
     }
 
     /// Keeps an invalid message with its error (once per source and message id). `Ok(false)`: it was kept before.

@@ -73,3 +73,20 @@ async fn an_idempotency_key_past_its_time_to_live_is_new_again_at_once() {
     assert_eq!(r.count(), 2, "both requests created their delivery");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_key_that_is_not_1_to_255_visible_ascii_characters_is_refused_and_nothing_is_stored() {
+    let app = TestApp::spawn().await;
+    let r = world(&app).await;
+    for key in ["k".repeat(256), "two words".to_string()] {
+        let (status, replayed, body) = post(&app, &key, &contact_created("C1")).await;
+        assert_eq!((status, replayed), (422, false), "{key:?}: {body}");
+        assert_eq!(body["statusCode"], 422, "{body}");
+        assert_eq!(body["errors"][0]["field"], "Idempotency-Key", "{body}");
+    }
+    let (status, _, body) = post(&app, &"k".repeat(255), &contact_created("C1")).await;
+    assert_eq!(status, 202, "255 characters is a valid key: {body}");
+    app.deliver_all(Duration::from_secs(2)).await;
+    assert_eq!(r.count(), 1, "only the valid request created a delivery");
+    app.stop().await;
+}

@@ -79,7 +79,7 @@ pub async fn put_entity(
     who.require_admin()?;
     let key = idempotency_key(&headers)?;
     let record: Map<String, Value> = herald_service::input::from_json(&body)?;
-    let key = IdempotencyKey::of_request(key, "PUT", &target(&path), &body);
+    let key = IdempotencyKey::of_request(key, "PUT", &target(&path), &body)?;
     Ok(accepted(s.herald.put_entity(&who, &path, record, key).await?))
 }
 
@@ -117,7 +117,7 @@ pub async fn delete_entity(
 ) -> Result<Response> {
     who.require_admin()?;
     let key = idempotency_key(&headers)?;
-    let key = IdempotencyKey::of_request(key, "DELETE", &target(&path), b"");
+    let key = IdempotencyKey::of_request(key, "DELETE", &target(&path), b"")?;
     Ok(accepted(s.herald.delete_entity(&who, &path, key).await?))
 }
 
@@ -182,6 +182,6 @@ pub async fn post_entities(
     who.require_admin()?;
     let key = idempotency_key(&headers)?;
     let input: EntitiesIn = herald_service::input::from_json(&body)?;
-    let key = IdempotencyKey::of_request(key, "POST", "/entities", &body);
+    let key = IdempotencyKey::of_request(key, "POST", "/entities", &body)?;
     Ok(accepted(s.herald.put_entities(&who, input, key).await?))
 }

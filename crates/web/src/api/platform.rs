@@ -300,7 +300,7 @@ pub async fn post_changes(
     who.require_admin()?;
     let key = idempotency_key(&headers)?;
     let input: ChangesIn = herald_service::input::from_json(&body)?;
-    Ok(accepted(s.herald.ingest_changes(&who, input, IdempotencyKey::of(key, &body)).await?))
+    Ok(accepted(s.herald.ingest_changes(&who, input, IdempotencyKey::of(key, &body)?).await?))
 }
 
 /// The `Idempotency-Key` header of a request that publishes (`POST /changes`, the entity writes), if any.
