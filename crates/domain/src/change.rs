@@ -6,14 +6,15 @@
 //! ([`crate::rules`]) or who receives them ([`crate::routing`]).
 
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::diff::diff;
 use crate::field::Field;
+use crate::json::Object;
 use crate::{EntityType, FieldError};
 
-/// An entity as JSON: always an object.
-pub type Entity = Map<String, Value>;
+/// An entity as JSON: always an object, in Herald's own tree ([`crate::json`]).
+pub type Entity = Object;
 
 /// The longest `customerId` accepted, in characters.
 pub const MAX_CUSTOMER_ID_CHARS: usize = 100;
@@ -104,7 +105,7 @@ impl Change {
     }
 
     /// The diff of contract §8.1, for a modification (both sides present); `None` otherwise.
-    pub fn diff(&self) -> Option<Map<String, Value>> {
+    pub fn diff(&self) -> Option<Object> {
         match (&self.old, &self.new) {
             (Some(old), Some(new)) => Some(diff(old, new)),
             _ => None,
@@ -114,7 +115,7 @@ impl Change {
     /// A modification whose only differences are `_eTag` and `modified` (contract §8.2): its diff is not empty and
     /// every key of it is one of [`ETAG_ONLY_KEYS`]. A modification that changes nothing at all is not eTag-only.
     pub fn is_etag_only(&self) -> bool {
-        self.diff().is_some_and(|d| !d.is_empty() && d.keys().all(|k| ETAG_ONLY_KEYS.contains(&k.as_str())))
+        self.diff().is_some_and(|d| !d.is_empty() && d.keys().all(|k| ETAG_ONLY_KEYS.contains(&k)))
     }
 }
 
@@ -181,7 +182,7 @@ mod tests {
 
     fn change(old: Value, new: Value) -> Change {
         let object = |v: Value| match v {
-            Value::Object(map) => Some(map),
+            Value::Object(map) => Some(map.into()),
             _ => None,
         };
         Change {
@@ -205,7 +206,7 @@ mod tests {
         assert_eq!(parsed.entity_type, EntityType::Contacts);
         assert_eq!(parsed.entity_id, "RPT20000029");
         assert_eq!(parsed.kind(), ChangeKind::Modified);
-        let keys: Vec<&String> = parsed.new.iter().flat_map(|n| n.keys()).collect();
+        let keys: Vec<&str> = parsed.new.iter().flat_map(|n| n.keys()).collect();
         assert_eq!(keys, ["z", "a"]);
     }
 
@@ -360,6 +361,9 @@ mod tests {
         assert_eq!(change(Value::Null, entity.clone()).diff(), None);
         assert_eq!(change(entity.clone(), Value::Null).diff(), None);
         let modified = change(entity, json!({"id": "A", "name": "y"}));
-        assert_eq!(modified.diff().map(Value::Object), Some(json!({"name": ["x", "y"]})));
+        assert_eq!(
+            modified.diff().map(|d| Value::from(crate::json::Json::Object(d))),
+            Some(json!({"name": ["x", "y"]}))
+        );
     }
 }

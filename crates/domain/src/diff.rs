@@ -7,47 +7,52 @@
 //!
 //! This module only computes the diff; when a payload carries one is decided by whoever renders the payload.
 
-use serde_json::{Map, Value};
+use crate::json::{Finder, Json, Object, NULL};
 
-/// What an absent key diffs against.
-static NULL: Value = Value::Null;
-
-/// For each key whose value differs, `[old, new]`; nested for objects on both sides.
-pub fn diff(old: &Map<String, Value>, new: &Map<String, Value>) -> Map<String, Value> {
-    let mut out = Map::new();
-    for (key, old_value) in old {
-        if let Some(entry) = diff_value(old_value, new.get(key).unwrap_or(&NULL)) {
-            out.insert(key.clone(), entry);
+/// For each key whose value differs, `[old, new]`; nested for objects on both sides. Each key is looked up on the
+/// other side through a [`Finder`]: where the previous key was found, so sides in the same order cost no search.
+pub fn diff(old: &Object, new: &Object) -> Object {
+    let mut out = Object::new();
+    let mut in_new = Finder::new(new);
+    for (i, (key, old_value)) in old.entries().iter().enumerate() {
+        if let Some(entry) = diff_value(old_value, in_new.find(i, key).unwrap_or(&NULL)) {
+            out.push_new(key.clone(), entry);
         }
     }
-    for (key, new_value) in new {
-        if old.contains_key(key) {
-            continue;
-        }
-        if let Some(entry) = diff_value(&NULL, new_value) {
-            out.insert(key.clone(), entry);
+    let mut in_old = Finder::new(old);
+    for (i, (key, new_value)) in new.entries().iter().enumerate() {
+        if in_old.find(i, key).is_none() {
+            if let Some(entry) = diff_value(&NULL, new_value) {
+                out.push_new(key.clone(), entry);
+            }
         }
     }
     out
 }
 
 /// The diff entry of one key, `None` when its two values are the same.
-fn diff_value(old: &Value, new: &Value) -> Option<Value> {
+fn diff_value(old: &Json, new: &Json) -> Option<Json> {
     match (old, new) {
-        (Value::Object(old), Value::Object(new)) => {
+        (Json::Object(old), Json::Object(new)) => {
             let nested = diff(old, new);
-            (!nested.is_empty()).then_some(Value::Object(nested))
+            (!nested.is_empty()).then_some(Json::Object(nested))
         }
         _ if old == new => None,
-        _ => Some(Value::Array(vec![old.clone(), new.clone()])),
+        _ => Some(Json::Array(vec![old.clone(), new.clone()])),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use proptest::prelude::*;
-    use serde_json::json;
+    use serde_json::{json, Map, Value};
+
+    /// The diff, on serde_json's maps: the properties below are stated with serde_json's `Value` as the reference.
+    fn diff(old: &Map<String, Value>, new: &Map<String, Value>) -> Map<String, Value> {
+        super::diff(&old.clone().into(), &new.clone().into()).into()
+    }
+
+    static NULL: Value = Value::Null;
 
     fn object(value: Value) -> Map<String, Value> {
         match value {

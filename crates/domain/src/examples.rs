@@ -4,9 +4,10 @@
 //! the seed's own example), and for every topic an `old`/`new` pair for which that topic's rule holds. The examples are
 //! data only: rendering them into a payload, and sending it, happen elsewhere.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::change::Entity;
+use crate::json::{Json, Object};
 use crate::{EntityType, Topic, PING_CUSTOMER};
 
 /// `modified` of the `old` side of a modification example (the `new` side's is later).
@@ -216,24 +217,23 @@ fn modification(
 /// Sets the value at `path`, making objects on the way as needed; an existing key keeps its place.
 fn set(entity: &mut Entity, path: &[&str], value: Value) {
     let Some((last, parents)) = path.split_last() else { return };
-    let mut map = entity;
+    let mut object = entity;
     for key in parents {
-        let slot = map.entry(key.to_string()).or_insert_with(|| Value::Object(Map::new()));
-        if !slot.is_object() {
-            *slot = Value::Object(Map::new());
+        if object.get(key).and_then(Json::as_object).is_none() {
+            object.insert(*key, Json::Object(Object::new()));
         }
-        map = match slot {
-            Value::Object(inner) => inner,
+        object = match object.get_mut(key) {
+            Some(Json::Object(inner)) => inner,
             _ => return,
         };
     }
-    map.insert(last.to_string(), value);
+    object.insert(*last, value.into());
 }
 
 /// The object of a `json!({...})` literal.
 fn object(value: Value) -> Entity {
     match value {
-        Value::Object(map) => map,
+        Value::Object(map) => map.into(),
         _ => Entity::new(),
     }
 }
@@ -355,8 +355,8 @@ fn conveyancing() -> Value {
         "exchangedVendor": null, "exchangedBuyer": null, "completion": null, "metadata": {},
         "_eTag": "\"E02B7C94F1A3D6588C0E2F7A4B9D1C36\""
     });
-    let mut whole = object(parties);
-    whole.extend(object(progress));
+    let (Value::Object(mut whole), Value::Object(progress)) = (parties, progress) else { return Value::Null };
+    whole.extend(progress);
     Value::Object(whole)
 }
 
@@ -596,20 +596,20 @@ mod tests {
     #[test]
     fn example_entities_carry_the_fields_the_rules_read() {
         let property = example_entity(EntityType::Properties);
-        assert_eq!(property.get("selling").and_then(|s| s.get("status")), Some(&json!("forSale")));
-        assert_eq!(property.get("selling").and_then(|s| s.get("price")), Some(&json!(450000)));
-        assert_eq!(property.get("lostInstructionDate"), Some(&Value::Null));
+        assert_eq!(property.get("selling").and_then(|s| s.get("status")), Some(&Json::from(json!("forSale"))));
+        assert_eq!(property.get("selling").and_then(|s| s.get("price")), Some(&Json::from(json!(450000))));
+        assert_eq!(property.get("lostInstructionDate"), Some(&Json::Null));
         let appointment = example_entity(EntityType::Appointments);
         for key in ["negotiatorConfirmed", "attendeeConfirmed", "propertyConfirmed", "cancelled"] {
-            assert!(appointment.get(key).is_some_and(Value::is_boolean), "{key}");
+            assert!(appointment.get(key).is_some_and(|v| v.as_bool().is_some()), "{key}");
         }
         for (entity_type, status) in
             [(EntityType::Offers, "pending"), (EntityType::Enquiries, "pending"), (EntityType::Worksorders, "raised")]
         {
-            assert_eq!(example_entity(entity_type).get("status"), Some(&json!(status)), "{entity_type}");
+            assert_eq!(example_entity(entity_type).get("status"), Some(&Json::from(json!(status))), "{entity_type}");
         }
         let offer = example_entity(EntityType::Offers);
-        let keys: Vec<&str> = offer.keys().map(String::as_str).collect();
+        let keys: Vec<&str> = offer.keys().collect();
         assert_eq!(
             keys[..11],
             [
@@ -652,7 +652,7 @@ mod tests {
             r#""officeIds":["RPT"],"negotiatorIds":["RPT"],"#,
             r#""_eTag":"\"65D680519E9762519D203891A694B85B\""}"#,
         );
-        let text = |e: Entity| Value::Object(e).to_string();
+        let text = |e: Entity| e.to_string();
         assert_eq!(text(example_entity(EntityType::Contacts)), seed_new);
         let topic = topics::find("contacts.modified").unwrap_or_else(|| panic!("no contacts.modified"));
         let (old, new) = example_change(topic);
@@ -667,14 +667,14 @@ mod tests {
             let (old, new) = example_change(topic);
             assert_eq!(old, None);
             let new = new.unwrap_or_default();
-            let keys: Vec<&str> = new.keys().map(String::as_str).collect();
+            let keys: Vec<&str> = new.keys().collect();
             assert_eq!(
                 keys,
                 ["customerId", "customerName", "customerEmail", "applicationId", "internalAppId", "applicationName"]
             );
-            assert_eq!(new.get("customerId"), Some(&json!("webhook-test")));
+            assert_eq!(new.get("customerId"), Some(&Json::from(json!("webhook-test"))));
             assert!(new.values().all(|v| v.as_str().is_some_and(|s| !s.is_empty())), "{id}");
-            let internal = new.get("internalAppId").and_then(Value::as_str).unwrap_or_default();
+            let internal = new.get("internalAppId").and_then(Json::as_str).unwrap_or_default();
             assert!(internal.parse::<crate::ApplicationId>().is_ok(), "{internal}");
         }
     }
@@ -686,6 +686,6 @@ mod tests {
         set(&mut entity, &["a"], json!(0));
         set(&mut entity, &["e", "f"], json!(4));
         set(&mut entity, &["d", "g"], json!(5));
-        assert_eq!(Value::Object(entity).to_string(), r#"{"a":0,"b":{"c":3},"d":{"g":5},"e":{"f":4}}"#);
+        assert_eq!(entity.to_string(), r#"{"a":0,"b":{"c":3},"d":{"g":5},"e":{"f":4}}"#);
     }
 }

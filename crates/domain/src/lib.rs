@@ -12,6 +12,7 @@ pub mod examples;
 pub mod field;
 pub mod filter;
 pub mod ids;
+pub mod json;
 pub mod operational;
 pub mod ordering;
 pub mod payload;

@@ -8,16 +8,17 @@
 use std::cell::OnceCell;
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::change::Entity;
 use crate::diff::diff;
+use crate::json::Object;
 use crate::topics::Topic;
 
 /// The `diff` of an event's payload (contract §8.1): the nested `[old, new]` diff for a `.modified` topic whose
 /// change has both sides, `None` for every other event (a creation, a deletion, or a topic such as
 /// `offers.accepted` that a modification also emits).
-pub fn event_diff(topic: &Topic, old: Option<&Entity>, new: Option<&Entity>) -> Option<Map<String, Value>> {
+pub fn event_diff(topic: &Topic, old: Option<&Entity>, new: Option<&Entity>) -> Option<Object> {
     match (old, new) {
         (Some(old), Some(new)) if topic.id.ends_with(".modified") => Some(diff(old, new)),
         _ => None,
@@ -35,7 +36,7 @@ pub struct EventBody<'a> {
     pub topic_id: &'a str,
     pub new: Option<&'a Entity>,
     pub old: Option<&'a Entity>,
-    pub diff: Option<&'a Map<String, Value>>,
+    pub diff: Option<&'a Object>,
 }
 
 impl EventBody<'_> {
@@ -113,7 +114,7 @@ mod tests {
 
     #[test]
     fn the_first_attempt_is_parsed_from_the_bytes_sent_and_only_when_asked() {
-        let new = json!({"id": "RPT1", "n": 1.5}).as_object().cloned().unwrap();
+        let new: Entity = json!({"id": "RPT1", "n": 1.5}).as_object().cloned().unwrap().into();
         let body = EventBody {
             event_id: "e1",
             entity_id: Some("RPT1"),
@@ -154,7 +155,7 @@ mod tests {
 
     #[test]
     fn attempt_number_comes_first_and_the_rest_is_unchanged() {
-        let new = json!({"id": "RPT1", "b": 1, "a": 2}).as_object().cloned().unwrap();
+        let new: Entity = json!({"id": "RPT1", "b": 1, "a": 2}).as_object().cloned().unwrap().into();
         let body = EventBody {
             event_id: "e1",
             entity_id: Some("RPT1"),

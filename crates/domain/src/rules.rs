@@ -8,7 +8,7 @@
 //! makes nothing become anything. A key that is absent reads as `null`, as in the diff. This module decides topics
 //! only; the payload and who receives it are decided elsewhere.
 
-use serde_json::Value;
+use crate::json::Json;
 
 use crate::change::Entity;
 use crate::{topics, Change, EntityType, Topic};
@@ -45,7 +45,7 @@ pub static RULES: &[Rule] = &[
         topic: "appointments.cancelled",
         entity_type: EntityType::Appointments,
         rule: "`cancelled` becomes `true`.",
-        holds: |c| becomes(c, &["cancelled"], |v| v == &Value::Bool(true)),
+        holds: |c| becomes(c, &["cancelled"], |v| v == &Json::Bool(true)),
     },
     Rule {
         topic: "appointments.confirmed",
@@ -207,7 +207,7 @@ const SELLING_STATUS: &[&str] = &["selling", "status"];
 /// The statuses a property leaves when it is instructed (contract §8.3).
 const PRE_INSTRUCTION: &[&str] = &["preAppraisal", "valuation", "paidValuation"];
 
-static NULL: Value = Value::Null;
+static NULL: Json = Json::Null;
 
 fn is_created(change: &Change) -> bool {
     change.old.is_none()
@@ -218,9 +218,9 @@ fn is_modified(change: &Change) -> bool {
 }
 
 /// The value at `path` (nested keys) in one side of a change; `null` when the side, or any key on the way, is absent.
-fn value_at<'a>(side: Option<&'a Entity>, path: &[&str]) -> &'a Value {
+fn value_at<'a>(side: Option<&'a Entity>, path: &[&str]) -> &'a Json {
     let Some((first, rest)) = path.split_first() else { return &NULL };
-    let mut value = side.and_then(|entity| entity.get(*first)).unwrap_or(&NULL);
+    let mut value = side.and_then(|entity| entity.get(first)).unwrap_or(&NULL);
     for key in rest {
         value = value.get(key).unwrap_or(&NULL);
     }
@@ -229,7 +229,7 @@ fn value_at<'a>(side: Option<&'a Entity>, path: &[&str]) -> &'a Value {
 
 /// `is(new)`, and on a modification `!is(old)`. On a deletion `new` reads as null, for which no predicate used here
 /// holds.
-fn becomes(change: &Change, path: &[&str], is: fn(&Value) -> bool) -> bool {
+fn becomes(change: &Change, path: &[&str], is: fn(&Json) -> bool) -> bool {
     is(value_at(change.new.as_ref(), path)) && (change.old.is_none() || !is(value_at(change.old.as_ref(), path)))
 }
 
@@ -243,12 +243,12 @@ fn becomes_one_of(change: &Change, path: &[&str], values: &[&str]) -> bool {
 /// flag set to `null` counts as absent, as everywhere else; a missing side is not confirmed.
 fn is_confirmed(side: Option<&Entity>) -> bool {
     let Some(entity) = side else { return false };
-    let present: Vec<&Value> = ["negotiatorConfirmed", "attendeeConfirmed", "propertyConfirmed"]
+    let present: Vec<&Json> = ["negotiatorConfirmed", "attendeeConfirmed", "propertyConfirmed"]
         .iter()
-        .filter_map(|key| entity.get(*key))
+        .filter_map(|key| entity.get(key))
         .filter(|value| !value.is_null())
         .collect();
-    !present.is_empty() && present.iter().all(|value| **value == Value::Bool(true))
+    !present.is_empty() && present.iter().all(|value| **value == Json::Bool(true))
 }
 
 fn asking_price_changed(change: &Change) -> bool {
@@ -279,12 +279,12 @@ fn instructed(change: &Change) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     /// The topics derived from a change of `entity_type` from `old` to `new` (`Value::Null` for an absent side).
     fn derived(entity_type: EntityType, old: Value, new: Value) -> Vec<&'static str> {
         let side = |v: Value| match v {
-            Value::Object(map) => Some(map),
+            Value::Object(map) => Some(map.into()),
             Value::Null => None,
             other => panic!("not an entity: {other}"),
         };

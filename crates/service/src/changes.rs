@@ -14,7 +14,7 @@ use herald_store::{
     ApplicationRecord, DeliveryState, EntityWrite, Idempotency, InstallationRecord, NewDelivery, NewEvent, StoreError,
 };
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::openapi::{KnownFormat, Ref, RefOr};
@@ -41,10 +41,10 @@ pub struct ChangeIn {
     pub entity_id: Field<String>,
     /// The entity before the change; absent or `null` for a creation. Opaque entity data.
     #[serde(default)]
-    pub old: Field<Map<String, Value>>,
+    pub old: Field<Entity>,
     /// The entity after the change; absent or `null` for a deletion. Opaque entity data.
     #[serde(default)]
-    pub new: Field<Map<String, Value>>,
+    pub new: Field<Entity>,
     #[serde(default)]
     pub event_id: Field<String>,
     #[serde(default)]
@@ -501,8 +501,8 @@ pub(crate) fn install_payload(app: &ApplicationRecord, inst: &InstallationRecord
         "applicationName": app.name,
     });
     match v {
-        Value::Object(m) => m,
-        _ => Map::new(),
+        Value::Object(m) => m.into(),
+        _ => Entity::new(),
     }
 }
 

@@ -15,7 +15,6 @@ use herald_domain::field::{Object, ObjectList};
 use herald_domain::{Change, EventId, FieldError};
 use herald_store::{EntityKey, EntityWrite};
 use serde::Deserialize;
-use serde_json::{Map, Value};
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::Ref;
 use utoipa::ToSchema;
@@ -62,7 +61,7 @@ pub struct EntityRecordIn {
     pub entity_id: Field<String>,
     #[serde(default)]
     #[schema(schema_with = record, required = true)]
-    pub record: Field<Map<String, Value>>,
+    pub record: Field<Entity>,
 }
 
 fn records() -> ArrayBuilder {
@@ -101,7 +100,7 @@ fn parse_key(
     entity_type: &Field<String>,
     entity_id: &Field<String>,
 ) -> Result<Change, Vec<FieldError>> {
-    Change::parse(customer_id, entity_type, entity_id, Field::Absent, Field::Given(Map::new()))
+    Change::parse(customer_id, entity_type, entity_id, Field::Absent, Field::Given(Entity::new()))
 }
 
 fn item(change: Change, record: Option<Entity>) -> Item {
@@ -136,7 +135,7 @@ impl Herald {
         &self,
         who: &Principal,
         path: &EntityPath,
-        record: Map<String, Value>,
+        record: Entity,
         idempotency: Option<IdempotencyKey<'_>>,
     ) -> ServiceResult<IngestOutcome> {
         who.require_admin()?;

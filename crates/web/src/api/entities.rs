@@ -7,7 +7,6 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use herald_service::models::ChangesOut;
 use herald_service::{CustomerIdText, EntitiesIn, EntityIdText, EntityPath, EntityTypeName, IdempotencyKey};
-use serde_json::{Map, Value};
 
 use super::platform::{accepted, idempotency_key};
 use crate::error::{BadRequest, ErrorModel, Forbidden, NotFound, PayloadTooLarge, ValidationFailed};
@@ -78,7 +77,7 @@ pub async fn put_entity(
 ) -> Result<Response> {
     who.require_admin()?;
     let key = idempotency_key(&headers)?;
-    let record: Map<String, Value> = herald_service::input::from_json(&body)?;
+    let record: herald_domain::change::Entity = herald_service::input::from_json(&body)?;
     let key = IdempotencyKey::of_request(key, "PUT", &target(&path), &body)?;
     Ok(accepted(s.herald.put_entity(&who, &path, record, key).await?))
 }
