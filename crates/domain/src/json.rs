@@ -266,19 +266,34 @@ impl Builder {
     }
 }
 
-/// Eight bits of a key from its length and its first and last eight bytes.
+/// Eight bits of a key from its length and its first and last bytes (eight of each, fewer for a short key), read
+/// with fixed-size loads: this runs for every key parsed.
 fn fingerprint(key: &str) -> u8 {
     let bytes = key.as_bytes();
-    let word = |b: &[u8]| {
-        let mut w = [0u8; 8];
-        w[..b.len()].copy_from_slice(b);
-        u64::from_le_bytes(w)
-    };
     let n = bytes.len();
-    let head = word(&bytes[..n.min(8)]);
-    let tail = word(&bytes[n.saturating_sub(8)..]);
+    let (head, tail) = if n >= 8 {
+        (le_u64(&bytes[..8]), le_u64(&bytes[n - 8..]))
+    } else if n >= 4 {
+        (u64::from(le_u32(&bytes[..4])), u64::from(le_u32(&bytes[n - 4..])))
+    } else if n > 0 {
+        (u64::from(bytes[0]) << 16 | u64::from(bytes[n / 2]) << 8 | u64::from(bytes[n - 1]), 0)
+    } else {
+        (0, 0)
+    };
     let mixed = (head ^ tail.rotate_left(29) ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     (mixed >> 56) as u8
+}
+
+fn le_u64(bytes: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes[..8]);
+    u64::from_le_bytes(word)
+}
+
+fn le_u32(bytes: &[u8]) -> u32 {
+    let mut word = [0u8; 4];
+    word.copy_from_slice(&bytes[..4]);
+    u32::from_le_bytes(word)
 }
 
 struct JsonVisitor;

@@ -627,6 +627,48 @@ fn signing_cost() -> Duration {
         .unwrap_or_default()
 }
 
+/// The time Herald's own rules take for one change of the bench's kind (the seed's contact, 1.4 KB), from the request's
+/// bytes to the payload's: parse and validate as `POST /changes` does, derive its topics, diff it and render the
+/// payload of each event. Per change, whatever the fan-out; the best of several rounds, as for signing.
+fn change_cost() -> anyhow::Result<Duration> {
+    use herald_domain::payload::{event_diff, EventBody};
+    let body = change_json("RPT", 1).into_bytes();
+    let one = || -> Option<usize> {
+        let herald_service::ChangesIn::One(c) = herald_service::input::from_json(&body).ok()? else { return None };
+        let change = herald_domain::Change::parse(&c.customer_id, &c.entity_type, &c.entity_id, c.old, c.new).ok()?;
+        let mut bytes = 0;
+        for topic in herald_domain::rules::derive_topics(&change) {
+            let diff = event_diff(topic, change.old.as_ref(), change.new.as_ref());
+            let tail = EventBody {
+                event_id: "01a22823-43ef-70e6-b314-cc5958b07c77",
+                entity_id: Some(&change.entity_id),
+                customer_id: &change.customer_id,
+                event_time: "2026-11-29T16:28:49.5190667Z",
+                topic_id: topic.id,
+                new: change.new.as_ref(),
+                old: change.old.as_ref(),
+                diff: diff.as_ref(),
+            }
+            .render_tail();
+            bytes += tail.len();
+        }
+        Some(bytes)
+    };
+    anyhow::ensure!(one().is_some_and(|bytes| bytes > body.len()), "the bench's change did not make a payload");
+    const ROUNDS: u32 = 10;
+    const N: u32 = 500;
+    Ok((0..ROUNDS)
+        .map(|_| {
+            let started = Instant::now();
+            for _ in 0..N {
+                std::hint::black_box(one());
+            }
+            started.elapsed() / N
+        })
+        .min()
+        .unwrap_or_default())
+}
+
 struct Table {
     figures: Vec<Figure>,
     limit: f64,
@@ -689,6 +731,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Vec<Figure>> {
     // What every delivery costs at least, whoever sends it: the floor under "herald CPU per delivery".
     table.value("loopback limit", "CPU per POST (both ends)", exchange, "µs");
     table.value("loopback limit", "signing one attempt", signing_cost().as_secs_f64() * 1e6, "µs");
+    table.value("loopback limit", "reading one change", change_cost()?.as_secs_f64() * 1e6, "µs");
 
     if !opts.backlog_only {
         main_scenarios(&opts, &receiver, &clock, &mut table).await?;
