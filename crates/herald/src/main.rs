@@ -101,7 +101,7 @@ struct ListenArgs {
 
 fn main() -> ExitCode {
     // Before any thread exists, as SQLite requires (see the function).
-    herald_store::sqlite::disable_memory_statistics();
+    herald_store::sqlite::configure_process();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,

@@ -9,8 +9,14 @@ mod commit;
 mod deliveries;
 mod dialect;
 mod memory;
+mod page_cache;
 
-pub use memory::disable_memory_statistics;
+/// SQLite's process-wide settings, which must be made before SQLite is first used in the process (`herald` makes
+/// them at start, before its runtime exists): no allocation statistics ([`memory`]) and the layer over its page
+/// cache ([`page_cache`]). Returns `false` when SQLite was already in use (then neither is in effect).
+pub fn configure_process() -> bool {
+    memory::disable_memory_statistics() && page_cache::install()
+}
 
 use std::path::Path;
 use std::str::FromStr;

@@ -19,18 +19,18 @@ pub struct TestStore {
 }
 
 pub async fn sqlite() -> TestStore {
-    sqlite_memory();
+    sqlite_process();
     let dir = tempfile::tempdir().expect("a temp dir");
     let store = SqliteStore::open(&dir.path().join("herald.db")).await.expect("SQLite store opens").sealed(sealer());
     TestStore { store: Arc::new(store), _dir: Some(dir), _database: None }
 }
 
-/// SQLite without allocation statistics, as in `herald` (`disable_memory_statistics`): once per process, before any
-/// SQLite use, which is why every test that opens a SQLite file calls this first.
-pub fn sqlite_memory() {
+/// SQLite configured for the process as in `herald` (`configure_process`: no allocation statistics, the page cache
+/// layer): once per process, before any SQLite use, which is why every test that opens a SQLite file calls this first.
+pub fn sqlite_process() {
     static CONFIGURED: std::sync::Once = std::sync::Once::new();
     CONFIGURED.call_once(|| {
-        assert!(herald_store::sqlite::disable_memory_statistics(), "configured before SQLite was first used");
+        assert!(herald_store::sqlite::configure_process(), "configured before SQLite was first used");
     });
 }
 
