@@ -2,10 +2,16 @@
 //!
 //! By default SQLite checkpoints inside the commit that grows the WAL past 1,000 pages: that commit copies the WAL
 //! into the database file and syncs it while every other write waits, which shows as a latency spike every few
-//! thousand deliveries. Herald turns automatic checkpoints off on the writer connection and runs a `PASSIVE`
-//! checkpoint from a connection of its own every [`EVERY`]: it copies what readers no longer need without taking the
-//! writer's lock, and the writer starts the WAL over once everything is copied. A `TRUNCATE` checkpoint (which does
-//! wait for the writer) bounds the file if passive ones fall behind.
+//! thousand deliveries. Herald runs a `PASSIVE` checkpoint from a connection of its own every [`EVERY`] (every
+//! [`FAST_EVERY`] while the WAL is long): it copies what readers no longer need without taking the writer's lock.
+//!
+//! That alone never starts the WAL over under sustained writes: SQLite starts it over at a write transaction that
+//! finds every frame copied, and a checkpoint beside the writer finishes after the writer has written more. So the
+//! writer checkpoints too, after the commit that takes the WAL past `WRITER_RESTART_PAGES` (`wal_autocheckpoint`):
+//! what is left to copy then is what was written since the last background checkpoint (tens of milliseconds' worth),
+//! and its next transaction starts the WAL over. The file stays at about that length instead of growing by tens of
+//! megabytes a second. A `TRUNCATE` checkpoint (which does wait for the writer) still bounds the file if passive ones
+//! fall behind, for instance behind a long read.
 
 use std::time::Duration;
 
@@ -15,6 +21,11 @@ use tokio::sync::mpsc;
 
 /// How often the background checkpoint runs.
 const EVERY: Duration = Duration::from_millis(250);
+/// The WAL length (pages) from which checkpoints run every [`FAST_EVERY`]: the writer starts the WAL over at
+/// [`super::WRITER_RESTART_PAGES`], after copying itself what is not copied yet, which should be little.
+const FAST_FROM_PAGES: i64 = 1_024;
+/// How often checkpoints run while the WAL is long.
+const FAST_EVERY: Duration = Duration::from_millis(25);
 /// WAL pages left uncopied after a passive checkpoint beyond which a truncating one runs (about 64 MB at 4 KiB).
 const BEHIND_PAGES: i64 = 16_384;
 
@@ -27,19 +38,25 @@ pub fn start(options: SqliteConnectOptions) -> mpsc::Sender<()> {
     let (stop, mut stopped) = mpsc::channel::<()>(1);
     tokio::spawn(async move {
         let mut conn: Option<SqliteConnection> = None;
+        let mut pause = EVERY;
         loop {
             tokio::select! {
-                _ = tokio::time::sleep(EVERY) => {}
+                _ = tokio::time::sleep(pause) => {}
                 _ = stopped.recv() => break,
             }
             if conn.is_none() {
                 conn = options.connect().await.map_err(|e| tracing::warn!(error = %e, "checkpoint connection")).ok();
             }
             let Some(c) = conn.as_mut() else { continue };
-            if let Err(e) = checkpoint(c).await {
-                tracing::warn!(error = %e, "WAL checkpoint failed");
-                conn = None;
-            }
+            pause = match checkpoint(c).await {
+                Ok(log) if log >= FAST_FROM_PAGES => FAST_EVERY,
+                Ok(_) => EVERY,
+                Err(e) => {
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                    conn = None;
+                    EVERY
+                }
+            };
         }
         if let Some(c) = conn {
             let _ = c.close().await;
@@ -48,7 +65,8 @@ pub fn start(options: SqliteConnectOptions) -> mpsc::Sender<()> {
     stop
 }
 
-async fn checkpoint(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+/// One passive checkpoint (and a truncating one if passive ones fell behind); the WAL's length in pages.
+async fn checkpoint(conn: &mut SqliteConnection) -> Result<i64, sqlx::Error> {
     // (busy, WAL pages, pages copied)
     let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut *conn).await?;
     let (log, copied): (i64, i64) = (row.try_get(1)?, row.try_get(2)?);
@@ -59,5 +77,5 @@ async fn checkpoint(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
             tracing::debug!(error = %e, "truncating checkpoint gave up");
         }
     }
-    Ok(())
+    Ok(log)
 }

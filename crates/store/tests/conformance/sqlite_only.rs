@@ -179,3 +179,38 @@ async fn check_rows(conn: &mut sqlx::SqliteConnection, mut expected: Vec<(String
     assert_eq!(rows.len(), expected.len());
     assert!(rows == expected, "the rows read back are the rows written");
 }
+
+/// Under writes that never pause, the writer starts the WAL over (`WRITER_RESTART_PAGES`, 16 MB) and the file stays
+/// about that long; before, checkpoints beside the writer never caught up with it and the WAL grew with every write.
+#[tokio::test]
+async fn the_wal_is_started_over_under_writes_that_never_pause() {
+    crate::harness::sqlite_process();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("herald.db");
+    let store = std::sync::Arc::new(SqliteStore::open(&path).await.unwrap());
+    let (_, hook) = crate::fixtures::seed(store.as_ref()).await;
+    let wal = dir.path().join("herald.db-wal");
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    // Eight writers, 80 events each with a 100 KB payload: ~64 MB through the WAL, four times the restart length.
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let (store, hook, wal, peak) = (store.clone(), hook.clone(), wal.clone(), peak.clone());
+            tokio::spawn(async move {
+                for i in 0..80 {
+                    let mut e =
+                        crate::fixtures::event("RPT", "contacts.created", vec![crate::fixtures::pending(&hook, t(0))]);
+                    e.body = format!("{{\"writer\":{w},\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(100_000));
+                    store.insert_events(&[e], None, t(0)).await.unwrap();
+                    let len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+                    peak.fetch_max(len, std::sync::atomic::Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap();
+    }
+    let peak = peak.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(peak > 8_000_000, "the writes went through the WAL ({peak} bytes at most)");
+    assert!(peak < 32_000_000, "the WAL was started over: {peak} bytes at most, not ~64 MB");
+}
