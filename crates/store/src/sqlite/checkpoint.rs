@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 const EVERY: Duration = Duration::from_millis(250);
 /// The WAL length (pages) from which checkpoints run every [`FAST_EVERY`]: the writer starts the WAL over at
 /// [`super::WRITER_RESTART_PAGES`], after copying itself what is not copied yet, which should be little.
-const FAST_FROM_PAGES: i64 = 1_024;
+const FAST_FROM_PAGES: i64 = 4_096;
 /// How often checkpoints run while the WAL is long.
 const FAST_EVERY: Duration = Duration::from_millis(25);
 /// WAL pages left uncopied after a passive checkpoint beyond which a truncating one runs (about 64 MB at 4 KiB).
