@@ -44,7 +44,7 @@ const WRITER_STATEMENTS: usize = 32;
 /// next transaction starts the WAL over. Only the writer can: a checkpoint beside it (see `checkpoint`) copies what
 /// was written, but by the time it is done the writer has written more, and a WAL is started over only when every
 /// frame in it was copied. Without this the WAL grew by ~40 MB a second under sustained load. (16 MB was tried:
-/// four times as many of the writer's checkpoints, each holding one group, doubled the p99 at full load.)
+/// four times as many of the writer's checkpoints, each holding one group, raised the p99 at full load by up to 2 ×.)
 const WRITER_RESTART_PAGES: &str = "16384";
 /// The page cache of each reader connection and of the checkpointing one (KiB).
 const READER_CACHE: &str = "-4000";
