@@ -1237,15 +1237,18 @@ mod tests {
 
     #[test]
     fn scheduler_reports_webhooks_with_a_full_queue() {
-        let mut s = Scheduler::new(8, 1);
-        for n in 0..7 {
-            s.push(delivery(7, n));
+        // One in flight per webhook: a webhook's queue is full at QUEUE_PER_WEBHOOK; the engine holds twice its
+        // in-flight bound, which is set to that cap.
+        let cap = QUEUE_PER_WEBHOOK;
+        let mut s = Scheduler::new(cap, 1);
+        for n in 0..cap - 1 {
+            s.push(delivery(7, n as u128));
         }
-        assert!(s.saturated(now()).is_empty(), "below eight times the per-webhook bound");
-        s.push(delivery(7, 7));
+        assert!(s.saturated(now()).is_empty(), "below QUEUE_PER_WEBHOOK times the per-webhook bound");
+        s.push(delivery(7, cap as u128 - 1));
         assert_eq!(s.saturated(now()), vec![WebhookId(Uuid::from_u128(7))]);
-        for n in 8..16 {
-            s.push(delivery(8, n));
+        for n in cap..2 * cap {
+            s.push(delivery(8, n as u128));
         }
         assert_eq!(s.room(), 0);
         assert!(!s.wants_work(), "more than max_in_flight held: no claim until it drains");
@@ -1253,7 +1256,7 @@ mod tests {
         assert_eq!(s.next(now()).map(|d| d.webhook_id.0.as_u128()), Some(7));
         assert!(s.take_unsaturated(), "webhook 7's queue fell below the cap: a claim may find its work again");
         assert!(!s.take_unsaturated());
-        assert_eq!(s.active(), 16 - 7);
+        assert_eq!(s.active(), 2 * cap - (cap - 1));
         assert!(!s.wants_work());
         assert_eq!(s.next(now()).map(|d| d.webhook_id.0.as_u128()), Some(8));
         assert_eq!(s.active(), 2, "both webhooks at their bound: only their attempts in flight count");

@@ -13,8 +13,11 @@ use herald_domain::WebhookId;
 use herald_store::{ClaimedDelivery, EntityOrder, NewEvent, Sequenced};
 use tokio::sync::mpsc;
 
-/// How many times its in-flight bound a webhook may have queued in the engine.
-pub(crate) const QUEUE_PER_WEBHOOK: usize = 8;
+/// How many times its in-flight bound a webhook may have queued in the engine (512 at the default 16): a quarter of
+/// what the engine holds at the default bounds, so that one webhook's backlog leaves room for the others. A busy
+/// webhook's fresh deliveries past it are stored unheld and claimed back, one more write each: at 8 times, most
+/// deliveries of one webhook taking 20 changes per request went that way (docs/PERFORMANCE.md).
+pub(crate) const QUEUE_PER_WEBHOOK: usize = 32;
 
 pub(crate) struct Intake {
     state: Mutex<Counts>,
