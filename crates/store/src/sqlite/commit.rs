@@ -8,7 +8,7 @@ use crate::codec::micros;
 use crate::group_commit::{Committer, Job};
 use crate::*;
 
-/// SQLite allows 32,766 bound variables per statement; events have 8 columns.
+/// SQLite allows 32,766 bound variables per statement; events have 8 columns (a chunk is padded to 2,048 rows).
 const EVENT_ROWS_PER_INSERT: usize = 2_000;
 
 /// The SQLite side of the group commit: the single writer connection, `synchronous = FULL`.
@@ -63,10 +63,9 @@ async fn commit(writer: &super::deliveries::Writer, jobs: &[Job]) -> StoreResult
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("");
     for chunk in events.chunks(EVENT_ROWS_PER_INSERT) {
         // `OR FAIL`: no statement journal (see `deliveries`).
-        q.push(
-            "INSERT OR FAIL INTO events (id, event_id, topic_id, customer_id, entity_id, event_time, body, created) ",
-        );
-        q.push_values(chunk, |mut b, (e, now)| {
+        let insert =
+            "INSERT OR FAIL INTO events (id, event_id, topic_id, customer_id, entity_id, event_time, body, created)";
+        super::deliveries::push_padded_insert(&mut q, insert, 8, chunk, |mut b, (e, now)| {
             b.push_bind(e.id.to_string())
                 .push_bind(e.event_id.to_string())
                 .push_bind(e.topic_id.as_str())
@@ -76,7 +75,6 @@ async fn commit(writer: &super::deliveries::Writer, jobs: &[Job]) -> StoreResult
                 .push_bind(e.body.as_str())
                 .push_bind(micros(*now));
         });
-        q.push("; ");
     }
     super::deliveries::push_delivery_inserts(&mut q, &rows, &placed);
     if !events.is_empty() {
