@@ -120,6 +120,10 @@ async fn promote_next(tx: &mut sqlx::SqliteConnection, attempts: &[AttemptRecord
     Ok(())
 }
 
+/// SQLite allows 32,766 bound variables per statement; a webhook's health takes 4 of them (3 in the update, 1 in
+/// the read), for each row of a list padded to the next power of two.
+const HEALTH_ROWS_PER_STATEMENT: usize = 4_096;
+
 /// SQLite allows 32,766 bound variables per statement; a key is 3 of them.
 const KEYS_PER_STATEMENT: usize = 5_000;
 
@@ -470,14 +474,20 @@ async fn record_in(conn: &mut sqlx::SqliteConnection, attempts: &[AttemptRecord]
         }
     }
     promote_next(&mut tx, attempts).await?;
-    // One statement per chunk of webhooks, which also reads whether each webhook's failing streak is announced (a
-    // column it does not change), for the operational events: no statement more for a batch that changes no
-    // webhook's state, and not one per webhook for a batch that spans many (fan-out).
+    // One message per chunk of webhooks: their health update, then which of them have their failing streak announced
+    // (a column the update does not change), for the operational events. Only those come back (`record_transitions`
+    // reads a webhook missing from `announced` as not announced), so a batch spanning many webhooks (fan-out) returns
+    // no row per webhook; both lists are padded to a size class (see `padded`), so that the text stays prepared.
     let mut announced = HashMap::new();
-    for chunk in crate::batch::health(attempts).chunks(KEYS_PER_STATEMENT) {
+    for chunk in crate::batch::health(attempts).chunks(HEALTH_ROWS_PER_STATEMENT) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("WITH v(id, success, failing) AS (");
-        q.push_values(chunk, |mut b, (hook, h)| {
-            b.push_bind(hook.to_string()).push_bind(h.success).push_bind(h.failing);
+        q.push_values(with_padding(chunk), |mut b, hook| match hook {
+            Some((hook, h)) => {
+                b.push_bind(hook.to_string()).push_bind(h.success).push_bind(h.failing);
+            }
+            None => {
+                b.push_bind(None::<String>).push_bind(None::<i64>).push_bind(None::<i64>);
+            }
         });
         q.push(
             ") UPDATE webhooks SET \
@@ -485,10 +495,16 @@ async fn record_in(conn: &mut sqlx::SqliteConnection, attempts: &[AttemptRecord]
                  ELSE MAX(COALESCE(webhooks.last_success, 0), v.success) END, \
              failing_since = CASE WHEN v.success IS NULL THEN COALESCE(webhooks.failing_since, v.failing) \
                  ELSE v.failing END \
-             FROM v WHERE webhooks.id = v.id RETURNING webhooks.id, webhooks.failing_announced IS NOT NULL",
+             FROM v WHERE webhooks.id = v.id; \
+             SELECT id FROM webhooks WHERE failing_announced IS NOT NULL AND id IN (",
         );
+        let mut ids = q.separated(", ");
+        for hook in with_padding(chunk) {
+            ids.push_bind(hook.map(|(hook, _)| hook.to_string()));
+        }
+        q.push(")");
         for row in q.build().fetch_all(&mut *tx).await? {
-            announced.insert(id(row.try_get(0)?)?, row.try_get::<bool, _>(1)?);
+            announced.insert(id(row.try_get(0)?)?, true);
         }
     }
     crate::catalogue::operational::record_transitions::<Sqlite>(&mut tx, attempts, &announced).await?;
