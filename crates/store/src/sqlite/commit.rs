@@ -1,5 +1,7 @@
 //! The SQLite side of the group commit (`crate::group_commit`).
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite};
@@ -27,27 +29,7 @@ async fn commit(writer: &super::deliveries::Writer, jobs: &[Job]) -> StoreResult
     // Accepting changes is synced to disk before the callers hear of it, whatever the connection was left at.
     let mut conn = writer.durable().await?;
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    let mut conflict = vec![false; jobs.len()];
-    for (i, job) in jobs.iter().enumerate() {
-        if let Some(k) = &job.idempotency {
-            // An expired key is new again at once: replaced, not a conflict until the upkeep deletes it.
-            let done = sqlx::query(
-                "INSERT INTO idempotency_keys (key, response, body_hash, created) VALUES (?, ?, ?, ?) \
-                 ON CONFLICT (key) DO UPDATE SET response = excluded.response, body_hash = excluded.body_hash, \
-                 created = excluded.created WHERE idempotency_keys.created < ?",
-            )
-            .bind(&k.key)
-            .bind(&k.response)
-            .bind(&k.body_hash)
-            .bind(micros(job.now))
-            .bind(micros(k.expired_before))
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 0 {
-                conflict[i] = true;
-            }
-        }
-    }
+    let conflict = store_keys(&mut tx, jobs).await?;
     let stale = crate::entity_state::apply_group::<Sqlite>(&mut tx, jobs, &conflict).await?;
     let kept: Vec<&Job> =
         jobs.iter().enumerate().filter(|(i, _)| !conflict[*i] && !stale[*i]).map(|(_, j)| j).collect();
@@ -65,16 +47,23 @@ async fn commit(writer: &super::deliveries::Writer, jobs: &[Job]) -> StoreResult
         // `OR FAIL`: no statement journal (see `deliveries`).
         let insert =
             "INSERT OR FAIL INTO events (id, event_id, topic_id, customer_id, entity_id, event_time, body, created)";
-        super::deliveries::push_padded_insert(&mut q, insert, 8, chunk, |mut b, (e, now)| {
-            b.push_bind(e.id.to_string())
-                .push_bind(e.event_id.to_string())
-                .push_bind(e.topic_id.as_str())
-                .push_bind(e.customer_id.as_str())
-                .push_bind(e.entity_id.as_deref())
-                .push_bind(micros(e.event_time))
-                .push_bind(e.body.as_str())
-                .push_bind(micros(*now));
-        });
+        super::deliveries::push_padded_insert(
+            &mut q,
+            insert,
+            8,
+            chunk,
+            |mut b, (e, now)| {
+                b.push_bind(e.id.to_string())
+                    .push_bind(e.event_id.to_string())
+                    .push_bind(e.topic_id.as_str())
+                    .push_bind(e.customer_id.as_str())
+                    .push_bind(e.entity_id.as_deref())
+                    .push_bind(micros(e.event_time))
+                    .push_bind(e.body.as_str())
+                    .push_bind(micros(*now));
+            },
+            "",
+        );
     }
     super::deliveries::push_delivery_inserts(&mut q, &rows, &placed);
     if !events.is_empty() {
@@ -83,4 +72,54 @@ async fn commit(writer: &super::deliveries::Writer, jobs: &[Job]) -> StoreResult
     let sequenced = crate::batch::sequenced(&rows, &placed);
     tx.commit().await?;
     Ok(crate::group_commit::outcomes(jobs, &conflict, &stale, sequenced))
+}
+
+/// Stores the group's idempotency keys, one message for them all; `true` for each job left out because its key is
+/// stored already (and not expired), or because an earlier job of the group has the same key.
+///
+/// An expired key is new again at once, not a conflict until the upkeep deletes it: deleted first (found through the
+/// key's index; expired for the group when it is for any of its jobs, whose clocks differ by milliseconds), then
+/// inserted as any new one. One insert of every key, which does nothing on a conflict and returns the keys it stored,
+/// in the order of the jobs: of two jobs with one key the first gets it.
+async fn store_keys(tx: &mut sqlx::SqliteConnection, jobs: &[Job]) -> StoreResult<Vec<bool>> {
+    let keyed: Vec<(&Job, &crate::group_commit::StoredKey)> =
+        jobs.iter().filter_map(|j| j.idempotency.as_ref().map(|k| (j, k))).collect();
+    let mut conflict = vec![false; jobs.len()];
+    if keyed.is_empty() {
+        return Ok(conflict);
+    }
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("WITH v(key, expired_before) AS (");
+    q.push_values(super::deliveries::with_padding(&keyed), |mut b, keyed| match keyed {
+        Some((_, k)) => {
+            b.push_bind(k.key.as_str()).push_bind(micros(k.expired_before));
+        }
+        None => {
+            b.push_bind(None::<String>).push_bind(None::<i64>);
+        }
+    });
+    q.push(
+        ") DELETE FROM idempotency_keys WHERE key IN (SELECT key FROM v) \
+         AND created < (SELECT MAX(v.expired_before) FROM v WHERE v.key = idempotency_keys.key); ",
+    );
+    super::deliveries::push_padded_insert(
+        &mut q,
+        "INSERT INTO idempotency_keys (key, response, body_hash, created)",
+        4,
+        &keyed,
+        |mut b, (job, k)| {
+            b.push_bind(k.key.as_str())
+                .push_bind(k.response.as_str())
+                .push_bind(k.body_hash.as_str())
+                .push_bind(micros(job.now));
+        },
+        " ON CONFLICT (key) DO NOTHING RETURNING key",
+    );
+    let stored: HashSet<String> = q.build_query_scalar::<String>().fetch_all(&mut *tx).await?.into_iter().collect();
+    let mut taken = HashSet::new();
+    for (i, job) in jobs.iter().enumerate() {
+        if let Some(k) = &job.idempotency {
+            conflict[i] = !(stored.contains(&k.key) && taken.insert(k.key.as_str()));
+        }
+    }
+    Ok(conflict)
 }

@@ -67,11 +67,12 @@ pub(super) fn push_delivery_inserts<'a>(
                     .push_bind(d.entity_key.as_deref())
                     .push_bind(sequence);
             },
+            "",
         );
     }
 }
 
-/// `<insert> SELECT * FROM (VALUES …) WHERE column1 IS NOT NULL; ` onto `q`: `rows` (whose first column is never
+/// `<insert> SELECT * FROM (VALUES …) WHERE column1 IS NOT NULL<tail>; ` onto `q`: `rows` (whose first column is never
 /// `NULL`), then rows of `columns` `NULL`s up to [`padded`]`(rows.len())`, which the `WHERE` drops. The statement's
 /// text then depends on the size class of the batch rather than on its size, and stays prepared in the writer's
 /// cache: a group commit's or a record batch's exact size varies with the load, and preparing every new size again
@@ -82,6 +83,7 @@ pub(super) fn push_padded_insert<'a, T>(
     columns: usize,
     rows: impl IntoIterator<Item = T, IntoIter: ExactSizeIterator>,
     mut push: impl FnMut(sqlx::query_builder::Separated<'_, 'a, Sqlite, &'static str>, T),
+    tail: &str,
 ) {
     let rows = rows.into_iter();
     let pad = padded(rows.len()) - rows.len();
@@ -94,7 +96,7 @@ pub(super) fn push_padded_insert<'a, T>(
             }
         }
     });
-    q.push(") WHERE column1 IS NOT NULL; ");
+    q.push(") WHERE column1 IS NOT NULL").push(tail).push("; ");
 }
 
 /// For each ordered delivery that ended in `attempts`: the waiting delivery of its entity with the lowest sequence
@@ -414,7 +416,7 @@ fn padded(n: usize) -> usize {
 }
 
 /// `items`, then `None` up to [`padded`]`(items.len())`.
-fn with_padding<T>(items: &[T]) -> impl Iterator<Item = Option<&T>> {
+pub(super) fn with_padding<T>(items: &[T]) -> impl Iterator<Item = Option<&T>> {
     items.iter().map(Some).chain(std::iter::repeat_n(None, padded(items.len()) - items.len()))
 }
 
@@ -429,21 +431,28 @@ async fn record_in(conn: &mut sqlx::SqliteConnection, attempts: &[AttemptRecord]
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("");
         let insert = "INSERT INTO attempts (delivery_id, event, webhook_id, application_id, attempt, started, \
                       duration_ms, outcome, status_code, error, response, url, retry_after)";
-        push_padded_insert(&mut q, insert, 13, chunk, |mut b, a| {
-            b.push_bind(a.delivery_id.to_string())
-                .push_bind(a.event.to_string())
-                .push_bind(a.webhook_id.to_string())
-                .push_bind(a.application_id.to_string())
-                .push_bind(a.attempt as i64)
-                .push_bind(micros(a.started))
-                .push_bind(a.duration_ms as i64)
-                .push_bind(a.outcome.as_str())
-                .push_bind(a.status_code.map(i64::from))
-                .push_bind(a.error.as_deref())
-                .push_bind(a.response.as_deref())
-                .push_bind(a.url.as_str())
-                .push_bind(a.retry_after.as_deref());
-        });
+        push_padded_insert(
+            &mut q,
+            insert,
+            13,
+            chunk,
+            |mut b, a| {
+                b.push_bind(a.delivery_id.to_string())
+                    .push_bind(a.event.to_string())
+                    .push_bind(a.webhook_id.to_string())
+                    .push_bind(a.application_id.to_string())
+                    .push_bind(a.attempt as i64)
+                    .push_bind(micros(a.started))
+                    .push_bind(a.duration_ms as i64)
+                    .push_bind(a.outcome.as_str())
+                    .push_bind(a.status_code.map(i64::from))
+                    .push_bind(a.error.as_deref())
+                    .push_bind(a.response.as_deref())
+                    .push_bind(a.url.as_str())
+                    .push_bind(a.retry_after.as_deref());
+            },
+            "",
+        );
         q.build().execute(&mut *tx).await?;
     }
     for round in crate::batch::rounds(attempts) {

@@ -546,6 +546,61 @@ pub async fn an_expired_idempotency_key_is_replaced_at_once(store: Arc<dyn Store
     assert!(matches!(err, Err(StoreError::Conflict(_))), "the replacement is live again: {err:?}");
 }
 
+/// Requests in flight together (one group commit on SQLite) whose keys repeat: of those sharing a key, the first
+/// stored gets it and the others are refused with nothing of them stored, an expired key is replaced once, and the
+/// requests with keys of their own are stored.
+pub async fn of_requests_sharing_an_idempotency_key_at_once_exactly_one_is_stored(store: Arc<dyn Store>) {
+    let (_, hook) = seed(store.as_ref()).await;
+    let old = event("RPT", "contacts.created", vec![pending(&hook, t(5))]);
+    store.insert_events(&[old], Some(key("expired", "hash-0", "old", t(0))), t(100)).await.unwrap();
+    // Keys stored before t(101) have expired.
+    let names: Vec<String> = (0..24)
+        .map(|n| match n % 3 {
+            0 => "shared".into(),
+            1 => "expired".into(),
+            _ => format!("own-{n}"),
+        })
+        .collect();
+    let tasks: Vec<_> = names
+        .into_iter()
+        .enumerate()
+        .map(|(n, name)| {
+            let (store, hook) = (store.clone(), hook.clone());
+            tokio::spawn(async move {
+                let e = event("RPT", "contacts.created", vec![pending(&hook, t(500))]);
+                let response = format!("answer-{n}");
+                let stored = store
+                    .insert_events(std::slice::from_ref(&e), Some(key(&name, "h", &response, t(101))), t(500))
+                    .await;
+                (name, response, e.deliveries[0].id, stored)
+            })
+        })
+        .collect();
+    let mut won: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for task in tasks {
+        let (name, response, delivery, stored) = task.await.expect("the request's task");
+        match stored {
+            Ok(_) => {
+                assert!(store.get_delivery(delivery).await.is_ok(), "{name}: stored with its rows");
+                won.entry(name).or_default().push(response);
+            }
+            Err(StoreError::Conflict(_)) => {
+                assert!(
+                    matches!(store.get_delivery(delivery).await, Err(StoreError::NotFound)),
+                    "{name}: nothing stored"
+                );
+            }
+            Err(e) => panic!("{name}: {e:?}"),
+        }
+    }
+    for shared in ["shared", "expired"] {
+        let winners = won.get(shared).cloned().unwrap_or_default();
+        assert_eq!(winners.len(), 1, "one request stores {shared}: {winners:?}");
+        assert_eq!(stored_response(store.as_ref(), shared, t(101)).await, Some(winners[0].clone()));
+    }
+    assert_eq!(won.keys().filter(|k| k.starts_with("own-")).count(), 8, "every key of its own is stored");
+}
+
 const LEASE: Duration = Duration::from_secs(30);
 
 pub async fn a_delivery_held_by_a_node_with_a_stale_heartbeat_goes_to_another(store: Arc<dyn Store>) {

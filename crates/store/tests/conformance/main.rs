@@ -92,6 +92,7 @@ conformance! {
     deliveries::attempt_pages_follow_the_cursor_and_stop_at_the_byte_budget,
     deliveries::an_idempotency_key_keeps_its_answer_and_cannot_be_used_twice,
     deliveries::an_expired_idempotency_key_is_replaced_at_once,
+    deliveries::of_requests_sharing_an_idempotency_key_at_once_exactly_one_is_stored,
     deliveries::a_delivery_held_by_a_node_with_a_stale_heartbeat_goes_to_another,
     deliveries::a_node_that_heartbeats_keeps_its_claims_past_the_lease,
     deliveries::a_delivery_stored_held_by_a_node_is_claimed_by_it,
