@@ -89,13 +89,8 @@ async fn store_keys(tx: &mut sqlx::SqliteConnection, jobs: &[Job]) -> StoreResul
         return Ok(conflict);
     }
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("WITH v(key, expired_before) AS (");
-    q.push_values(super::deliveries::with_padding(&keyed), |mut b, keyed| match keyed {
-        Some((_, k)) => {
-            b.push_bind(k.key.as_str()).push_bind(micros(k.expired_before));
-        }
-        None => {
-            b.push_bind(None::<String>).push_bind(None::<i64>);
-        }
+    super::deliveries::push_padded_values(&mut q, 2, &keyed, |mut b, (_, k)| {
+        b.push_bind(k.key.as_str()).push_bind(micros(k.expired_before));
     });
     q.push(
         ") DELETE FROM idempotency_keys WHERE key IN (SELECT key FROM v) \

@@ -72,22 +72,19 @@ pub(super) fn push_delivery_inserts<'a>(
     }
 }
 
-/// `<insert> SELECT * FROM (VALUES …) WHERE column1 IS NOT NULL<tail>; ` onto `q`: `rows` (whose first column is never
-/// `NULL`), then rows of `columns` `NULL`s up to [`padded`]`(rows.len())`, which the `WHERE` drops. The statement's
-/// text then depends on the size class of the batch rather than on its size, and stays prepared in the writer's
-/// cache: a group commit's or a record batch's exact size varies with the load, and preparing every new size again
-/// (a multi-row statement parses all its rows) took 3 % of Herald's CPU at one change per request.
-pub(super) fn push_padded_insert<'a, T>(
+/// `VALUES (…), …` onto `q`: `rows`, then rows of `columns` `NULL`s up to [`padded`]`(rows.len())`, which match
+/// nothing (`x = NULL` is never true) or a `WHERE column1 IS NOT NULL` drops. The statement's text then depends on the
+/// size class of the batch rather than on its size, and stays prepared in the writer's cache: a group commit's or a
+/// record batch's exact size varies with the load, and preparing every new size again (a multi-row statement parses
+/// all its rows) took 3 % of Herald's CPU at one change per request.
+pub(super) fn push_padded_values<'a, T>(
     q: &mut QueryBuilder<'a, Sqlite>,
-    insert: &str,
     columns: usize,
     rows: impl IntoIterator<Item = T, IntoIter: ExactSizeIterator>,
     mut push: impl FnMut(sqlx::query_builder::Separated<'_, 'a, Sqlite, &'static str>, T),
-    tail: &str,
 ) {
     let rows = rows.into_iter();
     let pad = padded(rows.len()) - rows.len();
-    q.push(insert).push(" SELECT * FROM (");
     q.push_values(rows.map(Some).chain(std::iter::repeat_with(|| None).take(pad)), |mut b, row| match row {
         Some(row) => push(b, row),
         None => {
@@ -96,6 +93,20 @@ pub(super) fn push_padded_insert<'a, T>(
             }
         }
     });
+}
+
+/// `<insert> SELECT * FROM (VALUES …) WHERE column1 IS NOT NULL<tail>; ` onto `q`: `rows` (whose first column is never
+/// `NULL`) padded by [`push_padded_values`]; `tail` an `ON CONFLICT` or `RETURNING` clause, or nothing.
+pub(super) fn push_padded_insert<'a, T>(
+    q: &mut QueryBuilder<'a, Sqlite>,
+    insert: &str,
+    columns: usize,
+    rows: impl IntoIterator<Item = T, IntoIter: ExactSizeIterator>,
+    push: impl FnMut(sqlx::query_builder::Separated<'_, 'a, Sqlite, &'static str>, T),
+    tail: &str,
+) {
+    q.push(insert).push(" SELECT * FROM (");
+    push_padded_values(q, columns, rows, push);
     q.push(") WHERE column1 IS NOT NULL").push(tail).push("; ");
 }
 
@@ -416,7 +427,7 @@ fn padded(n: usize) -> usize {
 }
 
 /// `items`, then `None` up to [`padded`]`(items.len())`.
-pub(super) fn with_padding<T>(items: &[T]) -> impl Iterator<Item = Option<&T>> {
+fn with_padding<T>(items: &[T]) -> impl Iterator<Item = Option<&T>> {
     items.iter().map(Some).chain(std::iter::repeat_n(None, padded(items.len()) - items.len()))
 }
 
@@ -459,19 +470,12 @@ async fn record_in(conn: &mut sqlx::SqliteConnection, attempts: &[AttemptRecord]
         for chunk in round.chunks(ATTEMPT_ROWS_PER_INSERT) {
             let mut q: QueryBuilder<Sqlite> =
                 QueryBuilder::new("WITH v(id, state, attempt, next_attempt_at, updated) AS (");
-            q.push_values(with_padding(chunk), |mut b, a| match a {
-                Some(a) => {
-                    b.push_bind(a.delivery_id.to_string())
-                        .push_bind(a.new_state.code())
-                        .push_bind(a.attempt as i64)
-                        .push_bind(a.next_attempt_at.map(micros))
-                        .push_bind(crate::batch::ended(a));
-                }
-                None => {
-                    for _ in 0..5 {
-                        b.push_bind(None::<i64>);
-                    }
-                }
+            push_padded_values(&mut q, 5, chunk, |mut b, a| {
+                b.push_bind(a.delivery_id.to_string())
+                    .push_bind(a.new_state.code())
+                    .push_bind(a.attempt as i64)
+                    .push_bind(a.next_attempt_at.map(micros))
+                    .push_bind(crate::batch::ended(a));
             });
             q.push(format!(
                 ") UPDATE OR FAIL deliveries SET state = v.state, attempts = MAX(deliveries.attempts, v.attempt), \
@@ -490,13 +494,8 @@ async fn record_in(conn: &mut sqlx::SqliteConnection, attempts: &[AttemptRecord]
     let mut announced = HashMap::new();
     for chunk in crate::batch::health(attempts).chunks(HEALTH_ROWS_PER_STATEMENT) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("WITH v(id, success, failing) AS (");
-        q.push_values(with_padding(chunk), |mut b, hook| match hook {
-            Some((hook, h)) => {
-                b.push_bind(hook.to_string()).push_bind(h.success).push_bind(h.failing);
-            }
-            None => {
-                b.push_bind(None::<String>).push_bind(None::<i64>).push_bind(None::<i64>);
-            }
+        push_padded_values(&mut q, 3, chunk, |mut b, (hook, h)| {
+            b.push_bind(hook.to_string()).push_bind(h.success).push_bind(h.failing);
         });
         q.push(
             ") UPDATE webhooks SET \
