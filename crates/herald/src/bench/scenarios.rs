@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::broker::{wait_acknowledged, BenchQueue};
 use super::receiver::Receiver;
-use super::stats::{cpu_time, percentile, rss, RssPeak};
+use super::stats::{cpu_time, percentile, rss, sqlite_cpu_time, RssPeak};
 use super::{BenchOptions, Figure};
 
 const TOKEN: &str = "bench-admin-token-0123456789";
@@ -479,6 +479,8 @@ struct Measured {
     cores: f64,
     /// Herald's CPU time over the phase (publishing and draining), in seconds.
     cpu_secs: f64,
+    /// The part of it SQLite's connection threads used (zero on PostgreSQL), in seconds.
+    sqlite_cpu_secs: f64,
     /// Requests the receiver got in the phase, whatever it answered (`/ok`, `/spare`, `/busy`, `/fail`).
     received: usize,
     peak_rss: u64,
@@ -505,7 +507,7 @@ where
     Fut: std::future::Future<Output = u64>,
 {
     receiver.state.reset();
-    let cpu0 = cpu_time(pid);
+    let (cpu0, sqlite_cpu0) = (cpu_time(pid), sqlite_cpu_time(pid));
     let memory = RssPeak::start(pid);
     let t0 = clock.now_ns();
     let first_seq = clock.next.load(Ordering::Relaxed);
@@ -518,6 +520,7 @@ where
     }
     let wall = started.elapsed().as_secs_f64();
     let cpu = cpu_time(pid).saturating_sub(cpu0).as_secs_f64();
+    let sqlite_cpu = sqlite_cpu_time(pid).saturating_sub(sqlite_cpu0).as_secs_f64();
     let received = receiver.state.received();
     let receipts = receiver.state.take_receipts();
     let last = receipts.iter().map(|r| r.1).max().unwrap_or(t0);
@@ -533,6 +536,7 @@ where
         latencies,
         cores: cpu / wall.max(1e-9),
         cpu_secs: cpu,
+        sqlite_cpu_secs: sqlite_cpu,
         received,
         peak_rss: memory.stop(pid),
     }
@@ -704,6 +708,10 @@ impl Table {
         self.value(scenario, "herald CPU", m.cores, "cores");
         if let Some(us) = cpu_per_delivery(m.cpu_secs, m.received) {
             self.value(scenario, "herald CPU per delivery", us, "µs");
+        }
+        // Where the CPU goes, coarsely: SQLite's threads (its writer above all) against the rest (the runtime's).
+        if let Some(us) = cpu_per_delivery(m.sqlite_cpu_secs, m.received).filter(|_| m.sqlite_cpu_secs > 0.0) {
+            self.value(scenario, "  of which SQLite threads", us, "µs");
         }
         self.value(scenario, "herald peak RSS", m.peak_rss as f64 / 1e6, "MB");
     }
@@ -1216,7 +1224,7 @@ async fn backlog(
     receiver.state.reset();
     let herald = HeraldChild::start(opts, dir.path(), true, &[]).await?;
     let pid = herald.pid();
-    let cpu0 = cpu_time(pid);
+    let (cpu0, sqlite_cpu0) = (cpu_time(pid), sqlite_cpu_time(pid));
     let marks: Vec<usize> = [n, n / 10, n / 100].into_iter().filter(|m| *m >= 100).collect();
     let started = Instant::now();
     let mut samples: Vec<(f64, usize, u64)> = Vec::new();
@@ -1235,9 +1243,13 @@ async fn backlog(
     }
     let total = started.elapsed().as_secs_f64();
     let cpu = cpu_time(pid).saturating_sub(cpu0).as_secs_f64();
+    let sqlite_cpu = sqlite_cpu_time(pid).saturating_sub(sqlite_cpu0).as_secs_f64();
     table.rate("backlog drain", "deliveries (overall)", n as f64 / total);
     if let Some(us) = cpu_per_delivery(cpu, receiver.state.received()) {
         table.value("backlog drain", "herald CPU per delivery", us, "µs");
+    }
+    if let Some(us) = cpu_per_delivery(sqlite_cpu, receiver.state.received()).filter(|_| sqlite_cpu > 0.0) {
+        table.value("backlog drain", "  of which SQLite threads", us, "µs");
     }
     for mark in marks {
         // the rate while pending fell from 110 % to 90 % of the mark (from the mark to 80 % at the top)

@@ -60,7 +60,31 @@ impl RssPeak {
 
 /// CPU time (user + system) a process has used so far.
 pub fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat_cpu(&format!("/proc/{pid}/stat"))
+}
+
+/// The name SQLite's connection threads have (sqlx runs each connection on a thread of its own, named
+/// `sqlx-sqlite-worker-N`; the kernel keeps the first 15 bytes): the writer, the readers and the checkpointing
+/// connection.
+const SQLITE_THREAD: &str = "sqlx-sqlite-wor";
+
+/// CPU time (user + system) used so far by a process's threads that run SQLite connections (see [`SQLITE_THREAD`]),
+/// living ones only: a connection's thread that ended took its time with it, which the bench's connections, opened
+/// at start, do not.
+pub fn sqlite_cpu_time(pid: u32) -> Duration {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Duration::ZERO };
+    tasks
+        .flatten()
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm")).is_ok_and(|comm| comm.trim_end() == SQLITE_THREAD)
+        })
+        .map(|task| stat_cpu(&task.path().join("stat").to_string_lossy()))
+        .sum()
+}
+
+/// utime + stime of a `/proc/…/stat` file (a process's or a thread's); zero when it cannot be read.
+fn stat_cpu(path: &str) -> Duration {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     // Fields after the command name (which may hold spaces) start after the last ')'.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -94,5 +118,38 @@ mod tests {
         }
         assert!(x > 0);
         assert!(cpu_time(std::process::id()) > Duration::ZERO);
+    }
+
+    /// Only threads named as sqlx names SQLite's connection threads count, for the time they ran.
+    #[test]
+    fn counts_the_cpu_of_sqlite_threads_only() {
+        let spin = |name: &str| {
+            let (done, wait) = std::sync::mpsc::channel::<()>();
+            let (spun, spinning) = std::sync::mpsc::channel::<()>();
+            let thread = std::thread::Builder::new()
+                .name(name.into())
+                .spawn(move || {
+                    let started = std::time::Instant::now();
+                    let mut x = 0u64;
+                    while started.elapsed() < Duration::from_millis(150) {
+                        x = std::hint::black_box(x.wrapping_add(1));
+                    }
+                    let _ = spun.send(());
+                    let _ = wait.recv();
+                })
+                .expect("a thread");
+            spinning.recv().expect("the thread spun");
+            (done, thread)
+        };
+        let before = sqlite_cpu_time(std::process::id());
+        let other = spin("herald-other");
+        assert_eq!(sqlite_cpu_time(std::process::id()), before, "another thread's time counted");
+        let sqlite = spin("sqlx-sqlite-worker-7");
+        let after = sqlite_cpu_time(std::process::id());
+        assert!(after >= before + Duration::from_millis(100), "{before:?} → {after:?}");
+        for (done, thread) in [other, sqlite] {
+            drop(done);
+            thread.join().expect("joined");
+        }
     }
 }
