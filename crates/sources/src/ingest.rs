@@ -13,6 +13,35 @@ use crate::metrics::SourceMetrics;
 /// so that an outage does not turn into a busy loop of redeliveries.
 pub(crate) const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
+/// The bytes of messages being ingested at once, across every source of the process. A message costs about ten
+/// times its size while it is parsed, derived and stored (its changes as trees, their payloads, the group commit's
+/// rows), and each source holds `prefetch` messages (up to 10,000) that it ingests concurrently, so without a bound
+/// on size large messages could hold gigabytes. Messages past the budget wait, unacknowledged, in the order they
+/// came. Not smaller: while one group commits, the next must be parsing, and 1 MiB (~37 messages of 20 changes)
+/// was all in the committing group, halving ingest in `herald bench` (docs/PERFORMANCE.md).
+pub(crate) const INGEST_BUDGET_BYTES: usize = 4 << 20;
+
+/// The share of [`INGEST_BUDGET_BYTES`] a message takes while it is ingested: its size, or the whole budget for a
+/// larger one (which then runs alone).
+#[derive(Clone)]
+pub(crate) struct Budget {
+    bytes: Arc<tokio::sync::Semaphore>,
+    total: usize,
+}
+
+impl Budget {
+    pub fn new(total: usize) -> Self {
+        Budget { bytes: Arc::new(tokio::sync::Semaphore::new(total)), total }
+    }
+
+    /// Waits for room for a message of `len` bytes; the room is given back when the permit is dropped.
+    pub async fn take(&self, len: usize) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let n = u32::try_from(len.clamp(1, self.total)).unwrap_or(u32::MAX);
+        // The semaphore is never closed, so acquiring fails only if that changes: then nothing is bounded.
+        self.bytes.clone().acquire_many_owned(n).await.ok()
+    }
+}
+
 /// What to do with a message once handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Disposition {
@@ -32,13 +61,15 @@ struct Inner {
     name: String,
     herald: Herald,
     metrics: SourceMetrics,
+    /// Shared by every source of the process.
+    budget: Budget,
     /// Connected at some point since the last [`Source::take_was_up`] (the back-off starts again).
     was_up: AtomicBool,
 }
 
 impl Source {
-    pub fn new(name: String, herald: Herald, metrics: SourceMetrics) -> Self {
-        Source { inner: Arc::new(Inner { name, herald, metrics, was_up: AtomicBool::new(false) }) }
+    pub fn new(name: String, herald: Herald, metrics: SourceMetrics, budget: Budget) -> Self {
+        Source { inner: Arc::new(Inner { name, herald, metrics, budget, was_up: AtomicBool::new(false) }) }
     }
 
     pub fn name(&self) -> &str {
@@ -72,6 +103,7 @@ impl Source {
     /// Ingests one message's body with its idempotency key (the `idempotency-key` header or field, else the
     /// broker's message id). Invalid: kept as a dead letter, to be acknowledged.
     pub async fn handle(&self, body: &[u8], key: Option<&str>) -> Disposition {
+        let _room = self.inner.budget.take(body.len()).await;
         self.inner.metrics.consumed(&self.inner.name);
         match self.inner.herald.ingest_message(body, key).await {
             Ok(_) => Disposition::Ack,
@@ -104,5 +136,38 @@ impl Source {
                 Disposition::Retry
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn messages_wait_for_room_in_the_budget_and_a_large_one_runs_alone() {
+        let budget = Budget::new(100);
+        let first = budget.take(60).await.expect("room");
+        let second = budget.take(40).await.expect("room");
+        // Full: a third message waits until one of them is done.
+        let third = tokio::spawn({
+            let budget = budget.clone();
+            async move { budget.take(10).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!third.is_finished(), "a message was ingested past the budget");
+        drop(second);
+        let third = third.await.expect("joined").expect("room");
+        // One larger than the whole budget takes all of it, once the others are done.
+        let large = tokio::spawn({
+            let budget = budget.clone();
+            async move { budget.take(1_000).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!large.is_finished(), "a message larger than the budget ran beside others");
+        drop((first, third));
+        let large = large.await.expect("joined").expect("room");
+        assert_eq!(budget.bytes.available_permits(), 0);
+        drop(large);
+        assert_eq!(budget.bytes.available_permits(), 100);
     }
 }

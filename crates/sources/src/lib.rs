@@ -47,10 +47,11 @@ pub fn spawn(
         return Vec::new();
     }
     let source_metrics = SourceMetrics::registered(metrics);
+    let budget = ingest::Budget::new(ingest::INGEST_BUDGET_BYTES);
     sources
         .iter()
         .map(|config| {
-            let source = Source::new(config.name.clone(), herald.clone(), source_metrics.clone());
+            let source = Source::new(config.name.clone(), herald.clone(), source_metrics.clone(), budget.clone());
             tokio::spawn(run(config.clone(), source, shutdown.clone()))
         })
         .collect()
