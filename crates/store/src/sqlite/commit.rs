@@ -13,22 +13,30 @@ use crate::*;
 /// SQLite allows 32,766 bound variables per statement; events have 8 columns (a chunk is padded to 2,048 rows).
 const EVENT_ROWS_PER_INSERT: usize = 2_000;
 
-/// The SQLite side of the group commit: the single writer connection, `synchronous = FULL`.
+/// The SQLite side of the group commit: a transaction on the single writer connection at `synchronous = NORMAL`,
+/// then, with the writer free for the next one, a sync of the WAL before the callers hear of it
+/// ([`super::wal_sync`]).
 pub struct SqliteCommitter {
     pub writer: super::deliveries::Writer,
+    pub wal: std::sync::Arc<super::wal_sync::WalSync>,
 }
 
 #[async_trait]
 impl Committer for SqliteCommitter {
     async fn commit(&self, jobs: &[Job]) -> StoreResult<Vec<StoreResult<Vec<Sequenced>>>> {
-        commit(&self.writer, jobs).await
+        let mut conn = self.writer.relaxed().await?;
+        let committed = commit(&mut conn, jobs).await;
+        self.writer.restore(&mut conn).await;
+        drop(conn);
+        let outcomes = committed?;
+        // Accepting changes is synced to disk before the callers hear of it.
+        self.wal.sync().await?;
+        Ok(outcomes)
     }
 }
 
-async fn commit(writer: &super::deliveries::Writer, jobs: &[Job]) -> StoreResult<Vec<StoreResult<Vec<Sequenced>>>> {
-    // Accepting changes is synced to disk before the callers hear of it, whatever the connection was left at.
-    let mut conn = writer.durable().await?;
-    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+async fn commit(conn: &mut sqlx::SqliteConnection, jobs: &[Job]) -> StoreResult<Vec<StoreResult<Vec<Sequenced>>>> {
+    let mut tx = sqlx::Connection::begin_with(&mut *conn, super::deliveries::RELAXED_BEGIN).await?;
     let conflict = store_keys(&mut tx, jobs).await?;
     let stale = crate::entity_state::apply_group::<Sqlite>(&mut tx, jobs, &conflict).await?;
     let kept: Vec<&Job> =

@@ -374,47 +374,31 @@ pub async fn record_attempts(writer: &Writer, attempts: &[AttemptRecord]) -> Sto
 /// durable across a crash of the process, and ordered before the next synced commit). Losing one on a power cut means
 /// an attempt is made again, which at-least-once delivery allows; accepting changes never does. One statement to the
 /// connection's thread for both.
-const RELAXED_BEGIN: &str = "PRAGMA synchronous = NORMAL; BEGIN";
+pub(super) const RELAXED_BEGIN: &str = "PRAGMA synchronous = NORMAL; BEGIN";
 
-/// The single writer connection, and whether it may have been left at `synchronous = NORMAL`.
+/// The single writer connection. It stays at `synchronous = FULL` (what the management writes rely on) but during a
+/// relaxed transaction (a claim, attempt records, a group commit, whose durability comes from the WAL's sync):
+/// [`Writer::restore`] after each.
 #[derive(Clone)]
 pub struct Writer {
     pub pool: SqlitePool,
-    /// Set before a relaxed transaction, cleared once `synchronous = FULL` is back: a group commit sets `FULL` itself
-    /// only while this is set (a relaxed write was cancelled, or its restore failed).
-    maybe_relaxed: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Writer {
     pub fn new(pool: SqlitePool) -> Self {
-        Self { pool, maybe_relaxed: Default::default() }
+        Self { pool }
     }
 
     /// The writer, for a transaction begun with [`RELAXED_BEGIN`].
-    async fn relaxed(&self) -> StoreResult<sqlx::pool::PoolConnection<Sqlite>> {
-        let conn = self.pool.acquire().await?;
-        self.maybe_relaxed.store(true, std::sync::atomic::Ordering::SeqCst);
-        Ok(conn)
+    pub(super) async fn relaxed(&self) -> StoreResult<sqlx::pool::PoolConnection<Sqlite>> {
+        Ok(self.pool.acquire().await?)
     }
 
     /// Back to `synchronous = FULL` for every other write on this connection.
-    async fn restore(&self, conn: &mut sqlx::SqliteConnection) {
-        match sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await {
-            Ok(_) => self.maybe_relaxed.store(false, std::sync::atomic::Ordering::SeqCst),
-            Err(e) => tracing::error!(error = %e, "could not restore synchronous = FULL on the SQLite writer"),
+    pub(super) async fn restore(&self, conn: &mut sqlx::SqliteConnection) {
+        if let Err(e) = sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await {
+            tracing::error!(error = %e, "could not restore synchronous = FULL on the SQLite writer");
         }
-    }
-
-    /// The writer for accepting changes, at `synchronous = FULL` whatever a relaxed write left it at.
-    pub async fn durable(&self) -> StoreResult<sqlx::pool::PoolConnection<Sqlite>> {
-        let mut conn = self.pool.acquire().await?;
-        if self.maybe_relaxed.load(std::sync::atomic::Ordering::SeqCst) {
-            self.restore(&mut conn).await;
-            if self.maybe_relaxed.load(std::sync::atomic::Ordering::SeqCst) {
-                return Err(StoreError::Corrupt("the SQLite writer could not be set to synchronous = FULL".into()));
-            }
-        }
-        Ok(conn)
     }
 }
 
@@ -529,7 +513,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn relaxed_writes_leave_the_writer_at_full_and_a_commit_restores_it_when_one_did_not() {
+    async fn relaxed_writes_leave_the_writer_at_full_and_a_group_commit_restores_it_when_one_did_not() {
         let dir = tempfile::tempdir().expect("a temp dir");
         let store = crate::sqlite::SqliteStore::open(&dir.path().join("herald.db")).await.expect("opens");
         let (full, normal) = (2, 1);
@@ -540,17 +524,14 @@ mod tests {
             .await
             .expect("claims");
         assert_eq!(synchronous(&w.pool).await, full, "a claim restores FULL");
-        // A relaxed transaction given up half-way (a cancelled task): the writer stays at NORMAL, and says so.
+        // A relaxed transaction given up half-way (a cancelled task): the writer stays at NORMAL.
         {
             let mut conn = w.relaxed().await.expect("the writer");
             let tx = sqlx::Connection::begin_with(&mut *conn, RELAXED_BEGIN).await.expect("begins");
             drop(tx);
         }
         assert_eq!(synchronous(&w.pool).await, normal);
-        let mut conn = w.durable().await.expect("the durable writer");
-        let set: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut *conn).await.expect("PRAGMA");
-        assert_eq!(set, full, "accepting changes syncs again");
-        drop(conn);
-        assert!(!w.maybe_relaxed.load(std::sync::atomic::Ordering::SeqCst));
+        crate::backend::Backend::commits(&store).submit(&[], None, Utc::now()).await.expect("commits");
+        assert_eq!(synchronous(&w.pool).await, full, "the next group commit restores FULL");
     }
 }

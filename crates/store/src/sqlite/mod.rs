@@ -3,6 +3,8 @@
 //! Writes go through one connection (SQLite has one writer at a time; a single connection avoids busy retries) and
 //! reads through a small pool of their own, which WAL lets run beside the writer. `synchronous = FULL`: a transaction
 //! that committed is on disk, so an answer given after a commit survives a crash of the process or of the machine.
+//! Claims, attempt records and the group commit run at `NORMAL`; the group commit's callers are answered after the
+//! WAL's sync ([`wal_sync`]).
 
 mod checkpoint;
 mod commit;
@@ -10,6 +12,7 @@ mod deliveries;
 mod dialect;
 mod memory;
 mod page_cache;
+mod wal_sync;
 
 /// SQLite's process-wide settings, which must be made before SQLite is first used in the process (`herald` makes
 /// them at start, before its runtime exists): no allocation statistics ([`memory`]) and the layer over its page
@@ -101,7 +104,9 @@ impl SqliteStore {
             .await
             .map_err(StoreError::from)?;
         let hot = deliveries::Writer::new(writer.clone());
-        let commits = crate::group_commit::GroupCommit::start(commit::SqliteCommitter { writer: hot.clone() }, 1);
+        // Two groups in flight: one in its transaction on the writer while the one before waits for its sync.
+        let wal = std::sync::Arc::new(wal_sync::WalSync::new(path));
+        let commits = crate::group_commit::GroupCommit::start(commit::SqliteCommitter { writer: hot.clone(), wal }, 2);
         // The integrity check reads the whole file by design (seconds on a large one): not a slow statement worth a
         // warning. Its connection is closed after it, with the page cache it filled.
         let check_options = options
