@@ -431,9 +431,17 @@ struct Slots {
     first: Result<tokio::time::Instant, StoreError>,
 }
 
-/// The monotonic instant of a wall-clock time read from `clock` (now when it is past).
+/// The monotonic instant of a wall-clock time read from `clock`, in the past too: send slots reserved in the store
+/// may arrive after their first instants (a slow round trip), and taking a past slot as now would put this node's
+/// slots later than the store's, into the next reservation's (another node's), so that both send at once. A past
+/// slot is dropped instead (`gate::SLOT_LATE`), and a past hold is over.
 fn at_instant(clock: &Clock, at: DateTime<Utc>) -> tokio::time::Instant {
-    tokio::time::Instant::now() + (at - clock.now()).to_std().unwrap_or(Duration::ZERO)
+    let now = tokio::time::Instant::now();
+    let ahead = at - clock.now();
+    match ahead.to_std() {
+        Ok(ahead) => now + ahead,
+        Err(_) => (-ahead).to_std().ok().and_then(|ago| now.checked_sub(ago)).unwrap_or(now),
+    }
 }
 
 /// What a claim found.
@@ -1078,6 +1086,20 @@ mod tests {
     use super::*;
     use herald_domain::{ApplicationId, DeliveryId};
     use uuid::Uuid;
+
+    /// Wall-clock times become instants as far in the past or future as they are: a slot reserved 100 ms ago is not
+    /// a slot now (which would overlap the next reservation's).
+    #[tokio::test]
+    async fn wall_clock_times_past_and_future_keep_their_distance_from_now() {
+        let clock = Clock::default();
+        let before = tokio::time::Instant::now();
+        let past = at_instant(&clock, clock.now() - chrono::Duration::milliseconds(100));
+        let future = at_instant(&clock, clock.now() + chrono::Duration::milliseconds(100));
+        let after = tokio::time::Instant::now();
+        assert!(past + Duration::from_millis(100) <= after + Duration::from_millis(5), "{past:?} is not 100 ms ago");
+        assert!(past + Duration::from_millis(100) >= before - Duration::from_millis(5), "{past:?} is too early");
+        assert!(future >= before + Duration::from_millis(95) && future <= after + Duration::from_millis(105));
+    }
 
     fn delivery(webhook: u128, n: u128) -> ClaimedDelivery {
         ClaimedDelivery {
