@@ -370,10 +370,11 @@ pub async fn record_attempts(writer: &Writer, attempts: &[AttemptRecord]) -> Sto
     result
 }
 
-/// The transaction of a claim or of attempt records: its commit is not synced to disk (`synchronous = NORMAL`; still
-/// durable across a crash of the process, and ordered before the next synced commit). Losing one on a power cut means
-/// an attempt is made again, which at-least-once delivery allows; accepting changes never does. One statement to the
-/// connection's thread for both.
+/// The transaction of a claim, of attempt records or of a group commit: its commit is not synced to disk by SQLite
+/// (`synchronous = NORMAL`; still durable across a crash of the process, and ordered before the next synced write).
+/// Losing a claim or records on a power cut means an attempt is made again, which at-least-once delivery allows; a
+/// group commit's callers are answered only after the WAL's sync (`wal_sync`), so accepted changes are never lost.
+/// One statement to the connection's thread for both.
 pub(super) const RELAXED_BEGIN: &str = "PRAGMA synchronous = NORMAL; BEGIN";
 
 /// The single writer connection. It stays at `synchronous = FULL` (what the management writes rely on) but during a
