@@ -292,6 +292,13 @@ impl<'a, DB: Sql> Stmt<'a, DB> {
         self
     }
 
+    /// The statement as `EXPLAIN QUERY PLAN` (SQLite) or `EXPLAIN` (PostgreSQL) reads it: its plan, not its rows.
+    #[cfg(test)]
+    pub fn explained(mut self, explain: &str) -> Self {
+        self.sql.insert_str(0, explain);
+        self
+    }
+
     /// Binds `value`, rendered `?` or `$n`.
     pub fn arg(&mut self, value: impl Into<Arg<'a>>) -> &mut Self {
         self.args.push(value.into());

@@ -171,10 +171,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
         if done == 0 {
             return Err(StoreError::NotFound);
         }
-        cancel_open::<DB>(&mut *tx, now, |q| {
-            q.push("SELECT id FROM webhooks WHERE application_id = ").arg(id.0).push(" AND deleted IS NULL");
-        })
-        .await?;
+        cancel_open::<DB>(&mut *tx, now, |q| application_webhooks(q, id)).await?;
         soft_delete::<DB>(&mut *tx, "webhooks", "application_id", id.0, now).await?;
         sql::<DB>("UPDATE installations SET terminated = ")
             .arg(micros(now))
@@ -296,6 +293,11 @@ pub(super) async fn cancel_pending<DB: Sql>(
     .await
 }
 
+/// The ids of `application`'s webhooks, as a subquery.
+pub(super) fn application_webhooks<DB: Sql>(q: &mut Stmt<'_, DB>, application: ApplicationId) {
+    q.push("SELECT id FROM webhooks WHERE application_id = ").arg(application.0).push(" AND deleted IS NULL");
+}
+
 /// Cancels the open deliveries of the webhooks `hooks` pushes (a list of ids or a subquery returning them). No index
 /// has every delivery of a webhook (one would take an entry at every webhook's end of it in every commit: see
 /// docs/STORAGE.md), so the open ones are found through the three partial indexes that hold them between them:
@@ -306,6 +308,14 @@ async fn cancel_open<'a, DB: Sql>(
     now: DateTime<Utc>,
     hooks: impl Fn(&mut Stmt<'a, DB>),
 ) -> StoreResult<u64> {
+    cancel_open_statement(now, hooks).run(conn).await
+}
+
+/// The statement of [`cancel_open`].
+pub(super) fn cancel_open_statement<'a, DB: Sql>(
+    now: DateTime<Utc>,
+    hooks: impl Fn(&mut Stmt<'a, DB>),
+) -> Stmt<'a, DB> {
     let (pending, open, cancelled) =
         (DeliveryState::Pending.sql(), DeliveryState::OPEN_SQL, DeliveryState::Cancelled.sql());
     let mut q = sql::<DB>(format!(
@@ -327,5 +337,6 @@ async fn cancel_open<'a, DB: Sql>(
         hooks(&mut q);
         q.push(")");
     }
-    q.push(")").run(conn).await
+    q.push(")");
+    q
 }

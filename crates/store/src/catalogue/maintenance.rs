@@ -24,23 +24,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
         if states.is_empty() {
             return Ok(Vec::new());
         }
-        // Each event's earliest matching delivery (`n = 1`); the outer query orders events by it.
-        let mut q = sql::<DB>(
-            "SELECT first.event, first.application_id, first.sandbox, e.topic_id, e.customer_id FROM (SELECT \
-             d.event, d.application_id, d.sandbox, d.created, ROW_NUMBER() OVER (PARTITION BY d.event ORDER BY \
-             d.created) AS n FROM deliveries d WHERE d.webhook_id = ",
-        );
-        q.arg(webhook.0).push(" AND d.state IN (").args(states.iter().map(|s| s.code())).push(")");
-        if let Some(from) = from {
-            q.push(" AND d.created >= ").arg(micros(from));
-        }
-        if let Some(to) = to {
-            q.push(" AND d.created <= ").arg(micros(to));
-        }
-        q.push(
-            ") first JOIN events e ON e.id = first.event WHERE first.n = 1 ORDER BY first.created, first.event LIMIT ",
-        )
-        .arg(i64::from(limit));
+        let mut q = replay_statement::<DB>(webhook, from, to, states, limit);
         let mut conn = self.reader.acquire().await?;
         let rows = q.all(&mut *conn).await?;
         rows.iter()
@@ -198,4 +182,30 @@ impl<DB: Sql> Catalogue<'_, DB> {
             })
             .collect()
     }
+}
+
+/// The statement of [`Catalogue::replay_candidates`] (`states` not empty).
+pub(super) fn replay_statement<'a, DB: Sql>(
+    webhook: WebhookId,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    states: &[DeliveryState],
+    limit: u32,
+) -> crate::dialect::Stmt<'a, DB> {
+    // Each event's earliest matching delivery (`n = 1`); the outer query orders events by it.
+    let mut q = sql::<DB>(
+        "SELECT first.event, first.application_id, first.sandbox, e.topic_id, e.customer_id FROM (SELECT \
+             d.event, d.application_id, d.sandbox, d.created, ROW_NUMBER() OVER (PARTITION BY d.event ORDER BY \
+             d.created) AS n FROM deliveries d WHERE d.webhook_id = ",
+    );
+    q.arg(webhook.0).push(" AND d.state IN (").args(states.iter().map(|s| s.code())).push(")");
+    if let Some(from) = from {
+        q.push(" AND d.created >= ").arg(micros(from));
+    }
+    if let Some(to) = to {
+        q.push(" AND d.created <= ").arg(micros(to));
+    }
+    q.push(") first JOIN events e ON e.id = first.event WHERE first.n = 1 ORDER BY first.created, first.event LIMIT ")
+        .arg(i64::from(limit));
+    q
 }

@@ -8,6 +8,8 @@ mod deliveries;
 mod logs;
 mod maintenance;
 pub(crate) mod operational;
+#[cfg(test)]
+mod plans;
 mod records;
 mod sessions;
 mod webhooks;
