@@ -12,6 +12,10 @@ use crate::codec::micros;
 use crate::dialect::{sql, Sql};
 use crate::*;
 
+/// A live webhook with a failing streak: the condition of the partial index `webhooks_failing`, word for word, as
+/// SQLite uses a partial index only for a query that repeats its condition (`active` is not `active = 1` to it).
+pub(super) const FAILING: &str = "active AND deleted IS NULL AND failing_since IS NOT NULL";
+
 impl<DB: Sql> Catalogue<'_, DB> {
     pub async fn replay_candidates(
         &self,
@@ -57,7 +61,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
             .arg(micros(now))
             .push(", failing_announced = ")
             .arg(micros(now))
-            .push(" WHERE active AND deleted IS NULL AND failing_since IS NOT NULL AND failing_since < ")
+            .push(format!(" WHERE {FAILING} AND failing_since < "))
             .arg(micros(failing_before))
             .push(" RETURNING id, application_id, url, failing_since, disabled_reason")
             .all(&mut *tx)
@@ -75,7 +79,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
 
     /// Counts in one statement (one snapshot), each a range scan of a partial index: `deliveries_free` (pending,
     /// nobody holds them) and the held index (pending, held: being attempted, so due) for the queue,
-    /// `deliveries_open_by_entity` for the waiting ordered deliveries, `webhooks_failing` for health.
+    /// `deliveries_waiting_by_event` for the waiting ordered deliveries, `webhooks_failing` for health.
     pub async fn stats(&self, now: DateTime<Utc>) -> StoreResult<StoreStats> {
         let pending = DeliveryState::Pending.sql();
         let row = sql::<DB>(format!(
@@ -90,7 +94,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
         .push(format!(
             ") AS scheduled, \
              (SELECT COUNT(*) FROM deliveries WHERE state = {waiting} AND entity_key IS NOT NULL) AS waiting, \
-             (SELECT COUNT(*) FROM webhooks WHERE active AND deleted IS NULL AND failing_since IS NOT NULL) AS failing",
+             (SELECT COUNT(*) FROM webhooks WHERE {FAILING}) AS failing",
             waiting = DeliveryState::Waiting.sql()
         ))
         .optional(&mut *self.reader.acquire().await?)

@@ -9,8 +9,8 @@ use sqlx::{ConnectOptions, Row, Sqlite};
 use uuid::Uuid;
 
 use super::applications::{application_webhooks, cancel_open_statement};
-use super::maintenance::replay_statement;
-use crate::dialect::Stmt;
+use super::maintenance::{replay_statement, FAILING};
+use crate::dialect::{sql, Stmt};
 use crate::DeliveryState;
 
 /// A connection to a new in-memory database with Herald's schema.
@@ -72,4 +72,17 @@ async fn a_replay_window_reads_the_deliveries_created_within_it() {
         "{window:#?}"
     );
     assert!(since.iter().any(|l| l.contains("SEARCH d USING INDEX deliveries_by_created (created>?)")), "{since:#?}");
+}
+
+#[tokio::test]
+async fn the_failing_webhooks_are_read_through_their_partial_index() {
+    let mut conn = schema().await;
+
+    let count = plan(&mut conn, sql(format!("SELECT COUNT(*) FROM webhooks WHERE {FAILING}"))).await;
+    let mut before = sql(format!("SELECT id FROM webhooks WHERE {FAILING} AND failing_since < "));
+    before.arg(0i64);
+    let disable = plan(&mut conn, before).await;
+
+    assert_eq!(count, vec!["SEARCH webhooks USING INDEX webhooks_failing (failing_since>?)"]);
+    assert_eq!(disable, vec!["SEARCH webhooks USING INDEX webhooks_failing (failing_since>? AND failing_since<?)"]);
 }
