@@ -171,7 +171,7 @@ impl<DB: Sql> Catalogue<'_, DB> {
         if done == 0 {
             return Err(StoreError::NotFound);
         }
-        cancel_open::<DB>(&mut *tx, now, |q| application_webhooks(q, id)).await?;
+        cancel_open::<DB>(now, |q| application_webhooks(q, id)).run(&mut *tx).await?;
         soft_delete::<DB>(&mut *tx, "webhooks", "application_id", id.0, now).await?;
         sql::<DB>("UPDATE installations SET terminated = ")
             .arg(micros(now))
@@ -287,9 +287,10 @@ pub(super) async fn cancel_pending<DB: Sql>(
     webhook: uuid::Uuid,
     now: DateTime<Utc>,
 ) -> StoreResult<u64> {
-    cancel_open::<DB>(conn, now, |q| {
+    cancel_open::<DB>(now, |q| {
         q.arg(webhook);
     })
+    .run(conn)
     .await
 }
 
@@ -298,24 +299,12 @@ pub(super) fn application_webhooks<DB: Sql>(q: &mut Stmt<'_, DB>, application: A
     q.push("SELECT id FROM webhooks WHERE application_id = ").arg(application.0).push(" AND deleted IS NULL");
 }
 
-/// Cancels the open deliveries of the webhooks `hooks` pushes (a list of ids or a subquery returning them). No index
-/// has every delivery of a webhook (one would take an entry at every webhook's end of it in every commit: see
-/// docs/STORAGE.md), so the open ones are found through the three partial indexes that hold them between them:
+/// The statement cancelling the open deliveries of the webhooks `hooks` pushes (a list of ids or a subquery returning
+/// them). No index has every delivery of a webhook (one would take an entry at every webhook's end of it in every
+/// commit: see docs/STORAGE.md), so the open ones are found through the three partial indexes that hold them between them:
 /// pending and free (`deliveries_free_by_webhook`), pending and held (the held index: only what the nodes are
 /// attempting), waiting (`deliveries_open_by_entity`: only ordered deliveries wait, and they have an entity key).
-async fn cancel_open<'a, DB: Sql>(
-    conn: &mut DB::Connection,
-    now: DateTime<Utc>,
-    hooks: impl Fn(&mut Stmt<'a, DB>),
-) -> StoreResult<u64> {
-    cancel_open_statement(now, hooks).run(conn).await
-}
-
-/// The statement of [`cancel_open`].
-pub(super) fn cancel_open_statement<'a, DB: Sql>(
-    now: DateTime<Utc>,
-    hooks: impl Fn(&mut Stmt<'a, DB>),
-) -> Stmt<'a, DB> {
+pub(super) fn cancel_open<'a, DB: Sql>(now: DateTime<Utc>, hooks: impl Fn(&mut Stmt<'a, DB>)) -> Stmt<'a, DB> {
     let (pending, open, cancelled) =
         (DeliveryState::Pending.sql(), DeliveryState::OPEN_SQL, DeliveryState::Cancelled.sql());
     let mut q = sql::<DB>(format!(

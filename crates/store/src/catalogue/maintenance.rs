@@ -199,8 +199,8 @@ pub(super) fn replay_statement<'a, DB: Sql>(
     // Each event's earliest matching delivery (`n = 1`); the outer query orders events by it.
     let mut q = sql::<DB>(
         "SELECT first.event, first.application_id, first.sandbox, e.topic_id, e.customer_id FROM (SELECT \
-             d.event, d.application_id, d.sandbox, d.created, ROW_NUMBER() OVER (PARTITION BY d.event ORDER BY \
-             d.created) AS n FROM deliveries d WHERE d.webhook_id = ",
+         d.event, d.application_id, d.sandbox, d.created, ROW_NUMBER() OVER (PARTITION BY d.event ORDER BY \
+         d.created) AS n FROM deliveries d WHERE d.webhook_id = ",
     );
     q.arg(webhook.0).push(" AND d.state IN (").args(states.iter().map(|s| s.code())).push(")");
     if let Some(from) = from {

@@ -8,7 +8,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions, Row, Sqlite};
 use uuid::Uuid;
 
-use super::applications::{application_webhooks, cancel_open_statement};
+use super::applications::{application_webhooks, cancel_open};
 use super::maintenance::{replay_statement, FAILING};
 use crate::dialect::{sql, Stmt};
 use crate::DeliveryState;
@@ -46,13 +46,12 @@ async fn cancelling_a_webhooks_or_an_applications_deliveries_reads_the_indexes_o
 
     let one = plan(
         &mut conn,
-        cancel_open_statement(Utc::now(), |q| {
+        cancel_open(Utc::now(), |q| {
             q.arg(webhook);
         }),
     )
     .await;
-    let all =
-        plan(&mut conn, cancel_open_statement(Utc::now(), |q| application_webhooks(q, ApplicationId(webhook)))).await;
+    let all = plan(&mut conn, cancel_open(Utc::now(), |q| application_webhooks(q, ApplicationId(webhook)))).await;
 
     reads_deliveries_only_through(&one, &open);
     reads_deliveries_only_through(&all, &open);
