@@ -585,7 +585,7 @@ impl Inner {
                 if let Some(order) = &d.order {
                     headers.insert(ENTITY_SEQUENCE, HeaderValue::from(order.sequence));
                 }
-                (target.url.clone(), self.sender.send(&target.url, headers, body).await)
+                (target.url.as_str().to_owned(), self.sender.send(&target.url, headers, body).await)
             }
             Err(reason) => (
                 String::new(),

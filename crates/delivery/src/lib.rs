@@ -22,5 +22,5 @@ pub use guard::{check_ip, TargetGuard};
 pub use intake::Reservation;
 pub use metrics::Metrics;
 pub use outcome::AttemptOutcome;
-pub use sender::{HttpSender, RetryAfter, SendResult};
+pub use sender::{Endpoint, HttpSender, RetryAfter, SendResult};
 pub use target::{signed_headers, Target};

@@ -49,6 +49,32 @@ impl RetryAfter {
     }
 }
 
+/// Where attempts go: a webhook's URL, parsed once (when its target is read) rather than on every attempt.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// As stored: what an attempt record says it was sent to.
+    raw: String,
+    parsed: Result<url::Url, url::ParseError>,
+}
+
+impl Endpoint {
+    pub fn new(raw: impl Into<String>) -> Self {
+        let raw = raw.into();
+        let parsed = url::Url::parse(&raw);
+        Self { raw, parsed }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+}
+
+impl From<&str> for Endpoint {
+    fn from(raw: &str) -> Self {
+        Self::new(raw)
+    }
+}
+
 /// Sends attempts. One client (one keep-alive connection pool per host) for every attempt of the process.
 ///
 /// Proxy environment variables (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`) are ignored: through a proxy, the target's
@@ -98,11 +124,11 @@ impl HttpSender {
         Ok(Self { client, timeout, allow_private, allow_http, proxied: proxy.is_some() })
     }
 
-    /// `POST`s `body` to `url` with `headers`, within the delivery timeout (the whole exchange, body included).
-    pub async fn send(&self, url: &str, headers: HeaderMap, body: Bytes) -> SendResult {
+    /// `POST`s `body` to `to` with `headers`, within the delivery timeout (the whole exchange, body included).
+    pub async fn send(&self, to: &Endpoint, headers: HeaderMap, body: Bytes) -> SendResult {
         let start = Instant::now();
-        let refused = match self.refuse(url) {
-            Ok(parsed) if self.proxied && !self.allow_private => match self.refuse_resolved(&parsed).await {
+        let refused = match self.refuse(to) {
+            Ok(parsed) if self.proxied && !self.allow_private => match self.refuse_resolved(parsed).await {
                 Some(outcome) => Err(outcome),
                 None => Ok(parsed),
             },
@@ -110,13 +136,13 @@ impl HttpSender {
             Err(reason) => Err(AttemptOutcome::Blocked { reason }),
         };
         let parsed = match refused {
-            Ok(parsed) => parsed,
+            Ok(parsed) => parsed.clone(),
             Err(outcome) => {
                 return SendResult { outcome, duration: start.elapsed(), response: None, retry_after: None };
             }
         };
-        // The request built whole, from the URL parsed once (above) and the attempt's own header map, rather than
-        // through the builder, which would parse the URL again and copy the headers into a map of its own.
+        // The request built whole, from the URL parsed once (with its target) and the attempt's own header map,
+        // rather than through the builder, which would parse the URL again and copy the headers into a map of its own.
         let mut request = reqwest::Request::new(reqwest::Method::POST, parsed);
         *request.headers_mut() = headers;
         *request.body_mut() = Some(body.into());
@@ -152,8 +178,8 @@ impl HttpSender {
     }
 
     /// The URL, parsed, or why it may not be called at all, before any connection.
-    fn refuse(&self, url: &str) -> Result<url::Url, String> {
-        let parsed = url::Url::parse(url).map_err(|e| format!("invalid URL: {e}"))?;
+    fn refuse<'a>(&self, to: &'a Endpoint) -> Result<&'a url::Url, String> {
+        let parsed = to.parsed.as_ref().map_err(|e| format!("invalid URL: {e}"))?;
         match parsed.scheme() {
             "https" => {}
             "http" if self.allow_http => {}

@@ -6,12 +6,14 @@ use herald_domain::signature::{
     reapit_signature, standard_signature, AppSigningKey, WebhookSecret, WebhookSecretError,
 };
 use herald_domain::DeliveryId;
+
+use crate::sender::Endpoint;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 
 /// What an attempt needs to know of its webhook and application.
 #[derive(Debug, Clone)]
 pub struct Target {
-    pub url: String,
+    pub url: Endpoint,
     /// Every secret that signs now: the current one, and the previous one during a rotation's overlap.
     pub secrets: Vec<WebhookSecret>,
     pub client_id: String,
@@ -66,7 +68,7 @@ impl Target {
         }
         let seed: [u8; 32] = app.signing_seed.as_slice().try_into().map_err(|_| UnusableTarget::SigningKey)?;
         Ok(Target {
-            url: hook.url.clone(),
+            url: Endpoint::new(hook.url.clone()),
             secrets,
             client_id: app.client_id.clone(),
             signing_key: Arc::new(AppSigningKey::from_seed(seed)),

@@ -8,7 +8,7 @@ use herald_testkit::{Behaviour, Receiver};
 use reqwest::header::HeaderMap;
 
 async fn send(sender: &HttpSender, url: &str) -> AttemptOutcome {
-    sender.send(url, HeaderMap::new(), Bytes::from_static(b"{}")).await.outcome
+    sender.send(&url.into(), HeaderMap::new(), Bytes::from_static(b"{}")).await.outcome
 }
 
 #[tokio::test]
@@ -34,6 +34,17 @@ async fn private_targets_are_refused_without_the_flag() {
     let open = HttpSender::new(Duration::from_secs(2), true, true).unwrap();
     assert_eq!(send(&open, &format!("http://localhost:{port}/hook")).await, AttemptOutcome::Delivered { status: 200 });
     assert_eq!(receiver.count(), 1);
+}
+
+#[tokio::test]
+async fn a_url_that_does_not_parse_is_refused_and_recorded_as_stored() {
+    let sender = HttpSender::new(Duration::from_secs(2), true, true).unwrap();
+    let endpoint = herald_delivery::Endpoint::new("http://[not an address]/hook");
+    assert_eq!(endpoint.as_str(), "http://[not an address]/hook");
+    match sender.send(&endpoint, HeaderMap::new(), Bytes::from_static(b"{}")).await.outcome {
+        AttemptOutcome::Blocked { reason } => assert!(reason.starts_with("invalid URL: "), "{reason}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -66,6 +77,6 @@ async fn only_the_first_4_kib_of_a_response_is_kept() {
     let sender = HttpSender::new(Duration::from_secs(2), true, true).unwrap();
     let r = Receiver::start(Behaviour::Status(200)).await;
     r.set_body(&"x".repeat(10_000));
-    let result = sender.send(&r.url(), HeaderMap::new(), Bytes::from_static(b"{}")).await;
+    let result = sender.send(&r.url().as_str().into(), HeaderMap::new(), Bytes::from_static(b"{}")).await;
     assert_eq!(result.response.map(|b| b.len()), Some(4096));
 }

@@ -47,7 +47,7 @@ impl RecordingProxy {
 }
 
 async fn send(sender: &HttpSender, url: &str) -> AttemptOutcome {
-    sender.send(url, HeaderMap::new(), Bytes::from_static(b"{}")).await.outcome
+    sender.send(&url.into(), HeaderMap::new(), Bytes::from_static(b"{}")).await.outcome
 }
 
 #[tokio::test]

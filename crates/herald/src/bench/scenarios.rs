@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use bytes::Bytes;
-use herald_delivery::HttpSender;
+use herald_delivery::{Endpoint, HttpSender};
 use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 
@@ -587,7 +587,7 @@ async fn loopback_limit(receiver: &Receiver, concurrency: usize, phase: Duration
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (sender, body, url) = (sender.clone(), body.clone(), receiver.url("/ok"));
+        let (sender, body, url) = (sender.clone(), body.clone(), Endpoint::new(receiver.url("/ok")));
         tasks.push(tokio::spawn(async move {
             while Instant::now() < deadline {
                 sender.send(&url, HeaderMap::new(), body.clone()).await;
@@ -608,7 +608,7 @@ async fn loopback_limit(receiver: &Receiver, concurrency: usize, phase: Duration
 /// headers of contract §7.1 (one webhook secret), work that no attempt can skip.
 fn signing_cost() -> Duration {
     let target = herald_delivery::Target {
-        url: String::new(),
+        url: "".into(),
         secrets: vec![herald_domain::signature::WebhookSecret::from_random([7; 24])],
         client_id: "bench".into(),
         signing_key: Arc::new(herald_domain::signature::AppSigningKey::from_seed([9; 32])),
