@@ -181,24 +181,34 @@ impl Api {
         Ok(v)
     }
 
-    /// An application installed by `customer`, with webhooks at these URLs.
-    async fn setup(&self, customer: &str, urls: &[String]) -> anyhow::Result<()> {
+    /// `DELETE` of this path.
+    async fn delete(&self, path: &str) -> anyhow::Result<()> {
+        let resp = self.http.delete(format!("{}{path}", self.base)).bearer_auth(TOKEN).send().await?;
+        let status = resp.status();
+        anyhow::ensure!(status.is_success(), "DELETE {path} answered {status}");
+        Ok(())
+    }
+
+    /// An application installed by `customer`, with webhooks at these URLs; their ids.
+    async fn setup(&self, customer: &str, urls: &[String]) -> anyhow::Result<Vec<String>> {
         self.setup_with(customer, urls, json!({})).await
     }
 
     /// As [`Api::setup`], each webhook also given the fields of `extra` (`{"ordered": true}`).
-    async fn setup_with(&self, customer: &str, urls: &[String], extra: Value) -> anyhow::Result<()> {
+    async fn setup_with(&self, customer: &str, urls: &[String], extra: Value) -> anyhow::Result<Vec<String>> {
         let app = self.post("/apps", json!({"name": format!("bench {customer}"), "scopes": ["contacts.read"]})).await?;
         let app_id = app["id"].as_str().unwrap_or_default().to_string();
         self.post("/installations", json!({"applicationId": app_id, "customerId": customer})).await?;
+        let mut ids = Vec::with_capacity(urls.len());
         for url in urls {
             let mut body = json!({"applicationId": app_id, "url": url, "topicIds": ["contacts.modified"], "customerIds": [customer]});
             if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
                 body.extend(extra.clone());
             }
-            self.post("/webhooks/subscriptions", body).await?;
+            let hook = self.post("/webhooks/subscriptions", body).await?;
+            ids.push(hook["id"].as_str().unwrap_or_default().to_string());
         }
-        Ok(())
+        Ok(ids)
     }
 }
 
@@ -1087,7 +1097,7 @@ async fn ordered(
         let customer = format!("W{n}");
         // 429 without Retry-After: retried a minute later, and no failure of the endpoint (a 500 would open its
         // circuit after five, and the heads would then be probed one at a time).
-        api.setup_with(&customer, &[receiver.url("/busy")], json!({"ordered": true})).await?;
+        let waiting = api.setup_with(&customer, &[receiver.url("/busy")], json!({"ordered": true})).await?;
         receiver.state.reset();
         let batch = 250u64;
         for first in (0..n).step_by(batch as usize) {
@@ -1108,6 +1118,11 @@ async fn ordered(
         table.measured(&name, &m);
         let with_waiting = m.deliveries as f64 / m.delivery_secs.max(1e-9);
         table.value(&name, "rate ÷ no entities waiting", with_waiting / rate.max(1e-9), "×");
+        // Deleted (its open deliveries cancelled) so that its heads, due again a minute later, are not attempted
+        // during the scenarios after this one: n retries at once took the CPU from whichever ran then.
+        for id in waiting {
+            api.delete(&format!("/webhooks/subscriptions/{id}")).await?;
+        }
     }
     Ok(())
 }
