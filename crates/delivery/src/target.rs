@@ -6,9 +6,9 @@ use herald_domain::signature::{
     reapit_signature, standard_signature, AppSigningKey, WebhookSecret, WebhookSecretError,
 };
 use herald_domain::DeliveryId;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 
 use crate::sender::Endpoint;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 
 /// What an attempt needs to know of its webhook and application.
 #[derive(Debug, Clone)]

@@ -206,7 +206,7 @@ impl Api {
                 body.extend(extra.clone());
             }
             let hook = self.post("/webhooks/subscriptions", body).await?;
-            ids.push(hook["id"].as_str().unwrap_or_default().to_string());
+            ids.push(hook["id"].as_str().context("a created webhook's answer has no id")?.to_string());
         }
         Ok(ids)
     }
